@@ -1,0 +1,64 @@
+"""The model protocol: one chat call, streamed, with usage.
+
+All models, remote or embedded, speak the OpenAI chat API; the protocol exists so the
+loop can be tested and so other clients could plug in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, runtime_checkable
+
+from ..events import Usage
+
+
+@dataclass
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # raw JSON text as the model produced it
+
+
+@dataclass
+class Completion:
+    text: str = ""
+    reasoning: str = ""  # reasoning content, where the API returns it
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    finish_reason: str = ""
+    usage: Usage = field(default_factory=Usage)
+    duration: float = 0.0
+    model: str = ""
+
+
+class ModelError(RuntimeError):
+    """A model call failed for good (after retries, or not retryable). `message` is for users."""
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False):
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable
+
+
+class ContextTooLong(ModelError):
+    """The prompt no longer fits the model's context window."""
+
+
+@runtime_checkable
+class Model(Protocol):
+    name: str
+    supports_tools: bool | None  # None: unknown, probe on first use
+
+    async def complete(
+        self,
+        messages: list[dict],
+        *,
+        tools: list[dict] | None = None,
+        on_delta: Callable[[str], None] | None = None,
+        on_retry: Callable[[int, float, str], None] | None = None,
+        **options: Any,
+    ) -> Completion:
+        """One chat completion. Streams text pieces to `on_delta` as they arrive and reports
+        each retry (attempt, wait seconds, reason) to `on_retry` before sleeping."""
+        ...
+
+    async def close(self) -> None: ...
