@@ -48,6 +48,7 @@ class RunConfig:
     max_cost: float | None = None
     # reward / stopping
     reward_threshold: float = 0.7
+    answer_type: str = "any"  # any | number: what a well-formed final answer looks like
     # output
     trace: str | None = None
     context_chars: int = 12_000  # history kept verbatim for the model (see history.py)

@@ -1,0 +1,81 @@
+"""Reading the model's reply: what it plans, what code it wants to run, what it answers.
+
+Two protocols: native tool calls (run_python / final_answer) for servers that support
+them, and plain text (a fenced ```python block and a `FINAL ANSWER:` line) for small
+local models.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from .models.base import Completion
+from .prompts import FINAL_MARKER
+
+FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
+FINAL = re.compile(re.escape(FINAL_MARKER) + r"\s*(.+)", re.I | re.S)
+NON_PYTHON = {"bash", "sh", "shell", "console", "text", "json", "output", "javascript", "js", "r", "sql"}
+
+
+@dataclass
+class Action:
+    plan: str = ""
+    code: str | None = None
+    answer: str | None = None
+    call_id: str | None = None  # tool protocol: the run_python call to answer
+    notes: list[str] = field(default_factory=list)  # parse problems, told to the user and the model
+
+
+def _clean_answer(text: str) -> str:
+    text = text.strip().splitlines()[0].strip() if text.strip() else ""
+    text = re.sub(r"^\\boxed\{(.*)\}$", r"\1", text).strip()
+    return text.strip("*` ").rstrip(".") if text else text
+
+
+def from_text(text: str) -> Action:
+    action = Action()
+    blocks = FENCE.findall(text)
+    python = [code for lang, code in blocks if lang.lower() in ("", "python", "py", "python3", "ipython")]
+    other = [lang for lang, _ in blocks if lang.lower() in NON_PYTHON]
+    if python:
+        # Several python blocks: run them together, in order; the model meant one program.
+        action.code = "\n\n".join(c.strip("\n") for c in python if c.strip())
+        if len(python) > 1:
+            action.notes.append(f"{len(python)} code blocks were joined into one")
+    elif other:
+        action.notes.append(f"a ```{other[0]} block was ignored: only Python runs here")
+    first_fence = text.find("```")
+    head = text if first_fence < 0 else text[:first_fence]
+    match = FINAL.search(FENCE.sub("", text))
+    if match:
+        action.answer = _clean_answer(match.group(1))
+        head = head[: head.upper().find(FINAL_MARKER)] if FINAL_MARKER in head.upper() else head
+    action.plan = head.strip()
+    return action
+
+
+def from_completion(completion: Completion) -> Action:
+    if not completion.tool_calls:
+        return from_text(completion.text)
+    action = Action(plan=completion.text.strip())
+    for call in completion.tool_calls:
+        try:
+            args = json.loads(call.arguments or "{}")
+            if not isinstance(args, dict):
+                raise ValueError("arguments are not an object")
+        except ValueError as exc:
+            action.notes.append(f"tool call {call.name} had invalid arguments ({exc})")
+            action.call_id = action.call_id or call.id
+            continue
+        if call.name == "run_python" and action.code is None:
+            action.code = str(args.get("code", ""))
+            action.call_id = call.id
+        elif call.name == "final_answer" and action.answer is None:
+            action.answer = _clean_answer(str(args.get("answer", "")))
+            action.call_id = action.call_id or call.id
+        elif call.name not in ("run_python", "final_answer"):
+            action.notes.append(f"unknown tool {call.name!r} was ignored")
+            action.call_id = action.call_id or call.id
+    return action

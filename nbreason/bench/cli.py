@@ -1,0 +1,88 @@
+"""`nbreason bench`: accuracy against test-time compute, per strategy.
+
+    nbreason bench --dataset gsm8k --limit 60 --strategies single-shot,loop,vote@4,vote@8,adaptive@8 \\
+        --model local --out benchmarks/results/gsm8k-local
+
+Rerunning with the same --out resumes: finished problems are not run again. --summarize-only
+rebuilds the tables and the figure from the files already there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import sys
+import time
+from pathlib import Path
+
+from .. import strategies
+from ..config import load
+from . import datasets
+from .plot import plot
+from .run import Bench, summarize
+
+DEFAULT_STRATEGIES = "single-shot,loop,vote@4,vote@8,adaptive@8"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="nbreason bench", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", default="gsm8k", help="gsm8k, math500 or a JSONL file of {question, answer}")
+    p.add_argument("--limit", type=int, default=60, help="the first N problems (default 60)")
+    p.add_argument("--strategies", default=DEFAULT_STRATEGIES,
+                   help=f"comma-separated (default {DEFAULT_STRATEGIES}); vote@N:single-shot votes on single shots")
+    p.add_argument("--model", default=None, help='"local", "local-small" or an API model name (with --base-url)')
+    p.add_argument("--base-url", default=None)
+    p.add_argument("--out", default=None, help="output folder (default benchmarks/results/<dataset>-<model>)")
+    p.add_argument("--parallel", type=int, default=None,
+                   help="attempts at once (default: the embedded server's parallel slots, else 2)")
+    p.add_argument("--confidence", type=float, default=0.95, help="adaptive stopping confidence (default 0.95)")
+    p.add_argument("--max-steps", type=int, default=None, help="loop steps per attempt")
+    p.add_argument("--exec-timeout", type=float, default=30.0, help="seconds per code run (default 30)")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--summarize-only", action="store_true", help="only rebuild summary and figure from --out")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        specs = [strategies.parse_spec(s) for s in args.strategies.split(",") if s.strip()]
+    except ValueError as exc:
+        print(f"nbreason bench: {exc}", file=sys.stderr)
+        return 2
+    config = load({"model": args.model, "base_url": args.base_url, "max_steps": args.max_steps,
+                   "exec_timeout": args.exec_timeout, "seed": args.seed})
+    out = Path(args.out or f"benchmarks/results/{Path(args.dataset).stem}-{config.model}")
+    if not args.summarize_only:
+        problems = datasets.load(args.dataset, args.limit)
+        parallel = args.parallel or strategies.server_slots(config)
+        sampler = strategies.Sampler(config, parallel=parallel)
+        bench = Bench(problems, specs, sampler, out, confidence=args.confidence)
+        started = time.monotonic()
+
+        async def go():
+            try:
+                await bench.run()
+            finally:
+                await sampler.close()
+
+        asyncio.run(go())
+        meta = {"dataset": args.dataset, "limit": args.limit, "model": config.model,
+                "strategies": args.strategies, "parallel": parallel, "confidence": args.confidence,
+                "max_steps": config.max_steps, "exec_timeout": config.exec_timeout,
+                "sample_temperature": strategies.SAMPLE_TEMPERATURE, "machine": f"{platform.machine()}",
+                "wall_seconds": round(time.monotonic() - started, 1)}
+        summary = summarize(out, meta)
+    else:
+        summary = summarize(out)
+    plot(summary, out / "accuracy_vs_compute.png",
+         title=f"{summary['meta'].get('dataset', '')} · {summary['meta'].get('model', '')}")
+    print((out / "summary.md").read_text())
+    print(f"written to {out}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

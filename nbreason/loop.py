@@ -1,0 +1,358 @@
+"""The reasoning loop: plan -> code -> run -> check -> decide, as a stream of typed events.
+
+`run()` is an async generator. It owns no rendering and no files: whoever iterates it
+(the runner) hands each event to subscribers. All decisions come from `policy`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Callable
+
+from . import actions, prompts
+from .config import RunConfig
+from .events import (BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, ModelCall,
+                     ModelDelta, Observation, Plan, Retry, RunStarted, Signal, Stopped, Usage)
+from .history import History
+from .models.base import Completion, ContextTooLong, Model, ModelError
+from .policy import Budget, Limits, StallDetector, StopRule, answer_parses, code_ran, combine, grounded, user_check
+from .sandboxes.base import Sandbox, SandboxError
+from .sandboxes.results import execution_to_json, summarize
+
+MAX_REJECTIONS = 2  # the same answer rejected this often is given as final, marked unverified
+
+
+class StopRequested(Exception):
+    pass
+
+
+@dataclass
+class Evidence:
+    """What the run has learned so far: executions, outputs and proposed answers."""
+
+    last_execution: dict | None = None
+    outputs: list[str] = field(default_factory=list)  # stdout of code that ran cleanly
+    code: list[str] = field(default_factory=list)  # code that ran cleanly
+    proposals: dict[str, int] = field(default_factory=dict)  # answer -> times rejected
+    best: tuple[float, str] | None = None  # (reward, answer)
+
+    def candidate(self) -> str | None:
+        """Best answer so far: the best-scored proposal, else the last printed line."""
+        if self.best:
+            return self.best[1]
+        for text in reversed(self.outputs):
+            lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+            if lines:
+                return lines[-1]
+        return None
+
+
+class Loop:
+    def __init__(self, question: str, *, config: RunConfig, model: Model, sandbox: Sandbox,
+                 context: str = "", stop: asyncio.Event | None = None,
+                 check: Callable[[Any], Any] | None = None, run_id: str | None = None):
+        self.question, self.config, self.model, self.sandbox = question, config, model, sandbox
+        self.context, self.check = context, check
+        self.stop = stop or asyncio.Event()
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.budget = Budget(Limits(config.max_steps, config.max_total_tokens, config.max_seconds, config.max_cost))
+        self.rule = StopRule(config.reward_threshold)
+        self.stall = StallDetector()
+        self.evidence = Evidence()
+        self.history = History(config.context_chars)
+        self.protocol = self._choose_protocol()
+        self.queue: asyncio.Queue[Event] = asyncio.Queue()
+        self.step = 0
+        self.t0 = time.monotonic()
+
+    # -- event helpers -------------------------------------------------------------
+    def ev(self, cls: type[Event], **kw: Any) -> Event:
+        return cls(run_id=self.run_id, step=self.step, elapsed=round(time.monotonic() - self.t0, 3), **kw)
+
+    def _choose_protocol(self) -> str:
+        if self.config.protocol in ("tools", "text"):
+            return self.config.protocol
+        # Small embedded models follow the text protocol better; others get native tools and
+        # fall back to text if the server refuses them.
+        return "text" if getattr(self.model, "supports_tools", None) is False else "tools"
+
+    async def _pump(self, task: asyncio.Future) -> AsyncIterator[Event]:
+        """Yield events queued by `task` (stream deltas, retries) until it ends or Stop is pressed."""
+        stop_wait = asyncio.ensure_future(self.stop.wait())
+        try:
+            while True:
+                while not self.queue.empty():
+                    yield self.queue.get_nowait()
+                if task.done():
+                    return
+                getter = asyncio.ensure_future(self.queue.get())
+                done, _ = await asyncio.wait({task, getter, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+                if getter in done:
+                    yield getter.result()
+                else:
+                    getter.cancel()
+                if stop_wait in done and not task.done():
+                    raise StopRequested
+        finally:
+            stop_wait.cancel()
+
+    # -- the loop ------------------------------------------------------------------
+    async def run(self) -> AsyncIterator[Event]:
+        cfg = self.config
+        yield self.ev(RunStarted, question=self.question, context=self.context, config=cfg.public() | {
+            "model": getattr(self.model, "name", cfg.model), "sandbox": getattr(self.sandbox, "name", cfg.sandbox),
+            "protocol": self.protocol})
+        self.history.add(prompts.system(self.protocol))
+        self.history.add(prompts.question(self.question, self.context))
+        final: str | None = None
+        stop_reason = ""
+        try:
+            while True:
+                stop_reason = self.budget.exceeded() or ""
+                if stop_reason:
+                    break
+                if self.stop.is_set():
+                    raise StopRequested
+                self.step += 1
+                outcome: dict = {}
+                async for event in self._step(outcome):
+                    yield event
+                self.budget.steps = self.step
+                yield self.ev(BudgetUpdate, spent=self.budget.spent(), limits=self.budget.limits.to_json(),
+                              usage=self.budget.usage)
+                if outcome.get("final") is not None:
+                    final, stop_reason = outcome["final"], outcome["reason"]
+                    break
+                if outcome.get("stalled"):
+                    stop_reason = outcome["stalled"]
+                    break
+        except StopRequested:
+            stop_reason = "stopped by user"
+            yield self.ev(Stopped)
+        except ModelError as exc:
+            stop_reason = "error"
+            yield self.ev(Error, message=str(exc), source="model", fatal=True)
+        except SandboxError as exc:
+            stop_reason = "error"
+            yield self.ev(Error, message=str(exc), source="sandbox", fatal=True)
+        async for event in self._finish(final, stop_reason):
+            yield event
+
+    async def _step(self, outcome: dict) -> AsyncIterator[Event]:
+        completion: Completion | None = None
+        async for item in self._call_model():
+            if isinstance(item, Completion):
+                completion = item
+            else:
+                yield item
+        assert completion is not None
+        action = actions.from_completion(completion)
+        self.history.add(_assistant_message(completion), self.step)
+        for note in action.notes:
+            yield self.ev(Error, message=note, source="model")
+        if action.plan:
+            yield self.ev(Plan, text=action.plan)
+        replies: dict[str, str] = {}
+        if action.code is not None and action.code.strip():
+            yield self.ev(Code, code=action.code)
+            execution, summary = None, ""
+            async for item in self._execute(action.code):
+                if isinstance(item, tuple):
+                    execution, summary = item
+                else:
+                    yield item
+            error = (execution or {}).get("error")
+            stalled = self.stall.record(action.code, None if not error else f"{error['name']}: {error['value']}"[:200])
+            if action.call_id:
+                replies[action.call_id] = summary
+            else:
+                self.history.add(prompts.observation(summary, self.step), self.step)
+            if action.answer is not None and not error:
+                async for event in self._judge(action.answer, outcome, replies, action.call_id):
+                    yield event
+            else:
+                signal = code_ran(execution)
+                yield self.ev(Check, reward=signal.value, signals=[signal])
+                if stalled:
+                    outcome["stalled"] = stalled
+                    yield self.ev(Decision, action="final", reason=stalled)
+                elif error:
+                    yield self.ev(Decision, action="revise", reason="the code failed; the model sees the error")
+                else:
+                    yield self.ev(Decision, action="continue", reason="the model reads the output next")
+        elif action.answer is not None:
+            async for event in self._judge(action.answer, outcome, replies, action.call_id):
+                yield event
+        else:
+            yield self.ev(Error, message="the reply had neither a code block nor a final answer", source="model")
+            yield self.ev(Decision, action="revise", reason="asked the model for code or a final answer")
+            if action.call_id:
+                replies[action.call_id] = prompts.NUDGE_FORMAT
+            else:
+                self.history.add({"role": "user", "content": prompts.NUDGE_FORMAT}, self.step)
+        self._answer_tool_calls(completion, replies)
+
+    def _answer_tool_calls(self, completion: Completion, replies: dict[str, str]) -> None:
+        # The chat API requires a tool message for every tool call of the previous reply.
+        for call in completion.tool_calls:
+            text = replies.get(call.id, "noted")
+            self.history.add(prompts.tool_observation(call.id, text), self.step)
+        extra = replies.get("_user")
+        if extra:
+            self.history.add({"role": "user", "content": extra}, self.step)
+
+    def _signals(self, answer: str | None) -> list[Signal]:
+        signals = [answer_parses(answer, self.config.answer_type),
+                   grounded(answer, self.evidence.outputs),
+                   code_ran(self.evidence.last_execution)]
+        checked = user_check(answer, self.check)
+        return signals + ([checked] if checked else [])
+
+    async def _judge(self, answer: str, outcome: dict, replies: dict, call_id: str | None) -> AsyncIterator[Event]:
+        signals = self._signals(answer)
+        reward = combine(signals)
+        yield self.ev(Check, reward=reward, signals=signals, answer=answer)
+        if self.evidence.best is None or reward >= self.evidence.best[0]:
+            self.evidence.best = (reward, answer)
+        rejected = self.evidence.proposals.get(answer, 0)
+        if self.rule.accept(reward):
+            outcome.update(final=answer, reason="answered")
+            yield self.ev(Decision, action="final", reason=f"reward {reward:.2f} ≥ threshold {self.rule.threshold:.2f}")
+            return
+        if rejected + 1 >= MAX_REJECTIONS:
+            outcome.update(final=answer, reason="answered (unverified)")
+            yield self.ev(Decision, action="final",
+                          reason=f"the same answer came back after revision; reward {reward:.2f} stays below the threshold")
+            return
+        self.evidence.proposals[answer] = rejected + 1
+        weak = [s.reason for s in signals if s.value < 1.0]
+        message = prompts.revise(answer, weak)
+        if call_id and call_id not in replies:
+            replies[call_id] = message
+        else:
+            replies["_user"] = message
+        yield self.ev(Decision, action="revise", reason=f"reward {reward:.2f} < threshold: " + "; ".join(weak))
+
+    async def _call_model(self) -> AsyncIterator[Event | Completion]:
+        tools = prompts.TOOLS if self.protocol == "tools" else None
+        options = {"temperature": self.config.temperature, "max_tokens": self.config.max_tokens}
+        if self.config.seed is not None:
+            options["seed"] = self.config.seed
+        for attempt in range(3):
+            messages = [dict(m) for m in self.history.fit()]
+
+            def on_delta(text: str) -> None:
+                self.queue.put_nowait(self.ev(ModelDelta, text=text))
+
+            def on_retry(n: int, wait: float, why: str) -> None:
+                self.queue.put_nowait(self.ev(Retry, attempt=n, wait=wait, reason=why))
+
+            started = time.monotonic()
+            task = asyncio.ensure_future(self.model.complete(messages, tools=tools, on_delta=on_delta,
+                                                             on_retry=on_retry, **options))
+            try:
+                async for event in self._pump(task):
+                    yield event
+                completion = task.result()
+            except StopRequested:
+                task.cancel()
+                raise
+            except ContextTooLong as exc:
+                self.history.shrink()
+                yield self.ev(Error, message=f"{exc}; older steps were shortened and the call retried", source="model")
+                continue
+            except ModelError as exc:
+                if tools and getattr(self.model, "supports_tools", None) is False:
+                    # The server refused tool calls: fall back to the text protocol for this run.
+                    self.protocol, tools = "text", None
+                    self.history.messages[0] = prompts.system("text")
+                    yield self.ev(Error, message=f"tool calls are not supported here ({exc}); using the text protocol",
+                                  source="model")
+                    continue
+                raise
+            finally:
+                if not task.done():
+                    task.cancel()
+            completion.duration = completion.duration or time.monotonic() - started
+            self.budget.charge(completion.usage)
+            yield self.ev(ModelCall, model=completion.model or getattr(self.model, "name", ""),
+                          response_text=completion.text, reasoning_text=completion.reasoning,
+                          tool_calls=[vars(c) for c in completion.tool_calls], finish_reason=completion.finish_reason,
+                          messages_sent=len(messages), usage=completion.usage, duration=round(completion.duration, 3))
+            yield completion
+            return
+        raise ModelError("the prompt does not fit the model's context window even after shortening the history")
+
+    async def _execute(self, code: str) -> AsyncIterator[Event | tuple]:
+        timeout = self.config.exec_timeout
+        left = self.budget.seconds_left()
+        if left is not None:
+            timeout = max(1.0, min(timeout, left))
+        started = time.monotonic()
+        task = asyncio.ensure_future(self.sandbox.run_code(code, timeout=timeout))
+        try:
+            async for event in self._pump(task):
+                yield event
+        except StopRequested:
+            await _interrupt(self.sandbox, task)
+            raise
+        execution = execution_to_json(task.result())
+        summary, cut_chars = summarize(task.result(), self.config.observation_chars)
+        ok = not execution.get("error")
+        self.evidence.last_execution = execution
+        if ok:
+            self.evidence.code.append(code)
+            stdout = "".join(execution.get("stdout", []))
+            texts = [r.get("text") or "" for r in execution.get("results", []) if r.get("is_main_result")]
+            self.evidence.outputs.append("\n".join([stdout, *texts]).strip())
+        yield self.ev(Observation, execution=execution, summary=summary, duration=round(time.monotonic() - started, 3),
+                      ok=ok, cut_chars=cut_chars)
+        yield (execution, summary)
+
+    async def _finish(self, final: str | None, stop_reason: str) -> AsyncIterator[Event]:
+        answer = final if final is not None else self.evidence.candidate()
+        reward, verified = 0.0, None
+        if final is None and answer is not None:
+            # Budget-forced or stopped: the best answer so far still goes through the verifier.
+            signals = self._signals(answer)
+            reward = combine(signals)
+            verified = self.rule.accept(reward)
+            yield self.ev(Check, reward=reward, signals=signals, answer=answer)
+        elif final is not None:
+            reward = self.evidence.best[0] if self.evidence.best else 0.0
+            verified = self.rule.accept(reward)
+        yield self.ev(FinalAnswer, answer=answer, stop_reason=stop_reason or "answered", reward=reward,
+                      verified=verified, usage=self.budget.usage, steps=self.step, code=list(self.evidence.code))
+
+
+async def _interrupt(sandbox: Sandbox, task: asyncio.Future) -> None:
+    """Stop running code: interrupt, give it a moment, then abandon the call."""
+    try:
+        await asyncio.wait_for(sandbox.interrupt(), timeout=5)
+    except Exception:
+        pass
+    try:
+        await asyncio.wait_for(asyncio.shield(task), timeout=5)
+    except BaseException:
+        task.cancel()
+
+
+def _assistant_message(completion: Completion) -> dict:
+    message: dict = {"role": "assistant", "content": completion.text or ""}
+    if completion.tool_calls:
+        message["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in completion.tool_calls
+        ]
+    return message
+
+
+def run(question: str, *, config: RunConfig, model: Model, sandbox: Sandbox, context: str = "",
+        stop: asyncio.Event | None = None, check: Callable[[Any], Any] | None = None,
+        run_id: str | None = None) -> AsyncIterator[Event]:
+    """The loop as an async generator of events (see module docstring)."""
+    return Loop(question, config=config, model=model, sandbox=sandbox, context=context, stop=stop,
+                check=check, run_id=run_id).run()

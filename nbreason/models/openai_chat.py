@@ -1,0 +1,261 @@
+"""A Model over any OpenAI-compatible chat endpoint (OpenAI, vLLM, llama.cpp, Ollama, ...).
+
+The `openai` client's own retries are off (`max_retries=0`): RetryPolicy does them, so
+each retry is reported to the caller instead of happening silently. Every failure leaves
+`complete` as a ModelError whose message says what went wrong and what to check.
+
+Usage comes from the stream's final usage chunk (requested with
+`stream_options.include_usage`). A server that sends none gets an estimate of one token
+per four characters, so token budgets still bind; the estimate is priced like real usage.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Callable, Mapping
+
+import httpx2
+import openai
+import pydantic
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+from ..events import Usage
+from . import pricing
+from .base import Completion, ContextTooLong, ModelError, ToolCall
+from .retry import RETRY_STATUSES, OnRetry, RetryPolicy, Transient, parse_retry_after
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+OPTIONS = frozenset({"temperature", "seed", "max_tokens", "stop"})
+_CONTEXT_WORDS = ("context_length_exceeded", "context length", "context size", "context window",
+                  "maximum context", "too many tokens", "exceed_context_size")
+
+
+class ToolsNotSupported(ModelError):
+    """The server refused the `tools` parameter; `supports_tools` is now False."""
+
+
+def estimate_tokens(text: str) -> int:
+    return (len(text) + 3) // 4
+
+
+class _Collector:
+    """Builds one Completion from stream chunks (or a whole response)."""
+
+    def __init__(self, on_delta: Callable[[str], None] | None):
+        self.on_delta = on_delta
+        self.text: list[str] = []
+        self.reasoning: list[str] = []
+        self.calls: dict[int, ToolCall] = {}
+        self.finish_reason = ""
+        self.usage: Any = None
+        self.model = ""
+        self.chunks = 0
+
+    def add_chunk(self, chunk: ChatCompletionChunk) -> None:
+        self.chunks += 1
+        self.model = chunk.model or self.model
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        for choice in chunk.choices:
+            delta = choice.delta
+            if delta is not None:
+                self._add_reasoning(delta)
+                if delta.content:
+                    self.text.append(delta.content)
+                    if self.on_delta is not None:
+                        self.on_delta(delta.content)
+                for part in delta.tool_calls or []:
+                    call = self.calls.setdefault(part.index, ToolCall(id="", name="", arguments=""))
+                    call.id = part.id or call.id
+                    if part.function is not None:
+                        call.name += part.function.name or ""
+                        call.arguments += part.function.arguments or ""
+            if choice.finish_reason:
+                self.finish_reason = choice.finish_reason
+
+    def add_response(self, response: ChatCompletion) -> None:
+        self.chunks += 1
+        self.model = response.model or self.model
+        self.usage = response.usage
+        for choice in response.choices[:1]:
+            message = choice.message
+            self._add_reasoning(message)
+            if message.content:
+                self.text.append(message.content)
+                if self.on_delta is not None:
+                    self.on_delta(message.content)
+            for i, call in enumerate(message.tool_calls or []):
+                function = getattr(call, "function", None)
+                if function is not None:
+                    self.calls[i] = ToolCall(call.id, function.name, function.arguments)
+            self.finish_reason = choice.finish_reason or ""
+
+    def _add_reasoning(self, part: Any) -> None:
+        # Not in the OpenAI schema: vLLM and DeepSeek send `reasoning_content`, others `reasoning`.
+        extra = getattr(part, "model_extra", None) or {}
+        piece = extra.get("reasoning_content") or extra.get("reasoning")
+        if isinstance(piece, str):
+            self.reasoning.append(piece)
+
+    def usage_for(self, messages: list[dict]) -> Usage:
+        if self.usage is not None:
+            details = getattr(self.usage, "completion_tokens_details", None)
+            return Usage(
+                prompt_tokens=self.usage.prompt_tokens or 0,
+                completion_tokens=self.usage.completion_tokens or 0,
+                reasoning_tokens=(getattr(details, "reasoning_tokens", None) or 0) if details else 0,
+                calls=1,
+            )
+        prompt = sum(estimate_tokens(str(m.get("content") or "")) for m in messages)
+        completion = "".join(self.text) + "".join(self.reasoning) + "".join(c.arguments for c in self.calls.values())
+        return Usage(prompt_tokens=prompt, completion_tokens=estimate_tokens(completion),
+                     reasoning_tokens=estimate_tokens("".join(self.reasoning)), calls=1)
+
+
+class OpenAIChatModel:
+    """`complete()` streams one chat completion; see nbreason.models.base.Model."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 120.0,
+        retry: RetryPolicy | None = None,
+        prices: Mapping[str, Any] | str | None = None,
+        stream: bool = True,
+    ):
+        self.name = model
+        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.prices = pricing.load_prices(prices)
+        self.stream = stream  # False for servers that cannot stream
+        self.supports_tools: bool | None = None
+        # Local servers need no key, but the client insists on one.
+        self._client = openai.AsyncOpenAI(
+            base_url=self.base_url, api_key=api_key or "unused", timeout=timeout, max_retries=0
+        )
+
+    @classmethod
+    def from_config(cls, config: Any) -> "OpenAIChatModel":
+        """From a RunConfig (model, base_url, api_key, request_timeout, max_retries)."""
+        return cls(
+            config.model,
+            base_url=config.base_url,
+            api_key=config.api_key,
+            timeout=config.request_timeout,
+            retry=RetryPolicy(max_retries=config.max_retries),
+        )
+
+    async def complete(
+        self,
+        messages: list[dict],
+        *,
+        tools: list[dict] | None = None,
+        on_delta: Callable[[str], None] | None = None,
+        on_retry: OnRetry | None = None,
+        **options: Any,
+    ) -> Completion:
+        unknown = set(options) - OPTIONS
+        if unknown:
+            raise TypeError(f"unknown model option(s): {', '.join(sorted(unknown))}")
+        request: dict[str, Any] = {"model": self.name, "messages": messages}
+        request.update({k: v for k, v in options.items() if v is not None})
+        if tools:
+            request["tools"] = tools
+        if self.stream:
+            request["stream"] = True
+            request["stream_options"] = {"include_usage": True}
+
+        started = time.monotonic()
+        collector = await self.retry.run(lambda: self._attempt(request, on_delta), on_retry)
+        if tools:
+            self.supports_tools = True
+        usage = collector.usage_for(messages)
+        usage.cost = pricing.cost(self.name, usage, self.prices)
+        return Completion(
+            text="".join(collector.text),
+            reasoning="".join(collector.reasoning),
+            tool_calls=[collector.calls[i] for i in sorted(collector.calls)],
+            finish_reason=collector.finish_reason,
+            usage=usage,
+            duration=time.monotonic() - started,
+            model=collector.model or self.name,
+        )
+
+    async def _attempt(self, request: dict, on_delta: Callable[[str], None] | None) -> _Collector:
+        collector = _Collector(on_delta)
+        try:
+            if self.stream:
+                stream = await self._client.chat.completions.create(**request)
+                async with stream:
+                    async for chunk in stream:
+                        collector.add_chunk(chunk)
+            else:
+                collector.add_response(await self._client.chat.completions.create(**request))
+        except openai.APIStatusError as exc:
+            raise self._status_error(exc, request) from exc
+        except openai.APITimeoutError as exc:
+            raise Transient(f"no response from {self.base_url} within {self.timeout:g} s (read timeout)") from exc
+        except openai.APIConnectionError as exc:
+            raise self._connection_error(exc, collector) from exc
+        except openai.APIError as exc:  # an error event inside the stream
+            raise Transient(f"the server at {self.base_url} reported an error mid-stream: {exc.message}") from exc
+        except (json.JSONDecodeError, pydantic.ValidationError) as exc:  # not JSON, or not a completion
+            raise ModelError(f"the server at {self.base_url} sent a malformed response ({exc})") from exc
+        if not collector.finish_reason:
+            if collector.chunks == 0:
+                raise Transient(f"the server at {self.base_url} sent an empty response")
+            raise Transient(f"the response stream from {self.base_url} ended before the answer was finished")
+        return collector
+
+    def _connection_error(self, exc: openai.APIConnectionError, collector: _Collector) -> Transient:
+        cause = exc.__cause__
+        detail = str(cause) if cause is not None else exc.message
+        if collector.chunks:
+            return Transient(f"the connection to {self.base_url} broke mid-answer ({detail})")
+        if isinstance(cause, httpx2.ConnectError) or "refused" in detail.lower():
+            return Transient(f"could not connect to {self.base_url}: connection refused or host unreachable "
+                             f"({detail}); is the server running and is base_url right?")
+        return Transient(f"connection to {self.base_url} failed ({detail})")
+
+    def _status_error(self, exc: openai.APIStatusError, request: dict) -> ModelError:
+        status = exc.status_code
+        body = exc.body if isinstance(exc.body, dict) else {}
+        detail = str(body.get("message") or exc.message)
+        text = f"{detail} {body.get('code') or ''} {body.get('type') or ''}".lower()
+        if status in RETRY_STATUSES:
+            reason = "rate limited (429)" if status == 429 else f"server error {status}"
+            return Transient(f"{reason} from {self.base_url}: {detail}", status=status,
+                             retry_after=parse_retry_after(exc.response.headers))
+        if status == 401:
+            return ModelError(f"authentication failed for {self.base_url} (check the API key): {detail}", status=status)
+        if status == 403:
+            return ModelError(f"access denied by {self.base_url} (check the API key's permissions): {detail}",
+                              status=status)
+        if status == 404:
+            if "model" in text:
+                return ModelError(f"model {self.name!r} not found at {self.base_url}: {detail}", status=status)
+            return ModelError(f"{self.base_url} has no chat completions endpoint (404); check base_url", status=status)
+        if status == 400 and any(word in text for word in _CONTEXT_WORDS):
+            return ContextTooLong(f"the prompt is too long for {self.name}: {detail}", status=status)
+        if status == 400 and "tools" in request and "tool" in text:
+            self.supports_tools = False
+            return ToolsNotSupported(f"{self.base_url} does not accept tools for {self.name}: {detail}", status=status)
+        return ModelError(f"request rejected by {self.base_url} ({status}): {detail}", status=status)
+
+    async def list_models(self) -> list[str]:
+        """Model ids the server offers (GET /models); not retried."""
+        try:
+            page = await self._client.models.list()
+        except openai.APIStatusError as exc:
+            raise self._status_error(exc, {}) from exc
+        except openai.APIConnectionError as exc:
+            raise self._connection_error(exc, _Collector(None)) from exc
+        return [m.id for m in page.data]
+
+    async def close(self) -> None:
+        await self._client.close()

@@ -1,0 +1,64 @@
+"""Budget: what a run may spend, and what it has spent so far.
+
+Limits are checked before each model call and after each step; the first one reached
+names the stop reason ("budget:steps", "budget:tokens", "budget:seconds", "budget:cost").
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ..events import Usage
+
+
+@dataclass
+class Limits:
+    steps: int | None = 8
+    tokens: int | None = 40_000  # prompt + completion, all calls
+    seconds: float | None = 600.0
+    cost: float | None = None  # USD
+
+    def to_json(self) -> dict:
+        return {"steps": self.steps, "tokens": self.tokens, "seconds": self.seconds, "cost": self.cost}
+
+
+@dataclass
+class Budget:
+    limits: Limits = field(default_factory=Limits)
+    usage: Usage = field(default_factory=Usage)
+    steps: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.started
+
+    def charge(self, usage: Usage) -> None:
+        self.usage = self.usage + usage
+
+    def spent(self) -> dict:
+        return {
+            "steps": self.steps,
+            "tokens": self.usage.total_tokens,
+            "seconds": round(self.seconds, 2),
+            "cost": self.usage.cost,  # None: unknown price
+        }
+
+    def exceeded(self) -> str | None:
+        """The first limit reached, as a stop reason, or None."""
+        lim = self.limits
+        if lim.steps is not None and self.steps >= lim.steps:
+            return "budget:steps"
+        if lim.tokens is not None and self.usage.total_tokens >= lim.tokens:
+            return "budget:tokens"
+        if lim.seconds is not None and self.seconds >= lim.seconds:
+            return "budget:seconds"
+        if lim.cost is not None and self.usage.cost is not None and self.usage.cost >= lim.cost:
+            return "budget:cost"
+        return None
+
+    def seconds_left(self) -> float | None:
+        if self.limits.seconds is None:
+            return None
+        return max(0.0, self.limits.seconds - self.seconds)

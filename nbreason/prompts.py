@@ -1,0 +1,78 @@
+"""Prompts and message constructors. Pure functions: text in, messages out.
+
+Prompts are short on purpose: on a 2-core machine a small local model processes ~40
+prompt tokens/s, so every sentence here costs time on every step.
+"""
+
+from __future__ import annotations
+
+FINAL_MARKER = "FINAL ANSWER:"
+
+SYSTEM_TEXT = f"""You solve problems by writing Python and reading its output.
+Reply with one short plan sentence, then one ```python block that computes the answer and prints it.
+You will then see the output. If it has an error or looks wrong, fix the code.
+When the output gives the answer, reply with only:
+{FINAL_MARKER} <the answer>"""
+
+SYSTEM_TOOLS = """You solve problems by writing Python and reading its output.
+Call run_python with code that computes and prints the result; say your plan in one sentence first.
+Check the output. When it supports an answer, call final_answer. Never guess without running code."""
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "run_python",
+            "description": "Run Python code in a stateful sandboxed kernel; returns stdout, errors and results.",
+            "parameters": {
+                "type": "object",
+                "properties": {"code": {"type": "string", "description": "Python source to run"}},
+                "required": ["code"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "final_answer",
+            "description": "Give the final answer, once the code output supports it.",
+            "parameters": {
+                "type": "object",
+                "properties": {"answer": {"type": "string"}},
+                "required": ["answer"],
+            },
+        },
+    },
+]
+
+
+def system(protocol: str) -> dict:
+    return {"role": "system", "content": SYSTEM_TOOLS if protocol == "tools" else SYSTEM_TEXT}
+
+
+def question(text: str, context: str = "") -> dict:
+    body = text.strip()
+    if context.strip():
+        body = f"{body}\n\nAvailable in the Python session:\n{context.strip()}"
+    return {"role": "user", "content": body}
+
+
+def observation(summary: str, step: int) -> dict:
+    return {"role": "user", "content": f"Output of step {step}:\n{summary}"}
+
+
+def tool_observation(call_id: str, summary: str) -> dict:
+    return {"role": "tool", "tool_call_id": call_id, "content": summary}
+
+
+NUDGE_FORMAT = (
+    f"Reply with one ```python block to run, or with `{FINAL_MARKER} <answer>` if the output already answers it."
+)
+
+
+def revise(answer: str, reasons: list[str]) -> str:
+    why = "; ".join(reasons)
+    return (
+        f"Your answer {answer!r} is not yet supported: {why}. "
+        "Check it with code (recompute it another way or verify it), then give the final answer."
+    )

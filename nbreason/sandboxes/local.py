@@ -1,0 +1,435 @@
+"""LocalSandbox: a Jupyter kernel on this machine, inside nbreason's own kernelspec.
+
+The kernelspec (kernels/nbreason-python) runs a launcher that allow-lists the environment,
+sets rlimits, moves into the sandbox's working folder and can cut the network before it
+execs ipykernel. This module drives that kernel with jupyter-client and turns its messages
+into e2b-code-interpreter's `Execution`.
+
+Without Docker this is containment, not a security boundary: the kernel runs as the same
+user and can read the same files. See docs/sandboxes-local.md.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import atexit
+import importlib.util
+import inspect
+import json
+import os
+import queue
+import shutil
+import signal
+import sys
+import sysconfig
+import tempfile
+import time
+import weakref
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
+
+from .base import Execution, ExecutionError, Logs, OutputHandler, ResultHandler, SandboxError
+from .results import has_image, result_from_bundle, strip_ansi
+
+KERNEL_NAME = "nbreason-python"
+POLL_SECONDS = 0.5  # one iopub read; also how often deadlines and liveness are checked
+SETUP_CODE = "%colors nocolor"  # tracebacks without ANSI codes (IPython 8 and 9)
+
+
+def kernel_dirs() -> list[Path]:
+    """Folders that may hold the nbreason-python kernelspec, best first."""
+    candidates = []
+    if os.environ.get("NBREASON_KERNELS_DIR"):
+        candidates.append(Path(os.environ["NBREASON_KERNELS_DIR"]))
+    # A repo checkout or editable install: kernels/ sits beside the package.
+    candidates.append(Path(__file__).resolve().parents[2] / "kernels")
+    # A wheel install: data-files land in <prefix>/share/jupyter/kernels.
+    candidates.append(Path(sysconfig.get_path("data")) / "share" / "jupyter" / "kernels")
+    candidates.append(Path(sys.prefix) / "share" / "jupyter" / "kernels")
+    return candidates
+
+
+def find_kernel_dir() -> Path:
+    for folder in kernel_dirs():
+        if (folder / KERNEL_NAME / "kernel.json").is_file():
+            return folder
+    looked = ", ".join(str(p) for p in kernel_dirs())
+    raise SandboxError(f"the {KERNEL_NAME} kernelspec was not found (looked in {looked})")
+
+
+def load_launcher(kernels: Path):
+    """The launcher module, so the parent scrubs the environment with the kernel's own rules."""
+    spec = importlib.util.spec_from_file_location(
+        "nbreason_sandbox_launcher", kernels / KERNEL_NAME / "launcher.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _Capped:
+    """Stream text kept up to a limit: the head and the tail, with a note of what was dropped."""
+
+    def __init__(self, limit: int):
+        self.half = max(1, limit // 2)
+        self.head: list[str] = []
+        self.head_size = 0
+        self.tail: list[str] = []
+        self.tail_size = 0
+        self.dropped = 0
+
+    @property
+    def full(self) -> bool:
+        return self.head_size >= self.half
+
+    def add(self, text: str) -> str:
+        """Keep `text`; return the part that went into the head (what may be shown live)."""
+        shown = ""
+        if not self.full:
+            room = self.half - self.head_size
+            shown = text[:room]
+            self.head.append(shown)
+            self.head_size += len(shown)
+            text = text[room:]
+        if text:
+            self.tail.append(text)
+            self.tail_size += len(text)
+            while self.tail_size > self.half and self.tail:
+                extra = self.tail_size - self.half
+                first = self.tail[0]
+                if len(first) <= extra:
+                    self.tail.pop(0)
+                    cut = len(first)
+                else:
+                    self.tail[0] = first[extra:]
+                    cut = extra
+                self.tail_size -= cut
+                self.dropped += cut
+        return shown
+
+    def chunks(self) -> list[str]:
+        if not self.dropped:
+            return self.head + self.tail
+        note = f"\n[… {self.dropped} characters of output dropped …]\n"
+        return self.head + [note] + self.tail
+
+
+async def _call(handler, value) -> None:
+    if handler is not None:
+        outcome = handler(value)
+        if inspect.isawaitable(outcome):
+            await outcome
+
+
+# Kernels still running at interpreter exit are killed (best effort; JPY_PARENT_PID covers crashes).
+_live: "weakref.WeakSet[LocalSandbox]" = weakref.WeakSet()
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for sandbox in list(_live):
+        sandbox._kill_now()
+
+
+class LocalSandbox:
+    """A stateful Python kernel on this machine. Use `async with LocalSandbox() as sb:`."""
+
+    name = "local"
+
+    def __init__(
+        self,
+        *,
+        workdir: str | os.PathLike | None = None,
+        memory_mb: int = 4096,
+        network: bool = True,
+        timeout: float = 60.0,
+        env: dict[str, str] | None = None,
+        fsize_mb: int = 1024,
+        nofile: int = 1024,
+        max_output_chars: int = 1_000_000,
+        max_images: int = 50,
+        max_results: int = 200,
+        grace: float = 2.0,
+        start_timeout: float = 30.0,
+    ):
+        self.requested_workdir = Path(workdir) if workdir else None
+        self.memory_mb = memory_mb
+        self.network = network
+        self.timeout = timeout
+        self.env = dict(env or {})  # explicit extra variables for the kernel
+        self.fsize_mb = fsize_mb
+        self.nofile = nofile
+        self.max_output_chars = max_output_chars
+        self.max_images = max_images
+        self.max_results = max_results
+        self.grace = grace
+        self.start_timeout = start_timeout
+        self.workdir: Path | None = None
+        self.status: dict = {}  # what the launcher applied (limits, network)
+        self.warnings: list[str] = []  # limits that could not be enforced, for headers and traces
+        self._km: AsyncKernelManager | None = None
+        self._kc = None
+        self._runtime: str | None = None
+        self._own_workdir = False
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def from_config(cls, config: Any, **overrides: Any) -> "LocalSandbox":
+        """Build from a RunConfig (exec_timeout, network, memory_mb, workdir)."""
+        options = dict(timeout=config.exec_timeout, network=config.network,
+                       memory_mb=config.memory_mb, workdir=config.workdir)
+        options.update(overrides)
+        return cls(**options)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._km is not None:
+            return
+        kernels = find_kernel_dir()
+        launcher = load_launcher(kernels)
+        self._runtime = tempfile.mkdtemp(prefix="nbreason-")  # connection file, ipc sockets
+        if self.requested_workdir:
+            self.workdir = self.requested_workdir.resolve()
+            self.workdir.mkdir(parents=True, exist_ok=True)
+        else:
+            self.workdir = Path(tempfile.mkdtemp(prefix="nbreason-work-")).resolve()
+            self._own_workdir = True
+
+        settings = {
+            "NBREASON_SANDBOX_WORKDIR": str(self.workdir),
+            "NBREASON_SANDBOX_MEMORY_MB": str(self.memory_mb or 0),
+            "NBREASON_SANDBOX_FSIZE_MB": str(self.fsize_mb or 0),
+            "NBREASON_SANDBOX_NOFILE": str(self.nofile),
+            "NBREASON_SANDBOX_NETWORK": "1" if self.network else "0",
+            "NBREASON_SANDBOX_EXTRA_ENV": ",".join(self.env),
+            "IPYTHONDIR": os.path.join(self._runtime, "ipython"),  # no user profile or startup files
+        }
+        # start_kernel(env=) replaces the environment; the launcher filters it once more.
+        env = launcher.sandbox_env({**os.environ, **self.env, **settings}, tuple(self.env))
+
+        km = AsyncKernelManager(
+            kernel_name=KERNEL_NAME,
+            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]),
+            transport="ipc",  # unix sockets: faster, and they work across a network namespace
+            ip=os.path.join(self._runtime, "k"),
+            connection_file=os.path.join(self._runtime, "connection.json"),
+        )
+        km.shutdown_wait_time = 1.0
+        self._km = km
+        _live.add(self)
+        try:
+            await km.start_kernel(env=env)
+            self._kc = km.client()
+            self._kc.start_channels()
+            await self._ready()
+        except Exception as exc:
+            await self.close()
+            raise SandboxError(f"the local kernel did not start: {exc}") from exc
+
+    async def _ready(self) -> None:
+        """Wait for the kernel, then configure it and read what the launcher applied."""
+        await self._kc.wait_for_ready(timeout=self.start_timeout)
+        msg_id = self._kc.execute(
+            SETUP_CODE, silent=True, store_history=False, allow_stdin=False,
+            user_expressions={"status": "__import__('os').environ.get('NBREASON_SANDBOX_STATUS')"})
+        reply = await self._shell_reply(msg_id, self.start_timeout)
+        value = reply["content"].get("user_expressions", {}).get("status", {})
+        raw = value.get("data", {}).get("text/plain", "None")
+        try:
+            self.status = json.loads(ast.literal_eval(raw)) if raw != "None" else {}  # a str repr
+        except (ValueError, SyntaxError):
+            self.status = {}
+        self.warnings = []
+        if not self.network and self.status.get("network", True):
+            problem = self.status.get("network_problem", "unknown reason")
+            self.warnings.append(f"network access could not be cut: {problem}")
+
+    async def _shell_reply(self, msg_id: str, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise SandboxError("the kernel did not reply")
+            try:
+                msg = await self._kc.get_shell_msg(timeout=min(left, POLL_SECONDS))
+            except queue.Empty:
+                if not await self._km.is_alive():
+                    raise SandboxError("the kernel died while starting") from None
+                continue
+            if msg["parent_header"].get("msg_id") == msg_id:
+                return msg
+
+    async def restart(self) -> None:
+        """A fresh kernel in the same working folder (files stay, variables are lost)."""
+        if self._km is None:
+            return await self.start()
+        await self._km.restart_kernel(now=True)
+        await self._ready()
+
+    async def interrupt(self) -> None:
+        if self._km is not None:
+            await self._km.interrupt_kernel()
+
+    async def close(self) -> None:
+        km, kc, self._km, self._kc = self._km, self._kc, None, None
+        _live.discard(self)
+        try:
+            if kc is not None:
+                kc.stop_channels()
+            if km is not None and km.has_kernel:
+                await km.shutdown_kernel(now=True)
+        finally:
+            if self._runtime:
+                shutil.rmtree(self._runtime, ignore_errors=True)
+                self._runtime = None
+            if self._own_workdir and self.workdir:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _kill_now(self) -> None:
+        """Synchronous last resort at interpreter exit."""
+        km = self._km
+        process = getattr(getattr(km, "provisioner", None), "process", None)
+        if process is not None and process.poll() is None:
+            process.kill()
+        if self._runtime:
+            shutil.rmtree(self._runtime, ignore_errors=True)
+
+    async def __aenter__(self) -> "LocalSandbox":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    @property
+    def pid(self) -> int | None:
+        process = getattr(getattr(self._km, "provisioner", None), "process", None)
+        return process.pid if process is not None else None
+
+    # --- files -------------------------------------------------------------------------------
+
+    async def upload(self, name: str, data: bytes) -> str:
+        if self.workdir is None:
+            await self.start()
+        target = (self.workdir / name).resolve()
+        if not target.is_relative_to(self.workdir):
+            raise ValueError(f"{name!r} is outside the sandbox's working folder")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(target.write_bytes, data)
+        return str(target)
+
+    # --- running code ------------------------------------------------------------------------
+
+    async def run_code(
+        self,
+        code: str,
+        *,
+        timeout: float | None = None,
+        on_stdout: OutputHandler | None = None,
+        on_stderr: OutputHandler | None = None,
+        on_result: ResultHandler | None = None,
+    ) -> Execution:
+        async with self._lock:  # one execution at a time; their messages would interleave
+            if self._km is None:
+                await self.start()
+            notes: list[str] = []
+            if not await self._km.is_alive():
+                why = self._exit_reason()
+                await self.restart()
+                notes.append(f"[the kernel had died ({why}); it was restarted and earlier variables are lost]\n")
+            return await self._execute(code, timeout or self.timeout, on_stdout, on_stderr, on_result, notes)
+
+    async def _execute(self, code, timeout, on_stdout, on_stderr, on_result, notes) -> Execution:
+        limit = self.max_output_chars
+        streams = {"stdout": _Capped(limit), "stderr": _Capped(limit)}
+        handlers = {"stdout": on_stdout, "stderr": on_stderr}
+        results, error, count = [], None, None
+        images = skipped = 0
+        for note in notes:
+            streams["stderr"].add(note)
+            await _call(on_stderr, note)
+
+        msg_id = self._kc.execute(code, allow_stdin=False, stop_on_error=False)
+        started = time.monotonic()
+        interrupted_at: float | None = None
+        while True:
+            now = time.monotonic()
+            if interrupted_at is None and now - started > timeout:
+                await self.interrupt()
+                interrupted_at = now
+            elif interrupted_at is not None and now - interrupted_at > self.grace:
+                # The code ignores SIGINT (or is stuck in C): only a restart stops it.
+                await self.restart()
+                error = ExecutionError(
+                    "TimeoutError",
+                    f"execution exceeded {timeout:g} s and did not stop when interrupted; "
+                    "the kernel was restarted and all variables are lost", "")
+                break
+            try:
+                msg = await self._kc.get_iopub_msg(timeout=POLL_SECONDS)
+            except queue.Empty:
+                if not await self._km.is_alive():
+                    why = self._exit_reason()
+                    await self.restart()
+                    error = ExecutionError(
+                        "KernelDied",
+                        f"the kernel died while running this code ({why}); it was restarted "
+                        "and all variables are lost", "")
+                    break
+                continue
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "status" and content.get("execution_state") == "idle":
+                break
+            if kind == "execute_input":
+                count = content.get("execution_count")
+            elif kind == "stream":
+                name = "stderr" if content.get("name") == "stderr" else "stdout"
+                stream, text = streams[name], content.get("text", "")
+                shown = stream.add(text)
+                if shown:  # handlers see the head live; the tail arrives with the result
+                    await _call(handlers[name], shown)
+                    if stream.full:
+                        await _call(handlers[name], "\n[… further output is not shown live …]\n")
+            elif kind in ("execute_result", "display_data"):
+                result = result_from_bundle(content.get("data", {}),
+                                            is_main_result=kind == "execute_result")
+                image = has_image(result)
+                if len(results) >= self.max_results or (image and images >= self.max_images):
+                    skipped += 1
+                    continue
+                images += image
+                results.append(result)
+                await _call(on_result, result)
+            elif kind == "error":
+                error = ExecutionError(content.get("ename", "Error"), content.get("evalue", ""),
+                                       strip_ansi("\n".join(content.get("traceback", []))))
+
+        if interrupted_at is not None and (error is None or error.name == "KeyboardInterrupt"):
+            error = ExecutionError(
+                "TimeoutError",
+                f"execution exceeded {timeout:g} s and was interrupted; variables are kept",
+                error.traceback if error else "")
+        if skipped:
+            streams["stderr"].add(f"[{skipped} display outputs dropped: more than "
+                                  f"{self.max_images} images or {self.max_results} outputs]\n")
+        return Execution(results=results,
+                         logs=Logs(stdout=streams["stdout"].chunks(), stderr=streams["stderr"].chunks()),
+                         error=error, execution_count=count)
+
+    def _exit_reason(self) -> str:
+        process = getattr(getattr(self._km, "provisioner", None), "process", None)
+        code = process.poll() if process is not None else None
+        if code is None:
+            return "no exit status"
+        if code < 0:
+            try:
+                return f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"killed by signal {-code}"
+        return f"exit code {code}"

@@ -1,0 +1,287 @@
+"""Ways to spend compute on one question, from least to most.
+
+    single-shot      one model call for one program, run once: no loop (the baseline)
+    loop             one reason() run: plan, code, run, check, decide
+    vote@N           N sampled attempts in parallel, majority vote
+    wvote@N          the same, each vote weighted by its attempt's reward
+    adaptive@N       sampled attempts a few at a time, stopping once the leader is settled
+                     (voting.stop_check), at most N
+
+An attempt of vote/adaptive is a loop run unless the spec names another base:
+"vote@8:single-shot". Attempts sample (temperature `SAMPLE_TEMPERATURE`, a distinct seed
+each): with greedy decoding they would all be the same attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+from .config import RunConfig
+from .policy import voting
+from .policy.reward import answer_parses, code_ran, combine
+
+SAMPLE_TEMPERATURE = 0.7
+SPEC = re.compile(r"^(single-shot|loop|vote|wvote|adaptive)(?:@(\d+))?(?::(single-shot|loop))?$")
+
+SINGLE_SHOT_SYSTEM = (
+    "You solve problems by writing one Python program. Reply with one ```python block that "
+    "computes the answer and prints only the final answer."
+)
+
+
+@dataclass
+class Attempt:
+    answer: str | None
+    reward: float = 0.0
+    generated_tokens: int = 0  # completion (+ reasoning) tokens
+    total_tokens: int = 0  # prompt + completion tokens
+    seconds: float = 0.0
+    stop_reason: str = ""
+    code: str | None = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class StrategyResult:
+    strategy: str
+    answer: str | None
+    why: str
+    attempts: list[Attempt] = field(default_factory=list)
+    seconds: float = 0.0  # wall clock; attempts may overlap
+
+    @property
+    def generated_tokens(self) -> int:
+        return sum(a.generated_tokens for a in self.attempts)
+
+    @property
+    def total_tokens(self) -> int:
+        return sum(a.total_tokens for a in self.attempts)
+
+    def to_json(self) -> dict:
+        return {"strategy": self.strategy, "answer": self.answer, "why": self.why,
+                "generated_tokens": self.generated_tokens, "total_tokens": self.total_tokens,
+                "seconds": round(self.seconds, 3), "attempts": [a.to_json() for a in self.attempts]}
+
+
+@dataclass(frozen=True)
+class Spec:
+    kind: str  # single-shot | loop | vote | wvote | adaptive
+    n: int = 1
+    base: str = "loop"  # what one attempt of vote/adaptive is
+
+    @property
+    def sampled(self) -> bool:
+        return self.kind in ("vote", "wvote", "adaptive")
+
+
+def parse_spec(text: str) -> Spec:
+    match = SPEC.match(text.strip())
+    if not match:
+        raise ValueError(f"unknown strategy {text!r}: use single-shot, loop, vote@N, wvote@N or adaptive@N "
+                         "(optionally :single-shot or :loop, the kind of attempt voted on)")
+    kind, n, base = match.group(1), match.group(2), match.group(3)
+    if kind in ("single-shot", "loop"):
+        if n or base:
+            raise ValueError(f"{kind} takes no @N or :base")
+        return Spec(kind)
+    if not n or int(n) < 1:
+        raise ValueError(f"{kind} needs a number of attempts, e.g. {kind}@8")
+    return Spec(kind, int(n), base or "loop")
+
+
+def _last_line(text: str) -> str | None:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else None
+
+
+def build_model(config: RunConfig):
+    """A Model for the config: the embedded server for local specs, else the API endpoint."""
+    from .models import embedded
+    from .models.openai_chat import OpenAIChatModel
+
+    spec = config.model
+    if spec == "auto" and not config.base_url:
+        spec = "local"
+    if embedded.is_embedded(spec) and not config.base_url:
+        from .models.local_server import ensure_server
+
+        handle = ensure_server(spec, progress=False)
+        return OpenAIChatModel(handle.model_name, base_url=handle.base_url, timeout=config.request_timeout)
+    return OpenAIChatModel.from_config(config)
+
+
+def server_slots(config: RunConfig, default: int = 2) -> int:
+    """How many requests the model server runs at once (the embedded server's parallel setting)."""
+    try:
+        from .models import embedded
+        from .models.local_server import running_servers
+
+        if embedded.is_embedded(config.model):
+            name = embedded.served_name(config.model)
+            for entry in running_servers():
+                if entry.get("model_name") == name:
+                    return int(entry.get("parallel", default))
+    except Exception:  # no server yet, or no embedded runtime: the default is safe
+        pass
+    return default
+
+
+class Sampler:
+    """Runs attempts of one kind against one model, at most `parallel` at a time."""
+
+    def __init__(self, config: RunConfig, *, parallel: int = 2, model: Any = None,
+                 make_sandbox: Callable[[RunConfig], Any] | None = None,
+                 reason: Callable[..., Any] | None = None):
+        self.config = config
+        self.parallel = max(1, parallel)
+        self._slots = asyncio.Semaphore(self.parallel)
+        self._model = model
+        self._make_sandbox = make_sandbox
+        self._reason = reason
+
+    @property
+    def model(self):
+        if self._model is None:
+            self._model = build_model(self.config)
+        return self._model
+
+    def sandbox(self, config: RunConfig):
+        if self._make_sandbox is not None:
+            return self._make_sandbox(config)
+        from .sandboxes.local import LocalSandbox
+
+        return LocalSandbox.from_config(config)
+
+    def attempt_config(self, index: int | None) -> RunConfig:
+        if index is None:  # the one deterministic attempt of single-shot / loop
+            return self.config
+        base_seed = self.config.seed or 0
+        return self.config.replace(temperature=SAMPLE_TEMPERATURE, seed=base_seed + 1000 + index)
+
+    async def attempt(self, question: str, base: str, index: int | None = None) -> Attempt:
+        config = self.attempt_config(index)
+        async with self._slots:
+            if base == "single-shot":
+                return await self.single_shot(question, config)
+            return await self.loop(question, config)
+
+    async def single_shot(self, question: str, config: RunConfig) -> Attempt:
+        """One call for one program, run once: no feedback, no retry."""
+        from .actions import from_text
+
+        started = time.monotonic()
+        messages = [{"role": "system", "content": SINGLE_SHOT_SYSTEM}, {"role": "user", "content": question}]
+        completion = await self.model.complete(
+            messages, temperature=config.temperature, seed=config.seed, max_tokens=config.max_tokens)
+        usage = completion.usage
+        attempt = Attempt(None, generated_tokens=usage.completion_tokens + usage.reasoning_tokens,
+                          total_tokens=usage.total_tokens, stop_reason="no code")
+        code = from_text(completion.text).code
+        if code:
+            attempt.code = code
+            sandbox = self.sandbox(config)
+            try:
+                await sandbox.start()
+                execution = await sandbox.run_code(code, timeout=config.exec_timeout)
+            finally:
+                await sandbox.close()
+            data: dict = {}  # what reward.code_ran reads: only the error matters here
+            stdout = "".join(execution.logs.stdout)
+            results = [r.text for r in execution.results if getattr(r, "text", None)]
+            attempt.answer = _last_line(stdout) or (_last_line(results[-1]) if results else None)
+            if execution.error is not None:
+                data["error"] = {"name": execution.error.name, "value": execution.error.value}
+                attempt.stop_reason = f"error: {execution.error.name}"
+            else:
+                attempt.stop_reason = "answered" if attempt.answer else "no output"
+            attempt.reward = combine([code_ran(data), answer_parses(attempt.answer)])
+        attempt.seconds = time.monotonic() - started
+        return attempt
+
+    async def loop(self, question: str, config: RunConfig) -> Attempt:
+        reason = self._reason
+        if reason is None:
+            from .runner import reason
+        started = time.monotonic()
+        result = await reason(question, config=config)
+        usage = result.usage
+        code = [s.code for s in result.steps if getattr(s, "code", None)]
+        return Attempt(result.answer, reward=float(result.reward or 0.0),
+                       generated_tokens=usage.completion_tokens + usage.reasoning_tokens,
+                       total_tokens=usage.total_tokens, seconds=time.monotonic() - started,
+                       stop_reason=result.stop_reason, code=code[-1] if code else None)
+
+    async def sample(self, question: str, base: str, n: int, start: int = 0) -> list[Attempt]:
+        """`n` sampled attempts, run concurrently up to the slot limit, in index order."""
+        return list(await asyncio.gather(*(self.attempt(question, base, start + i) for i in range(n))))
+
+    async def close(self) -> None:
+        if self._model is not None and hasattr(self._model, "close"):
+            await self._model.close()
+
+
+def vote_on(attempts: list[Attempt], weighted: bool = False) -> voting.VoteResult:
+    answers = [a.answer for a in attempts]
+    if weighted:
+        return voting.weighted_vote(answers, [a.reward for a in attempts])
+    return voting.majority_vote(answers)
+
+
+def adaptive_prefix(attempts: list[Attempt], max_n: int, confidence: float = 0.95,
+                    batch: int = 1) -> tuple[int, str]:
+    """How many of `attempts` (in order) adaptive sampling would have drawn, and why it stopped."""
+    n = 0
+    while True:
+        n = min(n + batch, max_n, len(attempts))
+        check = voting.stop_check([a.answer for a in attempts[:n]], max_n, confidence)
+        if check.stop or n >= min(max_n, len(attempts)):
+            return n, check.why
+
+
+def from_pool(spec: Spec, pool: list[Attempt], confidence: float = 0.95) -> StrategyResult:
+    """A voting strategy's result from attempts already drawn (one pool serves vote@4, vote@8 and
+    adaptive@8): exact in distribution, since the attempts are independent samples."""
+    if spec.kind == "adaptive":
+        n, stop_why = adaptive_prefix(pool, spec.n, confidence)
+        used = pool[:n]
+        result = vote_on(used)
+        why = f"{result.why}; stopped after {n}: {stop_why}"
+    else:
+        used = pool[: spec.n]
+        result = vote_on(used, weighted=spec.kind == "wvote")
+        why = result.why
+    name = f"{spec.kind}@{spec.n}" + (f":{spec.base}" if spec.base != "loop" else "")
+    return StrategyResult(name, result.answer, why, list(used), seconds=sum(a.seconds for a in used))
+
+
+async def run(spec: Spec | str, question: str, sampler: Sampler, *, confidence: float = 0.95,
+              batch: int | None = None) -> StrategyResult:
+    """Run one strategy live on one question."""
+    spec = parse_spec(spec) if isinstance(spec, str) else spec
+    started = time.monotonic()
+    if spec.kind in ("single-shot", "loop"):
+        attempt = await sampler.attempt(question, spec.kind)
+        return StrategyResult(spec.kind, attempt.answer, f"the one attempt ({attempt.stop_reason})",
+                              [attempt], time.monotonic() - started)
+    name = f"{spec.kind}@{spec.n}" + (f":{spec.base}" if spec.base != "loop" else "")
+    if spec.kind in ("vote", "wvote"):
+        attempts = await sampler.sample(question, spec.base, spec.n)
+        result = vote_on(attempts, weighted=spec.kind == "wvote")
+        return StrategyResult(name, result.answer, result.why, attempts, time.monotonic() - started)
+    # adaptive: draw as many at a time as the server runs in parallel, check, repeat.
+    batch = batch or sampler.parallel
+    attempts: list[Attempt] = []
+    check = voting.stop_check([], spec.n, confidence)
+    while not check.stop:
+        take = min(batch, spec.n - len(attempts))
+        attempts += await sampler.sample(question, spec.base, take, start=len(attempts))
+        check = voting.stop_check([a.answer for a in attempts], spec.n, confidence)
+    result = vote_on(attempts)
+    return StrategyResult(name, result.answer, f"{result.why}; stopped after {len(attempts)}: {check.why}",
+                          attempts, time.monotonic() - started)

@@ -1,0 +1,244 @@
+"""The live view of a run in a notebook (ipywidgets 8).
+
+`RunView.on_event` is a run subscriber: it only turns events into widget state. Widgets
+change through traits and `Output.outputs` only, never `with output:` — the events arrive
+from the run's task, and `with` would capture by whichever message is current.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import time
+
+import ipywidgets as w
+
+from ..events import (
+    BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, ModelCall, ModelDelta,
+    Observation, Plan, Retry, RunStarted, Stopped,
+)
+from . import html as static
+
+STREAM_INTERVAL = 0.1  # seconds between live text updates: at most 10 per second
+
+
+class StepCard:
+    """The widgets of one step inside the accordion."""
+
+    def __init__(self, step: int):
+        self.summary = static.StepSummary(step)
+        self.stream = w.HTML(layout=w.Layout(display="none"))
+        self.stream.add_class("nbreason-stream")
+        self.plan = w.HTML()
+        self.code = w.HTML()
+        self.outputs = w.Output()
+        self.outputs.add_class("nbreason-outputs")
+        self.check = w.HTML()
+        self.footer = w.HTML()
+        self.box = w.VBox([self.stream, self.plan, self.code, self.outputs, self.check, self.footer])
+        self.box.add_class("nbreason-step")
+        self.streamed = ""
+
+    def show_stream(self, text: str) -> None:
+        self.stream.value = (
+            '<pre style="white-space:pre-wrap;color:#555;margin:0;max-height:16em;overflow:auto">'
+            f"{html.escape(text)}</pre>"
+        )
+        self.stream.layout.display = None
+
+    def add(self, event: Event) -> None:
+        static.add_to_step(self.summary, event)
+        s = self.summary
+        if isinstance(event, Plan):
+            self.stream.layout.display = "none"  # the plan and code say it better
+            self.plan.value = static.markdown_html(event.text)
+        elif isinstance(event, Code):
+            self.stream.layout.display = "none"
+            self.code.value = static.code_html(event.code, event.language)
+        elif isinstance(event, Observation):
+            self.outputs.outputs = tuple(static.execution_outputs(event.execution))
+        elif isinstance(event, Check):
+            self.check.value = static.check_html(event)
+        footer = [f"{s.usage.total_tokens:,} tokens · {s.seconds:.1f} s"]
+        if s.decision:
+            footer.append(f"<b>{html.escape(s.decision.action)}</b>: {html.escape(s.decision.reason)}")
+        footer += [f'<span style="color:#b00">{html.escape(e)}</span>' for e in s.errors]
+        self.footer.value = '<div style="color:#666">' + "<br>".join(footer) + "</div>"
+
+
+class Gauge:
+    """Spent / limit of one budget."""
+
+    def __init__(self, key: str, label: str):
+        self.key = key
+        self.bar = w.FloatProgress(value=0, min=0, max=1, description=label,
+                                   layout=w.Layout(width="260px"))
+        self.text = w.HTML()
+        self.box = w.HBox([self.bar, self.text])
+        self.box.add_class(f"nbreason-gauge-{key}")
+
+    def set(self, spent, limit) -> None:
+        spent = spent or 0
+        if limit:
+            self.bar.max = float(limit)
+            self.bar.value = min(float(spent), float(limit))
+            self.bar.bar_style = "danger" if spent >= limit else ""
+        else:
+            self.bar.max, self.bar.value = 1.0, 0.0
+        self.text.value = f"{static.format_amount(self.key, spent)} / {static.format_amount(self.key, limit)}"
+
+
+class RunView:
+    """A run as widgets. Pass `on_event` to the run's subscribers and display `root`."""
+
+    def __init__(self, stop: asyncio.Event | None = None, on_export=None):
+        self.stop_event = stop
+        self.on_export = on_export  # called with the list of code cells to insert
+        self.started: RunStarted | None = None
+        self.final: FinalAnswer | None = None
+        self.cards: dict[int, StepCard] = {}
+        self._last_flush = 0.0
+        self._flush_handle = None
+
+        self.header = w.HTML(static.header_html(None))
+        self.gauges = {key: Gauge(key, label) for key, label, _ in static.BUDGETS}
+        self.status = w.HTML('<span style="color:#666">starting…</span>')
+        self.status.add_class("nbreason-status")
+        self.steps = w.Accordion()
+        self.steps.add_class("nbreason-steps")
+        self.errors = w.HTML()
+        self.answer = w.HTML(layout=w.Layout(display="none"))
+        self.answer.add_class("nbreason-final")
+        self.stop_button = w.Button(description="Stop", icon="stop", button_style="danger",
+                                    tooltip="End the run after the current action; keeps every step so far")
+        self.stop_button.add_class("nbreason-stop")
+        self.stop_button.on_click(self._stop_clicked)
+        self.export_button = w.Button(description="Export code to cells", icon="download", disabled=True,
+                                      tooltip="Insert the code that ran without error as new cells below")
+        self.export_button.add_class("nbreason-export")
+        self.export_button.on_click(self._export_clicked)
+        self.export_output = w.Output()
+        self.root = w.VBox([
+            self.header,
+            w.VBox([g.box for g in self.gauges.values()]),
+            self.status, self.steps, self.errors, self.answer,
+            w.HBox([self.stop_button, self.export_button]),
+            self.export_output,
+        ])
+        self.root.add_class("nbreason-run")
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.root._repr_mimebundle_(**kwargs)
+
+    # --- the subscriber -------------------------------------------------------------
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, ModelDelta):
+            self._card(event.step).streamed += event.text
+            self._schedule_flush()
+            return
+        self._flush()
+        if isinstance(event, RunStarted):
+            self.started = event
+            self.header.value = static.header_html(event)
+            for key, _, spent, limit in static.budget_rows(event, None):
+                self.gauges[key].set(spent, limit)
+        elif isinstance(event, BudgetUpdate):
+            for key, _, spent, limit in static.budget_rows(self.started, event):
+                self.gauges[key].set(spent, limit)
+        elif isinstance(event, Retry):
+            self._status(f"model busy, retry {event.attempt} in {event.wait:.1f} s: {event.reason}")
+        elif isinstance(event, Stopped):
+            self._status(html.escape(event.reason))
+        elif isinstance(event, FinalAnswer):
+            self._finish(event)
+        elif event.step > 0:
+            card = self._card(event.step)
+            card.add(event)
+            self._title(card)
+            self._status(self._doing(event))
+        elif isinstance(event, Error):
+            self.errors.value += f'<pre style="color:#b00;margin:2px 0">{html.escape(event.message)}</pre>'
+
+    # --- pieces -----------------------------------------------------------------------
+    def _card(self, step: int) -> StepCard:
+        if step not in self.cards:
+            card = self.cards[step] = StepCard(step)
+            self.steps.children = (*self.steps.children, card.box)
+            self._title(card)
+            # Opening the new step closes the finished one: the current step stays in view.
+            self.steps.selected_index = len(self.steps.children) - 1
+        return self.cards[step]
+
+    def _title(self, card: StepCard) -> None:
+        index = list(self.cards).index(card.summary.step)
+        self.steps.set_title(index, card.summary.title())
+
+    def _status(self, text: str) -> None:
+        self.status.value = f'<span style="color:#666">{text}</span>'
+
+    @staticmethod
+    def _doing(event: Event) -> str:
+        step = f"step {event.step}: "
+        if isinstance(event, ModelCall):
+            return step + "model answered"
+        if isinstance(event, Plan):
+            return step + "writing code…"
+        if isinstance(event, Code):
+            return step + "running code…"
+        if isinstance(event, Observation):
+            return step + "checking…"
+        if isinstance(event, Check):
+            return step + f"reward {event.reward:.2f}, deciding…"
+        if isinstance(event, Decision):
+            return step + f"{html.escape(event.action)}"
+        if isinstance(event, Error):
+            return step + "error: " + html.escape(event.message)
+        return step + event.kind
+
+    def _schedule_flush(self) -> None:
+        now = time.monotonic()
+        if now - self._last_flush >= STREAM_INTERVAL:
+            self._flush()
+            return
+        if self._flush_handle is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return  # no loop: the next non-delta event flushes
+            self._flush_handle = loop.call_later(STREAM_INTERVAL - (now - self._last_flush), self._flush)
+
+    def _flush(self) -> None:
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        self._last_flush = time.monotonic()
+        for card in self.cards.values():
+            if card.streamed and not card.summary.plan and not card.summary.code:
+                card.show_stream(card.streamed)
+                self._status(f"step {card.summary.step}: model writing…")
+
+    def _finish(self, final: FinalAnswer) -> None:
+        self.final = final
+        self.answer.value = static.final_html(final)
+        self.answer.layout.display = None
+        self._status(html.escape("finished: " + static.stop_reason_text(final)))
+        self.stop_button.disabled = True
+        self.stop_button.description = "Stopped" if final.stop_reason == "stopped by user" else "Done"
+        self.export_button.disabled = not final.code
+
+    def _stop_clicked(self, _button=None) -> None:
+        self.stop_button.disabled = True
+        self.stop_button.description = "Stopping…"
+        self._status("stopping…")
+        if self.stop_event is not None:
+            self.stop_event.set()
+
+    def _export_clicked(self, _button=None) -> None:
+        if self.final is None or not self.final.code:
+            return
+        if self.on_export is not None:
+            self.on_export(list(self.final.code))
+        else:
+            from ..export import javascript_output
+
+            self.export_output.outputs = (javascript_output(self.final.code),)
