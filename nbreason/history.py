@@ -72,6 +72,6 @@ class History:
         self.digested += 1
 
     def shrink(self) -> None:
-        """The server said the prompt is too long: halve the allowance and refit."""
-        self.context_chars = max(1_000, self.context_chars // 2)
+        """The server said the prompt is too long: allow half of what was sent, and refit."""
+        self.context_chars = max(1_000, min(self.context_chars, self.size()) // 2)
         self.fit()

@@ -100,36 +100,21 @@ def _last_line(text: str) -> str | None:
     return lines[-1] if lines else None
 
 
-def build_model(config: RunConfig):
-    """A Model for the config: the embedded server for local specs, else the API endpoint."""
-    from .models import embedded
-    from .models.openai_chat import OpenAIChatModel
+def server_slots(config: RunConfig, wanted: int | None = None) -> int:
+    """How many attempts to run at once: the embedded server's parallel slots (starting it with
+    `wanted` slots if it is not running yet; a running server keeps its own), else `wanted` or 4."""
+    from .models import wants_embedded
 
-    spec = config.model
-    if spec == "auto" and not config.base_url:
-        spec = "local"
-    if embedded.is_embedded(spec) and not config.base_url:
-        from .models.local_server import ensure_server
+    if not wants_embedded(config):
+        return wanted or 4
+    from .models.local_server import DEFAULT_PARALLEL, ensure_server, running_servers
 
-        handle = ensure_server(spec, progress=False)
-        return OpenAIChatModel(handle.model_name, base_url=handle.base_url, timeout=config.request_timeout)
-    return OpenAIChatModel.from_config(config)
-
-
-def server_slots(config: RunConfig, default: int = 2) -> int:
-    """How many requests the model server runs at once (the embedded server's parallel setting)."""
-    try:
-        from .models import embedded
-        from .models.local_server import running_servers
-
-        if embedded.is_embedded(config.model):
-            name = embedded.served_name(config.model)
-            for entry in running_servers():
-                if entry.get("model_name") == name:
-                    return int(entry.get("parallel", default))
-    except Exception:  # no server yet, or no embedded runtime: the default is safe
-        pass
-    return default
+    spec = "local" if config.model == "auto" else config.model
+    handle = ensure_server(spec, parallel=wanted or DEFAULT_PARALLEL, progress=False)
+    for entry in running_servers():
+        if entry.get("pid") == handle.pid:
+            return int(entry.get("parallel", DEFAULT_PARALLEL))
+    return wanted or DEFAULT_PARALLEL
 
 
 class Sampler:
@@ -142,21 +127,25 @@ class Sampler:
         self.parallel = max(1, parallel)
         self._slots = asyncio.Semaphore(self.parallel)
         self._model = model
+        self._model_lock = asyncio.Lock()
         self._make_sandbox = make_sandbox
         self._reason = reason
 
-    @property
-    def model(self):
-        if self._model is None:
-            self._model = build_model(self.config)
+    async def model(self):
+        """One client for every attempt (the runner then leaves it open), made on first use."""
+        async with self._model_lock:  # concurrent first attempts must not start two clients
+            if self._model is None:
+                from .models import make_model
+
+                self._model = await make_model(self.config)
         return self._model
 
     def sandbox(self, config: RunConfig):
         if self._make_sandbox is not None:
             return self._make_sandbox(config)
-        from .sandboxes.local import LocalSandbox
+        from .sandboxes import make_sandbox
 
-        return LocalSandbox.from_config(config)
+        return make_sandbox(config)
 
     def attempt_config(self, index: int | None) -> RunConfig:
         if index is None:  # the one deterministic attempt of single-shot / loop
@@ -177,7 +166,7 @@ class Sampler:
 
         started = time.monotonic()
         messages = [{"role": "system", "content": SINGLE_SHOT_SYSTEM}, {"role": "user", "content": question}]
-        completion = await self.model.complete(
+        completion = await (await self.model()).complete(
             messages, temperature=config.temperature, seed=config.seed, max_tokens=config.max_tokens)
         usage = completion.usage
         attempt = Attempt(None, generated_tokens=usage.completion_tokens + usage.reasoning_tokens,
@@ -209,7 +198,7 @@ class Sampler:
         if reason is None:
             from .runner import reason
         started = time.monotonic()
-        result = await reason(question, config=config)
+        result = await reason(question, config=config, model=await self.model())
         usage = result.usage
         code = [s.code for s in result.steps if getattr(s, "code", None)]
         return Attempt(result.answer, reward=float(result.reward or 0.0),

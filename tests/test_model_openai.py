@@ -112,6 +112,22 @@ async def test_options_reach_the_server_and_unknown_ones_are_refused(server, mod
         await model.complete(MESSAGES, temprature=0.7)
 
 
+async def test_options_a_reasoning_model_refuses_are_adapted_and_remembered(server, model):
+    server.add(
+        Fault(400, {"error": {"message": "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                              "Use 'max_completion_tokens' instead.", "type": "invalid_request_error",
+                              "param": "max_tokens", "code": "unsupported_parameter"}}),
+        Fault(400, {"error": {"message": "Unsupported value: 'temperature' does not support 0.0 with this model. "
+                              "Only the default (1) value is supported.", "type": "invalid_request_error",
+                              "param": "temperature", "code": "unsupported_value"}}),
+        Reply("first"), Reply("second"))
+    assert (await model.complete(MESSAGES, temperature=0.0, max_tokens=64)).text == "first"
+    assert (await model.complete(MESSAGES, temperature=0.0, max_tokens=64)).text == "second"
+    assert [("max_tokens" in r, "temperature" in r) for r in server.requests] == [(True, True), (False, True),
+                                                                                  (False, False), (False, False)]
+    assert [r.get("max_completion_tokens") for r in server.requests] == [None, 64, 64, 64]
+
+
 async def test_authentication_failure_is_clear_and_not_retried(server, model):
     server.add(unauthorized(), Reply("never reached"))
     retries = []

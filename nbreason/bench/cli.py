@@ -36,7 +36,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--base-url", default=None)
     p.add_argument("--out", default=None, help="output folder (default benchmarks/results/<dataset>-<model>)")
     p.add_argument("--parallel", type=int, default=None,
-                   help="attempts at once (default: the embedded server's parallel slots, else 2)")
+                   help="attempts at once; starts the embedded server with this many slots (a running one keeps its own)")
     p.add_argument("--confidence", type=float, default=0.95, help="adaptive stopping confidence (default 0.95)")
     p.add_argument("--max-steps", type=int, default=None, help="loop steps per attempt")
     p.add_argument("--exec-timeout", type=float, default=30.0, help="seconds per code run (default 30)")
@@ -57,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out or f"benchmarks/results/{Path(args.dataset).stem}-{config.model}")
     if not args.summarize_only:
         problems = datasets.load(args.dataset, args.limit)
-        parallel = args.parallel or strategies.server_slots(config)
+        parallel = strategies.server_slots(config, args.parallel)
+        if args.parallel and parallel != args.parallel:
+            print(f"note: the running model server has {parallel} parallel slots; using {parallel}")
         sampler = strategies.Sampler(config, parallel=parallel)
         bench = Bench(problems, specs, sampler, out, confidence=args.confidence)
         started = time.monotonic()

@@ -15,7 +15,6 @@ import json
 import time
 from typing import Any, Callable, Mapping
 
-import httpx2
 import openai
 import pydantic
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
@@ -33,6 +32,14 @@ _CONTEXT_WORDS = ("context_length_exceeded", "context length", "context size", "
 
 class ToolsNotSupported(ModelError):
     """The server refused the `tools` parameter; `supports_tools` is now False."""
+
+
+class _Unsupported(ModelError):
+    """The server refused one of OPTIONS for this model (`param`)."""
+
+    def __init__(self, message: str, param: str, *, status: int | None = None):
+        super().__init__(message, status=status)
+        self.param = param
 
 
 def estimate_tokens(text: str) -> int:
@@ -134,6 +141,7 @@ class OpenAIChatModel:
         self.prices = pricing.load_prices(prices)
         self.stream = stream  # False for servers that cannot stream
         self.supports_tools: bool | None = None
+        self.unsupported: set[str] = set()  # options this model refused; see complete()
         # Local servers need no key, but the client insists on one.
         self._client = openai.AsyncOpenAI(
             base_url=self.base_url, api_key=api_key or "unused", timeout=timeout, max_retries=0
@@ -162,16 +170,18 @@ class OpenAIChatModel:
         unknown = set(options) - OPTIONS
         if unknown:
             raise TypeError(f"unknown model option(s): {', '.join(sorted(unknown))}")
-        request: dict[str, Any] = {"model": self.name, "messages": messages}
-        request.update({k: v for k, v in options.items() if v is not None})
-        if tools:
-            request["tools"] = tools
-        if self.stream:
-            request["stream"] = True
-            request["stream_options"] = {"include_usage": True}
-
         started = time.monotonic()
-        collector = await self.retry.run(lambda: self._attempt(request, on_delta), on_retry)
+        while True:
+            request = self._request(messages, tools, options)
+            try:
+                collector = await self.retry.run(lambda: self._attempt(request, on_delta), on_retry)
+                break
+            except _Unsupported as exc:
+                # Reasoning models refuse max_tokens (they want max_completion_tokens) and any
+                # temperature but 1: adapt once, remember, and ask again.
+                if exc.param in self.unsupported:
+                    raise
+                self.unsupported.add(exc.param)
         if tools:
             self.supports_tools = True
         usage = collector.usage_for(messages)
@@ -185,6 +195,22 @@ class OpenAIChatModel:
             duration=time.monotonic() - started,
             model=collector.model or self.name,
         )
+
+    def _request(self, messages: list[dict], tools: list[dict] | None, options: dict) -> dict:
+        request: dict[str, Any] = {"model": self.name, "messages": messages}
+        for key, value in options.items():
+            if value is None:
+                continue
+            if key == "max_tokens" and key in self.unsupported:
+                request["max_completion_tokens"] = value
+            elif key not in self.unsupported:
+                request[key] = value
+        if tools:
+            request["tools"] = tools
+        if self.stream:
+            request["stream"] = True
+            request["stream_options"] = {"include_usage": True}
+        return request
 
     async def _attempt(self, request: dict, on_delta: Callable[[str], None] | None) -> _Collector:
         collector = _Collector(on_delta)
@@ -217,7 +243,8 @@ class OpenAIChatModel:
         detail = str(cause) if cause is not None else exc.message
         if collector.chunks:
             return Transient(f"the connection to {self.base_url} broke mid-answer ({detail})")
-        if isinstance(cause, httpx2.ConnectError) or "refused" in detail.lower():
+        # By name: openai 1.x raises httpx.ConnectError, 3.x httpx2.ConnectError.
+        if type(cause).__name__ == "ConnectError" or "refused" in detail.lower():
             return Transient(f"could not connect to {self.base_url}: connection refused or host unreachable "
                              f"({detail}); is the server running and is base_url right?")
         return Transient(f"connection to {self.base_url} failed ({detail})")
@@ -242,7 +269,11 @@ class OpenAIChatModel:
             return ModelError(f"{self.base_url} has no chat completions endpoint (404); check base_url", status=status)
         if status == 400 and any(word in text for word in _CONTEXT_WORDS):
             return ContextTooLong(f"the prompt is too long for {self.name}: {detail}", status=status)
-        if status == 400 and "tools" in request and "tool" in text:
+        param = str(body.get("param") or "")
+        if status == 400 and param in OPTIONS and "unsupported" in text:
+            return _Unsupported(f"{self.name} does not support {param!r}: {detail}", param, status=status)
+        # An error naming tools[i] is about that tool's schema, not about tools in general.
+        if status == 400 and "tools" in request and "tool" in text and not param.startswith("tools["):
             self.supports_tools = False
             return ToolsNotSupported(f"{self.base_url} does not accept tools for {self.name}: {detail}", status=status)
         return ModelError(f"request rejected by {self.base_url} ({status}): {detail}", status=status)

@@ -232,7 +232,7 @@ class LocalSandbox:
 
     async def _ready(self) -> None:
         """Wait for the kernel, then configure it and read what the launcher applied."""
-        await self._kc.wait_for_ready(timeout=self.start_timeout)
+        await self._wait_for_kernel_info()
         msg_id = self._kc.execute(
             SETUP_CODE, silent=True, store_history=False, allow_stdin=False,
             user_expressions={"status": "__import__('os').environ.get('NBREASON_SANDBOX_STATUS')"})
@@ -247,6 +247,26 @@ class LocalSandbox:
         if not self.network and self.status.get("network", True):
             problem = self.status.get("network_problem", "unknown reason")
             self.warnings.append(f"network access could not be cut: {problem}")
+
+    async def _wait_for_kernel_info(self) -> None:
+        """Like jupyter-client's wait_for_ready, without its fixed 0.2 s iopub flush (a fifth
+        of the start time): stale iopub messages are harmless because we filter by msg_id."""
+        deadline = time.monotonic() + self.start_timeout
+        while True:
+            msg_id = self._kc.kernel_info()
+            try:
+                await self._shell_reply(msg_id, min(1.0, max(0.0, deadline - time.monotonic())))
+            except SandboxError:
+                if not await self._km.is_alive():
+                    raise SandboxError(f"the kernel exited while starting ({self._exit_reason()})") from None
+                if time.monotonic() > deadline:
+                    raise SandboxError(f"the kernel did not answer in {self.start_timeout:g} s") from None
+                continue
+            try:  # iopub is connected once it delivers something (the kernel_info busy/idle)
+                await self._kc.get_iopub_msg(timeout=0.5)
+                return
+            except queue.Empty:
+                continue
 
     async def _shell_reply(self, msg_id: str, timeout: float) -> dict:
         deadline = time.monotonic() + timeout

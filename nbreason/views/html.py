@@ -158,7 +158,7 @@ class StepSummary:
             parts.append(self.decision.action)
         if self.check:
             parts.append(f"reward {self.check.reward:.2f}")
-        if self.observation and not self.observation.ok:
+        if self.observation and (not self.observation.ok or (self.observation.execution or {}).get("error")):
             parts.append("error")
         parts.append(f"{self.usage.total_tokens:,} tokens · {self.seconds:.1f} s")
         return " · ".join(parts)

@@ -466,7 +466,7 @@ class ExecuteHandler(Handler):
         if not await ctx.km.is_alive():
             return await ctx.restart()
         await ctx.km.interrupt_kernel()
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 3
         while time.monotonic() < deadline:
             try:
                 msg = await ctx.kc.get_iopub_msg(timeout=0.2)

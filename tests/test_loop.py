@@ -1,0 +1,224 @@
+"""The reasoning loop end to end: the real openai client against the scripted server, a real kernel."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+
+from nbreason.config import RunConfig
+from nbreason.events import (BudgetUpdate, Check, Code, Decision, Error, FinalAnswer, ModelCall, ModelDelta,
+                             Observation, Plan, RunStarted, Stopped)
+from nbreason.runner import reason
+from nbreason.trace import read_trace
+from tests.support.kernels import sandbox_kernel_pids
+from tests.support.scripted_server import Reply, ScriptedServer, context_too_long, tool_call
+
+
+def config(server: ScriptedServer, **kw) -> RunConfig:
+    base = dict(model="scripted", base_url=server.base_url, api_key="sk-test", protocol="text", exec_timeout=20)
+    return RunConfig(**(base | kw))
+
+
+def kinds(events):
+    return [type(e) for e in events if not isinstance(e, ModelDelta)]
+
+
+async def test_multi_step_run_recovers_from_a_code_error(tmp_path):
+    script = [
+        Reply("Sum the range.\n```python\nx = sum(range(10)\nprint(x)\n```"),
+        Reply("Fix the bracket.\n```python\nx = sum(range(10))\nprint(x)\n```"),
+        Reply("FINAL ANSWER: 45"),
+    ]
+    with ScriptedServer(script) as server:
+        result = await reason("Sum of 0..9?", config=config(server, trace=str(tmp_path / "t.jsonl")))
+    assert result.answer == "45" and result.stop_reason == "answered" and result.verified
+    assert [s.execution["error"] is None for s in result.steps[:2]] == [False, True]
+    assert "SyntaxError" in result.steps[0].summary
+    # the model saw the error before it fixed the code
+    second_request = server.requests[1]["messages"]
+    assert "SyntaxError" in second_request[-1]["content"]
+    sequence = kinds(result.events)
+    assert sequence[0] is RunStarted and sequence[-1] is FinalAnswer
+    assert sequence[1:7] == [ModelCall, Plan, Code, Observation, Check, Decision]
+    assert result.usage.total_tokens > 0 and result.usage.calls == 3
+    assert result.solution_code().strip() == "x = sum(range(10))\nprint(x)"
+
+
+async def test_streamed_text_arrives_as_deltas_before_the_call_ends():
+    seen = []
+    with ScriptedServer([Reply("```python\nprint(6*7)\n```", chunk_delay=0.01), Reply("FINAL ANSWER: 42")]) as server:
+        result = await reason("6*7?", config=config(server), subscribers=[seen.append])
+    deltas = [e for e in seen if isinstance(e, ModelDelta)]
+    assert len(deltas) > 3
+    first_call = next(i for i, e in enumerate(seen) if isinstance(e, ModelCall))
+    assert seen.index(deltas[0]) < first_call
+    assert result.answer == "42"
+
+
+@pytest.mark.parametrize("limit,options,replies", [
+    ("budget:steps", {"max_steps": 2}, None),
+    ("budget:tokens", {"max_total_tokens": 150}, None),
+    ("budget:seconds", {"max_seconds": 1.0}, 0.7),
+])
+async def test_each_budget_limit_ends_the_run_with_the_best_answer(limit, options, replies):
+    code = Reply("```python\nprint(7)\n```", delay=replies or 0.0, usage={"prompt_tokens": 60, "completion_tokens": 20})
+    with ScriptedServer([code] * 6) as server:
+        result = await reason("Pick 7", config=config(server, **options))
+    assert result.stop_reason == limit
+    assert result.answer == "7"  # the last printed line is the best answer so far
+    final_check = [e for e in result.events if isinstance(e, Check)][-1]
+    assert final_check.answer == "7"  # the verifier still ran on it
+    assert any(isinstance(e, BudgetUpdate) for e in result.events)
+
+
+async def test_cost_limit_uses_the_price_table():
+    reply = Reply("```python\nprint(1)\n```", usage={"prompt_tokens": 400_000, "completion_tokens": 100_000})
+    with ScriptedServer([reply] * 4, models=("gpt-4o",)) as server:
+        result = await reason("q", config=config(server, model="gpt-4o", max_cost=1.0, max_total_tokens=None))
+    assert result.stop_reason == "budget:cost"
+    assert result.usage.cost is not None and result.usage.cost >= 1.0
+
+
+async def test_repeating_failing_code_is_detected_as_a_stall():
+    bad = Reply("```python\n1/0\n```")
+    with ScriptedServer([bad] * 5) as server:
+        result = await reason("q", config=config(server))
+    assert result.stop_reason.startswith("stalled")
+    assert len(result.steps) == 2
+
+
+async def test_an_answer_not_backed_by_output_is_sent_back_for_revision():
+    script = [Reply("FINAL ANSWER: 12"), Reply("```python\nprint(3*4)\n```"), Reply("FINAL ANSWER: 12")]
+    with ScriptedServer(script) as server:
+        result = await reason("3*4?", config=config(server))
+    decisions = [e.action for e in result.events if isinstance(e, Decision)]
+    assert decisions == ["revise", "continue", "final"]
+    assert "not yet supported" in server.requests[1]["messages"][-1]["content"]
+    assert result.verified
+
+
+async def test_native_tool_calls_drive_the_same_loop():
+    script = [tool_call("run_python", {"code": "print(2**10)"}, text="Compute it."),
+              tool_call("final_answer", {"answer": "1024"})]
+    with ScriptedServer(script) as server:
+        result = await reason("2**10?", config=config(server, protocol="tools"))
+    assert result.answer == "1024" and result.verified
+    second = server.requests[1]["messages"]
+    assert second[-1]["role"] == "tool" and "1024" in second[-1]["content"]
+    assert server.requests[0]["tools"][0]["function"]["name"] == "run_python"
+
+
+async def test_context_too_long_shortens_history_and_retries():
+    script = [Reply("```python\nprint('x' * 5000)\n```"), Reply("```python\nprint(1)\n```"),
+              Reply("```python\nprint(2)\n```"), context_too_long(), Reply("FINAL ANSWER: 2")]
+    with ScriptedServer(script) as server:
+        result = await reason("q", config=config(server, observation_chars=3000))
+    assert result.answer == "2"
+    assert any(isinstance(e, Error) and "shortened" in e.message for e in result.events)
+    retried = server.requests[-1]["messages"]
+    assert any("shortened" in str(m.get("content")) for m in retried)
+
+
+async def test_stop_during_the_model_stream_keeps_what_happened():
+    stop = asyncio.Event()
+    seen = []
+
+    def on_event(event):
+        seen.append(event)
+        if isinstance(event, ModelDelta) and event.step == 2:
+            stop.set()
+
+    script = [Reply("```python\nprint(1)\n```"), Reply("thinking " * 200, chunk_delay=0.02)]
+    with ScriptedServer(script) as server:
+        result = await asyncio.wait_for(reason("q", config=config(server), subscribers=[on_event], stop=stop), 20)
+    assert result.stop_reason == "stopped by user"
+    assert any(isinstance(e, Stopped) for e in result.events)
+    assert result.steps[0].execution is not None  # step 1 kept
+    assert result.answer == "1"
+
+
+async def test_stop_during_code_execution_interrupts_the_sandbox():
+    stop = asyncio.Event()
+
+    def on_event(event):
+        if isinstance(event, Code):
+            asyncio.get_running_loop().call_later(0.5, stop.set)
+
+    with ScriptedServer([Reply("```python\nimport time\ntime.sleep(60)\n```")]) as server:
+        started = asyncio.get_running_loop().time()
+        result = await reason("q", config=config(server), subscribers=[on_event], stop=stop)
+    assert result.stop_reason == "stopped by user"
+    assert asyncio.get_running_loop().time() - started < 20
+    assert not sandbox_kernel_pids()
+
+
+async def test_model_code_cannot_see_api_keys(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-parent")
+    monkeypatch.setenv("NBREASON_API_KEY", "sk-secret-nb")
+    code = ("import os\nprint(sorted(k for k in os.environ if 'KEY' in k))\n"
+            "print(b'sk-secret' in open('/proc/self/environ','rb').read())")
+    with ScriptedServer([Reply(f"```python\n{code}\n```"), Reply("FINAL ANSWER: none")]) as server:
+        result = await reason("q", config=config(server))
+    out = "".join(result.steps[0].execution["stdout"])
+    assert out.strip().splitlines() == ["[]", "False"]
+
+
+async def test_matplotlib_figure_reaches_the_observation():
+    code = "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()"
+    with ScriptedServer([Reply(f"```python\n{code}\n```"), Reply("FINAL ANSWER: plotted")]) as server:
+        result = await reason("plot", config=config(server))
+    execution = result.steps[0].execution
+    assert any("png" in r for r in execution["results"])
+    assert "image/png" in result.steps[0].summary
+
+
+async def test_trace_reads_back_as_the_same_events(tmp_path):
+    path = tmp_path / "run.jsonl"
+    with ScriptedServer([Reply("```python\nprint(5)\n```"), Reply("FINAL ANSWER: 5")]) as server:
+        result = await reason("q", config=config(server, trace=str(path)))
+    live = [e.to_json() for e in result.events if not isinstance(e, ModelDelta)]
+    assert [e.to_json() for e in read_trace(path)] == live
+    # a trace cut mid-line (a killed process) loads up to its last complete event
+    text = path.read_text()
+    path.write_text(text[: len(text) - 40])
+    assert [e.to_json() for e in read_trace(path)] == live[:-1]
+
+
+async def test_unwritable_trace_is_reported_and_the_run_still_answers(tmp_path):
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    locked.chmod(0o500)
+    if os.access(locked, os.W_OK):  # root ignores permissions: use a path under a file instead
+        (tmp_path / "file").write_text("x")
+        target = tmp_path / "file" / "run.jsonl"
+    else:
+        target = locked / "run.jsonl"
+    with ScriptedServer([Reply("```python\nprint(5)\n```"), Reply("FINAL ANSWER: 5")]) as server:
+        result = await reason("q", config=config(server, trace=str(target)))
+    assert result.answer == "5" and result.trace_path is None
+    assert any(isinstance(e, Error) and e.source == "trace" for e in result.events)
+
+
+async def test_a_failing_subscriber_is_detached_and_reported():
+    def broken(event):
+        if isinstance(event, Plan):
+            raise RuntimeError("renderer bug")
+
+    with ScriptedServer([Reply("Plan it.\n```python\nprint(5)\n```"), Reply("FINAL ANSWER: 5")]) as server:
+        result = await reason("q", config=config(server), subscribers=[broken])
+    assert result.answer == "5"
+    assert any(isinstance(e, Error) and "renderer bug" in e.message for e in result.events)
+
+
+async def test_variables_reach_the_sandbox_and_the_model_sees_their_description():
+    data = {"a": [1, 2, 3]}
+    with ScriptedServer([Reply("```python\nprint(sum(data['a']))\n```"), Reply("FINAL ANSWER: 6")]) as server:
+        result = await reason("sum it", config=config(server), variables={"data": data})
+    assert result.answer == "6"
+    assert "data: dict" in server.requests[0]["messages"][1]["content"]
+
+
+async def test_no_sandbox_kernel_is_left_after_runs():
+    assert not sandbox_kernel_pids()
