@@ -34,9 +34,26 @@ def summary(values: list[float]) -> dict:
     }
 
 
+async def plain_kernel_start() -> float:
+    """Stock jupyter-client start of the default python3 kernel, for comparison under the same load."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    km = AsyncKernelManager(kernel_name="python3", transport="ipc")
+    t = time.perf_counter()
+    await km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    await kc.wait_for_ready(timeout=60)
+    elapsed = time.perf_counter() - t
+    kc.stop_channels()
+    await km.shutdown_kernel(now=True)
+    return elapsed
+
+
 async def measure(starts: int, round_trips: int, network: bool) -> dict:
-    start_times, close_times = [], []
+    start_times, close_times, plain_times = [], [], []
     for _ in range(starts):
+        plain_times.append(await plain_kernel_start())  # interleaved, so both see the same load
         sb = LocalSandbox(network=network)
         t = time.perf_counter()
         await sb.start()
@@ -62,6 +79,7 @@ async def measure(starts: int, round_trips: int, network: bool) -> dict:
 
     return {
         "start_s": summary(start_times),
+        "plain_ipykernel_start_s": summary(plain_times),
         "round_trip_ms": {k: (round(v * 1000, 2) if k != "n" else v) for k, v in summary(trips).items()},
         "restart_s": round(restart, 3),
         "close_s": summary(close_times),
@@ -76,7 +94,8 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "sandbox.json"))
     args = parser.parse_args()
     report = {
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "system": platform.platform()},
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "system": platform.platform(),
+                    "load_average_1m": os.getloadavg()[0]},
         "network_on": asyncio.run(measure(args.starts, args.round_trips, True)),
         "network_off": asyncio.run(measure(args.starts, args.round_trips, False)),
     }

@@ -61,15 +61,20 @@ _SCRIPT = """
   var app = window.jupyterapp;
   if (app && app.commands && app.shell && app.shell.currentWidget && app.shell.currentWidget.content) {
     var notebook = app.shell.currentWidget.content;
-    var chain = Promise.resolve();
-    blocks.forEach(function (source) {
-      chain = chain.then(function () {
-        return app.commands.execute('notebook:insert-cell-below');
-      }).then(function () {
-        notebook.activeCell.model.sharedModel.setSource(source);
+    // Wait until this output is attached, then insert below the cell that holds it.
+    setTimeout(function () {
+      var index = notebook.widgets.findIndex(function (cell) { return element && cell.node.contains(element); });
+      if (index >= 0) { notebook.activeCellIndex = index; }
+      var chain = Promise.resolve();
+      blocks.forEach(function (source) {
+        chain = chain.then(function () {
+          return app.commands.execute('notebook:insert-cell-below');
+        }).then(function () {
+          notebook.activeCell.model.sharedModel.setSource(source);
+        });
       });
-    });
-    chain.then(function () { say('Inserted ' + blocks.length + ' cell(s) below.'); });
+      chain.then(function () { say('Inserted ' + blocks.length + ' cell(s) below.'); });
+    }, 50);
     return;
   }
   if (window.Jupyter && window.Jupyter.notebook) {

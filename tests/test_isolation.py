@@ -93,6 +93,8 @@ async def test_network_off_makes_connections_fail():
             dns = await sb.run_code("import socket\nsocket.getaddrinfo('pypi.org', 443)")
             assert dns.error is not None
             assert (await sb.run_code("sum(range(10))")).results[0].text == "45"
+            await sb.restart()  # a restarted kernel keeps the same limits
+            assert (await sb.run_code(code)).results[0].text == "False"
     finally:
         server.close()
         await server.wait_closed()

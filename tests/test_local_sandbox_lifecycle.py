@@ -27,6 +27,13 @@ async def test_local_sandbox_satisfies_the_sandbox_protocol():
     assert sb.name == "local"
 
 
+def test_from_config_takes_the_sandbox_settings():
+    from nbreason.config import RunConfig
+
+    sb = LocalSandbox.from_config(RunConfig(exec_timeout=5, network=False, memory_mb=1024, workdir="/tmp/w"))
+    assert (sb.timeout, sb.network, sb.memory_mb, str(sb.requested_workdir)) == (5, False, 1024, "/tmp/w")
+
+
 async def test_close_shuts_the_kernel_down():
     async with LocalSandbox() as sb:
         pid = sb.pid

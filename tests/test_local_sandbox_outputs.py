@@ -2,7 +2,12 @@
 
 import base64
 
-from tests.support.kernels import sandbox  # noqa: F401  (fixture)
+import pytest
+
+from tests.support.kernels import shared_sandbox as sandbox  # noqa: F401  (fixture)
+
+# One kernel for the module: starting one per test would dominate the run time.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 async def test_stdout_and_stderr_go_to_their_logs(sandbox):
@@ -94,9 +99,9 @@ async def test_huge_output_is_kept_as_head_and_tail_within_the_cap(sandbox):
 
 async def test_a_storm_of_figures_keeps_only_the_image_cap(sandbox):
     code = (
-        "import matplotlib\nmatplotlib.use('agg')\nimport matplotlib.pyplot as plt\n"
+        "from matplotlib.figure import Figure\n"
         "from IPython.display import Image, display\nimport io\n"
-        "fig = plt.figure(figsize=(1, 1)); buf = io.BytesIO(); fig.savefig(buf, format='png')\n"
+        "buf = io.BytesIO(); Figure(figsize=(1, 1)).savefig(buf, format='png')\n"
         "for _ in range(80):\n    display(Image(buf.getvalue()))\n"
     )
     execution = await sandbox.run_code(code, timeout=60)

@@ -190,6 +190,8 @@ def test_from_config_takes_endpoint_timeout_and_retries():
                        max_retries=2)
     model = OpenAIChatModel.from_config(config)
     assert (model.name, model.base_url, model.timeout, model.retry.max_retries) == ("gpt-4.1", config.base_url, 7.0, 2)
+    served = OpenAIChatModel.from_config(config.replace(model="qwen-served"), prices={"qwen-served": (0, 0)})
+    assert pricing.cost(served.name, Usage(prompt_tokens=10), served.prices) == 0.0
 
 
 # -- pricing -----------------------------------------------------------------------

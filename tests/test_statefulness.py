@@ -1,6 +1,11 @@
 """Variables, imports and files persist between calls; a restart clears variables only."""
 
-from tests.support.kernels import sandbox  # noqa: F401  (fixture)
+import pytest
+
+from tests.support.kernels import shared_sandbox as sandbox  # noqa: F401  (fixture)
+
+# One kernel for the module: starting one per test would dominate the run time.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 async def test_variables_and_imports_persist_across_calls(sandbox):

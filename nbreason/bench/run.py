@@ -60,6 +60,11 @@ def _attempts(rows: list[dict]) -> list[Attempt]:
     return [Attempt(**row) for row in rows]
 
 
+def _all_failed(attempts: list[Attempt]) -> bool:
+    """No attempt, or every one ended in an error outside the model's work (not a wrong answer)."""
+    return all(a.stop_reason == "error" for a in attempts)
+
+
 @dataclass
 class Bench:
     problems: list[Problem]
@@ -74,8 +79,11 @@ class Bench:
         self.out.mkdir(parents=True, exist_ok=True)
         self.results_path = self.out / "results.jsonl"
         self.pool_path = self.out / "pool.jsonl"
-        self._done = {(r["problem"], r["strategy"]) for r in _read_jsonl(self.results_path)}
-        self._pools = {(r["problem"], r["base"]): _attempts(r["attempts"]) for r in _read_jsonl(self.pool_path)}
+        # Failed lines (the model server down, say) are run again on resume; the summary keeps
+        # the last line of each (problem, strategy).
+        self._done = {(r["problem"], r["strategy"]) for r in _read_jsonl(self.results_path) if not r.get("failed")}
+        self._pools = {(r["problem"], r["base"]): _attempts(r["attempts"]) for r in _read_jsonl(self.pool_path)
+                       if not _all_failed(_attempts(r["attempts"]))}
 
     def _append(self, path: Path, row: dict) -> None:
         with open(path, "a") as fh:
@@ -84,7 +92,8 @@ class Bench:
     def _record(self, problem: Problem, result: StrategyResult) -> None:
         verdict = grade(result.answer, problem.gold)
         row = {"problem": problem.id, "strategy": result.strategy, "gold": problem.gold,
-               "correct": verdict.correct, "graded_by": verdict.how, **result.to_json()}
+               "correct": verdict.correct, "graded_by": verdict.how, **result.to_json(),
+               "failed": _all_failed(result.attempts)}
         self._append(self.results_path, row)
         self._done.add((problem.id, result.strategy))
 
@@ -155,10 +164,11 @@ def _mean(values: list[float]) -> float:
 
 
 def strategy_rows(results: list[dict], problem_ids: list[str] | None = None) -> list[dict]:
+    last = {(row["problem"], row["strategy"]): row for row in results}  # a rerun line replaces a failed one
     by_strategy: dict[str, list[dict]] = {}
-    for row in results:
-        if problem_ids is None or row["problem"] in problem_ids:
-            by_strategy.setdefault(row["strategy"], []).append(row)
+    for (problem, strategy), row in last.items():
+        if problem_ids is None or problem in problem_ids:
+            by_strategy.setdefault(strategy, []).append(row)
     rows = []
     for name, items in by_strategy.items():
         n, correct = len(items), sum(bool(r["correct"]) for r in items)
@@ -218,6 +228,7 @@ def summarize(out: Path, meta: dict | None = None) -> dict:
     results = _read_jsonl(out / "results.jsonl")
     pools = _read_jsonl(out / "pool.jsonl")
     gold = {r["problem"]: r["gold"] for r in results}
+    failed = sum(1 for r in {(r["problem"], r["strategy"]): r for r in results}.values() if r.get("failed"))
     latest: dict[tuple, dict] = {}
     for row in pools:  # a resumed pool is appended again, longer; keep the last line
         latest[(row["problem"], row["base"])] = row
@@ -225,7 +236,7 @@ def summarize(out: Path, meta: dict | None = None) -> dict:
     for base in sorted({b for _, b in latest}):
         entries = [(_attempts(r["attempts"]), gold[p]) for (p, b), r in latest.items() if b == base and p in gold]
         curves[base] = {"vote": vote_curve(entries), "adaptive": adaptive_curve(entries)}
-    summary = {"meta": meta or {}, "strategies": strategy_rows(results), "curves": curves,
+    summary = {"meta": meta or {}, "strategies": strategy_rows(results), "curves": curves, "failed_lines": failed,
                "passes": _read_jsonl(out / "passes.jsonl")}
     existing = out / "summary.json"
     if meta is None and existing.is_file():
@@ -255,6 +266,9 @@ def markdown(summary: dict) -> str:
                       "| confidence | accuracy | attempts used | gen tokens/problem |", "|---|---|---|---|"]
             lines += [f"| {p['confidence']} | {p['accuracy']:.1%} | {p['attempts']:.2f} of {p['max_n']} | {p['generated_tokens']:.0f} |"
                       for p in curve["adaptive"]]
+    if summary.get("failed_lines"):
+        lines += ["", f"{summary['failed_lines']} (problem, strategy) results failed outright (counted as wrong; "
+                      "rerun the same command to retry them)."]
     passes = summary.get("passes") or []
     if passes:
         lines += ["", "Wall clock per pass: " + "; ".join(f"{p['pass']}: {p['wall_seconds']:.0f} s" for p in passes)]

@@ -24,8 +24,9 @@ async def make_model(config) -> Model:
 
         spec = "local" if config.model == AUTO_MODEL else config.model
         handle = await asyncio.to_thread(ensure_server, spec)
-        model = OpenAIChatModel.from_config(config.replace(model=handle.model_name, base_url=handle.base_url,
-                                                           api_key="local"))
+        model = OpenAIChatModel.from_config(
+            config.replace(model=handle.model_name, base_url=handle.base_url, api_key=handle.api_key or "local"),
+            prices={handle.model_name: (0.0, 0.0)})  # runs on this machine: no bill
         model.supports_tools = False  # a 1.5B model follows the fenced-code protocol more reliably
         model.server = handle
         return model

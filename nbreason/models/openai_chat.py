@@ -148,14 +148,18 @@ class OpenAIChatModel:
         )
 
     @classmethod
-    def from_config(cls, config: Any) -> "OpenAIChatModel":
-        """From a RunConfig (model, base_url, api_key, request_timeout, max_retries)."""
+    def from_config(cls, config: Any, *, prices: Mapping[str, Any] | str | None = None) -> "OpenAIChatModel":
+        """From a RunConfig (model, base_url, api_key, request_timeout, max_retries).
+
+        The embedded runtime passes `prices={name: (0, 0)}`: its models are free, but their
+        served names (e.g. qwen2.5-coder-1.5b-instruct) are not in the price table."""
         return cls(
             config.model,
             base_url=config.base_url,
             api_key=config.api_key,
             timeout=config.request_timeout,
             retry=RetryPolicy(max_retries=config.max_retries),
+            prices=prices,
         )
 
     async def complete(

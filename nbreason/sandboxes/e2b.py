@@ -28,9 +28,10 @@ from typing import Any
 import httpx
 from e2b import (
     AuthenticationException,
-    NotFoundException,
     RateLimitException,
     SandboxException,
+    SandboxNotFoundException,
+    SandboxNotRunningException,
     ServiceBusyException,
     TimeoutException,
 )
@@ -92,7 +93,7 @@ def _kill_quietly(sandbox_id: str, api_key: str, connection: dict) -> None:
     try:
         from e2b import Sandbox
 
-        Sandbox.kill(sandbox_id, api_key=api_key, request_timeout=10, **connection)
+        Sandbox.kill(sandbox_id, api_key=api_key, **{**connection, "request_timeout": 10})
     except Exception:
         pass
 
@@ -165,7 +166,7 @@ class E2BSandbox:
                 sandbox = await AsyncSandbox.create(
                     template=self.template, timeout=int(self.lifetime), envs=dict(self.envs),
                     allow_internet_access=self.network, api_key=key,
-                    request_timeout=self.start_timeout, **self.connection)
+                    **{"request_timeout": self.start_timeout, **self.connection})
         except (TimeoutError, TimeoutException, httpx.TimeoutException) as exc:
             raise E2BStartTimeout(
                 f"E2B did not start a sandbox within {self.start_timeout:g} s; "
@@ -356,7 +357,9 @@ class E2BSandbox:
     async def _translate(self, exc: Exception) -> Exception:
         """An SDK or transport error as a SandboxError that says what happened."""
         text = str(exc)
-        if isinstance(exc, NotFoundException) or (
+        # The SDK reports a vanished VM as these, or as a TimeoutException whose message
+        # (from a 502 of E2B's proxy, or a failed health check) says so.
+        if isinstance(exc, (SandboxNotFoundException, SandboxNotRunningException)) or (
                 isinstance(exc, TimeoutException) and ("killed" in text or "sandbox timeout" in text)):
             await self._discard()
             return E2BSandboxLost(

@@ -17,6 +17,7 @@ import atexit
 import importlib.util
 import inspect
 import json
+import logging
 import os
 import queue
 import shutil
@@ -34,6 +35,8 @@ from jupyter_client.manager import AsyncKernelManager
 
 from .base import Execution, ExecutionError, Logs, OutputHandler, ResultHandler, SandboxError
 from .results import has_image, result_from_bundle, strip_ansi
+
+log = logging.getLogger(__name__)
 
 KERNEL_NAME = "nbreason-python"
 POLL_SECONDS = 0.5  # one iopub read; also how often deadlines and liveness are checked
@@ -247,6 +250,8 @@ class LocalSandbox:
         if not self.network and self.status.get("network", True):
             problem = self.status.get("network_problem", "unknown reason")
             self.warnings.append(f"network access could not be cut: {problem}")
+        for warning in self.warnings:
+            log.warning("local sandbox: %s", warning)
 
     async def _wait_for_kernel_info(self) -> None:
         """Like jupyter-client's wait_for_ready, without its fixed 0.2 s iopub flush (a fifth
@@ -283,6 +288,13 @@ class LocalSandbox:
             if msg["parent_header"].get("msg_id") == msg_id:
                 return msg
 
+    async def _drain_reply(self, msg_id: str) -> None:
+        """Read the execute_reply (sent just before idle) so replies do not pile up unread."""
+        try:
+            await self._shell_reply(msg_id, 1.0)
+        except SandboxError:
+            pass
+
     async def restart(self) -> None:
         """A fresh kernel in the same working folder (files stay, variables are lost)."""
         if self._km is None:
@@ -317,6 +329,8 @@ class LocalSandbox:
             process.kill()
         if self._runtime:
             shutil.rmtree(self._runtime, ignore_errors=True)
+        if self._own_workdir and self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     async def __aenter__(self) -> "LocalSandbox":
         await self.start()
@@ -405,6 +419,7 @@ class LocalSandbox:
                 continue
             kind, content = msg["msg_type"], msg["content"]
             if kind == "status" and content.get("execution_state") == "idle":
+                await self._drain_reply(msg_id)
                 break
             if kind == "execute_input":
                 count = content.get("execution_count")

@@ -237,7 +237,7 @@ def header_html(started: RunStarted | None) -> str:
 def final_html(final: FinalAnswer) -> str:
     answer = markdown_html(final.answer) if final.answer else "<i>no answer</i>"
     return (
-        f'<div class="nbreason-final" style="border-left:4px solid #2a7;padding:4px 8px">'
+        f'<div class="nbreason-answer" style="border-left:4px solid #2a7;padding:4px 8px">'
         f"<div><b>Answer</b></div>{answer}"
         f'<div style="color:#666">stopped: {html.escape(stop_reason_text(final))}</div></div>'
     )

@@ -114,6 +114,7 @@ class RunView:
         self.stop_button.add_class("nbreason-stop")
         self.stop_button.on_click(self._stop_clicked)
         self.export_button = w.Button(description="Export code to cells", icon="download", disabled=True,
+                                      layout=w.Layout(width="auto"),
                                       tooltip="Insert the code that ran without error as new cells below")
         self.export_button.add_class("nbreason-export")
         self.export_button.on_click(self._export_clicked)

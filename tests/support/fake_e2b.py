@@ -25,7 +25,6 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-import tornado.httputil
 import tornado.iostream
 import tornado.netutil
 import tornado.web

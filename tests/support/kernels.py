@@ -19,6 +19,14 @@ async def sandbox():
         yield sb
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_sandbox():
+    """One kernel for a whole module, for tests that neither break nor depend on fresh state.
+    The module needs `pytestmark = pytest.mark.asyncio(loop_scope="module")`."""
+    async with LocalSandbox(timeout=20) as sb:
+        yield sb
+
+
 def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()

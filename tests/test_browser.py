@@ -1,0 +1,119 @@
+"""The quick-start notebook in real JupyterLab and headless Chromium: watch a run, press Stop
+mid-run, export the code. Screenshots go to tests/artifacts/."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.support.lab import Lab
+from tests.support.scripted_server import Reply, ScriptedServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if Path(p).exists()), None)
+
+KERNEL_IDLE = """() => {
+  const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const kernel = panel && panel.sessionContext && panel.sessionContext.session && panel.sessionContext.session.kernel;
+  return !!kernel && kernel.status === 'idle';
+}"""
+CELL_COUNT = "() => window.jupyterapp.shell.currentWidget.content.model.cells.length"
+STEP_HEADERS = ".nbreason-steps .jupyter-widget-Collapse-header"
+
+
+def slow_step(body: dict) -> Reply:
+    """A model that never answers: each step streams slowly and runs for a second."""
+    n = sum(m["role"] == "assistant" for m in body["messages"]) + 1
+    return Reply(f"Look closer, part {n}.\n```python\nimport time\ntime.sleep(1.0)\nprint('part {n}')\n```",
+                 chunk_delay=0.03)
+
+
+def sales_step(body: dict) -> Reply:
+    if not any(m["role"] == "assistant" for m in body["messages"]):
+        return Reply("Sum per region, then plot.\n```python\ntotals = sales.groupby('region')['amount'].sum()\n"
+                     "print(totals)\ntotals.plot.bar(title='Total sales per region')\n```")
+    return Reply("West sold the most.\nFINAL ANSWER: West")
+
+
+def open_in_lab(tmp_path, notebook: str, script):
+    playwright = pytest.importorskip("playwright.sync_api")
+    if CHROMIUM is None:
+        pytest.skip("Debian chromium is not installed")
+    shutil.copy(ROOT / "examples" / notebook, tmp_path / notebook)
+    with ScriptedServer([script] * 40) as server:
+        env = {"NBREASON_BASE_URL": server.base_url, "NBREASON_MODEL": "scripted",
+               "NBREASON_CONFIG": str(tmp_path / "none.toml"), "PYTHONPATH": str(ROOT)}
+        with Lab(tmp_path, env=env) as lab, playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                        args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+            page = browser.new_page(viewport={"width": 1280, "height": 1100})
+            try:
+                page.goto(lab.url(f"lab/tree/{notebook}"))
+                page.wait_for_function(KERNEL_IDLE, timeout=90_000)
+                yield page
+            finally:
+                browser.close()
+
+
+@pytest.fixture
+def quickstart_page(tmp_path):
+    yield from open_in_lab(tmp_path, "quickstart.ipynb", slow_step)
+
+
+@pytest.fixture
+def data_page(tmp_path):
+    yield from open_in_lab(tmp_path, "data_question.ipynb", sales_step)
+
+
+def test_stop_mid_run_keeps_the_steps_and_frees_the_kernel(quickstart_page):
+    page = quickstart_page
+    ARTIFACTS.mkdir(exist_ok=True)
+    # Not awaited: the command's promise resolves only when every cell has run.
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+    page.wait_for_function(f"() => document.querySelectorAll('{STEP_HEADERS}').length >= 2", timeout=90_000)
+    page.locator(".nbreason-run").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "browser-running.png"))
+
+    page.click("button.nbreason-stop")
+    final = page.locator(".nbreason-final")
+    final.wait_for(state="visible", timeout=60_000)
+    assert "stopped by user" in final.inner_text()
+    assert page.locator("button.nbreason-stop").is_disabled()
+    kept = page.locator(STEP_HEADERS).count()
+    assert 2 <= kept < 8  # stopped early, nothing lost
+
+    # The cells after the run execute: the kernel is free again.
+    page.wait_for_function(
+        "() => document.body.innerText.includes('max_steps          = 8')", timeout=60_000)
+    page.wait_for_function(KERNEL_IDLE, timeout=30_000)
+    page.locator(".nbreason-final").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "browser-stopped.png"))
+
+    # Export inserts one cell per block of code that ran cleanly, right below the run.
+    before = page.evaluate(CELL_COUNT)
+    page.click("button.nbreason-export")
+    page.wait_for_function(f"() => ({CELL_COUNT})() > {before}", timeout=10_000)
+    sources = page.evaluate("() => Array.from(window.jupyterapp.shell.currentWidget.content.model.cells)"
+                            ".map(c => c.sharedModel.getSource())")
+    run_index = next(i for i, s in enumerate(sources) if s.startswith("%%reason"))
+    assert "print('part 1')" in sources[run_index + 1], sources
+
+
+def test_finished_run_shows_its_chart_and_answer(data_page):
+    page = data_page
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+    final = page.locator(".nbreason-final")
+    final.wait_for(state="visible", timeout=90_000)
+    assert "West" in final.inner_text() and "answered" in final.inner_text()
+    page.locator(STEP_HEADERS).first.click()  # reopen the folded step that drew the chart
+    chart = page.locator(".nbreason-outputs img")
+    chart.wait_for(state="visible", timeout=10_000)
+    assert chart.bounding_box()["width"] > 100
+    chart.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "browser-answered.png"))

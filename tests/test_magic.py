@@ -1,0 +1,182 @@
+"""`%load_ext nbreason`: options, defaults, the input transformer, terminal runs, and a real
+kernel that survives whatever a run does."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import nbformat.v4 as v4
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+from nbclient import NotebookClient
+from traitlets.config import Config
+
+from nbreason import magic
+from tests.support.scripted_server import Reply, ScriptedServer
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = [Reply("Add them.\n```python\nprint(2 + 2)\n```"), Reply("FINAL ANSWER: 4")]
+
+
+@pytest.fixture
+def shell(monkeypatch, tmp_path):
+    monkeypatch.setenv("NBREASON_CONFIG", str(tmp_path / "none.toml"))
+    for key in [k for k in os.environ if k.startswith("NBREASON_") and k != "NBREASON_CONFIG"]:
+        monkeypatch.delenv(key)
+    ip = InteractiveShell.instance()
+    magic.load_ipython_extension(ip)
+    yield ip
+    magic.unload_ipython_extension(ip)
+    ip.user_ns.pop("r", None)
+
+
+def test_reason_cell_becomes_an_awaited_call(shell):
+    code = shell.transform_cell("%%reason --max-steps 3\nWhat is 2+2?\n")
+    assert code.startswith("await __import__('nbreason.magic').magic._run_cell('--max-steps 3', 'What is 2+2?\\n')")
+
+
+def test_help_and_other_magics_are_left_alone(shell):
+    assert "pinfo" in shell.transform_cell("%%reason?\n")
+    assert "_run_cell" not in shell.transform_cell("%%reasonable\nx\n")
+
+
+def test_question_mark_shows_usage(shell, capsys):
+    shell.run_cell("%%reason?")
+    out = capsys.readouterr().out
+    assert "--max-steps" in out and "--with" in out and "--check" in out
+
+
+def test_bad_option_is_a_one_line_usage_error(shell, capsys):
+    result = shell.run_cell("%%reason --max-steps many\nWhat is 2+2?")
+    assert isinstance(result.error_in_exec, UsageError)
+    err = capsys.readouterr().err
+    assert "UsageError: argument --max-steps: invalid int value: 'many'" in err
+    assert "Traceback" not in err
+
+
+def test_empty_question_is_a_usage_error(shell):
+    with pytest.raises(UsageError, match="write the question"):
+        asyncio.run(magic._run_cell("", "  \n"))
+
+
+def test_with_names_variables_of_the_notebook(shell):
+    shell.user_ns.update(df=[1, 2], n=3)
+    _, kwargs, _ = magic.parse_options("--with df,n", shell)
+    assert kwargs["variables"] == {"df": [1, 2], "n": 3}
+    with pytest.raises(UsageError, match="no variable named nope"):
+        magic.parse_options("--with df,nope", shell)
+
+
+def test_check_must_be_a_function_of_the_notebook(shell):
+    shell.user_ns.update(ok=lambda answer: True, number=3)
+    _, kwargs, _ = magic.parse_options("--check ok", shell)
+    assert kwargs["check"] is shell.user_ns["ok"]
+    with pytest.raises(UsageError, match="not a function"):
+        magic.parse_options("--check number", shell)
+
+
+def test_options_map_onto_the_run_config(shell):
+    config, _, args = magic.parse_options(
+        "--model m --base-url http://x/v1 --max-steps 2 --max-tokens 500 --max-seconds 9 --max-cost 0.5 "
+        "--temperature 0.3 --seed 7 --timeout 4 --trace t.jsonl -o out --quiet", shell)
+    assert (config.model, config.base_url, config.max_steps, config.max_total_tokens) == ("m", "http://x/v1", 2, 500)
+    assert (config.max_seconds, config.max_cost, config.temperature, config.seed) == (9.0, 0.5, 0.3, 7)
+    assert (config.exec_timeout, config.trace, args.output, args.quiet) == (4.0, "t.jsonl", "out", True)
+
+
+def test_percent_config_sets_defaults_and_the_line_wins(shell):
+    defaults = shell.magics_manager.registry["ReasonMagics"].defaults
+    shell.run_line_magic("config", "Reason.max_steps = 3")
+    assert magic.parse_options("", shell, defaults)[0].max_steps == 3
+    assert magic.parse_options("--max-steps 5", shell, defaults)[0].max_steps == 5
+
+
+def test_ipython_config_files_reach_the_defaults():
+    defaults = magic.Reason(config=Config({"Reason": {"model": "from-config", "max_cost": 0.25}}))
+    config, _, _ = magic.parse_options("", InteractiveShell.instance(), defaults)
+    assert config.model == "from-config" and config.max_cost == 0.25
+
+
+def test_reason_config_sets_and_shows(shell, capsys):
+    shell.run_line_magic("reason_config", "max_steps=6 model=gpt-x")
+    shell.run_line_magic("reason_config", "")
+    out = capsys.readouterr().out
+    assert "max_steps          = 6  (Reason)" in out and "model              = 'gpt-x'  (Reason)" in out
+    with pytest.raises(UsageError):
+        shell.run_line_magic("reason_config", "colour=blue")
+
+
+def test_unload_removes_magic_and_transformer(shell):
+    magic.unload_ipython_extension(shell)
+    assert "reason" not in shell.magics_manager.magics["cell"]
+    assert magic._transform not in shell.input_transformers_cleanup
+    magic.load_ipython_extension(shell)  # the fixture unloads again
+
+
+def test_old_kernels_are_warned_that_stop_cannot_work():
+    assert "Stop will not respond" in magic.stop_warning((7, 3))
+    assert magic.stop_warning((7, 4)) is None and magic.stop_warning(None) is None
+
+
+async def test_interrupting_the_cell_stops_the_run_and_keeps_its_result():
+    stop = asyncio.Event()
+
+    async def run():
+        await stop.wait()
+        return "what was done so far"
+
+    outer = asyncio.ensure_future(magic._drive(run(), stop))
+    await asyncio.sleep(0.05)
+    outer.cancel()
+    assert await outer == "what was done so far" and stop.is_set()
+
+
+def test_terminal_ipython_renders_text_and_keeps_the_result(shell, capsys):
+    with ScriptedServer(list(SCRIPT)) as server:
+        shell.run_cell(f"%%reason --model scripted --base-url {server.base_url} -o r\nWhat is 2+2?")
+    out = capsys.readouterr().out
+    assert shell.user_ns["r"].answer == "4" and shell.user_ns["r"].stop_reason == "answered"
+    assert "What is 2+2?" in out and "print(2 + 2)" in out
+
+
+def test_reason_export_puts_the_code_in_the_next_cell(shell, capsys):
+    with ScriptedServer(list(SCRIPT)) as server:
+        shell.run_cell(f"%%reason --quiet --model scripted --base-url {server.base_url}\nWhat is 2+2?")
+    assert capsys.readouterr().out.strip() == "4"  # --quiet: only the answer
+    shell.run_line_magic("reason_export", "")
+    assert shell.rl_next_input == "print(2 + 2)\n"
+
+
+def run_in_kernel(*sources, monkeypatch, tmp_path):
+    monkeypatch.setenv("NBREASON_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    nb = v4.new_notebook(cells=[v4.new_code_cell(s) for s in sources])
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    return nb
+
+
+@pytest.mark.timeout(180)
+def test_kernel_survives_an_unreachable_model_with_a_readable_message(monkeypatch, tmp_path):
+    nb = run_in_kernel(
+        "%load_ext nbreason",
+        "%%reason --model nothing --base-url http://127.0.0.1:9/v1 --max-steps 1 -o r\nWhat is 2+2?",
+        "r.stop_reason, 1 + 1",
+        monkeypatch=monkeypatch, tmp_path=tmp_path)
+    run_cell, after = nb.cells[1], nb.cells[2]
+    assert not [o for o in run_cell.outputs if o["output_type"] == "error"]
+    views = [o for o in run_cell.outputs if o["output_type"] == "display_data"]
+    assert "error" in views[-1]["data"]["text/html"]  # the static copy says why it stopped
+    assert after.outputs[0]["data"]["text/plain"] == "('error', 2)"
+
+
+@pytest.mark.timeout(180)
+def test_kernel_shows_usage_errors_in_one_line(monkeypatch, tmp_path):
+    nb = run_in_kernel("%load_ext nbreason", "%%reason --sandbox moon\nq", "'alive'",
+                       monkeypatch=monkeypatch, tmp_path=tmp_path)
+    (error,) = nb.cells[1].outputs
+    assert error["name"] == "stderr" and error["text"].startswith("UsageError: argument --sandbox")
+    assert nb.cells[2].outputs[0]["data"]["text/plain"] == "'alive'"
