@@ -2,8 +2,6 @@
 (on request) no network."""
 
 import asyncio
-import os
-import socket
 
 import pytest
 

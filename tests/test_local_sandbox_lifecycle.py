@@ -1,6 +1,5 @@
 """Kernels start from nbreason's own kernelspec and never outlive their sandbox."""
 
-import asyncio
 import os
 import signal
 import subprocess

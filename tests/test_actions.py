@@ -1,0 +1,47 @@
+"""Reading model replies: fenced code, the final-answer marker, tool calls, and bad output."""
+
+from nbreason.actions import from_completion, from_text
+from nbreason.models.base import Completion, ToolCall
+
+
+def test_plan_and_code_are_split():
+    a = from_text("Add them up.\n```python\nprint(1 + 2)\n```\n")
+    assert (a.plan, a.code, a.answer) == ("Add them up.", "print(1 + 2)", None)
+
+
+def test_final_answer_marker_is_read_and_cleaned():
+    assert from_text("FINAL ANSWER: $1,200.").answer == "$1,200"
+    assert from_text("final answer: \\boxed{42}").answer == "42"
+    assert from_text("Done.\n**FINAL ANSWER: 7**").answer == "7"
+
+
+def test_several_python_blocks_run_as_one_program():
+    a = from_text("```python\nx = 2\n```\nthen\n```py\nprint(x * 3)\n```")
+    assert a.code == "x = 2\n\nprint(x * 3)" and "joined" in a.notes[0]
+
+
+def test_code_in_another_language_is_not_run_and_is_reported():
+    a = from_text("```bash\nrm -rf /\n```")
+    assert a.code is None and "only Python runs" in a.notes[0]
+
+
+def test_no_code_and_no_answer_gives_an_empty_action():
+    a = from_text("I think the answer is probably about seven.")
+    assert a.code is None and a.answer is None and a.plan
+
+
+def test_unclosed_fence_still_yields_the_code():
+    assert from_text("```python\nprint(5)\n").code == "print(5)"
+
+
+def test_tool_call_with_invalid_arguments_is_reported_not_raised():
+    c = Completion(tool_calls=[ToolCall("c1", "run_python", "{not json")])
+    a = from_completion(c)
+    assert a.code is None and "invalid arguments" in a.notes[0] and a.call_id == "c1"
+
+
+def test_tool_calls_for_code_and_answer():
+    c = Completion(text="Plan.", tool_calls=[ToolCall("c1", "run_python", '{"code": "print(3)"}'),
+                                             ToolCall("c2", "final_answer", '{"answer": "3"}')])
+    a = from_completion(c)
+    assert (a.plan, a.code, a.answer, a.call_id) == ("Plan.", "print(3)", "3", "c1")
