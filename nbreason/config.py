@@ -48,6 +48,7 @@ class RunConfig:
     max_cost: float | None = None
     # reward / stopping
     reward_threshold: float = 0.7
+    self_check: bool = False  # before accepting, the model writes an independent check that runs
     answer_type: str = "any"  # any | number: what a well-formed final answer looks like
     # output
     trace: str | None = None

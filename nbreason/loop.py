@@ -67,6 +67,12 @@ class Loop:
         self.queue: asyncio.Queue[Event] = asyncio.Queue()
         self.step = 0
         self.t0 = time.monotonic()
+        self.verifying: str | None = None  # answer whose self-check runs in the next step
+        self.self_checks: dict[str, Signal] = {}
+
+    def _steps_left(self) -> int:
+        limit = self.budget.limits.steps
+        return 1 if limit is None else limit - self.step
 
     # -- event helpers -------------------------------------------------------------
     def ev(self, cls: type[Event], **kw: Any) -> Event:
@@ -170,7 +176,12 @@ class Loop:
                 replies[action.call_id] = summary
             else:
                 self.history.add(prompts.observation(summary, self.step, ok=not error), self.step)
-            if action.answer is not None and not error:
+            if self.verifying is not None:
+                answer, self.verifying = self.verifying, None
+                self.self_checks[answer] = self_check_signal(execution)
+                async for event in self._judge(answer, outcome, replies, action.call_id):
+                    yield event
+            elif action.answer is not None and not error:
                 async for event in self._judge(action.answer, outcome, replies, action.call_id):
                     yield event
             else:
@@ -209,6 +220,8 @@ class Loop:
                    grounded(answer, self.evidence.outputs),
                    code_ran(self.evidence.last_execution)]
         checked = user_check(answer, self.check)
+        if answer in self.self_checks:
+            signals.append(self.self_checks[answer])
         return signals + ([checked] if checked else [])
 
     async def _judge(self, answer: str, outcome: dict, replies: dict, call_id: str | None) -> AsyncIterator[Event]:
@@ -218,6 +231,16 @@ class Loop:
         if self.evidence.best is None or reward >= self.evidence.best[0]:
             self.evidence.best = (reward, answer)
         rejected = self.evidence.proposals.get(answer, 0)
+        if self.rule.accept(reward) and self.config.self_check and answer not in self.self_checks \
+                and self._steps_left() > 0:
+            self.verifying = answer
+            message = prompts.verify(answer)
+            if call_id and call_id not in replies:
+                replies[call_id] = message
+            else:
+                replies["_user"] = message
+            yield self.ev(Decision, action="verify", reason="the model writes an independent check before accepting")
+            return
         if self.rule.accept(reward):
             outcome.update(final=answer, reason="answered")
             yield self.ev(Decision, action="final", reason=f"reward {reward:.2f} ≥ threshold {self.rule.threshold:.2f}")
@@ -338,6 +361,20 @@ async def _interrupt(sandbox: Sandbox, task: asyncio.Future) -> None:
         await asyncio.wait_for(asyncio.shield(task), timeout=5)
     except BaseException:
         task.cancel()
+
+
+def self_check_signal(execution: dict | None) -> Signal:
+    """Read a verification's verdict: its last printed line, True or False."""
+    if not execution or execution.get("error"):
+        error = (execution or {}).get("error") or {}
+        return Signal("self_check", 0.5, f"the check itself failed ({error.get('name', 'no code')}): inconclusive", 2.0)
+    lines = [ln.strip() for ln in "".join(execution.get("stdout", [])).splitlines() if ln.strip()]
+    verdict = lines[-1] if lines else ""
+    if verdict in ("True", "true", "PASS", "OK"):
+        return Signal("self_check", 1.0, "the independent check printed True", 2.0)
+    if verdict in ("False", "false", "FAIL"):
+        return Signal("self_check", 0.0, "the independent check printed False", 2.0)
+    return Signal("self_check", 0.5, f"the check printed {verdict[:40]!r}, not True/False: inconclusive", 2.0)
 
 
 def _assistant_message(completion: Completion) -> dict:

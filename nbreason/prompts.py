@@ -80,3 +80,10 @@ def revise(answer: str, reasons: list[str]) -> str:
         f"Your answer {answer!r} is not yet supported: {why}. Do not guess: write a ```python block "
         "that computes it (or checks it another way) and prints the result."
     )
+
+
+def verify(answer: str) -> str:
+    return (
+        f"Before accepting {answer!r}, check it independently: write a ```python block that substitutes it back "
+        "or recomputes it another way, and prints True if it is correct, else False."
+    )

@@ -222,3 +222,17 @@ async def test_variables_reach_the_sandbox_and_the_model_sees_their_description(
 
 async def test_no_sandbox_kernel_is_left_after_runs():
     assert not sandbox_kernel_pids()
+
+
+async def test_self_check_that_fails_sends_the_answer_back():
+    script = [Reply("```python\nprint(2 + 2)\n```"), Reply("FINAL ANSWER: 4"),
+              Reply("```python\nprint(4 == 5)\n```"),  # the independent check disagrees
+              Reply("```python\nprint(5)\n```"), Reply("FINAL ANSWER: 5"),
+              Reply("```python\nprint(5 == 5)\n```")]
+    with ScriptedServer(script) as server:
+        result = await reason("q", config=config(server, self_check=True))
+    decisions = [e.action for e in result.events if isinstance(e, Decision)]
+    assert decisions == ["continue", "verify", "revise", "continue", "verify", "final"]
+    assert result.answer == "5" and result.verified
+    signals = {s.name: s.value for s in [e for e in result.events if isinstance(e, Check)][-1].signals}
+    assert signals["self_check"] == 1.0

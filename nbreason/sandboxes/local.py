@@ -50,9 +50,10 @@ def kernel_dirs() -> list[Path]:
         candidates.append(Path(os.environ["NBREASON_KERNELS_DIR"]))
     # A repo checkout or editable install: kernels/ sits beside the package.
     candidates.append(Path(__file__).resolve().parents[2] / "kernels")
-    # A wheel install: data-files land in <prefix>/share/jupyter/kernels.
-    candidates.append(Path(sysconfig.get_path("data")) / "share" / "jupyter" / "kernels")
-    candidates.append(Path(sys.prefix) / "share" / "jupyter" / "kernels")
+    # A wheel install: data-files land in <prefix>/share/nbreason/kernels (kept out of
+    # share/jupyter so the sandbox kernel does not show up in the user's kernel picker).
+    for prefix in dict.fromkeys([sysconfig.get_path("data"), sys.prefix]):
+        candidates.append(Path(prefix) / "share" / "nbreason" / "kernels")
     return candidates
 
 
