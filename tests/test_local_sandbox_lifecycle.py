@@ -42,6 +42,14 @@ async def test_close_shuts_the_kernel_down():
     assert pid not in sandbox_kernel_pids()
 
 
+async def test_processes_started_by_code_end_with_the_kernel():
+    async with LocalSandbox() as sb:
+        execution = await sb.run_code("import subprocess\nsubprocess.Popen(['sleep', '60']).pid")
+        child = int(execution.results[0].text)
+        assert pid_alive(child)
+    assert _wait_gone(child, 3)
+
+
 async def test_kernel_runs_the_launcher_then_ipykernel():
     async with LocalSandbox() as sb:
         cmdline = Path(f"/proc/{sb.pid}/cmdline").read_bytes().split(b"\0")

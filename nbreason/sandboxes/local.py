@@ -14,7 +14,6 @@ from __future__ import annotations
 import ast
 import asyncio
 import atexit
-import importlib.util
 import inspect
 import json
 import logging
@@ -26,6 +25,7 @@ import sys
 import sysconfig
 import tempfile
 import time
+import types
 import weakref
 from pathlib import Path
 from typing import Any
@@ -65,12 +65,13 @@ def find_kernel_dir() -> Path:
     raise SandboxError(f"the {KERNEL_NAME} kernelspec was not found (looked in {looked})")
 
 
-def load_launcher(kernels: Path):
-    """The launcher module, so the parent scrubs the environment with the kernel's own rules."""
-    spec = importlib.util.spec_from_file_location(
-        "nbreason_sandbox_launcher", kernels / KERNEL_NAME / "launcher.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def load_launcher(kernels: Path) -> types.ModuleType:
+    """The launcher module, so the parent scrubs the environment with the kernel's own rules.
+    Executed from source: an import would leave a __pycache__ in the kernelspec folder."""
+    path = kernels / KERNEL_NAME / "launcher.py"
+    module = types.ModuleType("nbreason_sandbox_launcher")
+    module.__file__ = str(path)
+    exec(compile(path.read_text(), str(path), "exec"), module.__dict__)
     return module
 
 
@@ -327,7 +328,10 @@ class LocalSandbox:
         km = self._km
         process = getattr(getattr(km, "provisioner", None), "process", None)
         if process is not None and process.poll() is None:
-            process.kill()
+            try:  # the kernel leads its own session: take its subprocesses too
+                os.killpg(process.pid, signal.SIGKILL)
+            except OSError:
+                process.kill()
         if self._runtime:
             shutil.rmtree(self._runtime, ignore_errors=True)
         if self._own_workdir and self.workdir:

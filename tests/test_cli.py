@@ -1,0 +1,89 @@
+"""`nbreason run` as a user runs it: a real process, the scripted server, a real kernel."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from nbreason.events import FinalAnswer, Observation, Stopped
+from nbreason.trace import read_trace
+from tests.support.kernels import sandbox_kernel_pids
+from tests.support.scripted_server import Reply, ScriptedServer
+
+
+def cli_env(server: ScriptedServer, tmp_path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NBREASON_", "OPENAI_"))}
+    return env | {"NBREASON_BASE_URL": server.base_url, "NBREASON_MODEL": "scripted", "NBREASON_API_KEY": "sk-t",
+                  "NBREASON_PROTOCOL": "text", "NBREASON_CONFIG": str(tmp_path / "none.toml")}
+
+
+def nbreason(*args: str) -> list[str]:
+    return [sys.executable, "-m", "nbreason.cli", *args]
+
+
+def test_run_prints_the_answer_and_json(tmp_path):
+    script = [Reply("Multiply.\n```python\nprint(6 * 7)\n```"), Reply("FINAL ANSWER: 42")]
+    with ScriptedServer(script) as server:
+        proc = subprocess.run(nbreason("run", "--json", "--trace", str(tmp_path / "t.jsonl"), "6*7?"),
+                              env=cli_env(server, tmp_path), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["answer"] == "42" and data["stop_reason"] == "answered"
+    assert "print(6 * 7)" in proc.stderr  # the live view went to stderr
+    assert isinstance(read_trace(tmp_path / "t.jsonl")[-1], FinalAnswer)
+
+
+def test_help_documents_every_option_with_its_variable():
+    out = subprocess.run(nbreason("run", "--help"), capture_output=True, text=True, timeout=60).stdout
+    for text in ("--max-steps", "NBREASON_MAX_STEPS", "--trace", "--json", "--no-network", "--sandbox"):
+        assert text in out
+
+
+def test_bad_option_is_a_one_line_error():
+    proc = subprocess.run(nbreason("run", "--max-steps", "lots", "q"), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "invalid int value" in proc.stderr
+
+
+def test_ctrl_c_stops_cleanly_keeps_the_trace_and_leaves_no_kernel(tmp_path):
+    trace = tmp_path / "t.jsonl"
+    script = [Reply("```python\nimport time\nprint('started', flush=True)\ntime.sleep(60)\n```")]
+    with ScriptedServer(script) as server:
+        proc = subprocess.Popen(nbreason("run", "--trace", str(trace), "q"), env=cli_env(server, tmp_path),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 60
+        while time.time() < deadline and not (trace.exists() and '"kind": "code"' in trace.read_text()):
+            time.sleep(0.2)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    events = read_trace(trace)
+    assert any(isinstance(e, Stopped) for e in events) and isinstance(events[-1], FinalAnswer)
+    assert events[-1].stop_reason == "stopped by user"
+    assert "stopped by user" in out
+    time.sleep(1.0)
+    assert not sandbox_kernel_pids(proc.pid)
+
+
+def test_a_killed_run_leaves_a_readable_trace(tmp_path):
+    trace = tmp_path / "t.jsonl"
+    script = [Reply("```python\nprint(1)\n```"), Reply("```python\nimport time; time.sleep(60)\n```")]
+    with ScriptedServer(script) as server:
+        proc = subprocess.Popen(nbreason("run", "--trace", str(trace), "q"), env=cli_env(server, tmp_path),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while time.time() < deadline and not (trace.exists() and trace.read_text().count('"kind": "code"') >= 2):
+            time.sleep(0.2)
+        proc.kill()
+        proc.wait(timeout=30)
+    events = read_trace(trace)
+    assert sum(isinstance(e, Observation) for e in events) == 1
+    # the sandbox kernel notices its parent is gone and exits on its own
+    deadline = time.time() + 20
+    while time.time() < deadline and sandbox_kernel_pids(proc.pid):
+        time.sleep(0.5)
+    assert not sandbox_kernel_pids(proc.pid)
