@@ -67,6 +67,7 @@ class Loop:
         self.queue: asyncio.Queue[Event] = asyncio.Queue()
         self.step = 0
         self.t0 = time.monotonic()
+        self.idle_replies = 0  # replies in a row with neither code nor an answer
         self.verifying: str | None = None  # answer whose self-check runs in the next step
         self.self_checks: dict[str, Signal] = {}
 
@@ -155,6 +156,11 @@ class Loop:
             else:
                 yield item
         assert completion is not None
+        if completion.refusal and not completion.text.strip() and not completion.tool_calls:
+            yield self.ev(Error, message=f"the model refused: {completion.refusal}", source="model")
+            yield self.ev(Decision, action="final", reason="the model refused to answer")
+            outcome["stalled"] = "refused"
+            return
         action = actions.from_completion(completion)
         self.history.add(_assistant_message(completion), self.step)
         for note in action.notes:
@@ -163,6 +169,7 @@ class Loop:
             yield self.ev(Plan, text=action.plan)
         replies: dict[str, str] = {}
         if action.code is not None and action.code.strip():
+            self.idle_replies = 0
             yield self.ev(Code, code=action.code)
             execution, summary = None, ""
             async for item in self._execute(action.code):
@@ -198,7 +205,12 @@ class Loop:
             async for event in self._judge(action.answer, outcome, replies, action.call_id):
                 yield event
         else:
+            self.idle_replies += 1
             yield self.ev(Error, message="the reply had neither a code block nor a final answer", source="model")
+            if self.idle_replies >= self.stall.stall_repeats:
+                outcome["stalled"] = f"stalled: {self.idle_replies} replies in a row without code or an answer"
+                yield self.ev(Decision, action="final", reason=outcome["stalled"])
+                return
             yield self.ev(Decision, action="revise", reason="asked the model for code or a final answer")
             if action.call_id:
                 replies[action.call_id] = prompts.NUDGE_FORMAT

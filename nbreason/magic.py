@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
-import inspect
 import sys
 
 from IPython import get_ipython
@@ -192,6 +191,8 @@ def parse_options(line: str, shell=None, defaults=None):
         config = nbconfig.load(overrides)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if args.output and not args.output.isidentifier():
+        raise UsageError(f"-o: {args.output!r} is not a valid variable name")
     namespace = shell.user_ns if shell is not None else {}
     kwargs = {}
     if args.with_:
@@ -218,10 +219,6 @@ async def _run_cell(line: str, cell: str):
         raise UsageError("write the question in the cell, below the %%reason line")
 
     from .runner import reason
-
-    if "check" in kwargs and "check" not in inspect.signature(reason).parameters:
-        print("nbreason: this version cannot use --check; the answer is not verified", file=sys.stderr)
-        kwargs.pop("check")
 
     stop = asyncio.Event()
     events = []
@@ -257,8 +254,7 @@ async def _run_cell(line: str, cell: str):
     if args.output:
         shell.user_ns[args.output] = result
     if args.quiet:
-        final = events[-1] if events and events[-1].kind == "final" else None
-        print(getattr(result, "answer", None) if final is None else final.answer)
+        print(result.answer)
     return None
 
 

@@ -180,3 +180,16 @@ def test_kernel_shows_usage_errors_in_one_line(monkeypatch, tmp_path):
     (error,) = nb.cells[1].outputs
     assert error["name"] == "stderr" and error["text"].startswith("UsageError: argument --sandbox")
     assert nb.cells[2].outputs[0]["data"]["text/plain"] == "'alive'"
+
+
+def test_export_cells_hold_question_answer_and_clean_code():
+    from nbreason.events import FinalAnswer, RunStarted
+    from nbreason.result import RunResult
+
+    result = RunResult.from_events([RunStarted(question="What is 2+2?"),
+                                    FinalAnswer(answer="4", stop_reason="answered", code=["x = 2\n", "print(x + x)"])])
+    cells = result.export_cells()
+    assert [c.cell_type for c in cells] == ["markdown", "code", "code"]
+    assert "What is 2+2?" in cells[0].source and "**Answer:** 4" in cells[0].source
+    assert [c.source for c in cells[1:]] == ["x = 2", "print(x + x)"]
+    assert "<p>4</p>" in result._repr_html_()  # the static view of RunResult

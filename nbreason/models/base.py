@@ -23,6 +23,7 @@ class ToolCall:
 class Completion:
     text: str = ""
     reasoning: str = ""  # reasoning content, where the API returns it
+    refusal: str = ""  # the model declined (OpenAI's structured refusal)
     tool_calls: list[ToolCall] = field(default_factory=list)
     finish_reason: str = ""
     usage: Usage = field(default_factory=Usage)

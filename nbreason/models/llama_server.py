@@ -127,6 +127,8 @@ def build_params(args: argparse.Namespace):
     params.n_ctx = args.ctx * args.parallel  # llama.cpp splits n_ctx across the slots
     params.cpuparams.n_threads = args.threads
     params.cpuparams_batch.n_threads = args.threads
+    params.cpuparams.poll = args.poll
+    params.cpuparams_batch.poll = args.poll
     params.use_jinja = True  # the chat template stored in the GGUF
     params.cache_prompt = True  # a repeated prefix (system prompt, earlier steps) is not recomputed
     params.cache_ram_mib = args.cache_ram  # host-memory prompt cache shared by the slots
@@ -151,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ctx", type=int, default=4096, help="context tokens per slot")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--parallel", type=int, default=2, help="slots: requests served at once")
+    parser.add_argument("--poll", type=int, default=50,
+                        help="0-100: how long idle threads spin before sleeping (llama.cpp default 50)")
     parser.add_argument("--cache-ram", type=int, default=1024, help="prompt cache in MiB")
     parser.add_argument("--lease-dir", type=Path, help="exit when no live lease is left here")
     parser.add_argument("--grace", type=float, default=5.0, help="seconds to stay after the last lease")

@@ -53,6 +53,7 @@ class _Collector:
         self.on_delta = on_delta
         self.text: list[str] = []
         self.reasoning: list[str] = []
+        self.refusal: list[str] = []
         self.calls: dict[int, ToolCall] = {}
         self.finish_reason = ""
         self.usage: Any = None
@@ -68,6 +69,8 @@ class _Collector:
             delta = choice.delta
             if delta is not None:
                 self._add_reasoning(delta)
+                if getattr(delta, "refusal", None):
+                    self.refusal.append(delta.refusal)
                 if delta.content:
                     self.text.append(delta.content)
                     if self.on_delta is not None:
@@ -88,6 +91,8 @@ class _Collector:
         for choice in response.choices[:1]:
             message = choice.message
             self._add_reasoning(message)
+            if getattr(message, "refusal", None):
+                self.refusal.append(message.refusal)
             if message.content:
                 self.text.append(message.content)
                 if self.on_delta is not None:
@@ -193,6 +198,7 @@ class OpenAIChatModel:
         return Completion(
             text="".join(collector.text),
             reasoning="".join(collector.reasoning),
+            refusal="".join(collector.refusal),
             tool_calls=[collector.calls[i] for i in sorted(collector.calls)],
             finish_reason=collector.finish_reason,
             usage=usage,

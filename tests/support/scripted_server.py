@@ -59,6 +59,7 @@ class Reply:
     delay: float = 0.0
     chunk_delay: float = 0.0
     send_usage: bool = True  # False: like servers that never report usage
+    refusal: str | None = None  # OpenAI's structured refusal, sent instead of content
 
 
 @dataclass
@@ -371,6 +372,8 @@ def _completion(body: dict, reply: Reply) -> dict:
     message: dict = {"role": "assistant", "content": reply.text or (None if reply.tool_calls else "")}
     if reply.reasoning is not None:
         message["reasoning_content"] = reply.reasoning
+    if reply.refusal is not None:
+        message["refusal"] = reply.refusal
     if reply.tool_calls:
         message["tool_calls"] = [
             {"id": _call_id(c, i), "type": "function", "function": {"name": c.name, "arguments": c.arguments_text()}}
@@ -404,6 +407,7 @@ def _content_chunks(body: dict, reply: Reply) -> list[dict]:
     chunks = [chunk({"role": "assistant", "content": ""})]
     chunks += [chunk({"reasoning_content": p}) for p in _pieces(reply.reasoning or "")]
     chunks += [chunk({"content": p}) for p in _pieces(reply.text)]
+    chunks += [chunk({"refusal": p}) for p in _pieces(reply.refusal or "")]
     for i, call in enumerate(reply.tool_calls):
         first = {"index": i, "id": _call_id(call, i), "type": "function", "function": {"name": call.name, "arguments": ""}}
         chunks.append(chunk({"tool_calls": [first]}))
