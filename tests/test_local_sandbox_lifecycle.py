@@ -1,12 +1,15 @@
 """Kernels start from nbreason's own kernelspec and never outlive their sandbox."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
+
+import pytest
 
 from nbreason.sandboxes.base import Sandbox
 from nbreason.sandboxes.local import KERNEL_NAME, LocalSandbox, find_kernel_dir
@@ -74,7 +77,7 @@ SCRIPT = textwrap.dedent("""
     async def main():
         sb = LocalSandbox()
         await sb.start()
-        print(sb.pid, flush=True)
+        print(sb.pid, sb.workdir, sb._runtime, flush=True)
         if sys.argv[1] == "crash":
             os._exit(1)  # no cleanup at all
         await asyncio.sleep(60)  # until Ctrl-C
@@ -83,12 +86,22 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def _start_owner(mode: str) -> tuple[subprocess.Popen, int]:
-    owner = subprocess.Popen([sys.executable, "-c", SCRIPT, mode], cwd=ROOT, stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    pid = int(owner.stdout.readline())
-    assert pid_alive(pid)
-    return owner, pid
+@pytest.fixture
+def start_owner():
+    """Start a separate process that owns a sandbox; remove the folders a crash leaves behind."""
+    folders = []
+
+    def start(mode: str) -> tuple[subprocess.Popen, int]:
+        owner = subprocess.Popen([sys.executable, "-c", SCRIPT, mode], cwd=ROOT, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        pid, *paths = owner.stdout.readline().split()
+        folders.extend(paths)
+        assert pid_alive(int(pid))
+        return owner, int(pid)
+
+    yield start
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _wait_gone(pid: int, seconds: float) -> bool:
@@ -100,14 +113,14 @@ def _wait_gone(pid: int, seconds: float) -> bool:
     return False
 
 
-def test_kernel_exits_when_its_owner_crashes():
-    owner, pid = _start_owner("crash")
+def test_kernel_exits_when_its_owner_crashes(start_owner):
+    owner, pid = start_owner("crash")
     owner.wait(10)
     assert _wait_gone(pid, 8), f"kernel {pid} outlived its crashed owner"
 
 
-def test_kernel_exits_when_its_owner_gets_ctrl_c():
-    owner, pid = _start_owner("wait")
+def test_kernel_exits_when_its_owner_gets_ctrl_c(start_owner):
+    owner, pid = start_owner("wait")
     owner.send_signal(signal.SIGINT)
     owner.wait(10)
     assert _wait_gone(pid, 3), f"kernel {pid} outlived its interrupted owner"

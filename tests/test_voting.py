@@ -14,7 +14,8 @@ from nbreason.policy.voting import (
 
 
 @pytest.mark.parametrize("text", ["1000", "1,000", "1000.0", "$1000", "$1,000.00", "1000 dollars",
-                                  "\\boxed{1000}", "x = 1000", "1000."])
+                                  "\\boxed{1000}", "x = 1000", "1000.",
+                                  "FINAL ANSWER: 1000", "The answer is $1,000."])
 def test_forms_of_one_thousand_share_a_key(text):
     assert answer_key(text) == "1000"
 

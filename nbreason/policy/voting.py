@@ -22,11 +22,13 @@ _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 # A number, optionally a fraction, optionally followed by words (units) or a full stop.
 _NUMERIC = re.compile(rf"^({_NUMBER})(?:\s*/\s*({_NUMBER}))?\s*(%)?(?:\s*[a-zA-Z][a-zA-Z .]*)?\.?$")
 _ASSIGNMENT = re.compile(r"^[a-zA-Z]\w*\s*=\s*")
+# "FINAL ANSWER: 12", "The answer is 12": small models repeat the marker inside the answer.
+_LEAD_IN = re.compile(r"^\s*(?:(?:the\s+)?(?:final\s+)?answer\s*(?:is|:|=)\s*)+", re.I)
 
 
 def parse_number(text: str) -> Fraction | None:
     """The number `text` states, if it states exactly one: '$1,000.00' -> 1000, '3/4', '\\frac{3}{4}'."""
-    s = text.strip()
+    s = _LEAD_IN.sub("", text.strip())
     boxed = _BOXED.search(s)
     if boxed:
         s = boxed.group(1).strip()
@@ -54,7 +56,7 @@ def answer_key(answer: str | None) -> str | None:
     """The form two answers share when they mean the same thing; None for no answer."""
     if answer is None:
         return None
-    text = str(answer).strip()
+    text = _LEAD_IN.sub("", str(answer)).strip()
     if not text:
         return None
     number = parse_number(text)
