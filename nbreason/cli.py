@@ -5,6 +5,7 @@
     nbreason model status
     nbreason bench --dataset gsm8k --limit 60
     nbreason replay run.jsonl
+    nbreason export run.jsonl -o run.ipynb     (or run.html)
 
 Every `run` option can also come from an environment variable or the config file; the
 order is documented in nbreason.config (flags win).
@@ -78,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("replay", help="replay a trace in the terminal")
     rp.add_argument("trace")
     rp.add_argument("--delay", type=float, default=0.0, help="seconds between events")
+    ep = sub.add_parser("export", help="turn a trace into a notebook (.ipynb) or a one-file HTML report (.html)")
+    ep.add_argument("trace")
+    ep.add_argument("-o", "--output", required=True, help="FILE.ipynb or FILE.html")
     return parser
 
 
@@ -148,13 +152,25 @@ def cmd_replay(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .export import write_export
+    from .trace import read_trace
+
+    try:
+        print(write_export(read_trace(args.trace), args.output))
+    except (OSError, ValueError) as exc:
+        print(f"nbreason: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:
         from .bench.cli import main as bench_main
         return bench_main(argv[1:])
     args = build_parser().parse_args(argv)
-    handler = {"run": cmd_run, "model": cmd_model, "replay": cmd_replay}[args.command]
+    handler = {"run": cmd_run, "model": cmd_model, "replay": cmd_replay, "export": cmd_export}[args.command]
     return handler(args)
 
 

@@ -99,3 +99,90 @@ def javascript_output(code: list[str]) -> dict:
         "data": {"application/javascript": script, "text/plain": FALLBACK},
         "metadata": {},
     }
+
+
+# --- whole runs: a notebook that re-runs without nbreason, and a one-file HTML report ----------
+
+def notebook_from_events(events):
+    """A run as a notebook: markdown for the question, plans, checks and answer; code cells for
+    the code that ran cleanly (failed attempts appear as markdown, so Run All reproduces the answer)."""
+    import nbformat
+
+    from .events import Check, Code, FinalAnswer, Observation, Plan, RunStarted
+
+    nb = v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    cells = nb.cells
+    pending_code: dict[int, str] = {}
+    for event in events:
+        if isinstance(event, RunStarted):
+            cfg = event.config
+            cells.append(v4.new_markdown_cell(
+                f"# {event.question.strip().splitlines()[0][:120] if event.question.strip() else 'nbreason run'}\n\n"
+                f"{event.question}\n\n*Solved by nbreason with model `{cfg.get('model')}` in a `{cfg.get('sandbox')}` "
+                "sandbox. The code cells below re-run without nbreason.*"))
+            if event.context.strip():
+                cells.append(v4.new_markdown_cell("The run had these variables (recreate them first):\n\n```\n"
+                                                  f"{event.context.strip()}\n```"))
+        elif isinstance(event, Plan):
+            cells.append(v4.new_markdown_cell(f"**Step {event.step}.** {event.text}"))
+        elif isinstance(event, Code):
+            pending_code[event.step] = event.code
+        elif isinstance(event, Observation):
+            code = pending_code.pop(event.step, None)
+            if code is None:
+                continue
+            if event.ok:
+                cells.append(v4.new_code_cell(code.strip("\n")))
+            else:
+                error = event.execution.get("error") or {}
+                cells.append(v4.new_markdown_cell(
+                    f"Step {event.step} tried this, which failed with `{error.get('name')}: {error.get('value')}`:\n\n"
+                    f"```python\n{code.strip()}\n```"))
+        elif isinstance(event, Check) and event.answer is not None:
+            signals = "; ".join(f"{s.name} {s.value:.2f} ({s.reason})" for s in event.signals)
+            cells.append(v4.new_markdown_cell(f"*Check of answer `{event.answer}`: reward {event.reward:.2f}: "
+                                              f"{signals}.*"))
+        elif isinstance(event, FinalAnswer):
+            cells.append(v4.new_markdown_cell(
+                f"**Answer:** {event.answer}\n\n*{event.stop_reason} after {event.steps} steps, "
+                f"{event.usage.total_tokens} tokens.*"))
+    nbformat.validate(nb)
+    return nb
+
+
+REPORT_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
+pre { background: #f6f8fa; padding: .6rem; overflow-x: auto; }
+details { border: 1px solid #ddd; border-radius: 4px; padding: .4rem .8rem; margin: .5rem 0; }
+details[open] summary { margin-bottom: .5rem; }
+img { max-width: 100%; }
+"""
+
+
+def report_html(events, title: str | None = None) -> str:
+    """One self-contained HTML page (images inline) for sharing a run."""
+    import html as html_lib
+
+    from .views.html import run_html
+
+    fragment = run_html(events).replace('<details class="nbreason-step">', '<details class="nbreason-step" open>')
+    heading = html_lib.escape(title or "nbreason run")
+    return (f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{heading}</title>"
+            f"<style>{REPORT_STYLE}</style></head><body>{fragment}</body></html>\n")
+
+
+def write_export(events, path) -> str:
+    """Write a run to `path`: .ipynb (notebook) or .html (report)."""
+    from pathlib import Path
+
+    import nbformat
+
+    target = Path(path)
+    if target.suffix == ".ipynb":
+        nbformat.write(notebook_from_events(events), target)
+    elif target.suffix in (".html", ".htm"):
+        target.write_text(report_html(events), encoding="utf-8")
+    else:
+        raise ValueError(f"{path}: export to .ipynb or .html")
+    return str(target)

@@ -1,4 +1,4 @@
-"""`%load_ext nbreason`: the `%%reason` cell magic, `%reason_config` and `%reason_export`.
+"""`%load_ext nbreason`: the `%%reason` cell magic, `%reason_config`, `%reason_export` and `%reason_replay`.
 
 A plain cell magic would block the kernel's thread, and a blocked kernel never sees the
 Stop button's click. So an input transformer rewrites a `%%reason` cell into
@@ -146,6 +146,39 @@ class ReasonMagics(Magics):
         for key, value in effective.items():
             mark = "  (Reason)" if key in mine else ""
             print(f"{key:18} = {value!r}{mark}")
+
+    @line_magic
+    def reason_replay(self, line):
+        """Replay a saved trace with the live widgets: %reason_replay run.jsonl [--speed 2] [--export out.ipynb]"""
+        import shlex
+
+        from .export import write_export
+        from .trace import read_trace
+        from .views.replay import ReplayView
+
+        args = shlex.split(line)
+        if not args:
+            raise UsageError("usage: %reason_replay TRACE.jsonl [--speed X] [--export FILE.ipynb|FILE.html]")
+        path, options = args[0], dict(zip(args[1::2], args[2::2]))
+        unknown = set(options) - {"--speed", "--export"}
+        if unknown or len(args[1:]) % 2:
+            raise UsageError(f"unknown or incomplete option(s): {' '.join(args[1:])}")
+        try:
+            events = read_trace(path)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot read the trace {path}: {exc}") from None
+        if "--export" in options:
+            print("written:", write_export(events, options["--export"]))
+            return
+        try:
+            speed = float(options.get("--speed", 1.0))
+        except ValueError:
+            raise UsageError("--speed expects a number, e.g. 2") from None
+        view = ReplayView(events, interval_ms=max(20, int(800 / speed)))
+        from IPython.display import display
+
+        display(view)
+        return None
 
     @line_magic
     def reason_export(self, line):

@@ -44,6 +44,17 @@ async def test_interrupt_from_outside_stops_running_code(sandbox):
     assert execution.error.name == "KeyboardInterrupt"
 
 
+async def test_cancelling_a_call_interrupts_the_code(sandbox):
+    await sandbox.run_code("kept = 1")
+    running = asyncio.create_task(sandbox.run_code("import time\ntime.sleep(30)"))
+    await asyncio.sleep(1.0)
+    running.cancel()
+    started = time.monotonic()
+    after = await sandbox.run_code("kept + 1")
+    assert time.monotonic() - started < 5
+    assert after.results[0].text == "2"
+
+
 async def test_kernel_that_exits_is_reported_and_replaced(sandbox):
     started = time.monotonic()
     execution = await sandbox.run_code("import os\nos._exit(1)", timeout=30)

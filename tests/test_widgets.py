@@ -159,12 +159,12 @@ def test_run_level_errors_are_shown():
     assert "cannot reach the model" in view.errors.value and "error" in view.answer.value
 
 
-def test_streamed_text_shows_until_the_plan_arrives():
-    view = feed(RunView(), a_run()[:4])  # deltas, then the finished model call
+def test_streamed_text_shows_until_the_reply_is_complete():
+    view = feed(RunView(), a_run()[:3])  # deltas only
     card = view.cards[1]
     assert card.stream.layout.display is None and "Let me think." in card.stream.value
-    feed(view, a_run()[4:6])
-    assert card.stream.layout.display == "none"
+    feed(view, a_run()[3:4])  # the finished model call: plan and code take over
+    assert card.stream.layout.display == "none" and card.stream.value == ""
 
 
 async def test_streaming_updates_are_throttled_to_ten_a_second():

@@ -37,6 +37,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output folder (default benchmarks/results/<dataset>-<model>)")
     p.add_argument("--parallel", type=int, default=None,
                    help="attempts at once; starts the embedded server with this many slots (a running one keeps its own)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="run the embedded model on a server of its own with this many threads (on a busy "
+                        "machine 1 thread is far faster than 2: llama.cpp threads wait on each other)")
     p.add_argument("--confidence", type=float, default=0.95, help="adaptive stopping confidence (default 0.95)")
     p.add_argument("--max-steps", type=int, default=None, help="loop steps per attempt")
     p.add_argument("--exec-timeout", type=float, default=30.0, help="seconds per code run (default 30)")
@@ -57,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out or f"benchmarks/results/{Path(args.dataset).stem}-{config.model}")
     if not args.summarize_only:
         problems = datasets.load(args.dataset, args.limit)
-        parallel = strategies.server_slots(config, args.parallel)
+        if args.threads:
+            config = strategies.dedicated_model(config)
+        parallel = strategies.server_slots(config, args.parallel, args.threads)
         if args.parallel and parallel != args.parallel:
             print(f"note: the running model server has {parallel} parallel slots; using {parallel}")
         sampler = strategies.Sampler(config, parallel=parallel)
@@ -71,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
                 await sampler.close()
 
         asyncio.run(go())
-        meta = {"dataset": args.dataset, "limit": args.limit, "model": config.model,
+        meta = {"dataset": args.dataset, "limit": args.limit, "model": args.model or config.model,
+                "served": config.model, "threads": args.threads,
                 "strategies": args.strategies, "parallel": parallel, "confidence": args.confidence,
                 "max_steps": config.max_steps, "exec_timeout": config.exec_timeout,
                 "sample_temperature": strategies.SAMPLE_TEMPERATURE, "machine": f"{platform.machine()}",

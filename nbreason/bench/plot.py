@@ -31,7 +31,7 @@ def plot(summary: dict, path: Path, title: str = "") -> Path:
         if curve.get("adaptive"):
             points = curve["adaptive"]
             ax.plot([max(p["generated_tokens"], 1.0) for p in points], [p["accuracy"] for p in points],
-                    "--", alpha=0.6, label=f"adaptive, confidence {points[0]['confidence']}..{points[-1]['confidence']}")
+                    "--x", alpha=0.6, label=f"adaptive, confidence {points[0]['confidence']}..{points[-1]['confidence']}")
     ax.set_xscale("log")
     ax.set_xlabel("mean generated tokens per problem (log scale)")
     ax.set_ylabel("accuracy (95% Wilson CI)")

@@ -380,7 +380,14 @@ class LocalSandbox:
                 why = self._exit_reason()
                 await self.restart()
                 notes.append(f"[the kernel had died ({why}); it was restarted and earlier variables are lost]\n")
-            return await self._execute(code, timeout or self.timeout, on_stdout, on_stderr, on_result, notes)
+            try:
+                return await self._execute(code, timeout or self.timeout, on_stdout, on_stderr, on_result, notes)
+            except asyncio.CancelledError:
+                # The caller gave up (Stop button, Ctrl-C): stop the code too, or the next call
+                # would queue behind it.
+                if self._km is not None:
+                    await asyncio.shield(self.interrupt())
+                raise
 
     async def _execute(self, code, timeout, on_stdout, on_stderr, on_result, notes) -> Execution:
         limit = self.max_output_chars

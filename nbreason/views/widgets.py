@@ -49,7 +49,13 @@ class StepCard:
     def add(self, event: Event) -> None:
         static.add_to_step(self.summary, event)
         s = self.summary
-        if isinstance(event, Plan):
+        if isinstance(event, ModelCall):
+            # The reply is complete: its plan, code and answer events show it from here on,
+            # so a live view ends up identical to a replay of the trace (which has no deltas).
+            self.streamed = ""
+            self.stream.value = ""
+            self.stream.layout.display = "none"
+        elif isinstance(event, Plan):
             self.stream.layout.display = "none"  # the plan and code say it better
             self.plan.value = static.markdown_html(event.text)
         elif isinstance(event, Code):
