@@ -161,6 +161,7 @@ def test_run_level_errors_are_shown():
 
 def test_streamed_text_shows_until_the_reply_is_complete():
     view = feed(RunView(), a_run()[:3])  # deltas only
+    view._flush()  # what the throttle timer does on the kernel's loop
     card = view.cards[1]
     assert card.stream.layout.display is None and "Let me think." in card.stream.value
     feed(view, a_run()[3:4])  # the finished model call: plan and code take over
