@@ -43,7 +43,10 @@ class Sandbox(Protocol):
         on_result: ResultHandler | None = None,
     ) -> Execution:
         """Run `code`; on timeout interrupt it (restart if it will not stop) and return an
-        Execution whose error names the timeout. Never hangs past `timeout` + grace."""
+        Execution whose error is named "TimeoutError". A kernel that dies (OOM, segfault,
+        os._exit) comes back as an error named "KernelDied" and is restarted. Failures of the
+        code are returned, not raised; SandboxError means the sandbox itself is unusable.
+        Never hangs past `timeout` + grace."""
         ...
 
     async def upload(self, name: str, data: bytes) -> str:
