@@ -57,6 +57,9 @@ def _run_parser(sub) -> None:
         p.add_argument(flag, dest=name, type=typ, default=None, help=f"{text} [default {default}; env {env}]")
     p.add_argument("--no-network", dest="network", action="store_false", default=None,
                    help="turn the sandbox's network off [env NBREASON_NETWORK=false]")
+    p.add_argument("--confine", dest="confine", action="store_true", default=None,
+                   help="local sandbox: hide other processes and the home folder, read-only file system outside "
+                        "the sandbox folder [env NBREASON_CONFINE=true]")
     p.add_argument("--context", default="", help="extra context given to the model with the question")
     p.add_argument("--json", action="store_true", help="print the result as JSON on standard output")
     p.add_argument("--quiet", action="store_true", help="show only the final answer")
@@ -96,7 +99,7 @@ def cmd_run(args) -> int:
         print("nbreason: the question is empty", file=sys.stderr)
         return 2
     try:
-        config = load({name: getattr(args, name) for _, name, _, _ in RUN_OPTIONS} | {"network": args.network})
+        config = load({name: getattr(args, name) for _, name, _, _ in RUN_OPTIONS} | {"network": args.network, "confine": args.confine})
     except ValueError as exc:
         print(f"nbreason: {exc}", file=sys.stderr)
         return 2

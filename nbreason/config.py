@@ -40,6 +40,7 @@ class RunConfig:
     exec_timeout: float = 60.0  # seconds per code execution
     network: bool = True  # sandbox network access
     memory_mb: int = 4096  # sandbox address-space limit
+    confine: bool = False  # local sandbox: own PID namespace, read-only file system outside its folder
     workdir: str | None = None  # sandbox working folder; a fresh temp folder when unset
     # budget
     max_steps: int = 8

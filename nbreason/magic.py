@@ -273,8 +273,13 @@ async def _run_cell(line: str, cell: str):
     else:
         subscribers.append(_terminal_view())
 
+    from .runner import QuestionError
+    from .variables import VariableError
+
     try:
         result = await _drive(reason(question, config=config, subscribers=subscribers, stop=stop, **kwargs), stop)
+    except (QuestionError, VariableError) as exc:  # the user's input: one line, no traceback
+        raise UsageError(str(exc)) from None
     except Exception as exc:  # the kernel must survive anything the run throws
         print(f"nbreason: the run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return None

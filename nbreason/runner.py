@@ -27,6 +27,24 @@ from .trace import TraceWriter
 
 Subscriber = Callable[[Event], None]
 
+MAX_QUESTION_CHARS = 100_000
+
+
+class QuestionError(ValueError):
+    """The question cannot be asked as given (empty, or too long to send)."""
+
+
+def clean_question(question: str) -> str:
+    """Refuse empty or oversized questions; replace characters no JSON body can carry
+    (lone surrogates from undecodable bytes) so the request cannot fail on encoding."""
+    if not isinstance(question, str) or not question.strip():
+        raise QuestionError("the question is empty: write it in the cell (or pass it to `nbreason run`)")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise QuestionError(
+            f"the question is {len(question):,} characters; the limit is {MAX_QUESTION_CHARS:,}. "
+            "Pass large data with --with NAME (it goes to the sandbox, not into the prompt).")
+    return question.encode("utf-8", "replace").decode("utf-8")
+
 
 class Fanout:
     """Deliver events to subscribers; isolate their failures."""
@@ -66,6 +84,7 @@ async def reason(question: str, *, config: RunConfig, subscribers: Iterable[Subs
                  context: str = "", model=None, sandbox=None,
                  check: Callable[[Any], Any] | None = None) -> RunResult:
     """Run one question to its final answer. Always returns a result, whatever ended the run."""
+    question = clean_question(question)
     run_id = uuid.uuid4().hex[:12]
     fan = Fanout(subscribers, run_id)
     stop = stop or asyncio.Event()

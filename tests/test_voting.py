@@ -15,7 +15,7 @@ from nbreason.policy.voting import (
 
 @pytest.mark.parametrize("text", ["1000", "1,000", "1000.0", "$1000", "$1,000.00", "1000 dollars",
                                   "\\boxed{1000}", "x = 1000", "1000.",
-                                  "FINAL ANSWER: 1000", "The answer is $1,000."])
+                                  "FINAL ANSWER: 1000", "The answer is $1,000.", "Total eggs: 1000"])
 def test_forms_of_one_thousand_share_a_key(text):
     assert answer_key(text) == "1000"
 
@@ -46,6 +46,7 @@ def test_text_answers_fall_back_to_stripped_lowercase():
 
 def test_two_numbers_are_not_one_answer():
     assert parse_number("between 3 and 5") is None
+    assert parse_number("Ratio: 3 to 5") is None
 
 
 def test_majority_counts_equivalent_forms_together():

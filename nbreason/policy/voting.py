@@ -24,11 +24,13 @@ _NUMERIC = re.compile(rf"^({_NUMBER})(?:\s*/\s*({_NUMBER}))?\s*(%)?(?:\s*[a-zA-Z
 _ASSIGNMENT = re.compile(r"^[a-zA-Z]\w*\s*=\s*")
 # "FINAL ANSWER: 12", "The answer is 12": small models repeat the marker inside the answer.
 _LEAD_IN = re.compile(r"^\s*(?:(?:the\s+)?(?:final\s+)?answer\s*(?:is|:|=)\s*)+", re.I)
+# A printed label before a number: "Total eggs: 18", "Profit ($): 70000".
+_LABEL = re.compile(r"^[A-Za-z][\w\s'()$-]*:\s*(?=[-+$€£\\.\d])")
 
 
 def parse_number(text: str) -> Fraction | None:
     """The number `text` states, if it states exactly one: '$1,000.00' -> 1000, '3/4', '\\frac{3}{4}'."""
-    s = _LEAD_IN.sub("", text.strip())
+    s = _LABEL.sub("", _LEAD_IN.sub("", text.strip()))
     boxed = _BOXED.search(s)
     if boxed:
         s = boxed.group(1).strip()
