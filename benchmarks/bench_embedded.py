@@ -5,8 +5,8 @@
 Per model: server start to first /health (load), prompt and generation speed (llama.cpp's
 own timings, median of --reps), a repeated prefix through the prompt cache, two requests
 in parallel, and the server's peak RSS. Writes benchmarks/results/embedded_runtime.json.
-The server is started for the assembled file as `local:/path`, so it never touches a server
-other notebooks are using for the same model.
+The server is started for the assembled file as `local:/path`, with its registry in a
+temporary folder: it neither reuses nor disturbs a server other notebooks are using.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -63,12 +64,12 @@ def load_seconds_from_log(log: Path, pid: int) -> float | None:
 
 def bench_model(name: str, reps: int) -> dict:
     entry = embedded.lookup(name)
-    path = embedded.install(name)
+    path = embedded.install(name)  # in the user's cache: assembled once
+    saved = os.environ.get("NBREASON_CACHE")
+    os.environ["NBREASON_CACHE"] = tempfile.mkdtemp(prefix="nbreason-bench-")  # our own registry
     started = time.monotonic()
     handle = local_server.ensure_server(f"local:{path}", progress=False)
     start_s = time.monotonic() - started
-    if handle.reused:
-        raise SystemExit(f"a server for {path} is already running (pid {handle.pid}); stop it first")
     try:
         chat(handle, [{"role": "user", "content": "hi"}], max_tokens=1)  # first-request setup
         prompt = [chat(handle, long_prompt(f"p{i}"), max_tokens=1, cache_prompt=False)["timings"]
@@ -113,6 +114,10 @@ def bench_model(name: str, reps: int) -> dict:
     finally:
         handle.release()
         local_server.stop_servers(f"local:{path}")
+        if saved is None:
+            os.environ.pop("NBREASON_CACHE")
+        else:
+            os.environ["NBREASON_CACHE"] = saved
 
 
 def main() -> None:

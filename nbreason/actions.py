@@ -7,6 +7,7 @@ local models.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from dataclasses import dataclass, field
@@ -28,6 +29,17 @@ class Action:
     notes: list[str] = field(default_factory=list)  # parse problems, told to the user and the model
 
 
+def _only_shows_output(code: str) -> bool:
+    """A block that is just a literal (e.g. `72.0`): the model showing the output it expects."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return False
+    return bool(tree.body) and all(
+        isinstance(node, ast.Expr) and isinstance(node.value, (ast.Constant, ast.UnaryOp, ast.Tuple, ast.List))
+        for node in tree.body)
+
+
 def _clean_answer(text: str) -> str:
     text = text.strip().splitlines()[0].strip() if text.strip() else ""
     text = re.sub(r"^\\boxed\{(.*)\}$", r"\1", text).strip()
@@ -39,6 +51,10 @@ def from_text(text: str) -> Action:
     blocks = FENCE.findall(text)
     python = [code for lang, code in blocks if lang.lower() in ("", "python", "py", "python3", "ipython")]
     other = [lang for lang, _ in blocks if lang.lower() in NON_PYTHON]
+    shown = [c for c in python if _only_shows_output(c)]
+    if shown and len(shown) < len(python):
+        python = [c for c in python if c not in shown]
+        action.notes.append(f"{len(shown)} block(s) that only showed expected output were not run")
     if python:
         # Several python blocks: run them together, in order; the model meant one program.
         action.code = "\n\n".join(c.strip("\n") for c in python if c.strip())

@@ -212,10 +212,11 @@ class Loop:
                 yield self.ev(Decision, action="final", reason=outcome["stalled"])
                 return
             yield self.ev(Decision, action="revise", reason="asked the model for code or a final answer")
+            nudge = prompts.NUDGE_FORMAT if self.evidence.last_execution else prompts.NUDGE_CODE
             if action.call_id:
-                replies[action.call_id] = prompts.NUDGE_FORMAT
+                replies[action.call_id] = nudge
             else:
-                self.history.add({"role": "user", "content": prompts.NUDGE_FORMAT}, self.step)
+                self.history.add({"role": "user", "content": nudge}, self.step)
         self._answer_tool_calls(completion, replies)
 
     def _answer_tool_calls(self, completion: Completion, replies: dict[str, str]) -> None:

@@ -11,7 +11,14 @@ FINAL_MARKER = "FINAL ANSWER:"
 # The final-answer marker is introduced only once there is output to read: small models
 # told about it up front tend to answer at once without running anything.
 SYSTEM_TEXT = """You are a careful problem solver who answers by running Python.
-Reply with one short sentence of plan, then one ```python block that computes the answer and prints it."""
+Reply with one short sentence of plan, then one ```python block that computes the answer and prints it.
+Example reply:
+Add the two counts.
+```python
+red = 3
+blue = 5
+print(red + blue)
+```"""
 
 SYSTEM_TOOLS = """You solve problems by writing Python and reading its output.
 Call run_python with code that computes and prints the result; say your plan in one sentence first.
@@ -68,6 +75,8 @@ def observation(summary: str, step: int, ok: bool = True) -> dict:
 def tool_observation(call_id: str, summary: str) -> dict:
     return {"role": "tool", "tool_call_id": call_id, "content": summary}
 
+
+NUDGE_CODE = "Do not answer in prose. Write a ```python block that computes the answer and prints it."
 
 NUDGE_FORMAT = (
     f"Reply with one ```python block to run, or with `{FINAL_MARKER} <answer>` if the output already answers it."

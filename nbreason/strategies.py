@@ -277,8 +277,9 @@ async def run(spec: Spec | str, question: str, sampler: Sampler, *, confidence: 
     started = time.monotonic()
     if spec.kind in ("single-shot", "loop"):
         attempt = await sampler.attempt(question, spec.kind)
+        # The attempt's own time: waiting for a free slot is not part of answering.
         return StrategyResult(spec.kind, attempt.answer, f"the one attempt ({attempt.stop_reason})",
-                              [attempt], time.monotonic() - started)
+                              [attempt], attempt.seconds)
     name = f"{spec.kind}@{spec.n}" + (f":{spec.base}" if spec.base != "loop" else "")
     if spec.kind in ("vote", "wvote"):
         attempts = await sampler.sample(question, spec.base, spec.n)

@@ -45,3 +45,8 @@ def test_tool_calls_for_code_and_answer():
                                              ToolCall("c2", "final_answer", '{"answer": "3"}')])
     a = from_completion(c)
     assert (a.plan, a.code, a.answer, a.call_id) == ("Plan.", "print(3)", "3", "c1")
+
+
+def test_a_block_that_only_shows_the_expected_output_is_not_run():
+    a = from_text("```python\nx = 48 + 24\nprint(x)\n```\n```python\n72.0\n```")
+    assert a.code == "x = 48 + 24\nprint(x)" and "only showed expected output" in a.notes[0]

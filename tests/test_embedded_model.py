@@ -133,6 +133,17 @@ def test_resolve_model_accepts_aliases_and_paths(tmp_path):
         embedded.resolve_model("qwen-huge")
 
 
+def test_a_lease_lasts_until_every_handle_of_the_process_released_it(tmp_path):
+    first = local_server.ServerHandle("", "m", 0, Path(), lease=local_server._add_lease(tmp_path))
+    second = local_server.ServerHandle("", "m", 0, Path(), lease=local_server._add_lease(tmp_path))
+    lease = tmp_path / str(os.getpid())
+    first.release()
+    first.release()  # a second release of the same handle takes nothing from the other
+    assert lease.exists()
+    second.release()
+    assert not lease.exists()
+
+
 def test_catalog_parts_are_the_pinned_packages_of_the_extras():
     import tomllib
 

@@ -10,6 +10,12 @@ kernel starts:
   NBREASON_SANDBOX_NOFILE     RLIMIT_NOFILE (at least 64)
   NBREASON_SANDBOX_NETWORK    "0" to cut the network (needs the ipc transport)
   NBREASON_SANDBOX_EXTRA_ENV  comma-separated names of extra variables to keep
+  NBREASON_SANDBOX_CONFINE    "1" to run the kernel under bubblewrap: its own PID namespace and
+                              /proc, a read-only file system except the working and connection
+                              folders, a private /tmp, home folders hidden (kernelspec
+                              nbreason-confined, which interrupts by message)
+  NBREASON_SANDBOX_PIDS       with CONFINE: most processes and threads (a pids cgroup), 0: none
+  NBREASON_SANDBOX_HOME       with CONFINE: the owner's home folder, hidden too
 
 The kernel sees NBREASON_SANDBOX_STATUS, a JSON object describing what was applied, so the
 caller can report a limit that could not be enforced instead of failing silently.
@@ -23,7 +29,9 @@ import ctypes
 import errno
 import json
 import os
+import pwd
 import resource
+import shutil
 import sys
 import tempfile
 
@@ -43,6 +51,8 @@ ALLOWED = (
 PREFIX = "NBREASON_SANDBOX_"
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
+CGROUP_PIDS_V1 = "/sys/fs/cgroup/pids"
+CGROUP_V2 = "/sys/fs/cgroup"
 
 
 def sandbox_env(environ: dict, extra: tuple[str, ...] = ()) -> dict:
@@ -87,6 +97,93 @@ def drop_network() -> str:
     return ""
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+
+
+def pids_cgroup_root() -> str:
+    """Where a pids cgroup can be made: cgroup v1's pids hierarchy, or our own v2 cgroup."""
+    if os.path.isfile(os.path.join(CGROUP_PIDS_V1, "cgroup.procs")):
+        return CGROUP_PIDS_V1
+    try:
+        with open(os.path.join(CGROUP_V2, "cgroup.controllers")) as fh:
+            if "pids" not in fh.read().split():
+                return ""
+        with open("/proc/self/cgroup") as fh:
+            own = next(line[3:].strip() for line in fh if line.startswith("0::"))
+    except (OSError, StopIteration):
+        return ""
+    return os.path.join(CGROUP_V2, own.lstrip("/"))
+
+
+def limit_pids(limit: int) -> tuple[str, str]:
+    """Move this process (and so everything it starts) into a new pids cgroup of at most
+    `limit` tasks: RLIMIT_NPROC is ignored for root. Returns (cgroup path, "") or ("", why not)."""
+    root = pids_cgroup_root()
+    if not root:
+        return "", "no pids cgroup controller under /sys/fs/cgroup"
+    # Earlier sandboxes' cgroups, empty once their kernel is gone: named by the launcher's pid.
+    for name in os.listdir(root):
+        if name.startswith("nbreason-") and name[9:].isdigit() and not _pid_alive(int(name[9:])):
+            try:
+                os.rmdir(os.path.join(root, name))
+            except OSError:
+                pass
+    path = os.path.join(root, f"nbreason-{os.getpid()}")
+    try:
+        if root != CGROUP_PIDS_V1:  # v2: the controller must be enabled for children
+            with open(os.path.join(root, "cgroup.subtree_control"), "w") as fh:
+                fh.write("+pids")
+        os.makedirs(path, exist_ok=True)
+        with open(os.path.join(path, "pids.max"), "w") as fh:
+            fh.write(str(limit))
+        with open(os.path.join(path, "cgroup.procs"), "w") as fh:
+            fh.write(str(os.getpid()))
+    except OSError as exc:
+        try:
+            os.rmdir(path)
+        except OSError:
+            pass
+        return "", f"pids cgroup not usable: {exc}"
+    return path, ""
+
+
+def _inside(path: str, folders: list[str]) -> bool:
+    return any(path == f or path.startswith(f.rstrip("/") + "/") for f in folders)
+
+
+def confine_argv(bwrap: str, workdir: str, runtime: str, network: bool, home: str) -> list[str]:
+    """bubblewrap's arguments: mounts apply in order, so later binds show through earlier tmpfs."""
+    args = [bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc",
+            "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
+            "--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]
+    if not network:
+        args.append("--unshare-net")
+    hidden = ["/tmp"]
+    for folder in dict.fromkeys(["/root", "/home", pwd.getpwuid(os.getuid()).pw_dir, home]):
+        folder = os.path.realpath(folder) if folder else ""
+        if folder and os.path.isdir(folder) and not _inside(folder, hidden) and folder != "/":
+            args += ["--tmpfs", folder]
+            hidden.append(folder)
+    # What the kernel needs from hidden places (a pyenv or venv in a home folder), read-only.
+    needed = [sys.prefix, sys.base_prefix, sys.exec_prefix,
+              os.path.dirname(os.path.realpath(sys.executable)), *sys.path]
+    shown: list[str] = []
+    for path in sorted({os.path.realpath(p) for p in needed if p}, key=len):
+        if os.path.exists(path) and _inside(path, hidden) and not _inside(path, shown):
+            args += ["--ro-bind", path, path]
+            shown.append(path)
+    for path in dict.fromkeys([runtime, workdir]):
+        args += ["--bind", path, path]
+    return args + ["--chdir", workdir, "--"]
+
+
 def apply(environ: dict) -> tuple[dict, dict]:
     """Apply the settings in `environ`; return the kernel's environment and a status report."""
     extra = tuple(n for n in environ.get(PREFIX + "EXTRA_ENV", "").split(",") if n)
@@ -112,7 +209,21 @@ def apply(environ: dict) -> tuple[dict, dict]:
     # No RLIMIT_CPU: it is a lifetime budget that would kill a long-lived kernel.
 
     status["network"] = True
-    if settings.get(PREFIX + "NETWORK", "1") == "0":
+    network_off = settings.get(PREFIX + "NETWORK", "1") == "0"
+    if settings.get(PREFIX + "CONFINE") == "1":
+        status["confined"] = True
+        status["network"] = not network_off  # bubblewrap's --unshare-net
+        pids = int(settings.get(PREFIX + "PIDS") or 0)
+        if pids > 0:
+            status["pids_cgroup"], problem = limit_pids(pids)
+            status["pids_max"] = pids if status["pids_cgroup"] else 0
+            if problem:
+                status["pids_problem"] = problem
+        # In its own PID namespace the kernel's parent is pid 1, which ipykernel's parent
+        # poller takes for "owner gone"; "1" turns the poller off (and its console banner):
+        # bubblewrap's --die-with-parent does that job instead.
+        env["JPY_PARENT_PID"] = "1"
+    elif network_off:
         problem = drop_network()
         status["network"] = bool(problem) and "network dropped" not in problem
         if problem:
@@ -123,10 +234,16 @@ def apply(environ: dict) -> tuple[dict, dict]:
 
 
 def main(argv: list[str]) -> None:
-    env, _ = apply(dict(os.environ))
+    env, status = apply(dict(os.environ))
     args = [sys.executable, "-m", "ipykernel_launcher", *argv,
             # History would write a sqlite file per kernel; the caller keeps its own record.
             "--HistoryManager.enabled=False"]
+    if status.get("confined"):
+        bwrap = shutil.which("bwrap", path=env.get("PATH")) or "/usr/bin/bwrap"
+        runtime = os.path.dirname(os.path.abspath(argv[argv.index("-f") + 1]))
+        home = os.environ.get(PREFIX + "HOME", "")
+        args = confine_argv(bwrap, status["workdir"], runtime, status["network"], home) + args
+        os.execve(bwrap, args, env)
     os.execve(sys.executable, args, env)
 
 

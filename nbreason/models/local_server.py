@@ -55,7 +55,9 @@ class ServerHandle:
         release(self)
 
 
-_leases: dict[Path, int] = {}  # lease file -> pid that wrote it (a forked child must not remove it)
+# lease file -> [pid that wrote it, handles using it]: a forked child must not remove its
+# parent's lease, and one released handle must not end the lease another handle relies on.
+_leases: dict[Path, list[int]] = {}
 _children: list[subprocess.Popen] = []  # servers we spawned, kept so they can be reaped
 
 
@@ -90,9 +92,12 @@ def is_server_process(pid: int) -> bool:
         return False
 
 
+_direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via an HTTP proxy
+
+
 def healthy(host: str, port: int, timeout: float = 2.0) -> bool:
     try:
-        with urllib.request.urlopen(f"http://{host}:{port}/health", timeout=timeout) as resp:
+        with _direct.open(f"http://{host}:{port}/health", timeout=timeout) as resp:
             return resp.status == 200
     except (urllib.error.URLError, OSError, ValueError):
         return False
@@ -111,7 +116,11 @@ def _add_lease(lease_dir: Path) -> Path:
     lease.write_text(process_start_time(os.getpid()) or "")
     if not _leases:
         atexit.register(release)
-    _leases[lease] = os.getpid()
+    held = _leases.get(lease)
+    if held and held[0] == os.getpid():
+        held[1] += 1
+    else:
+        _leases[lease] = [os.getpid(), 1]
     return lease
 
 
@@ -209,17 +218,27 @@ def ensure_server(model_spec: str = "local", *, ctx: int = DEFAULT_CTX, parallel
         return ServerHandle(base_url, name, proc.pid, files["log"], api_key, model, reused=False, lease=lease)
 
 
-def _drop_lease(lease: Path) -> None:
-    if _leases.get(lease) == os.getpid():
+def _drop_lease(lease: Path, *, all_handles: bool = False) -> None:
+    held = _leases.get(lease)
+    if held is None:
+        return
+    held[1] -= 1
+    if held[1] > 0 and not all_handles and held[0] == os.getpid():
+        return
+    if held[0] == os.getpid():
         lease.unlink(missing_ok=True)
-    _leases.pop(lease, None)
+    del _leases[lease]
 
 
 def release(handle: ServerHandle | None = None) -> None:
-    """Give up this process's lease on one server, or on all (the atexit hook)."""
-    leases = [handle.lease] if handle and handle.lease else list(_leases)
-    for lease in leases:
-        _drop_lease(lease)
+    """Give up one handle's share of this process's lease, or every lease (the atexit hook)."""
+    if handle is not None:
+        if handle.lease:
+            _drop_lease(handle.lease)
+            handle.lease = None  # releasing twice must not take another handle's share
+    else:
+        for lease in list(_leases):
+            _drop_lease(lease, all_handles=True)
     for proc in list(_children):  # reap servers that already exited
         if proc.poll() is not None:
             _children.remove(proc)

@@ -6,7 +6,9 @@ execs ipykernel. This module drives that kernel with jupyter-client and turns it
 into e2b-code-interpreter's `Execution`.
 
 Without Docker this is containment, not a security boundary: the kernel runs as the same
-user and can read the same files. See docs/sandboxes-local.md.
+user and can read the same files. `confine=True` adds bubblewrap (kernels/nbreason-confined):
+its own PID namespace, a read-only file system outside its folders, home folders hidden and
+a pids cgroup. See docs/sandboxes-local.md.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ import os
 import queue
 import shutil
 import signal
+import subprocess
 import sys
 import sysconfig
 import tempfile
 import time
 import types
 import weakref
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +43,8 @@ from .results import has_image, result_from_bundle, strip_ansi
 log = logging.getLogger(__name__)
 
 KERNEL_NAME = "nbreason-python"
+CONFINED_KERNEL_NAME = "nbreason-confined"
+PIDS_MAX = 512  # processes + threads of a confined kernel (a fork bomb meets EAGAIN here)
 POLL_SECONDS = 0.5  # one iopub read; also how often deadlines and liveness are checked
 SETUP_CODE = "%colors nocolor"  # tracebacks without ANSI codes (IPython 8 and 9)
 
@@ -73,6 +79,24 @@ def load_launcher(kernels: Path) -> types.ModuleType:
     module.__file__ = str(path)
     exec(compile(path.read_text(), str(path), "exec"), module.__dict__)
     return module
+
+
+@lru_cache(maxsize=1)
+def confine_problem() -> str:
+    """Why bubblewrap cannot confine a kernel here ("" if it can): missing, or namespaces
+    forbidden (Ubuntu's AppArmor rule, hardened containers). Checked once per process."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return "bubblewrap (bwrap) is not installed"
+    probe = [bwrap, "--die-with-parent", "--unshare-pid", "--unshare-net", "--ro-bind", "/", "/",
+             "--proc", "/proc", "--dev", "/dev", "--", "true"]
+    try:
+        done = subprocess.run(probe, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bubblewrap failed to run: {exc}"
+    if done.returncode != 0:
+        return f"bubblewrap cannot create namespaces: {done.stderr.strip() or done.returncode}"
+    return ""
 
 
 class _Capped:
@@ -129,6 +153,21 @@ async def _call(handler, value) -> None:
             await outcome
 
 
+def _remove_cgroup(path: str | None) -> None:
+    """A confined kernel's pids cgroup, once its processes are gone (a launcher also sweeps
+    up those left behind)."""
+    if not path or not os.path.basename(path).startswith("nbreason-"):
+        return
+    for _ in range(20):
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:  # still busy: the killed processes are being reaped
+            time.sleep(0.01)
+
+
 # Kernels still running at interpreter exit are killed (best effort; JPY_PARENT_PID covers crashes).
 _live: "weakref.WeakSet[LocalSandbox]" = weakref.WeakSet()
 
@@ -159,6 +198,7 @@ class LocalSandbox:
         max_results: int = 200,
         grace: float = 2.0,
         start_timeout: float = 30.0,
+        confine: bool = False,
     ):
         self.requested_workdir = Path(workdir) if workdir else None
         self.memory_mb = memory_mb
@@ -172,20 +212,24 @@ class LocalSandbox:
         self.max_results = max_results
         self.grace = grace
         self.start_timeout = start_timeout
+        self.confine = confine
+        self.confined = False  # whether the running kernel is confined (confine may degrade)
         self.workdir: Path | None = None
         self.status: dict = {}  # what the launcher applied (limits, network)
         self.warnings: list[str] = []  # limits that could not be enforced, for headers and traces
         self._km: AsyncKernelManager | None = None
         self._kc = None
         self._runtime: str | None = None
+        self._confine_problem = ""
         self._own_workdir = False
         self._lock = asyncio.Lock()
 
     @classmethod
     def from_config(cls, config: Any, **overrides: Any) -> "LocalSandbox":
-        """Build from a RunConfig (exec_timeout, network, memory_mb, workdir)."""
+        """Build from a RunConfig (exec_timeout, network, memory_mb, workdir, confine)."""
         options = dict(timeout=config.exec_timeout, network=config.network,
-                       memory_mb=config.memory_mb, workdir=config.workdir)
+                       memory_mb=config.memory_mb, workdir=config.workdir,
+                       confine=getattr(config, "confine", False))
         options.update(overrides)
         return cls(**options)
 
@@ -213,11 +257,20 @@ class LocalSandbox:
             "NBREASON_SANDBOX_EXTRA_ENV": ",".join(self.env),
             "IPYTHONDIR": os.path.join(self._runtime, "ipython"),  # no user profile or startup files
         }
+        kernel_name, self._confine_problem = KERNEL_NAME, ""
+        if self.confine:
+            self._confine_problem = confine_problem()
+            if not (kernels / CONFINED_KERNEL_NAME / "kernel.json").is_file():
+                self._confine_problem = f"the {CONFINED_KERNEL_NAME} kernelspec is missing"
+            if not self._confine_problem:
+                kernel_name = CONFINED_KERNEL_NAME
+                settings.update(NBREASON_SANDBOX_CONFINE="1", NBREASON_SANDBOX_PIDS=str(PIDS_MAX),
+                                NBREASON_SANDBOX_HOME=os.path.expanduser("~"))
         # start_kernel(env=) replaces the environment; the launcher filters it once more.
         env = launcher.sandbox_env({**os.environ, **self.env, **settings}, tuple(self.env))
 
         km = AsyncKernelManager(
-            kernel_name=KERNEL_NAME,
+            kernel_name=kernel_name,
             kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]),
             transport="ipc",  # unix sockets: faster, and they work across a network namespace
             ip=os.path.join(self._runtime, "k"),
@@ -249,6 +302,14 @@ class LocalSandbox:
         except (ValueError, SyntaxError):
             self.status = {}
         self.warnings = []
+        self.confined = bool(self.status.get("confined"))
+        if self.confine and not self.confined:
+            self.warnings.append("NOT confined, running the plain sandbox: "
+                                 f"{self._confine_problem or 'the launcher did not confine'}")
+        if self.confined and not self.status.get("pids_max"):
+            problem = self.status.get("pids_problem", "unknown reason")
+            self.warnings.append(f"no process limit ({problem}): a fork bomb is stopped only by "
+                                 "the timeout and restart")
         if not self.network and self.status.get("network", True):
             problem = self.status.get("network_problem", "unknown reason")
             self.warnings.append(f"network access could not be cut: {problem}")
@@ -301,7 +362,9 @@ class LocalSandbox:
         """A fresh kernel in the same working folder (files stay, variables are lost)."""
         if self._km is None:
             return await self.start()
+        cgroup = self.status.get("pids_cgroup")
         await self._km.restart_kernel(now=True)
+        _remove_cgroup(cgroup)
         await self._ready()
 
     async def interrupt(self) -> None:
@@ -322,6 +385,7 @@ class LocalSandbox:
                 self._runtime = None
             if self._own_workdir and self.workdir:
                 shutil.rmtree(self.workdir, ignore_errors=True)
+            _remove_cgroup(self.status.get("pids_cgroup"))
 
     def _kill_now(self) -> None:
         """Synchronous last resort at interpreter exit."""
