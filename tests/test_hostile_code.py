@@ -2,6 +2,7 @@
 network, kill its owner, fork without end. Each case asserts what happens in the plain and
 the confined sandbox; docs/faults-sandbox.md states the same."""
 
+import ast
 import asyncio
 import json
 import os
@@ -103,7 +104,7 @@ def probes(tmp_path_factory):
             assert done.returncode == 0, done.stderr
             header, result = (json.loads(line) for line in done.stdout.splitlines()[-2:])
             assert header["confined"] is confine
-            seen[confine] = json.loads(json.loads(result["text"]))  # a str repr of JSON
+            seen[confine] = json.loads(ast.literal_eval(result["text"]))  # the repr of a JSON str
             seen[confine]["host_written"] = sorted(p.name for p in (outside, tmp) if (p / "x.txt").exists())
             for folder in (outside, tmp):
                 (folder / "x.txt").unlink(missing_ok=True)
@@ -212,9 +213,11 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
-FORK_BOMB = """
-import os, signal, time
-signal.signal(signal.SIGINT, signal.SIG_IGN)  # so only a restart can stop it
+
+# Forking the kernel itself costs ~10 ms a child (its page tables); so the kernel starts a
+# small interpreter that forks up to 2000 sleeping children, each bounded to 120 s of life.
+BOMB = r"""
+import os, time
 forked = 0
 for _ in range(2000):
     try:
@@ -222,7 +225,8 @@ for _ in range(2000):
     except OSError:
         break
     if pid == 0:
-        LEAVE_GROUP
+        if LEAVE_GROUP:
+            os.setsid()
         time.sleep(120)
         os._exit(0)
     forked += 1
@@ -231,10 +235,18 @@ time.sleep(120)
 """
 
 
+def fork_bomb(leave_group: bool) -> str:
+    bomb = BOMB.replace("LEAVE_GROUP", str(leave_group))
+    return ("import signal, subprocess, sys, time\n"
+            "signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited: only a restart stops them\n"
+            f"subprocess.Popen([sys.executable, '-S', '-c', {bomb!r}])\n"
+            "time.sleep(120)")
+
+
 async def test_plain_fork_bomb_is_cleaned_up_by_timeout_and_restart():
     async with LocalSandbox() as sb:
         baseline, kernel, peak = machine_processes(), sb.pid, []
-        execution = await sb.run_code(FORK_BOMB.replace("LEAVE_GROUP", "pass"), timeout=8,
+        execution = await sb.run_code(fork_bomb(False), timeout=3,
                                       on_stdout=lambda text: peak.append(len(group_members(kernel))))
         assert execution.error.name == "TimeoutError" and "restarted" in execution.error.value
         assert "forked 2000" in "".join(execution.logs.stdout)  # nothing bounds the count as root
@@ -251,9 +263,8 @@ async def test_confined_fork_bomb_meets_the_pids_limit_and_dies_with_the_namespa
         def snapshot(text):
             inside.extend(int(p) for p in (cgroup / "cgroup.procs").read_text().split())
 
-        # Children leave the kernel's process group: only the namespace takes them down.
-        code = FORK_BOMB.replace("LEAVE_GROUP", "os.setsid()")
-        execution = await sb.run_code(code, timeout=4, on_stdout=snapshot)
+        # The children leave the kernel's process group: only the namespace takes them down.
+        execution = await sb.run_code(fork_bomb(True), timeout=3, on_stdout=snapshot)
         assert execution.error.name == "TimeoutError" and "restarted" in execution.error.value
         forked = int("".join(execution.logs.stdout).split()[1])
         assert 100 < forked < PIDS_MAX
@@ -262,3 +273,53 @@ async def test_confined_fork_bomb_meets_the_pids_limit_and_dies_with_the_namespa
         assert not cgroup.exists()  # removed on restart
         assert machine_processes() <= baseline + 50
         assert (await sb.run_code("'usable'")).results[0].text == "'usable'"
+
+
+def pids_running(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if marker.encode() in (entry / "cmdline").read_bytes() and pid_alive(int(entry.name)):
+                found.append(int(entry.name))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+@BOTH
+async def test_a_child_in_its_own_session_outlives_a_plain_restart_but_not_a_confined_one(confine):
+    marker = f"nbreason-escape-{os.getpid()}-{confine}"
+    code = ("import subprocess, sys\n"
+            f"subprocess.Popen([sys.executable, '-S', '-c', 'import time; time.sleep(60)', {marker!r}],"
+            " start_new_session=True).pid")
+    try:
+        async with LocalSandbox(confine=confine) as sb:
+            assert (await sb.run_code(code)).error is None
+            assert len(pids_running(marker)) == 1
+            await sb.restart()
+            time.sleep(0.2)
+            assert len(pids_running(marker)) == (0 if confine else 1)
+    finally:
+        for pid in pids_running(marker):  # the plain case leaves it behind: not ours to keep
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_confined_kernel_dies_with_its_owner():
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER, json.dumps({"confine": True}),
+         json.dumps(["import time\ntime.sleep(60)"])],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        bwrap = json.loads(owner.stdout.readline())["pid"]
+        cgroup = Path(f"/sys/fs/cgroup/pids/nbreason-{bwrap}")
+        inside = [int(p) for p in (cgroup / "cgroup.procs").read_text().split()]
+        assert len(inside) >= 3 and bwrap in inside  # bubblewrap, its pid 1, the kernel
+    finally:
+        owner.kill()
+        owner.wait()
+    deadline = time.monotonic() + 5  # bubblewrap's --die-with-parent, not a poll
+    while any(pid_alive(p) for p in inside) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in inside if pid_alive(p)]
+    if cgroup.exists():
+        cgroup.rmdir()

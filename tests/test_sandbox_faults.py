@@ -86,7 +86,8 @@ async def test_a_kernel_that_exits_at_once_raises_sandbox_error_quickly(tmp_path
 
 
 async def test_a_kernel_that_never_answers_raises_sandbox_error_at_the_start_timeout(tmp_path, monkeypatch):
-    folder = broken_kernels(tmp_path, [sys.executable, "-c", "import time; time.sleep(60)", "{connection_file}"])
+    hang = [sys.executable, "-c", "import time; time.sleep(60)", "{connection_file}"]
+    folder = broken_kernels(tmp_path, hang)
     monkeypatch.setenv("NBREASON_KERNELS_DIR", str(folder))
     sb = LocalSandbox(start_timeout=2)
     started = time.monotonic()

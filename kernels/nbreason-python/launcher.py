@@ -166,7 +166,11 @@ def confine_argv(bwrap: str, workdir: str, runtime: str, network: bool, home: st
     if not network:
         args.append("--unshare-net")
     hidden = ["/tmp"]
-    for folder in dict.fromkeys(["/root", "/home", pwd.getpwuid(os.getuid()).pw_dir, home]):
+    try:
+        own_home = pwd.getpwuid(os.getuid()).pw_dir
+    except KeyError:  # a uid without a passwd entry (some containers)
+        own_home = ""
+    for folder in dict.fromkeys(["/root", "/home", own_home, home]):
         folder = os.path.realpath(folder) if folder else ""
         if folder and os.path.isdir(folder) and not _inside(folder, hidden) and folder != "/":
             args += ["--tmpfs", folder]
@@ -176,7 +180,9 @@ def confine_argv(bwrap: str, workdir: str, runtime: str, network: bool, home: st
               os.path.dirname(os.path.realpath(sys.executable)), *sys.path]
     shown: list[str] = []
     for path in sorted({os.path.realpath(p) for p in needed if p}, key=len):
-        if os.path.exists(path) and _inside(path, hidden) and not _inside(path, shown):
+        # Never a hidden folder itself: that would show all of it again.
+        if (os.path.exists(path) and _inside(path, hidden) and path not in hidden
+                and not _inside(path, shown)):
             args += ["--ro-bind", path, path]
             shown.append(path)
     for path in dict.fromkeys([runtime, workdir]):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -48,6 +49,19 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def source_version() -> str:
+    """The nbreason commit measured (with "+changes" when the tree differs), for the summary."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "nbreason"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (commit or "unknown") + ("+changes" if dirty else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -60,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out or f"benchmarks/results/{Path(args.dataset).stem}-{config.model}")
     if not args.summarize_only:
         problems = datasets.load(args.dataset, args.limit)
+        version = source_version()  # now: the tree may change while the benchmark runs
         if args.threads:
             config = strategies.dedicated_model(config)
         parallel = strategies.server_slots(config, args.parallel, args.threads)
@@ -77,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
 
         asyncio.run(go())
         meta = {"dataset": args.dataset, "limit": args.limit, "model": args.model or config.model,
-                "served": config.model, "threads": args.threads,
+                "served": config.model, "threads": args.threads, "nbreason": version,
                 "strategies": args.strategies, "parallel": parallel, "confidence": args.confidence,
                 "max_steps": config.max_steps, "exec_timeout": config.exec_timeout,
                 "sample_temperature": strategies.SAMPLE_TEMPERATURE, "machine": f"{platform.machine()}",

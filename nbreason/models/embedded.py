@@ -161,8 +161,7 @@ def _stamp(path: Path) -> dict:
 def is_verified(path: Path, sha256: str) -> bool:
     """True when the sidecar says this very file (same size and mtime) has this hash."""
     try:
-        record = json.loads(_sidecar(path).read_text())
-        return record.get("sha256") == sha256 and record == {"sha256": sha256, **_stamp(path)}
+        return json.loads(_sidecar(path).read_text()) == {"sha256": sha256, **_stamp(path)}
     except (OSError, ValueError):
         return False
 

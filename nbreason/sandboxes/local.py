@@ -259,7 +259,7 @@ class LocalSandbox:
         }
         kernel_name, self._confine_problem = KERNEL_NAME, ""
         if self.confine:
-            self._confine_problem = confine_problem()
+            self._confine_problem = await asyncio.to_thread(confine_problem)
             if not (kernels / CONFINED_KERNEL_NAME / "kernel.json").is_file():
                 self._confine_problem = f"the {CONFINED_KERNEL_NAME} kernelspec is missing"
             if not self._confine_problem:
