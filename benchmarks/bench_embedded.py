@@ -72,13 +72,13 @@ def load_seconds_from_log(log: Path, pid: int) -> float | None:
     return None
 
 
-def bench_model(name: str, reps: int) -> dict:
+def bench_model(name: str, reps: int, threads: int) -> dict:
     entry = embedded.lookup(name)
     path = embedded.install(name)  # in the user's cache: assembled once
     saved = os.environ.get("NBREASON_CACHE")
     os.environ["NBREASON_CACHE"] = tempfile.mkdtemp(prefix="nbreason-bench-")  # our own registry
     started = time.monotonic()
-    handle = local_server.ensure_server(f"local:{path}", progress=False)
+    handle = local_server.ensure_server(f"local:{path}", threads=threads, progress=False)
     start_s = time.monotonic() - started
     try:
         chat(handle, [{"role": "user", "content": "hi"}], max_tokens=1)  # first-request setup
@@ -135,6 +135,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["local-small", "local"])
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=local_server.DEFAULT_THREADS)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "embedded_runtime.json")
     args = parser.parse_args()
 
@@ -144,12 +145,12 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "loadavg_before": os.getloadavg(), "cpu_pressure_avg60_before": cpu_pressure()},
-        "runtime": {"xllamacpp": xllamacpp.__version__, "threads": local_server.DEFAULT_THREADS,
+        "runtime": {"xllamacpp": xllamacpp.__version__, "threads": args.threads,
                     "ctx_per_slot": local_server.DEFAULT_CTX, "parallel": local_server.DEFAULT_PARALLEL},
         "models": [],
     }
     for name in args.models:
-        row = bench_model(name, args.reps)
+        row = bench_model(name, args.reps, args.threads)
         print(json.dumps(row, indent=1), flush=True)
         report["models"].append(row)
     report["machine"]["loadavg_after"] = os.getloadavg()

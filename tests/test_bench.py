@@ -193,8 +193,10 @@ async def test_a_bench_writes_results_summary_and_resumes_without_rerunning(tmp_
     assert by[("0", "loop")]["correct"] and not by[("1", "loop")]["correct"]
     assert by[("0", "vote@4")]["correct"]
 
+    passes = (out / "passes.jsonl").read_text()
     await Bench(problems, specs, sampler_with(loop), out, log=lambda m: None).run()
     assert loop.calls == 10
+    assert (out / "passes.jsonl").read_text() == passes  # nothing ran, nothing timed
 
     summary = summarize(out, {"dataset": "test"})
     loop_row = next(r for r in summary["strategies"] if r["strategy"] == "loop")

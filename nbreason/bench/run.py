@@ -104,24 +104,22 @@ class Bench:
                 sizes[spec.base] = max(sizes.get(spec.base, 0), spec.n)
         return sizes
 
-    async def _standalone(self, spec: Spec, problem: Problem) -> None:
+    async def _standalone(self, spec: Spec, problem: Problem) -> bool:
         name = spec_name(spec)
         if (problem.id, name) in self._done:
-            return
+            return False
         try:
             result = await strategies.run(spec, problem.question, self.sampler)
         except Exception as exc:  # one broken problem must not end the benchmark; it counts as wrong
             result = StrategyResult(name, None, f"failed: {type(exc).__name__}: {exc}")
         self._record(problem, result)
+        return True
 
-    async def _pool(self, base: str, size: int, problem: Problem) -> None:
+    async def _pool(self, base: str, size: int, problem: Problem) -> bool:
         have = self._pools.get((problem.id, base), [])
-        if len(have) < size:
-            try:
-                more = await self.sampler.sample(problem.question, base, size - len(have), start=len(have))
-            except Exception as exc:
-                self.log(f"  {problem.id}: sampling failed: {type(exc).__name__}: {exc}")
-                return
+        sampled = len(have) < size
+        if sampled:
+            more = await self.sampler.sample(problem.question, base, size - len(have), start=len(have))
             have = have + more
             self._pools[(problem.id, base)] = have
             self._append(self.pool_path, {"problem": problem.id, "base": base,
@@ -129,6 +127,7 @@ class Bench:
         for spec in self.specs:
             if spec.sampled and spec.base == base and (problem.id, spec_name(spec)) not in self._done:
                 self._record(problem, strategies.from_pool(spec, have, self.confidence))
+        return sampled
 
     async def run(self) -> None:
         for spec in self.specs:
@@ -141,18 +140,20 @@ class Bench:
     async def _pass(self, label: str, job) -> None:
         started = time.monotonic()
         self.log(f"{label}: {len(self.problems)} problems, {self.sampler.parallel} at a time")
-        finished = 0
+        finished = ran = 0
 
         async def one(problem: Problem) -> None:
-            nonlocal finished
-            await job(problem)
+            nonlocal finished, ran
+            ran += bool(await job(problem))
             finished += 1
             if finished % 10 == 0 or finished == len(self.problems):
                 self.log(f"  {label}: {finished}/{len(self.problems)} after {time.monotonic() - started:.0f} s")
 
         # Problems run concurrently; the sampler's slots bound how many attempts are live.
         await asyncio.gather(*(one(p) for p in self.problems))
-        self._append(self.out / "passes.jsonl", {"pass": label, "problems": len(self.problems),
+        if not ran:  # everything was already done: no pass to time
+            return
+        self._append(self.out / "passes.jsonl", {"pass": label, "problems": ran,
                                                   "wall_seconds": round(time.monotonic() - started, 1),
                                                   "parallel": self.sampler.parallel})
 

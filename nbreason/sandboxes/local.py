@@ -75,6 +75,9 @@ def load_launcher(kernels: Path) -> types.ModuleType:
     """The launcher module, so the parent scrubs the environment with the kernel's own rules.
     Executed from source: an import would leave a __pycache__ in the kernelspec folder."""
     path = kernels / KERNEL_NAME / "launcher.py"
+    if not path.is_file():
+        raise SandboxError(f"the sandbox kernelspec in {kernels} has no {KERNEL_NAME}/launcher.py; "
+                           "reinstall nbreason or unset NBREASON_KERNELS_DIR")
     module = types.ModuleType("nbreason_sandbox_launcher")
     module.__file__ = str(path)
     exec(compile(path.read_text(), str(path), "exec"), module.__dict__)
