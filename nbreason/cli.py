@@ -41,6 +41,8 @@ RUN_OPTIONS = [
     ("--max-cost", "max_cost", float, "budget: US dollars (needs a known price)"),
     ("--threshold", "reward_threshold", float, "reward needed to accept an answer (0-1)"),
     ("--answer-type", "answer_type", str, "what a final answer looks like: any or number"),
+    ("--attempts", "attempts", int, "several attempts, each a whole loop in its own sandbox, then a vote"),
+    ("--strategy", "strategy", str, "with --attempts: vote, wvote (reward-weighted) or adaptive (stop once settled)"),
     ("--trace", "trace", str, "write the run's events to this JSONL file as they happen"),
 ]
 

@@ -51,6 +51,11 @@ class RunConfig:
     reward_threshold: float = 0.7
     self_check: bool = False  # before accepting, the model writes an independent check that runs
     answer_type: str = "any"  # any | number: what a well-formed final answer looks like
+    # test-time scaling: several attempts, each a whole loop in its own sandbox
+    attempts: int = 1
+    strategy: str = "adaptive"  # vote | wvote | adaptive (stop once the leading answer is settled)
+    confidence: float = 0.95  # adaptive: P(leader is the majority) needed to stop sampling
+    parallel: int = 2  # attempts running at once
     # output
     trace: str | None = None
     context_chars: int = 12_000  # history kept verbatim for the model (see history.py)

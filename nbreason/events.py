@@ -51,6 +51,7 @@ class Event:
     kind: ClassVar[str] = "event"
     run_id: str = ""
     step: int = 0
+    attempt: int = 0  # 0: the run itself; 1..N: one of several attempts (see nbreason/attempts.py)
     elapsed: float = 0.0
     timestamp: float = field(default_factory=time.time)
 
@@ -197,6 +198,20 @@ class Stopped(Event):
 
 
 @dataclass
+class Vote(Event):
+    """Several attempts answered; how their answers were counted and which one won."""
+
+    kind: ClassVar[str] = "vote"
+    strategy: str = ""  # vote | wvote | adaptive
+    answers: list = field(default_factory=list)  # [{attempt, answer, reward, verified, tokens, stop_reason}]
+    tally: dict = field(default_factory=dict)  # normalised answer -> votes (or summed reward)
+    winner: str | None = None
+    winner_attempt: int = 0
+    why: str = ""
+    stopped_early: str = ""  # why sampling stopped before the maximum (adaptive)
+
+
+@dataclass
 class FinalAnswer(Event):
     """Always the last event of a run, whatever ended it."""
 
@@ -214,7 +229,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
         RunStarted, ModelDelta, ModelCall, Retry, Plan, Code, Observation,
-        Check, Decision, BudgetUpdate, Error, Stopped, FinalAnswer,
+        Check, Decision, BudgetUpdate, Error, Stopped, Vote, FinalAnswer,
     )
 }
 

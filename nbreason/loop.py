@@ -53,7 +53,8 @@ class Evidence:
 class Loop:
     def __init__(self, question: str, *, config: RunConfig, model: Model, sandbox: Sandbox,
                  context: str = "", stop: asyncio.Event | None = None,
-                 check: Callable[[Any], Any] | None = None, run_id: str | None = None):
+                 check: Callable[[Any], Any] | None = None, run_id: str | None = None, attempt: int = 0):
+        self.attempt = attempt
         self.question, self.config, self.model, self.sandbox = question, config, model, sandbox
         self.context, self.check = context, check
         self.stop = stop or asyncio.Event()
@@ -77,7 +78,8 @@ class Loop:
 
     # -- event helpers -------------------------------------------------------------
     def ev(self, cls: type[Event], **kw: Any) -> Event:
-        return cls(run_id=self.run_id, step=self.step, elapsed=round(time.monotonic() - self.t0, 3), **kw)
+        return cls(run_id=self.run_id, step=self.step, attempt=self.attempt,
+                   elapsed=round(time.monotonic() - self.t0, 3), **kw)
 
     def _choose_protocol(self) -> str:
         if self.config.protocol in ("tools", "text"):

@@ -105,6 +105,9 @@ class ReasonMagics(Magics):
     @argument("--check", metavar="FN",
               help="a function in this notebook, check(answer) -> bool, that verifies the answer")
     @argument("--timeout", type=float, help="seconds per code execution in the sandbox")
+    @argument("--attempts", type=int, help="several attempts, each in its own sandbox, then a vote")
+    @argument("--strategy", choices=["vote", "wvote", "adaptive"],
+              help="with --attempts: majority vote, reward-weighted vote, or adaptive (stop once settled)")
     @cell_magic
     def reason(self, line, cell):
         """Answer the question in the cell by planning, writing and running code, step by step.
@@ -217,7 +220,7 @@ def parse_options(line: str, shell=None, defaults=None):
         "max_steps": args.max_steps, "max_total_tokens": args.max_tokens,
         "max_seconds": args.max_seconds, "max_cost": args.max_cost,
         "temperature": args.temperature, "seed": args.seed, "trace": args.trace,
-        "exec_timeout": args.timeout,
+        "exec_timeout": args.timeout, "attempts": args.attempts, "strategy": args.strategy,
     }
     overrides.update({k: v for k, v in options.items() if v is not None})
     try:

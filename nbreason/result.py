@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from .events import Check, Code, Event, FinalAnswer, ModelCall, Observation, Plan, RunStarted, Usage
+from .events import Check, Code, Event, FinalAnswer, ModelCall, Observation, Plan, RunStarted, Usage, Vote
 
 
 @dataclass
@@ -25,10 +25,10 @@ class StepRecord:
                 "usage": self.usage.to_json(), "duration": self.duration}
 
 
-def steps_from_events(events: list[Event]) -> list[StepRecord]:
+def steps_from_events(events: list[Event], attempt: int = 0) -> list[StepRecord]:
     steps: dict[int, StepRecord] = {}
     for event in events:
-        if event.step <= 0:
+        if event.step <= 0 or event.attempt != attempt:
             continue
         record = steps.setdefault(event.step, StepRecord(event.step))
         if isinstance(event, ModelCall):
@@ -58,14 +58,19 @@ class RunResult:
     trace_path: str | None = None
     events: list[Event] = field(default_factory=list, repr=False)
     config: dict = field(default_factory=dict, repr=False)
+    attempts: list[dict] = field(default_factory=list)  # several attempts: each one's answer and reward
+    vote_why: str = ""
 
     @classmethod
     def from_events(cls, events: list[Event], trace_path: str | None = None) -> "RunResult":
         started = next((e for e in events if isinstance(e, RunStarted)), None)
-        final = next((e for e in reversed(events) if isinstance(e, FinalAnswer)), None)
+        final = next((e for e in reversed(events) if isinstance(e, FinalAnswer) and e.attempt == 0), None)
+        vote = next((e for e in reversed(events) if isinstance(e, Vote)), None)
         result = cls(question=started.question if started else "", events=list(events),
                      config=started.config if started else {}, trace_path=trace_path,
-                     steps=steps_from_events(events))
+                     steps=steps_from_events(events, vote.winner_attempt if vote else 0))
+        if vote:
+            result.attempts, result.vote_why = vote.answers, vote.why
         if final:
             result.answer, result.stop_reason = final.answer, final.stop_reason
             result.reward, result.verified, result.usage = final.reward, final.verified, final.usage
@@ -73,7 +78,7 @@ class RunResult:
 
     @property
     def final(self) -> FinalAnswer | None:
-        return next((e for e in reversed(self.events) if isinstance(e, FinalAnswer)), None)
+        return next((e for e in reversed(self.events) if isinstance(e, FinalAnswer) and e.attempt == 0), None)
 
     def solution_code(self) -> str:
         """The code that ran cleanly, in order: rerunning it reproduces the answer without nbreason."""
@@ -89,7 +94,7 @@ class RunResult:
         return {"question": self.question, "answer": self.answer, "stop_reason": self.stop_reason,
                 "reward": self.reward, "verified": self.verified, "usage": self.usage.to_json(),
                 "steps": [s.to_json() for s in self.steps], "trace_path": self.trace_path,
-                "config": self.config}
+                "attempts": self.attempts, "vote": self.vote_why, "config": self.config}
 
     def __str__(self) -> str:
         return f"{self.answer} ({self.stop_reason}, {len(self.steps)} steps, {self.usage.total_tokens} tokens)"

@@ -123,6 +123,9 @@ async def _drive(question, config, fan, stop, variables, context, model, sandbox
     try:
         if model is None:
             model = await make_model(config)
+        if config.attempts > 1:
+            await _drive_attempts(question, config, fan, stop, variables, context, model, check, run_id, started)
+            return
         if sandbox is None:
             sandbox = make_sandbox(config)
         await sandbox.start()
@@ -149,6 +152,22 @@ async def _drive(question, config, fan, stop, variables, context, model, sandbox
                 await model.close()
             except Exception:
                 pass
+
+
+async def _drive_attempts(question, config, fan, stop, variables, context, model, check, run_id, started) -> None:
+    from .attempts import attempt_finals, overall_final, run_attempts
+    from .events import RunStarted
+
+    fan(RunStarted(run_id=run_id, question=question, context=context, config=config.public() | {
+        "model": getattr(model, "name", config.model), "sandbox": config.sandbox,
+        "attempts": config.attempts, "strategy": config.strategy}))
+
+    async def place(sandbox) -> str:
+        return await _place_variables(sandbox, variables) if variables else ""
+
+    await run_attempts(question, config=config, model=model, fan=fan, stop=stop, place_variables=place,
+                       context=context, check=check, run_id=run_id, t0=started)
+    fan(overall_final(fan.events[-1], attempt_finals(fan.events), stop.is_set()))
 
 
 def _source(exc: Exception) -> str:

@@ -38,7 +38,16 @@ class ConsoleView:
             return
         self._end_stream()
         handler = getattr(self, "_on_" + event.kind, None)
-        if handler and (not self.quiet or isinstance(event, (FinalAnswer, Error))):
+        if self.quiet and not isinstance(event, (FinalAnswer, Error)):
+            return
+        if event.attempt and not isinstance(event, (FinalAnswer, RunStarted)) and handler:
+            self.console.print(Text(f"── attempt {event.attempt}", style="dim cyan"), end=" ")
+        if event.attempt and isinstance(event, (FinalAnswer, RunStarted)):
+            if isinstance(event, FinalAnswer):
+                self.console.print(Text(f"attempt {event.attempt} answered {event.answer!r} ({event.stop_reason}, "
+                                        f"reward {event.reward:.2f})", style="cyan"))
+            return
+        if handler:
             handler(event)
 
     # streaming text: a transient live line that vanishes once the reply is parsed
@@ -107,6 +116,20 @@ class ConsoleView:
 
     def _on_stopped(self, e: Stopped) -> None:
         self.console.print(Text(e.reason, style="bold yellow"))
+
+    def _on_vote(self, e) -> None:
+        from rich.table import Table
+
+        table = Table(title=f"{e.strategy} over {len(e.answers)} attempts", title_justify="left")
+        for column in ("attempt", "answer", "reward", "tokens", "ended"):
+            table.add_column(column)
+        for r in e.answers:
+            style = "bold green" if r["attempt"] == e.winner_attempt else ""
+            table.add_row(str(r["attempt"]), str(r["answer"]), f"{r['reward']:.2f}", f"{r['tokens']:,}",
+                          r["stop_reason"], style=style)
+        self.console.print(table)
+        self.console.print(Text(f"winner: {e.why}" + (f" · stopped early: {e.stopped_early}" if e.stopped_early
+                                                        else ""), style="green"))
 
     def _on_final(self, e: FinalAnswer) -> None:
         verified = {True: "verified", False: "not verified", None: "unchecked"}[e.verified]

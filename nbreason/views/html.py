@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from ..events import (
     BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, ModelCall,
-    Observation, Plan, Retry, RunStarted, Stopped, Usage,
+    Observation, Plan, Retry, RunStarted, Stopped, Usage, Vote,
 )
 
 # e2b `Result` fields -> MIME types, richest first (front ends pick the first they know).
@@ -261,8 +261,42 @@ def step_html(step: StepSummary) -> str:
     return f'<details class="nbreason-step">{"".join(parts)}</details>'
 
 
+def vote_html(vote: Vote) -> str:
+    """Several attempts side by side: each answer, its reward, and why the winner won."""
+    rows = "".join(
+        f"<tr style=\"{'font-weight:bold' if r['attempt'] == vote.winner_attempt else ''}\">"
+        f"<td>{r['attempt']}</td><td>{html.escape(str(r['answer']))}</td><td>{r['reward']:.2f}</td>"
+        f"<td>{'yes' if r['verified'] else 'no'}</td><td>{r['tokens']:,}</td><td>{html.escape(r['stop_reason'])}</td></tr>"
+        for r in vote.answers)
+    tally = ", ".join(f"{html.escape(k)}: {v:g}" for k, v in vote.tally.items())
+    early = f"<div>sampling stopped early: {html.escape(vote.stopped_early)}</div>" if vote.stopped_early else ""
+    return (f'<div class="nbreason-vote"><b>{html.escape(vote.strategy)} over {len(vote.answers)} attempts</b>'
+            '<table><tr><th>attempt</th><th>answer</th><th>reward</th><th>verified</th><th>tokens</th>'
+            f'<th>ended</th></tr>{rows}</table><div>tally: {tally}</div>'
+            f'<div>winner: {html.escape(vote.why)}</div>{early}</div>')
+
+
 def run_html(events) -> str:
     """A whole run as one self-contained HTML fragment."""
+    events = list(events)
+    attempts = sorted({e.attempt for e in events if e.attempt > 0})
+    if attempts:  # several attempts: each as its own run, then the vote and the answer
+        top = [e for e in events if e.attempt == 0]
+        run = summarize(top)
+        parts = [header_html(run.started)]
+        for number in attempts:
+            mine = [e for e in events if e.attempt == number]
+            final = next((e for e in mine if isinstance(e, FinalAnswer)), None)
+            label = f"attempt {number}: {html.escape(str(final.answer)) if final else '…'}"
+            parts.append(f'<details class="nbreason-attempt"><summary>{label}</summary>{run_html_single(mine)}</details>')
+        parts += [vote_html(e) for e in top if isinstance(e, Vote)]
+        if run.final:
+            parts.append(final_html(run.final))
+        return f'<div class="nbreason-run">{"".join(parts)}</div>'
+    return run_html_single(events)
+
+
+def run_html_single(events) -> str:
     run = summarize(events)
     budget = " · ".join(
         f"{label} {format_amount(key, spent)} / {format_amount(key, limit)}"

@@ -15,7 +15,7 @@ import ipywidgets as w
 
 from ..events import (
     BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, ModelCall, ModelDelta,
-    Observation, Plan, Retry, RunStarted, Stopped,
+    Observation, Plan, Retry, RunStarted, Stopped, Vote,
 )
 from . import html as static
 
@@ -97,7 +97,8 @@ class Gauge:
 class RunView:
     """A run as widgets. Pass `on_event` to the run's subscribers and display `root`."""
 
-    def __init__(self, stop: asyncio.Event | None = None, on_export=None):
+    def __init__(self, stop: asyncio.Event | None = None, on_export=None, *, nested: bool = False):
+        self.nested = nested  # the view of one attempt inside a run's view
         self.stop_event = stop
         self.on_export = on_export  # called with the list of code cells to insert
         self.started: RunStarted | None = None
@@ -112,6 +113,11 @@ class RunView:
         self.status.add_class("nbreason-status")
         self.steps = w.Accordion()
         self.steps.add_class("nbreason-steps")
+        self.attempt_views: dict[int, RunView] = {}
+        self.attempts = w.Tab(layout=w.Layout(display="none"))
+        self.attempts.add_class("nbreason-attempts")
+        self.vote = w.HTML(layout=w.Layout(display="none"))
+        self.vote.add_class("nbreason-vote")
         self.errors = w.HTML()
         self.answer = w.HTML(layout=w.Layout(display="none"))
         self.answer.add_class("nbreason-final")
@@ -128,7 +134,7 @@ class RunView:
         self.root = w.VBox([
             self.header,
             w.VBox([g.box for g in self.gauges.values()]),
-            self.status, self.steps, self.errors, self.answer,
+            self.status, self.steps, self.attempts, self.vote, self.errors, self.answer,
             w.HBox([self.stop_button, self.export_button]),
             self.export_output,
         ])
@@ -139,6 +145,15 @@ class RunView:
 
     # --- the subscriber -------------------------------------------------------------
     def on_event(self, event: Event) -> None:
+        if event.attempt > 0 and not self.nested:
+            self._attempt_view(event.attempt).on_event(event)
+            if isinstance(event, FinalAnswer):
+                self._title_attempt(event)
+            return
+        if isinstance(event, Vote):
+            self.vote.value = static.vote_html(event)
+            self.vote.layout.display = None
+            return
         if isinstance(event, ModelDelta):
             self._card(event.step).streamed += event.text
             self._schedule_flush()
@@ -165,6 +180,25 @@ class RunView:
             self._status(self._doing(event))
         elif isinstance(event, Error):
             self.errors.value += f'<pre style="color:#b00;margin:2px 0">{html.escape(event.message)}</pre>'
+
+    # --- several attempts: one compact view each, side by side in tabs ---------------------
+    def _attempt_view(self, attempt: int) -> "RunView":
+        if attempt not in self.attempt_views:
+            view = RunView(nested=True)
+            for part in (view.header, view.stop_button, view.export_button):
+                part.layout.display = "none"
+            self.attempt_views[attempt] = view
+            self.attempts.children = [v.root for _, v in sorted(self.attempt_views.items())]
+            for index, number in enumerate(sorted(self.attempt_views)):
+                self.attempts.set_title(index, f"attempt {number}")
+            self.attempts.layout.display = None
+            self._status(f"{len(self.attempt_views)} attempt(s) running…")
+        return self.attempt_views[attempt]
+
+    def _title_attempt(self, final: FinalAnswer) -> None:
+        index = sorted(self.attempt_views).index(final.attempt)
+        answer = final.answer if final.answer is not None else "no answer"
+        self.attempts.set_title(index, f"attempt {final.attempt}: {str(answer)[:24]}")
 
     # --- pieces -----------------------------------------------------------------------
     def _card(self, step: int) -> StepCard:
