@@ -100,7 +100,7 @@ class Retry(Event):
     """The model API failed transiently; the call is retried after `wait` seconds."""
 
     kind: ClassVar[str] = "retry"
-    attempt: int = 0
+    number: int = 0  # which retry of this call (1, 2, …)
     wait: float = 0.0
     reason: str = ""
 

@@ -75,3 +75,8 @@ class History:
         """The server said the prompt is too long: allow half of what was sent, and refit."""
         self.context_chars = max(1_000, min(self.context_chars, self.size()) // 2)
         self.fit()
+
+    def truncate(self, length: int) -> None:
+        """Forget everything after the first `length` messages (backtracking)."""
+        del self.messages[length:]
+        self._steps = {i: step for i, step in self._steps.items() if i < length}

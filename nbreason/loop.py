@@ -23,6 +23,7 @@ from .sandboxes.base import Sandbox, SandboxError
 from .sandboxes.results import execution_to_json, summarize
 
 MAX_REJECTIONS = 2  # the same answer rejected this often is given as final, marked unverified
+MAX_BACKTRACKS = 1  # a stalled run goes back to its last good state once, then stops
 
 
 class StopRequested(Exception):
@@ -69,6 +70,9 @@ class Loop:
         self.step = 0
         self.t0 = time.monotonic()
         self.idle_replies = 0  # replies in a row with neither code nor an answer
+        self.backtracks = 0
+        # (step, messages kept, clean code blocks kept) after each step whose code ran cleanly
+        self.checkpoints: list[tuple[int, int, int]] = []
         self.verifying: str | None = None  # answer whose self-check runs in the next step
         self.self_checks: dict[str, Signal] = {}
 
@@ -185,6 +189,8 @@ class Loop:
                 replies[action.call_id] = summary
             else:
                 self.history.add(prompts.observation(summary, self.step, ok=not error), self.step)
+                if not error:
+                    self.checkpoints.append((self.step, len(self.history.messages), len(self.evidence.code)))
             if self.verifying is not None:
                 answer, self.verifying = self.verifying, None
                 self.self_checks[answer] = self_check_signal(execution)
@@ -196,7 +202,10 @@ class Loop:
             else:
                 signal = code_ran(execution)
                 yield self.ev(Check, reward=signal.value, signals=[signal])
-                if stalled:
+                if stalled and self.config.backtrack and self.backtracks < MAX_BACKTRACKS:
+                    async for event in self._backtrack(stalled):
+                        yield event
+                elif stalled:
                     outcome["stalled"] = stalled
                     yield self.ev(Decision, action="final", reason=stalled)
                 elif error:
@@ -220,6 +229,25 @@ class Loop:
             else:
                 self.history.add({"role": "user", "content": nudge}, self.step)
         self._answer_tool_calls(completion, replies)
+
+    async def _backtrack(self, why: str) -> AsyncIterator[Event]:
+        """Go back to the last state that worked: restart the sandbox, re-run the clean code up
+        to that step, drop the failing steps from the model's view, and ask for another way."""
+        self.backtracks += 1
+        step, kept_messages, kept_code = self.checkpoints[-1] if self.checkpoints else (0, 2, 0)
+        yield self.ev(Decision, action="backtrack",
+                      reason=f"{why}; back to the state after step {step} to try another way")
+        await self.sandbox.restart()
+        for code in self.evidence.code[:kept_code]:
+            execution = await self.sandbox.run_code(code, timeout=self.config.exec_timeout)
+            if execution.error:
+                yield self.ev(Error, source="sandbox", message=f"rebuilding the state of step {step} failed: "
+                                                              f"{execution.error.name}: {execution.error.value}")
+                break
+        self.history.truncate(kept_messages)
+        self.history.add({"role": "user", "content": prompts.backtrack(why, step)}, self.step)
+        self.stall = StallDetector()
+        self.idle_replies = 0
 
     def _answer_tool_calls(self, completion: Completion, replies: dict[str, str]) -> None:
         # The chat API requires a tool message for every tool call of the previous reply.
@@ -286,7 +314,7 @@ class Loop:
                 self.queue.put_nowait(self.ev(ModelDelta, text=text))
 
             def on_retry(n: int, wait: float, why: str) -> None:
-                self.queue.put_nowait(self.ev(Retry, attempt=n, wait=wait, reason=why))
+                self.queue.put_nowait(self.ev(Retry, number=n, wait=wait, reason=why))
 
             started = time.monotonic()
             task = asyncio.ensure_future(self.model.complete(messages, tools=tools, on_delta=on_delta,

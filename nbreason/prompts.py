@@ -96,3 +96,9 @@ def verify(answer: str) -> str:
         f"Before accepting {answer!r}, check it independently: write a ```python block that substitutes it back "
         "or recomputes it another way, and prints True if it is correct, else False."
     )
+
+
+def backtrack(why: str, step: int) -> str:
+    where = f"the state after step {step} (its variables are back)" if step else "a fresh Python session"
+    return (f"That approach is not working ({why}). We are back at {where}. "
+            "Try a different approach: write a new ```python block.")

@@ -84,9 +84,32 @@ async def test_cost_limit_uses_the_price_table():
 async def test_repeating_failing_code_is_detected_as_a_stall():
     bad = Reply("```python\n1/0\n```")
     with ScriptedServer([bad] * 5) as server:
-        result = await reason("q", config=config(server))
+        result = await reason("q", config=config(server, backtrack=False))
     assert result.stop_reason.startswith("stalled")
     assert len(result.steps) == 2
+
+
+async def test_a_stall_backtracks_once_to_the_last_good_state_then_stops():
+    bad = Reply("```python\n1/0\n```")
+    with ScriptedServer([bad] * 5) as server:
+        result = await reason("q", config=config(server))
+    assert [e.action for e in result.events if isinstance(e, Decision)].count("backtrack") == 1
+    assert result.stop_reason.startswith("stalled") and len(result.steps) == 4
+
+
+async def test_backtracking_rebuilds_the_good_state_and_hides_the_failed_steps():
+    script = [Reply("Load the data.\n```python\ndata = [4, 8, 15]\nprint(len(data))\n```"),
+              Reply("```python\nprint(data.mean())\n```"),
+              Reply("```python\nprint(data.mean())\n```"),  # same failing code: stall -> backtrack
+              Reply("Another way.\n```python\nprint(sum(data) / len(data))\n```"),
+              Reply("FINAL ANSWER: 9")]
+    with ScriptedServer(script) as server:
+        result = await reason("mean?", config=config(server))
+        after_backtrack = server.requests[3]["messages"]
+    assert result.answer == "9" and result.verified
+    assert "back at the state after step 1" in after_backtrack[-1]["content"]
+    assert not any("mean()" in str(m.get("content")) for m in after_backtrack)  # failed steps dropped
+    assert "".join(result.steps[3].execution["stdout"]).strip() == "9.0"  # `data` was rebuilt
 
 
 async def test_an_answer_not_backed_by_output_is_sent_back_for_revision():

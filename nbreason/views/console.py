@@ -109,7 +109,7 @@ class ConsoleView:
             style="dim"))
 
     def _on_retry(self, e: Retry) -> None:
-        self.console.print(Text(f"retry {e.attempt} in {e.wait:.1f}s: {e.reason}", style="yellow"))
+        self.console.print(Text(f"retry {e.number} in {e.wait:.1f}s: {e.reason}", style="yellow"))
 
     def _on_error(self, e: Error) -> None:
         self.console.print(Text(("error: " if e.fatal else "note: ") + e.message, style="red" if e.fatal else "yellow"))

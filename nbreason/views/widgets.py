@@ -168,7 +168,7 @@ class RunView:
             for key, _, spent, limit in static.budget_rows(self.started, event):
                 self.gauges[key].set(spent, limit)
         elif isinstance(event, Retry):
-            self._status(f"model busy, retry {event.attempt} in {event.wait:.1f} s: {event.reason}")
+            self._status(f"model busy, retry {event.number} in {event.wait:.1f} s: {event.reason}")
         elif isinstance(event, Stopped):
             self._status(html.escape(event.reason))
         elif isinstance(event, FinalAnswer):
