@@ -62,6 +62,11 @@ def _run_parser(sub) -> None:
     p.add_argument("--confine", dest="confine", action="store_true", default=None,
                    help="local sandbox: hide other processes and the home folder, read-only file system outside "
                         "the sandbox folder [env NBREASON_CONFINE=true]")
+    p.add_argument("--self-check", dest="self_check", action="store_true", default=None,
+                   help="before accepting an answer, the model writes an independent check that must print True "
+                        "[env NBREASON_SELF_CHECK]")
+    p.add_argument("--no-backtrack", dest="backtrack", action="store_false", default=None,
+                   help="end a stalled run instead of going back to its last good step [env NBREASON_BACKTRACK]")
     p.add_argument("--context", default="", help="extra context given to the model with the question")
     p.add_argument("--json", action="store_true", help="print the result as JSON on standard output")
     p.add_argument("--quiet", action="store_true", help="show only the final answer")
@@ -101,7 +106,9 @@ def cmd_run(args) -> int:
         print("nbreason: the question is empty", file=sys.stderr)
         return 2
     try:
-        config = load({name: getattr(args, name) for _, name, _, _ in RUN_OPTIONS} | {"network": args.network, "confine": args.confine})
+        config = load({name: getattr(args, name) for _, name, _, _ in RUN_OPTIONS} | {"network": args.network, "confine": args.confine,
+                                                                                 "self_check": args.self_check,
+                                                                                 "backtrack": args.backtrack})
     except ValueError as exc:
         print(f"nbreason: {exc}", file=sys.stderr)
         return 2

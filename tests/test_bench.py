@@ -270,3 +270,17 @@ async def test_attempts_that_fail_outright_are_retried_on_resume(tmp_path):
     assert loop.calls == 1
     summary = summarize(out)
     assert summary["strategies"][0]["accuracy"] == 1.0 and summary["failed_lines"] == 0
+
+
+def test_strategies_finished_on_different_problems_are_also_compared_on_the_shared_ones(tmp_path):
+    def row(problem, strategy, correct):
+        return {"problem": problem, "strategy": strategy, "gold": "1", "correct": correct, "answer": "1",
+                "why": "", "generated_tokens": 10, "total_tokens": 20, "seconds": 1.0,
+                "attempts": [Attempt("1", generated_tokens=10, total_tokens=20).to_json()]}
+
+    rows = [row("a", "single-shot", True), row("b", "single-shot", False), row("b", "loop", True)]
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    summary = summarize(tmp_path)
+    assert summary["common"]["problems"] == 1
+    assert {r["strategy"]: r["accuracy"] for r in summary["common"]["strategies"]} == {"single-shot": 0.0, "loop": 1.0}
+    assert "On the 1 problems every strategy finished" in (tmp_path / "summary.md").read_text()

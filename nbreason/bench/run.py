@@ -237,7 +237,13 @@ def summarize(out: Path, meta: dict | None = None) -> dict:
     for base in sorted({b for _, b in latest}):
         entries = [(_attempts(r["attempts"]), gold[p]) for (p, b), r in latest.items() if b == base and p in gold]
         curves[base] = {"vote": vote_curve(entries), "adaptive": adaptive_curve(entries)}
-    summary = {"meta": meta or {}, "strategies": strategy_rows(results), "curves": curves, "failed_lines": failed,
+    rows = strategy_rows(results)
+    common = None
+    if len({r["problems"] for r in rows}) > 1:  # unequal sets: also compare on the shared problems
+        sets = [{p for (p, s) in {(r["problem"], r["strategy"]) for r in results} if s == row["strategy"]} for row in rows]
+        shared = sorted(set.intersection(*sets))
+        common = {"problems": len(shared), "strategies": strategy_rows(results, set(shared))}
+    summary = {"meta": meta or {}, "strategies": rows, "common": common, "curves": curves, "failed_lines": failed,
                "passes": _read_jsonl(out / "passes.jsonl")}
     existing = out / "summary.json"
     if meta is None and existing.is_file():
@@ -257,6 +263,12 @@ def markdown(summary: dict) -> str:
     for r in summary["strategies"]:
         lines.append(f"| {r['strategy']} | {r['problems']} | {r['accuracy']:.1%} | {r['ci_low']:.1%}–{r['ci_high']:.1%} "
                      f"| {r['generated_tokens']:.0f} | {r['total_tokens']:.0f} | {r['attempts']:.2f} | {r['seconds']:.1f} |")
+    common = summary.get("common")
+    if common:
+        lines += ["", f"On the {common['problems']} problems every strategy finished:", "",
+                  "| strategy | accuracy | 95% CI | gen tokens/problem | total tokens/problem |", "|---|---|---|---|---|"]
+        lines += [f"| {r['strategy']} | {r['accuracy']:.1%} | {r['ci_low']:.1%}–{r['ci_high']:.1%} "
+                  f"| {r['generated_tokens']:.0f} | {r['total_tokens']:.0f} |" for r in common["strategies"]]
     for base, curve in summary.get("curves", {}).items():
         if curve["vote"]:
             lines += ["", f"Majority vote over k of the pooled {base} samples (all k-subsets averaged):", "",

@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 from ..events import Signal
 
+MAX_ANSWER_WORDS = 15  # longer "answers" are usually prose about the problem, not an answer
+
 NUMBER = re.compile(r"-?\d[\d,]*\.?\d*(?:[eE][-+]?\d+)?|-?\.\d+")
 
 
@@ -58,6 +60,8 @@ def answer_parses(answer: str | None, expect: str = "any") -> Signal:
     """`expect` is "number" or "any"."""
     if answer is None or not answer.strip():
         return Signal("answer", 0.0, "no answer was given")
+    if len(answer.split()) > MAX_ANSWER_WORDS:
+        return Signal("answer", 0.4, f"the answer is a {len(answer.split())}-word sentence, not a value")
     if expect == "number":
         value = parse_number(answer)
         if value is None:

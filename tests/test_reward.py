@@ -1,0 +1,46 @@
+"""Reward signals: each returns a value in [0, 1] and a reason."""
+
+from nbreason.events import Signal
+from nbreason.policy.reward import answer_parses, code_ran, combine, grounded, parse_number, user_check
+
+
+def test_numbers_are_read_from_common_formats():
+    assert parse_number("$1,234.50") == 1234.5
+    assert parse_number("\\boxed{42}") == 42
+    assert parse_number("12 apples and 3 pears") is None  # two numbers: not one value
+
+
+def test_a_sentence_is_not_an_answer_value():
+    long = "The negative values indicate that the solution is not valid in the context of the problem at all"
+    assert answer_parses(long).value < 0.5 and "sentence" in answer_parses(long).reason
+    assert answer_parses("13 m wide, 56 m of fence").value == 1.0
+
+
+def test_expected_number_type():
+    assert answer_parses("forty", expect="number").value < 1
+    assert answer_parses("40", expect="number").value == 1
+
+
+def test_grounded_needs_the_value_in_the_output():
+    assert grounded("72", ["72.0"]).value == 1.0
+    assert grounded("73", ["72.0"]).value == 0.0
+    assert grounded("West", ["region\nWest 320"]).value == 1.0
+    assert grounded("7", []).value == 0.0
+
+
+def test_code_ran_reads_the_error():
+    assert code_ran({"error": None}).value == 1.0
+    signal = code_ran({"error": {"name": "KeyError", "value": "'x'"}})
+    assert signal.value == 0.0 and "KeyError" in signal.reason
+
+
+def test_user_check_scores_bool_numbers_and_exceptions():
+    assert user_check("4", lambda a: a == "4").value == 1.0
+    assert user_check("4", lambda a: 0.25).value == 0.25
+    assert user_check("4", lambda a: 1 / 0).value == 0.0
+    assert user_check("4", None) is None
+
+
+def test_combine_is_the_weighted_mean():
+    assert combine([Signal("a", 1.0), Signal("b", 0.0, weight=3.0)]) == 0.25
+    assert combine([]) == 0.0
