@@ -20,6 +20,7 @@ import asyncio
 import itertools
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,8 +87,13 @@ class Bench:
                        if not _all_failed(_attempts(r["attempts"]))}
 
     def _append(self, path: Path, row: dict) -> None:
-        with open(path, "a") as fh:
-            fh.write(json.dumps(row) + "\n")
+        # One write of the whole line in append mode, so two benchmarks sharing a folder never
+        # interleave parts of their lines.
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, (json.dumps(row) + "\n").encode())
+        finally:
+            os.close(fd)
 
     def _record(self, problem: Problem, result: StrategyResult) -> None:
         verdict = grade(result.answer, problem.gold)
