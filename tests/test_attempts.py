@@ -81,7 +81,7 @@ async def test_widgets_show_attempts_side_by_side_and_the_vote():
         result = await reason("q", config=config(server, attempts=2, strategy="vote"), subscribers=[view.on_event])
     assert result.answer == "7"
     assert len(view.attempts.children) == 2
-    assert [view.attempts.get_title(i) for i in range(2)] == ["attempt 1: 7", "attempt 2: 7"]
+    assert list(view.attempts.titles) == ["attempt 1: 7", "attempt 2: 7"]
     assert "vote over 2 attempts" in view.vote.value and view.vote.layout.display is None
     assert "7" in view.answer.value
     page = report_html(result.events)

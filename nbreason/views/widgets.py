@@ -114,6 +114,7 @@ class RunView:
         self.steps = w.Accordion()
         self.steps.add_class("nbreason-steps")
         self.attempt_views: dict[int, RunView] = {}
+        self.attempt_titles: dict[int, str] = {}  # kept here: setting children resets a Tab's titles
         self.attempts = w.Tab(layout=w.Layout(display="none"))
         self.attempts.add_class("nbreason-attempts")
         self.vote = w.HTML(layout=w.Layout(display="none"))
@@ -188,17 +189,17 @@ class RunView:
             for part in (view.header, view.stop_button, view.export_button):
                 part.layout.display = "none"
             self.attempt_views[attempt] = view
+            self.attempt_titles.setdefault(attempt, f"attempt {attempt}")
             self.attempts.children = [v.root for _, v in sorted(self.attempt_views.items())]
-            for index, number in enumerate(sorted(self.attempt_views)):
-                self.attempts.set_title(index, f"attempt {number}")
+            self.attempts.titles = tuple(self.attempt_titles[n] for n in sorted(self.attempt_views))
             self.attempts.layout.display = None
             self._status(f"{len(self.attempt_views)} attempt(s) running…")
         return self.attempt_views[attempt]
 
     def _title_attempt(self, final: FinalAnswer) -> None:
-        index = sorted(self.attempt_views).index(final.attempt)
         answer = final.answer if final.answer is not None else "no answer"
-        self.attempts.set_title(index, f"attempt {final.attempt}: {str(answer)[:24]}")
+        self.attempt_titles[final.attempt] = f"attempt {final.attempt}: {str(answer)[:24]}"
+        self.attempts.titles = tuple(self.attempt_titles[n] for n in sorted(self.attempt_views))
 
     # --- pieces -----------------------------------------------------------------------
     def _card(self, step: int) -> StepCard:
