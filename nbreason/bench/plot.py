@@ -15,7 +15,7 @@ def plot(summary: dict, path: Path, title: str = "") -> Path:
     matplotlib.use("Agg")  # files only; never needs a display
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    fig, ax = plt.subplots(figsize=(10, 4.8), dpi=120)
     for row in summary["strategies"]:
         x, y = max(row["generated_tokens"], 1.0), row["accuracy"]
         ax.errorbar([x], [y], yerr=[[y - row["ci_low"]], [row["ci_high"] - y]], fmt="o", capsize=3,
@@ -38,7 +38,7 @@ def plot(summary: dict, path: Path, title: str = "") -> Path:
     ax.set_ylim(0, 1)
     ax.grid(True, which="both", alpha=0.3)
     ax.set_title(title or "accuracy vs test-time compute")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))  # outside: never over the points
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

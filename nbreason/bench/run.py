@@ -58,7 +58,7 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 
 def _attempts(rows: list[dict]) -> list[Attempt]:
-    return [Attempt(**row) for row in rows]
+    return [Attempt(**row) for row in rows]  # rows without "code" (pooled results) default to None
 
 
 def _all_failed(attempts: list[Attempt]) -> bool:
@@ -95,11 +95,14 @@ class Bench:
         finally:
             os.close(fd)
 
-    def _record(self, problem: Problem, result: StrategyResult) -> None:
+    def _record(self, problem: Problem, result: StrategyResult, pooled: bool = False) -> None:
         verdict = grade(result.answer, problem.gold)
         row = {"problem": problem.id, "strategy": result.strategy, "gold": problem.gold,
                "correct": verdict.correct, "graded_by": verdict.how, **result.to_json(),
                "failed": _all_failed(result.attempts)}
+        if pooled:  # the attempts' code is in pool.jsonl already; do not repeat it per strategy
+            for attempt in row["attempts"]:
+                attempt.pop("code", None)
         self._append(self.results_path, row)
         self._done.add((problem.id, result.strategy))
 
@@ -132,7 +135,7 @@ class Bench:
                                           "attempts": [a.to_json() for a in have]})
         for spec in self.specs:
             if spec.sampled and spec.base == base and (problem.id, spec_name(spec)) not in self._done:
-                self._record(problem, strategies.from_pool(spec, have, self.confidence))
+                self._record(problem, strategies.from_pool(spec, have, self.confidence), pooled=True)
         return sampled
 
     async def run(self) -> None:
