@@ -22,7 +22,8 @@ from .loop import Loop
 from .policy import voting
 from .sandboxes import make_sandbox
 
-SAMPLE_TEMPERATURE = 0.7
+from .strategies import SAMPLE_TEMPERATURE  # one sampling temperature for attempts, here and in bench
+
 STRATEGIES = ("vote", "wvote", "adaptive")
 
 
