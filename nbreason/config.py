@@ -49,6 +49,7 @@ class RunConfig:
     max_cost: float | None = None
     # reward / stopping
     reward_threshold: float = 0.7
+    answer_from_output: bool = False  # code printing one short line proposes it as the answer (on for embedded models)
     backtrack: bool = True  # a stalled run goes back to its last good step once and tries another way
     self_check: bool = False  # before accepting, the model writes an independent check that runs
     answer_type: str = "any"  # any | number: what a well-formed final answer looks like

@@ -76,6 +76,18 @@ class Loop:
         self.verifying: str | None = None  # answer whose self-check runs in the next step
         self.self_checks: dict[str, Signal] = {}
 
+    def _printed_answer(self) -> str | None:
+        """With `answer_from_output`, code that printed one short line proposes that line as the
+        answer: the text protocol asks for code that prints only the final answer, and small models
+        often keep writing code instead of saying `FINAL ANSWER:`."""
+        if not (self.config.answer_from_output or getattr(self.model, "answer_from_output", False)):
+            return None
+        lines = [ln.strip() for ln in (self.evidence.outputs[-1] if self.evidence.outputs else "").splitlines()
+                 if ln.strip()]
+        if len(lines) == 1 and len(lines[0].split()) <= 6:
+            return lines[0]
+        return None
+
     def _steps_left(self) -> int:
         limit = self.budget.limits.steps
         return 1 if limit is None else limit - self.step
@@ -198,6 +210,9 @@ class Loop:
                     yield event
             elif action.answer is not None and not error:
                 async for event in self._judge(action.answer, outcome, replies, action.call_id):
+                    yield event
+            elif not error and self._printed_answer() is not None:
+                async for event in self._judge(self._printed_answer(), outcome, replies, action.call_id):
                     yield event
             else:
                 signal = code_ran(execution)

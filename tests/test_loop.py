@@ -259,3 +259,12 @@ async def test_self_check_that_fails_sends_the_answer_back():
     assert result.answer == "5" and result.verified
     signals = {s.name: s.value for s in [e for e in result.events if isinstance(e, Check)][-1].signals}
     assert signals["self_check"] == 1.0
+
+
+async def test_a_lone_printed_value_is_proposed_as_the_answer_when_enabled():
+    with ScriptedServer([Reply("```python\nprint(6 * 7)\n```")]) as server:
+        result = await reason("6*7?", config=config(server, answer_from_output=True))
+    assert result.answer == "42" and result.verified and result.usage.calls == 1
+    with ScriptedServer([Reply("```python\nprint('a')\nprint('b')\n```"), Reply("FINAL ANSWER: b")]) as server:
+        result = await reason("q", config=config(server, answer_from_output=True))
+    assert result.usage.calls == 2  # two printed lines: the model still has to say which is the answer

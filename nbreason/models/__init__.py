@@ -28,6 +28,7 @@ async def make_model(config) -> Model:
             config.replace(model=handle.model_name, base_url=handle.base_url, api_key=handle.api_key or "local"),
             prices={handle.model_name: (0.0, 0.0)})  # runs on this machine: no bill
         model.supports_tools = False  # a 1.5B model follows the fenced-code protocol more reliably
+        model.answer_from_output = True  # small models rarely say FINAL ANSWER; a lone printed value is one
         model.server = handle
         return model
     if config.model == AUTO_MODEL:
