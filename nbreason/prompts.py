@@ -10,9 +10,10 @@ FINAL_MARKER = "FINAL ANSWER:"
 
 # The final-answer marker is introduced only once there is output to read: small models
 # told about it up front tend to answer at once without running anything.
-# Measured on the embedded 0.5B: asking for a prose plan first made it answer in prose (2 of 6
-# GSM8K replies had code); this wording gave code on 6 of 6. Any prose before the block is the plan.
-SYSTEM_TEXT = """You solve problems by writing Python.
+# The loop starts from the strongest one-block prompt we measured (the single-shot baseline's, in
+# nbreason.strategies) and adds only what the loop itself brings: error feedback, checks,
+# revision. Asking for a prose plan first made the 0.5B answer in prose (code in 2 of 6 replies).
+SYSTEM_TEXT = """You solve problems by writing one Python program.
 Reply with one ```python block that computes the answer and prints only the final answer."""
 
 SYSTEM_TOOLS = """You solve problems by writing Python and reading its output.
