@@ -13,8 +13,8 @@ FINAL_MARKER = "FINAL ANSWER:"
 # The loop starts from the strongest one-block prompt we measured (the single-shot baseline's, in
 # nbreason.strategies) and adds only what the loop itself brings: error feedback, checks,
 # revision. Asking for a prose plan first made the 0.5B answer in prose (code in 2 of 6 replies).
-SYSTEM_TEXT = """You solve problems by writing one Python program.
-Reply with one ```python block that computes the answer and prints only the final answer."""
+SYSTEM_TEXT = ("You solve problems by writing one Python program. Reply with one ```python block that "
+               "computes the answer and prints only the final answer.")
 
 SYSTEM_TOOLS = """You solve problems by writing Python and reading its output.
 Call run_python with code that computes and prints the result; say your plan in one sentence first.

@@ -21,16 +21,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from .config import RunConfig
+from .prompts import SYSTEM_TEXT
 from .policy import voting
 from .policy.reward import answer_parses, code_ran, combine
 
 SAMPLE_TEMPERATURE = 0.7
 SPEC = re.compile(r"^(single-shot|loop|vote|wvote|adaptive)(?:@(\d+))?(?::(single-shot|loop))?$")
 
-SINGLE_SHOT_SYSTEM = (
-    "You solve problems by writing one Python program. Reply with one ```python block that "
-    "computes the answer and prints only the final answer."
-)
+SINGLE_SHOT_SYSTEM = SYSTEM_TEXT  # the baseline and the loop's first step see the same prompt
 
 
 @dataclass
