@@ -18,7 +18,9 @@ from tests.support.scripted_server import Reply, ScriptedServer
 
 ROOT = Path(__file__).resolve().parents[1]
 # Notebooks that run %%reason live; the replay examples are tested in test_examples_replay.py.
-EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.ipynb") if "%%reason" in p.read_text())
+EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.ipynb")
+                  if any(c.cell_type == "code" and c.source.startswith("%%reason")
+                         for c in nbformat.read(p, as_version=4).cells))
 
 PRIMES = """primes = []
 n = 2
