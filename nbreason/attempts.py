@@ -14,6 +14,7 @@ Every attempt's events carry `attempt = i`, so views and traces show them side b
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, Callable
 
 from .config import RunConfig
@@ -89,7 +90,6 @@ def _vote(config: RunConfig, finals: dict[int, FinalAnswer], run_id: str, settle
     winner_attempt = next((i for i in order if voting.answer_key(finals[i].answer) == result.key), 0)
     rows = [{"attempt": i, "answer": finals[i].answer, "reward": finals[i].reward, "verified": finals[i].verified,
              "tokens": finals[i].usage.total_tokens, "stop_reason": finals[i].stop_reason} for i in order]
-    import time
     return Vote(run_id=run_id, elapsed=round(time.monotonic() - t0, 3), strategy=config.strategy, answers=rows,
                 tally={k: round(v, 4) for k, v in result.votes.items()}, winner=result.answer,
                 winner_attempt=winner_attempt, why=result.why, stopped_early=settled)

@@ -18,7 +18,8 @@ from .events import (BudgetUpdate, Check, Code, Decision, Error, Event, FinalAns
                      ModelDelta, Observation, Plan, Retry, RunStarted, Signal, Stopped, Usage)
 from .history import History
 from .models.base import Completion, ContextTooLong, Model, ModelError
-from .policy import Budget, Limits, StallDetector, StopRule, answer_parses, code_ran, combine, grounded, user_check
+from .policy import (Budget, Limits, StallDetector, StopRule, answer_parses, code_ran, combine, grounded,
+                     self_check_signal, user_check)
 from .sandboxes.base import Sandbox, SandboxError
 from .sandboxes.results import execution_to_json, summarize
 
@@ -211,8 +212,8 @@ class Loop:
             elif action.answer is not None and not error:
                 async for event in self._judge(action.answer, outcome, replies, action.call_id):
                     yield event
-            elif not error and self._printed_answer() is not None:
-                async for event in self._judge(self._printed_answer(), outcome, replies, action.call_id):
+            elif not error and (printed := self._printed_answer()) is not None:
+                async for event in self._judge(printed, outcome, replies, action.call_id):
                     yield event
             else:
                 signal = code_ran(execution)
@@ -419,20 +420,6 @@ async def _interrupt(sandbox: Sandbox, task: asyncio.Future) -> None:
         await asyncio.wait_for(asyncio.shield(task), timeout=5)
     except BaseException:
         task.cancel()
-
-
-def self_check_signal(execution: dict | None) -> Signal:
-    """Read a verification's verdict: its last printed line, True or False."""
-    if not execution or execution.get("error"):
-        error = (execution or {}).get("error") or {}
-        return Signal("self_check", 0.5, f"the check itself failed ({error.get('name', 'no code')}): inconclusive", 2.0)
-    lines = [ln.strip() for ln in "".join(execution.get("stdout", [])).splitlines() if ln.strip()]
-    verdict = lines[-1] if lines else ""
-    if verdict in ("True", "true", "PASS", "OK"):
-        return Signal("self_check", 1.0, "the independent check printed True", 2.0)
-    if verdict in ("False", "false", "FAIL"):
-        return Signal("self_check", 0.0, "the independent check printed False", 2.0)
-    return Signal("self_check", 0.5, f"the check printed {verdict[:40]!r}, not True/False: inconclusive", 2.0)
 
 
 def _assistant_message(completion: Completion) -> dict:

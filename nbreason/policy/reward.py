@@ -107,3 +107,17 @@ def combine(signals: list[Signal]) -> float:
     if not total:
         return 0.0
     return round(sum(s.value * s.weight for s in signals) / total, 4)
+
+
+def self_check_signal(execution: dict | None) -> Signal:
+    """Read a verification's verdict: its last printed line, True or False."""
+    if not execution or execution.get("error"):
+        error = (execution or {}).get("error") or {}
+        return Signal("self_check", 0.5, f"the check itself failed ({error.get('name', 'no code')}): inconclusive", 2.0)
+    lines = [ln.strip() for ln in "".join(execution.get("stdout", [])).splitlines() if ln.strip()]
+    verdict = lines[-1] if lines else ""
+    if verdict in ("True", "true", "PASS", "OK"):
+        return Signal("self_check", 1.0, "the independent check printed True", 2.0)
+    if verdict in ("False", "false", "FAIL"):
+        return Signal("self_check", 0.0, "the independent check printed False", 2.0)
+    return Signal("self_check", 0.5, f"the check printed {verdict[:40]!r}, not True/False: inconclusive", 2.0)
