@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_sandbox import summary  # noqa: E402
-from nbreason.sandboxes.local import LocalSandbox, confine_problem  # noqa: E402
+from nbreason.sandboxes.kernelspec import confine_problem  # noqa: E402
+from nbreason.sandboxes.local import LocalSandbox  # noqa: E402
 
 
 async def one_kernel(confine: bool, round_trips: int, times: dict) -> None:

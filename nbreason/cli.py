@@ -62,9 +62,10 @@ def _run_parser(sub) -> None:
     p.add_argument("--confine", dest="confine", action="store_true", default=None,
                    help="local sandbox: hide other processes and the home folder, read-only file system outside "
                         "the sandbox folder [env NBREASON_CONFINE=true]")
-    p.add_argument("--self-check", dest="self_check", action="store_true", default=None,
-                   help="before accepting an answer, the model writes an independent check that must print True "
-                        "[env NBREASON_SELF_CHECK]")
+    p.add_argument("--self-check", dest="self_check", choices=["auto", "off", "verify", "recompute"], default=None,
+                   help="before accepting an answer: verify = the model writes a check that must print True; "
+                        "recompute = solve again from scratch until two solutions agree; auto = recompute for "
+                        "the embedded models [default auto; env NBREASON_SELF_CHECK]")
     p.add_argument("--no-backtrack", dest="backtrack", action="store_false", default=None,
                    help="end a stalled run instead of going back to its last good step [env NBREASON_BACKTRACK]")
     p.add_argument("--context", default="", help="extra context given to the model with the question")

@@ -21,6 +21,7 @@ from typing import Any
 
 #: Model spec meaning "the embedded offline model unless an endpoint is configured".
 AUTO_MODEL = "auto"
+SELF_CHECK_MODES = ("auto", "off", "verify", "recompute")
 
 
 @dataclass
@@ -51,7 +52,11 @@ class RunConfig:
     reward_threshold: float = 0.7
     answer_from_output: bool = False  # code printing one short line proposes it as the answer (on for embedded models)
     backtrack: bool = True  # a stalled run goes back to its last good step once and tries another way
-    self_check: bool = False  # before accepting, the model writes an independent check that runs
+    # Before accepting an answer: "verify" = the model writes a check that must print True;
+    # "recompute" = solve again from scratch until two solutions agree; "auto" = recompute for
+    # the embedded models in a one-attempt run, else off (see policy/stopping.py).
+    self_check: str = "auto"  # auto | off | verify | recompute
+    recompute_max: int = 3  # recompute: further independent solutions, at most
     answer_type: str = "any"  # any | number: what a well-formed final answer looks like
     # test-time scaling: several attempts, each a whole loop in its own sandbox
     attempts: int = 1
@@ -62,6 +67,17 @@ class RunConfig:
     trace: str | None = None
     context_chars: int = 12_000  # history kept verbatim for the model (see history.py)
     observation_chars: int = 2_000  # one observation, as the model sees it
+
+    def __post_init__(self) -> None:
+        # self_check was a true/false setting: true still means "verify".
+        mode = {True: "verify", False: "off"}.get(self.self_check, self.self_check)
+        mode = {"true": "verify", "yes": "verify", "on": "verify", "false": "off", "no": "off",
+                "none": "off"}.get(str(mode).strip().lower(), str(mode).strip().lower())
+        if mode not in SELF_CHECK_MODES:
+            raise ValueError(f"self_check: expected one of {', '.join(SELF_CHECK_MODES)}, got {self.self_check!r}")
+        self.self_check = mode
+        if self.recompute_max < 1:
+            raise ValueError(f"recompute_max: expected at least 1, got {self.recompute_max}")
 
     def replace(self, **changes: Any) -> "RunConfig":
         changes = {k: v for k, v in changes.items() if v is not None}

@@ -18,8 +18,9 @@ from .events import (BudgetUpdate, Check, Code, Decision, Error, Event, FinalAns
                      ModelDelta, Observation, Plan, Retry, RunStarted, Signal, Stopped, Usage)
 from .history import History
 from .models.base import Completion, ContextTooLong, Model, ModelError
-from .policy import (Budget, Limits, StallDetector, StopRule, answer_parses, code_ran, combine, grounded,
-                     self_check_signal, user_check)
+from .policy.voting import answer_key
+from .policy import (RECOMPUTE_TEMPERATURE, Budget, Limits, Recompute, StallDetector, StopRule, agreement,
+                     answer_parses, code_ran, combine, grounded, self_check_mode, self_check_signal, user_check)
 from .sandboxes.base import Sandbox, SandboxError
 from .sandboxes.results import execution_to_json, summarize
 
@@ -45,11 +46,7 @@ class Evidence:
         """Best answer so far: the best-scored proposal, else the last printed line."""
         if self.best:
             return self.best[1]
-        for text in reversed(self.outputs):
-            lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-            if lines:
-                return lines[-1]
-        return None
+        return next((line for text in reversed(self.outputs) if (line := _last_line(text))), None)
 
 
 class Loop:
@@ -74,8 +71,10 @@ class Loop:
         self.backtracks = 0
         # (step, messages kept, clean code blocks kept) after each step whose code ran cleanly
         self.checkpoints: list[tuple[int, int, int]] = []
+        self.self_check = self_check_mode(config.self_check, model, config.attempts if attempt else 1)
         self.verifying: str | None = None  # answer whose self-check runs in the next step
         self.self_checks: dict[str, Signal] = {}
+        self.recompute: Recompute | None = None  # the recompute check, once an answer passes
 
     def _printed_answer(self) -> str | None:
         """With `answer_from_output`, code that printed one short line proposes that line as the
@@ -168,6 +167,10 @@ class Loop:
             yield event
 
     async def _step(self, outcome: dict) -> AsyncIterator[Event]:
+        if self.recompute is not None:
+            async for event in self._recompute_step(outcome):
+                yield event
+            return
         completion: Completion | None = None
         async for item in self._call_model():
             if isinstance(item, Completion):
@@ -281,6 +284,8 @@ class Loop:
         checked = user_check(answer, self.check)
         if answer in self.self_checks:
             signals.append(self.self_checks[answer])
+        if self.recompute is not None and self.recompute.solutions:
+            signals.append(agreement(answer, self.recompute.answers))
         return signals + ([checked] if checked else [])
 
     async def _judge(self, answer: str, outcome: dict, replies: dict, call_id: str | None) -> AsyncIterator[Event]:
@@ -290,7 +295,14 @@ class Loop:
         if self.evidence.best is None or reward >= self.evidence.best[0]:
             self.evidence.best = (reward, answer)
         rejected = self.evidence.proposals.get(answer, 0)
-        if self.rule.accept(reward) and self.config.self_check and answer not in self.self_checks \
+        if self.rule.accept(reward) and self.self_check == "recompute" and self.recompute is None \
+                and self._steps_left() > 0:
+            self.recompute = Recompute(answer, extra=self.config.recompute_max)
+            yield self.ev(Decision, action="verify",
+                          reason=f"before accepting {answer!r}: solving the question again from scratch, up to "
+                                 f"{self.config.recompute_max} more times, until two solutions agree")
+            return
+        if self.rule.accept(reward) and self.self_check == "verify" and answer not in self.self_checks \
                 and self._steps_left() > 0:
             self.verifying = answer
             message = prompts.verify(answer)
@@ -318,13 +330,70 @@ class Loop:
             replies["_user"] = message
         yield self.ev(Decision, action="revise", reason=f"reward {reward:.2f} < threshold: " + "; ".join(weak))
 
-    async def _call_model(self) -> AsyncIterator[Event | Completion]:
-        tools = prompts.TOOLS if self.protocol == "tools" else None
-        options = {"temperature": self.config.temperature, "max_tokens": self.config.max_tokens}
-        if self.config.seed is not None:
-            options["seed"] = self.config.seed
+    async def _recompute_step(self, outcome: dict) -> AsyncIterator[Event]:
+        """One independent solution for the recompute check: the question alone, in a fresh
+        context (the model sees neither its earlier code nor its answer), sampled, one program,
+        run once. Its messages stay out of the run's history."""
+        check = self.recompute
+        assert check is not None
+        messages = [prompts.system("text"), prompts.question(self.question, self.context)]
+        completion: Completion | None = None
+        async for item in self._call_model(messages, temperature=max(self.config.temperature, RECOMPUTE_TEMPERATURE),
+                                           seed=(self.config.seed or 0) + 1000 + check.solutions):
+            if isinstance(item, Completion):
+                completion = item
+            else:
+                yield item
+        assert completion is not None
+        action = actions.from_text(completion.text)
+        if action.plan:
+            yield self.ev(Plan, text=action.plan)
+        answer, execution = None, None
+        if action.code and action.code.strip():
+            yield self.ev(Code, code=action.code)
+            async for item in self._execute(action.code):
+                if isinstance(item, tuple):
+                    execution = item[0]
+                else:
+                    yield item
+            if not execution.get("error"):
+                answer = _last_line(self.evidence.outputs[-1])
+        else:
+            yield self.ev(Error, message="the independent solution had no code block", source="model")
+        check.add(answer)
+        signals = [code_ran(execution), agreement(answer, check.answers)]
+        yield self.ev(Check, reward=combine(signals), signals=signals, answer=answer)
+        agreed = check.agreed()
+        if agreed is not None or check.exhausted() or self._steps_left() <= 0:
+            final = agreed if agreed is not None else check.first
+            signals = self._signals(final)
+            reward = combine(signals)
+            self.evidence.best = (reward, final)  # the check's verdict replaces the earlier score
+            outcome.update(final=final, reason="answered" if agreed is not None else "answered (unverified)")
+            yield self.ev(Check, reward=reward, signals=signals, answer=final)
+            if agreed is None:
+                why = f"no two of {len(check.answers)} solutions agree; the first answer stands, unverified"
+            elif answer_key(agreed) == answer_key(check.first):
+                why = f"an independent solution agrees: {agreed}"
+            else:
+                why = f"two independent solutions agree on {agreed}, not on the first answer {check.first}"
+            yield self.ev(Decision, action="final", reason=why)
+            return
+        yield self.ev(Decision, action="verify",
+                      reason=f"solution {check.solutions + 1} gives {answer}; the first gave {check.first}: "
+                             f"no two agree yet, solving once more")
+
+    async def _call_model(self, messages: list[dict] | None = None, temperature: float | None = None,
+                          seed: int | None = None) -> AsyncIterator[Event | Completion]:
+        """One model call, streamed. Without `messages`, the run's history (fitted to the context)."""
+        fresh = messages
+        tools = prompts.TOOLS if self.protocol == "tools" and fresh is None else None
+        options = {"temperature": self.config.temperature if temperature is None else temperature,
+                   "max_tokens": self.config.max_tokens}
+        if seed is not None or self.config.seed is not None:
+            options["seed"] = seed if seed is not None else self.config.seed
         for attempt in range(3):
-            messages = [dict(m) for m in self.history.fit()]
+            messages = [dict(m) for m in (fresh if fresh is not None else self.history.fit())]
 
             def on_delta(text: str) -> None:
                 self.queue.put_nowait(self.ev(ModelDelta, text=text))
@@ -343,6 +412,8 @@ class Loop:
                 task.cancel()
                 raise
             except ContextTooLong as exc:
+                if fresh is not None:
+                    raise ModelError(f"{exc}: the question alone does not fit the model's context window") from exc
                 self.history.shrink()
                 yield self.ev(Error, message=f"{exc}; older steps were shortened and the call retried", source="model")
                 continue
@@ -420,6 +491,11 @@ async def _interrupt(sandbox: Sandbox, task: asyncio.Future) -> None:
         await asyncio.wait_for(asyncio.shield(task), timeout=5)
     except BaseException:
         task.cancel()
+
+
+def _last_line(text: str) -> str | None:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else None
 
 
 def _assistant_message(completion: Completion) -> dict:

@@ -105,8 +105,10 @@ class ReasonMagics(Magics):
     @argument("--check", metavar="FN",
               help="a function in this notebook, check(answer) -> bool, that verifies the answer")
     @argument("--timeout", type=float, help="seconds per code execution in the sandbox")
-    @argument("--self-check", action="store_true", default=None,
-              help="before accepting an answer, the model writes an independent check that must print True")
+    @argument("--self-check", choices=["auto", "off", "verify", "recompute"],
+              help="before accepting an answer: verify = the model writes a check that must print True; "
+                   "recompute = solve again from scratch until two solutions agree; auto = recompute for "
+                   "the embedded models")
     @argument("--attempts", type=int, help="several attempts, each in its own sandbox, then a vote")
     @argument("--strategy", choices=["vote", "wvote", "adaptive"],
               help="with --attempts: majority vote, reward-weighted vote, or adaptive (stop once settled)")
@@ -223,7 +225,7 @@ def parse_options(line: str, shell=None, defaults=None):
         "max_seconds": args.max_seconds, "max_cost": args.max_cost,
         "temperature": args.temperature, "seed": args.seed, "trace": args.trace,
         "exec_timeout": args.timeout, "attempts": args.attempts, "strategy": args.strategy,
-        "self_check": args.self_check or None,
+        "self_check": args.self_check,
     }
     overrides.update({k: v for k, v in options.items() if v is not None})
     try:

@@ -8,7 +8,8 @@
                      (voting.stop_check), at most N
 
 An attempt of vote/adaptive is a loop run unless the spec names another base:
-"vote@8:single-shot". Attempts sample (temperature `SAMPLE_TEMPERATURE`, a distinct seed
+"vote@8:single-shot". A loop, or a voted loop, takes run options after "+":
+"loop+no-check", "vote@8+recompute" (see OPTIONS). Attempts sample (temperature `SAMPLE_TEMPERATURE`, a distinct seed
 each): with greedy decoding they would all be the same attempt.
 """
 
@@ -26,7 +27,10 @@ from .policy import voting
 from .policy.reward import answer_parses, code_ran, combine
 
 SAMPLE_TEMPERATURE = 0.7
-SPEC = re.compile(r"^(single-shot|loop|vote|wvote|adaptive)(?:@(\d+))?(?::(single-shot|loop))?$")
+SPEC = re.compile(r"^(single-shot|loop|vote|wvote|adaptive)(?:@(\d+))?(?::(single-shot|loop))?((?:\+[a-z-]+)*)$")
+# "+name" in a spec: the config changes that loop attempts run with.
+OPTIONS = {"verify": {"self_check": "verify"}, "recompute": {"self_check": "recompute"},
+           "no-check": {"self_check": "off"}, "no-backtrack": {"backtrack": False}}
 
 SINGLE_SHOT_SYSTEM = SYSTEM_TEXT  # the baseline and the loop's first step see the same prompt
 
@@ -73,6 +77,26 @@ class Spec:
     kind: str  # single-shot | loop | vote | wvote | adaptive
     n: int = 1
     base: str = "loop"  # what one attempt of vote/adaptive is
+    options: tuple[str, ...] = ()  # names in OPTIONS, applied to loop attempts
+
+    @property
+    def name(self) -> str:
+        name = self.kind if self.kind in ("single-shot", "loop") else f"{self.kind}@{self.n}"
+        if self.base != "loop":
+            name += f":{self.base}"
+        return name + "".join(f"+{o}" for o in self.options)
+
+    @property
+    def pool(self) -> str:
+        """What one pooled attempt is: specs with the same pool share their samples."""
+        return self.base + "".join(f"+{o}" for o in self.options)
+
+    @property
+    def overrides(self) -> dict:
+        changes: dict = {}
+        for option in self.options:
+            changes.update(OPTIONS[option])
+        return changes
 
     @property
     def sampled(self) -> bool:
@@ -85,13 +109,20 @@ def parse_spec(text: str) -> Spec:
         raise ValueError(f"unknown strategy {text!r}: use single-shot, loop, vote@N, wvote@N or adaptive@N "
                          "(optionally :single-shot or :loop, the kind of attempt voted on)")
     kind, n, base = match.group(1), match.group(2), match.group(3)
+    options = tuple(o for o in match.group(4).split("+") if o)
+    unknown = [o for o in options if o not in OPTIONS]
+    if unknown:
+        raise ValueError(f"unknown strategy option(s) {', '.join('+' + o for o in unknown)} in {text!r}: "
+                         f"use {', '.join('+' + o for o in OPTIONS)}")
+    if options and (kind == "single-shot" or base == "single-shot"):
+        raise ValueError(f"{text!r}: +options change loop runs; a single shot has none")
     if kind in ("single-shot", "loop"):
         if n or base:
             raise ValueError(f"{kind} takes no @N or :base")
-        return Spec(kind)
+        return Spec(kind, options=options)
     if not n or int(n) < 1:
         raise ValueError(f"{kind} needs a number of attempts, e.g. {kind}@8")
-    return Spec(kind, int(n), base or "loop")
+    return Spec(kind, int(n), base or "loop", options)
 
 
 def _last_line(text: str) -> str | None:
@@ -159,14 +190,18 @@ class Sampler:
 
         return make_sandbox(config)
 
-    def attempt_config(self, index: int | None) -> RunConfig:
+    def attempt_config(self, index: int | None, overrides: dict | None = None) -> RunConfig:
+        config = self.config.replace(**(overrides or {}))
         if index is None:  # the one deterministic attempt of single-shot / loop
-            return self.config
+            return config
         base_seed = self.config.seed or 0
-        return self.config.replace(temperature=SAMPLE_TEMPERATURE, seed=base_seed + 1000 + index)
+        # Sampled attempts are voted on: the vote is their agreement check ("auto" self-check off).
+        return config.replace(temperature=SAMPLE_TEMPERATURE, seed=base_seed + 1000 + index,
+                              self_check="off" if config.self_check == "auto" else None)
 
-    async def attempt(self, question: str, base: str, index: int | None = None) -> Attempt:
-        config = self.attempt_config(index)
+    async def attempt(self, question: str, base: str, index: int | None = None,
+                      overrides: dict | None = None) -> Attempt:
+        config = self.attempt_config(index, overrides)
         async with self._slots:
             started = time.monotonic()
             try:
@@ -225,9 +260,10 @@ class Sampler:
                        stop_reason=result.stop_reason, code=code[-1] if code else None,
                        error=errors[-1] if errors else None)
 
-    async def sample(self, question: str, base: str, n: int, start: int = 0) -> list[Attempt]:
+    async def sample(self, question: str, base: str, n: int, start: int = 0,
+                     overrides: dict | None = None) -> list[Attempt]:
         """`n` sampled attempts, run concurrently up to the slot limit, in index order."""
-        return list(await asyncio.gather(*(self.attempt(question, base, start + i) for i in range(n))))
+        return list(await asyncio.gather(*(self.attempt(question, base, start + i, overrides) for i in range(n))))
 
     async def close(self) -> None:
         if self._model is not None and hasattr(self._model, "close"):
@@ -264,8 +300,7 @@ def from_pool(spec: Spec, pool: list[Attempt], confidence: float = 0.95) -> Stra
         used = pool[: spec.n]
         result = vote_on(used, weighted=spec.kind == "wvote")
         why = result.why
-    name = f"{spec.kind}@{spec.n}" + (f":{spec.base}" if spec.base != "loop" else "")
-    return StrategyResult(name, result.answer, why, list(used), seconds=sum(a.seconds for a in used))
+    return StrategyResult(spec.name, result.answer, why, list(used), seconds=sum(a.seconds for a in used))
 
 
 async def run(spec: Spec | str, question: str, sampler: Sampler, *, confidence: float = 0.95,
@@ -273,14 +308,14 @@ async def run(spec: Spec | str, question: str, sampler: Sampler, *, confidence: 
     """Run one strategy live on one question."""
     spec = parse_spec(spec) if isinstance(spec, str) else spec
     started = time.monotonic()
+    name = spec.name
     if spec.kind in ("single-shot", "loop"):
-        attempt = await sampler.attempt(question, spec.kind)
+        attempt = await sampler.attempt(question, spec.kind, overrides=spec.overrides)
         # The attempt's own time: waiting for a free slot is not part of answering.
-        return StrategyResult(spec.kind, attempt.answer, f"the one attempt ({attempt.stop_reason})",
+        return StrategyResult(name, attempt.answer, f"the one attempt ({attempt.stop_reason})",
                               [attempt], attempt.seconds)
-    name = f"{spec.kind}@{spec.n}" + (f":{spec.base}" if spec.base != "loop" else "")
     if spec.kind in ("vote", "wvote"):
-        attempts = await sampler.sample(question, spec.base, spec.n)
+        attempts = await sampler.sample(question, spec.base, spec.n, overrides=spec.overrides)
         result = vote_on(attempts, weighted=spec.kind == "wvote")
         return StrategyResult(name, result.answer, result.why, attempts, time.monotonic() - started)
     # adaptive: draw as many at a time as the server runs in parallel, check, repeat.
@@ -289,7 +324,7 @@ async def run(spec: Spec | str, question: str, sampler: Sampler, *, confidence: 
     check = voting.stop_check([], spec.n, confidence)
     while not check.stop:
         take = min(batch, spec.n - len(attempts))
-        attempts += await sampler.sample(question, spec.base, take, start=len(attempts))
+        attempts += await sampler.sample(question, spec.base, take, start=len(attempts), overrides=spec.overrides)
         check = voting.stop_check([a.answer for a in attempts], spec.n, confidence)
     result = vote_on(attempts)
     return StrategyResult(name, result.answer, f"{result.why}; stopped after {len(attempts)}: {check.why}",

@@ -78,6 +78,30 @@ def test_strategy_specs_parse_and_bad_ones_say_what_is_allowed():
             parse_spec(bad)
 
 
+def test_strategy_options_name_the_loop_settings_they_change():
+    spec = parse_spec("vote@8+recompute")
+    assert spec.name == "vote@8+recompute" and spec.pool == "loop+recompute"
+    assert spec.overrides == {"self_check": "recompute"}
+    assert parse_spec("loop+no-check+no-backtrack").overrides == {"self_check": "off", "backtrack": False}
+    with pytest.raises(ValueError, match=r"unknown strategy option\(s\) \+often"):
+        parse_spec("loop+often")
+    with pytest.raises(ValueError, match="a single shot has none"):
+        parse_spec("vote@4:single-shot+verify")
+
+
+async def test_loop_options_reach_the_attempt_config_and_sampled_attempts_skip_auto_checks(tmp_path):
+    seen = []
+
+    async def loop(question, *, config, model):
+        seen.append((config.self_check, config.temperature))
+        return RunResult(question, answer="1", stop_reason="answered", reward=0.8, usage=Usage(calls=1))
+
+    problems = [datasets.Problem("p1", "q", "1", {})]
+    specs = [parse_spec(s) for s in ("loop", "loop+recompute", "vote@2")]
+    await Bench(problems, specs, sampler_with(loop, parallel=1), tmp_path, log=lambda m: None).run()
+    assert seen == [("auto", 0.0), ("recompute", 0.0), ("off", 0.7), ("off", 0.7)]
+
+
 async def test_single_shot_runs_the_one_program_and_answers_its_last_printed_line():
     reply = Reply("Plan.\n```python\nprint('eggs:', 9)\nprint(9 * 2)\n```",
                   usage={"prompt_tokens": 50, "completion_tokens": 20})

@@ -49,3 +49,14 @@ def test_every_setting_is_documented():
     doc = (Path(__file__).parents[1] / "docs" / "configuration.md").read_text()
     for name, (_, env) in field_help().items():
         assert f"`{name}`" in doc and env in doc, name
+
+
+def test_self_check_takes_a_mode_and_the_old_true_false_values():
+    assert RunConfig().self_check == "auto"
+    assert RunConfig(self_check=True).self_check == "verify"
+    assert load({}, env={"NBREASON_SELF_CHECK": "false"}).self_check == "off"
+    assert load({}, env={"NBREASON_SELF_CHECK": "Recompute"}).self_check == "recompute"
+    with pytest.raises(ValueError, match="self_check: expected one of auto, off, verify, recompute"):
+        RunConfig(self_check="sometimes")
+    with pytest.raises(ValueError, match="recompute_max"):
+        RunConfig(recompute_max=0)

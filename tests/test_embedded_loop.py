@@ -7,7 +7,7 @@ import importlib.metadata
 import pytest
 
 from nbreason.config import RunConfig
-from nbreason.events import Code, ModelCall, Observation
+from nbreason.events import Check, Code, Decision, ModelCall, Observation
 from nbreason.runner import reason
 
 pytestmark = pytest.mark.model
@@ -39,3 +39,6 @@ async def test_small_embedded_model_answers_through_the_whole_loop(tmp_path, mon
     assert any("56211" in "".join(x["stdout"]) + str(x["results"]) for x in outputs)
     assert result.answer is not None and "56211" in result.answer.replace(",", "")
     assert result.usage.completion_tokens > 0 and result.usage.cost == 0.0
+    # the embedded models' default self-check: the answer is recomputed from scratch before it is accepted
+    assert any(isinstance(e, Decision) and e.action == "verify" for e in result.events)
+    assert any(s.name == "agreement" for e in result.events if isinstance(e, Check) for s in e.signals)

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from nbreason.sandboxes.local import PIDS_MAX, LocalSandbox, confine_problem
+from nbreason.sandboxes.kernelspec import PIDS_MAX, confine_problem
+from nbreason.sandboxes.local import LocalSandbox
 from tests.support.kernels import pid_alive
 
 ROOT = Path(__file__).resolve().parents[1]

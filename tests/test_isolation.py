@@ -99,7 +99,7 @@ async def test_network_off_makes_connections_fail():
 
 
 def test_launcher_environment_keeps_only_allowed_names():
-    from nbreason.sandboxes.local import find_kernel_dir, load_launcher
+    from nbreason.sandboxes.kernelspec import find_kernel_dir, load_launcher
 
     launcher = load_launcher(find_kernel_dir())
     env = launcher.sandbox_env(

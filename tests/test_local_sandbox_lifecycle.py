@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from nbreason.sandboxes.base import Sandbox
-from nbreason.sandboxes.local import KERNEL_NAME, LocalSandbox, find_kernel_dir
+from nbreason.sandboxes.kernelspec import KERNEL_NAME, find_kernel_dir
+from nbreason.sandboxes.local import LocalSandbox
 from tests.support.kernels import pid_alive, sandbox_kernel_pids
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -253,12 +253,59 @@ async def test_self_check_that_fails_sends_the_answer_back():
               Reply("```python\nprint(5)\n```"), Reply("FINAL ANSWER: 5"),
               Reply("```python\nprint(5 == 5)\n```")]
     with ScriptedServer(script) as server:
-        result = await reason("q", config=config(server, self_check=True))
+        result = await reason("q", config=config(server, self_check="verify"))
     decisions = [e.action for e in result.events if isinstance(e, Decision)]
     assert decisions == ["continue", "verify", "revise", "continue", "verify", "final"]
     assert result.answer == "5" and result.verified
     signals = {s.name: s.value for s in [e for e in result.events if isinstance(e, Check)][-1].signals}
     assert signals["self_check"] == 1.0
+
+
+async def test_recompute_check_accepts_an_answer_an_independent_solution_agrees_with():
+    script = [Reply("```python\nprint(6 * 7)\n```"), Reply("FINAL ANSWER: 42"),
+              Reply("Another way.\n```python\nprint(sum([40, 2]))\n```")]
+    with ScriptedServer(script) as server:
+        result = await reason("6*7?", config=config(server, self_check="recompute", seed=5))
+    assert [e.action for e in result.events if isinstance(e, Decision)] == ["continue", "verify", "final"]
+    assert result.answer == "42" and result.verified and result.stop_reason == "answered"
+    fresh = server.requests[2]
+    # independent: the question alone, sampled, with its own seed; no sight of the first answer
+    assert [m["role"] for m in fresh["messages"]] == ["system", "user"]
+    assert "42" not in str(fresh["messages"]) and fresh["temperature"] == 0.7 and fresh["seed"] == 1005
+    signals = {s.name: s for s in [e for e in result.events if isinstance(e, Check)][-1].signals}
+    assert signals["agreement"].value == 1.0 and "2 of 2" in signals["agreement"].reason
+    # the model's own history never got the independent solution
+    assert all("sum([40, 2])" not in str(m) for m in server.requests[1]["messages"])
+
+
+async def test_recompute_check_replaces_an_answer_two_independent_solutions_contradict():
+    script = [Reply("```python\nprint(5)\n```"), Reply("FINAL ANSWER: 5"),
+              Reply("```python\nprint(6)\n```"),  # disagrees: no two agree yet
+              Reply("```python\nraise ValueError('x')\n```"),  # fails: no answer, no vote
+              Reply("```python\nprint('6.0')\n```")]  # agrees with the second solution
+    with ScriptedServer(script) as server:
+        result = await reason("q", config=config(server, self_check="recompute", recompute_max=3))
+    assert [e.action for e in result.events if isinstance(e, Decision)] == \
+        ["continue", "verify", "verify", "verify", "final"]
+    assert result.answer == "6" and result.verified and result.steps[-1].step == 5
+    final_decision = [e for e in result.events if isinstance(e, Decision)][-1]
+    assert "not on the first answer 5" in final_decision.reason
+
+
+async def test_recompute_check_without_agreement_keeps_the_first_answer_unverified():
+    script = [Reply("```python\nprint(5)\n```"), Reply("FINAL ANSWER: 5"),
+              Reply("```python\nprint(6)\n```"), Reply("```python\nprint(7)\n```")]
+    with ScriptedServer(script) as server:
+        result = await reason("q", config=config(server, self_check="recompute", recompute_max=2))
+    assert result.answer == "5" and result.stop_reason == "answered (unverified)" and not result.verified
+    assert result.reward < 0.7 and len(server.requests) == 4
+
+
+async def test_recompute_check_stops_at_the_step_budget_with_the_first_answer():
+    script = [Reply("```python\nprint(5)\n```"), Reply("FINAL ANSWER: 5"), Reply("```python\nprint(6)\n```")]
+    with ScriptedServer(script) as server:
+        result = await reason("q", config=config(server, self_check="recompute", max_steps=3))
+    assert result.answer == "5" and not result.verified and len(server.requests) == 3
 
 
 async def test_a_lone_printed_value_is_proposed_as_the_answer_when_enabled():

@@ -44,3 +44,13 @@ def test_user_check_scores_bool_numbers_and_exceptions():
 def test_combine_is_the_weighted_mean():
     assert combine([Signal("a", 1.0), Signal("b", 0.0, weight=3.0)]) == 0.25
     assert combine([]) == 0.0
+
+
+def test_agreement_counts_independent_solutions_that_give_the_same_value():
+    from nbreason.policy.reward import agreement
+
+    agreed = agreement("18", ["18", "20", "$18.00"])
+    assert agreed.value == 1.0 and "2 of 3" in agreed.reason and agreed.weight == 2.0
+    alone = agreement("18", ["18", "20", None])
+    assert alone.value == 0.0 and "20" in alone.reason and "no answer" in alone.reason
+    assert agreement(None, [None, None]).value == 0.0  # no answer agrees with nothing

@@ -10,9 +10,10 @@ import time
 
 import pytest
 
-from nbreason.sandboxes import local
+from nbreason.sandboxes import kernelspec
 from nbreason.sandboxes.base import SandboxError
-from nbreason.sandboxes.local import LocalSandbox, find_kernel_dir
+from nbreason.sandboxes.kernelspec import find_kernel_dir
+from nbreason.sandboxes.local import LocalSandbox
 
 BOTH = pytest.mark.parametrize("confine", [False, True], ids=["plain", "confined"])
 
@@ -112,9 +113,9 @@ def no_bubblewrap(tmp_path, monkeypatch):
     fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
-    local.confine_problem.cache_clear()
+    kernelspec.confine_problem.cache_clear()
     yield
-    local.confine_problem.cache_clear()
+    kernelspec.confine_problem.cache_clear()
 
 
 async def test_confine_without_namespaces_degrades_to_the_plain_sandbox_and_says_so(no_bubblewrap):

@@ -46,9 +46,7 @@ def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 
 def spec_name(spec: Spec) -> str:
-    if spec.kind in ("single-shot", "loop"):
-        return spec.kind
-    return f"{spec.kind}@{spec.n}" + (f":{spec.base}" if spec.base != "loop" else "")
+    return spec.name
 
 
 def _read_jsonl(path: Path) -> list[dict]:
@@ -107,10 +105,11 @@ class Bench:
         self._done.add((problem.id, result.strategy))
 
     def pool_sizes(self) -> dict[str, int]:
+        """Samples needed per pool ("loop", "single-shot", "loop+self-check", ...)."""
         sizes: dict[str, int] = {}
         for spec in self.specs:
             if spec.sampled:
-                sizes[spec.base] = max(sizes.get(spec.base, 0), spec.n)
+                sizes[spec.pool] = max(sizes.get(spec.pool, 0), spec.n)
         return sizes
 
     async def _standalone(self, spec: Spec, problem: Problem) -> bool:
@@ -128,13 +127,15 @@ class Bench:
         have = self._pools.get((problem.id, base), [])
         sampled = len(have) < size
         if sampled:
-            more = await self.sampler.sample(problem.question, base, size - len(have), start=len(have))
+            spec = next(s for s in self.specs if s.sampled and s.pool == base)
+            more = await self.sampler.sample(problem.question, spec.base, size - len(have), start=len(have),
+                                             overrides=spec.overrides)
             have = have + more
             self._pools[(problem.id, base)] = have
             self._append(self.pool_path, {"problem": problem.id, "base": base,
                                           "attempts": [a.to_json() for a in have]})
         for spec in self.specs:
-            if spec.sampled and spec.base == base and (problem.id, spec_name(spec)) not in self._done:
+            if spec.sampled and spec.pool == base and (problem.id, spec_name(spec)) not in self._done:
                 self._record(problem, strategies.from_pool(spec, have, self.confidence), pooled=True)
         return sampled
 

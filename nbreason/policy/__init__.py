@@ -1,8 +1,9 @@
 """Budget, reward and stopping: everything that decides how long a run goes on."""
 
 from .budget import Budget, Limits
-from .reward import answer_parses, code_ran, combine, grounded, self_check_signal, user_check
-from .stopping import StallDetector, StopRule
+from .reward import agreement, answer_parses, code_ran, combine, grounded, self_check_signal, user_check
+from .stopping import RECOMPUTE_TEMPERATURE, Recompute, StallDetector, StopRule, self_check_mode
 
-__all__ = ["Budget", "Limits", "StallDetector", "StopRule", "answer_parses", "code_ran", "combine",
-           "grounded", "self_check_signal", "user_check"]
+__all__ = ["Budget", "Limits", "RECOMPUTE_TEMPERATURE", "Recompute", "StallDetector", "StopRule", "agreement",
+           "answer_parses", "code_ran", "combine", "grounded", "self_check_mode", "self_check_signal",
+           "user_check"]

@@ -12,6 +12,7 @@ import re
 from typing import Any, Callable
 
 from ..events import Signal
+from .voting import answer_key
 
 MAX_ANSWER_WORDS = 15  # longer "answers" are usually prose about the problem, not an answer
 
@@ -100,6 +101,17 @@ def user_check(answer: str | None, check: Callable[[Any], Any] | None) -> Signal
         value = max(0.0, min(1.0, float(verdict)))
         return Signal("user_check", value, f"{name}() returned {verdict}", weight=2.0)
     return Signal("user_check", 1.0 if verdict else 0.0, f"{name}() returned {verdict!r}", weight=2.0)
+
+
+def agreement(answer: str | None, answers: list[str | None]) -> Signal:
+    """How many independent solutions (`answers`, the first included) give `answer`."""
+    key = answer_key(answer)
+    same = sum(1 for a in answers if key is not None and answer_key(a) == key)
+    others = [a if a is not None else "no answer" for a in answers if key is None or answer_key(a) != key]
+    if same >= 2:
+        return Signal("agreement", 1.0, f"{same} of {len(answers)} independent solutions give {answer}", 2.0)
+    shown = ", ".join(str(a)[:20] for a in others[:4])
+    return Signal("agreement", 0.0, f"no other independent solution gives {answer} (they give {shown})", 2.0)
 
 
 def combine(signals: list[Signal]) -> float:

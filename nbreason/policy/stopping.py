@@ -6,13 +6,20 @@ A run stops when
   3. progress stalls: the same code is written again after it failed, or the same error
      repeats `stall_repeats` times in a row ("stalled"), or
   4. someone stops it ("stopped by user").
-An answer below the threshold is sent back for revision while budget remains.
+An answer below the threshold is sent back for revision while budget remains. An answer
+that passes can still have to survive a self-check first: `verify` (the model writes a
+check that must print True) or `recompute` (below).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass, field
+
+from .voting import answer_key
+
+RECOMPUTE_TEMPERATURE = 0.7  # independent solutions must differ from the greedy first one
 
 
 def _key(text: str) -> str:
@@ -48,3 +55,44 @@ class StopRule:
 
     def accept(self, reward: float) -> bool:
         return reward >= self.threshold
+
+
+def self_check_mode(configured: str, model: object, attempts: int = 1) -> str:
+    """The self-check a run uses. "auto" means recompute for the embedded models, whose wrong
+    answers are mostly programs that run and print a plausible number (no other signal sees
+    them), and off for API models and for runs whose attempts vote (the vote is the check)."""
+    if configured != "auto":
+        return configured
+    return "recompute" if getattr(model, "answer_from_output", False) and attempts <= 1 else "off"
+
+
+@dataclass
+class Recompute:
+    """The recompute check: solve the question again from scratch (fresh context, no sight of
+    the first answer, sampled) until `needed` solutions agree, at most `extra` more times."""
+
+    first: str
+    extra: int = 3
+    needed: int = 2
+    answers: list = field(default_factory=list)  # every solution's answer, the first included
+
+    def __post_init__(self):
+        self.answers = [self.first]
+
+    def add(self, answer: str | None) -> None:
+        self.answers.append(answer)
+
+    @property
+    def solutions(self) -> int:
+        return len(self.answers) - 1  # independent solutions so far, besides the first
+
+    def agreed(self) -> str | None:
+        """The answer `needed` solutions share (the earliest such), or None."""
+        counts = Counter(k for k in map(answer_key, self.answers) if k is not None)
+        for answer in self.answers:
+            if answer is not None and counts[answer_key(answer)] >= self.needed:
+                return answer
+        return None
+
+    def exhausted(self) -> bool:
+        return self.solutions >= self.extra

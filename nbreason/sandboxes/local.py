@@ -1,15 +1,5 @@
-"""LocalSandbox: a Jupyter kernel on this machine, inside nbreason's own kernelspec.
-
-The kernelspec (kernels/nbreason-python) runs a launcher that allow-lists the environment,
-sets rlimits, moves into the sandbox's working folder and can cut the network before it
-execs ipykernel. This module drives that kernel with jupyter-client and turns its messages
-into e2b-code-interpreter's `Execution`.
-
-Without Docker this is containment, not a security boundary: the kernel runs as the same
-user and can read the same files. `confine=True` adds bubblewrap (kernels/nbreason-confined):
-its own PID namespace, a read-only file system outside its folders, home folders hidden and
-a pids cgroup. See docs/sandboxes-local.md.
-"""
+"""LocalSandbox: a Jupyter kernel on this machine, started from nbreason's own kernelspec.
+Containment, not a security boundary (same user, same files); see docs/sandboxes-local.md."""
 
 from __future__ import annotations
 
@@ -23,14 +13,9 @@ import os
 import queue
 import shutil
 import signal
-import subprocess
-import sys
-import sysconfig
 import tempfile
 import time
-import types
 import weakref
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -38,115 +23,15 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 
 from .base import Execution, ExecutionError, Logs, OutputHandler, ResultHandler, SandboxError
+from .capped import Capped
+from .kernelspec import (CONFINED_KERNEL_NAME, KERNEL_NAME, PIDS_MAX, confine_problem,
+                         find_kernel_dir, load_launcher)
 from .results import has_image, result_from_bundle, strip_ansi
 
 log = logging.getLogger(__name__)
 
-KERNEL_NAME = "nbreason-python"
-CONFINED_KERNEL_NAME = "nbreason-confined"
-PIDS_MAX = 512  # processes + threads of a confined kernel (a fork bomb meets EAGAIN here)
 POLL_SECONDS = 0.5  # one iopub read; also how often deadlines and liveness are checked
 SETUP_CODE = "%colors nocolor"  # tracebacks without ANSI codes (IPython 8 and 9)
-
-
-def kernel_dirs() -> list[Path]:
-    """Folders that may hold the nbreason-python kernelspec, best first."""
-    candidates = []
-    if os.environ.get("NBREASON_KERNELS_DIR"):
-        candidates.append(Path(os.environ["NBREASON_KERNELS_DIR"]))
-    # A repo checkout or editable install: kernels/ sits beside the package.
-    candidates.append(Path(__file__).resolve().parents[2] / "kernels")
-    # A wheel install: data-files land in <prefix>/share/nbreason/kernels (kept out of
-    # share/jupyter so the sandbox kernel does not show up in the user's kernel picker).
-    for prefix in dict.fromkeys([sysconfig.get_path("data"), sys.prefix]):
-        candidates.append(Path(prefix) / "share" / "nbreason" / "kernels")
-    return candidates
-
-
-def find_kernel_dir() -> Path:
-    for folder in kernel_dirs():
-        if (folder / KERNEL_NAME / "kernel.json").is_file():
-            return folder
-    looked = ", ".join(str(p) for p in kernel_dirs())
-    raise SandboxError(f"the {KERNEL_NAME} kernelspec was not found (looked in {looked})")
-
-
-def load_launcher(kernels: Path) -> types.ModuleType:
-    """The launcher module, so the parent scrubs the environment with the kernel's own rules.
-    Executed from source: an import would leave a __pycache__ in the kernelspec folder."""
-    path = kernels / KERNEL_NAME / "launcher.py"
-    if not path.is_file():
-        raise SandboxError(f"the sandbox kernelspec in {kernels} has no {KERNEL_NAME}/launcher.py; "
-                           "reinstall nbreason or unset NBREASON_KERNELS_DIR")
-    module = types.ModuleType("nbreason_sandbox_launcher")
-    module.__file__ = str(path)
-    exec(compile(path.read_text(), str(path), "exec"), module.__dict__)
-    return module
-
-
-@lru_cache(maxsize=1)
-def confine_problem() -> str:
-    """Why bubblewrap cannot confine a kernel here ("" if it can): missing, or namespaces
-    forbidden (Ubuntu's AppArmor rule, hardened containers). Checked once per process."""
-    bwrap = shutil.which("bwrap")
-    if bwrap is None:
-        return "bubblewrap (bwrap) is not installed"
-    probe = [bwrap, "--die-with-parent", "--unshare-pid", "--unshare-net", "--ro-bind", "/", "/",
-             "--proc", "/proc", "--dev", "/dev", "--", "true"]
-    try:
-        done = subprocess.run(probe, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"bubblewrap failed to run: {exc}"
-    if done.returncode != 0:
-        return f"bubblewrap cannot create namespaces: {done.stderr.strip() or done.returncode}"
-    return ""
-
-
-class _Capped:
-    """Stream text kept up to a limit: the head and the tail, with a note of what was dropped."""
-
-    def __init__(self, limit: int):
-        self.half = max(1, limit // 2)
-        self.head: list[str] = []
-        self.head_size = 0
-        self.tail: list[str] = []
-        self.tail_size = 0
-        self.dropped = 0
-
-    @property
-    def full(self) -> bool:
-        return self.head_size >= self.half
-
-    def add(self, text: str) -> str:
-        """Keep `text`; return the part that went into the head (what may be shown live)."""
-        shown = ""
-        if not self.full:
-            room = self.half - self.head_size
-            shown = text[:room]
-            self.head.append(shown)
-            self.head_size += len(shown)
-            text = text[room:]
-        if text:
-            self.tail.append(text)
-            self.tail_size += len(text)
-            while self.tail_size > self.half and self.tail:
-                extra = self.tail_size - self.half
-                first = self.tail[0]
-                if len(first) <= extra:
-                    self.tail.pop(0)
-                    cut = len(first)
-                else:
-                    self.tail[0] = first[extra:]
-                    cut = extra
-                self.tail_size -= cut
-                self.dropped += cut
-        return shown
-
-    def chunks(self) -> list[str]:
-        if not self.dropped:
-            return self.head + self.tail
-        note = f"\n[… {self.dropped} characters of output dropped …]\n"
-        return self.head + [note] + self.tail
 
 
 async def _call(handler, value) -> None:
@@ -458,7 +343,7 @@ class LocalSandbox:
 
     async def _execute(self, code, timeout, on_stdout, on_stderr, on_result, notes) -> Execution:
         limit = self.max_output_chars
-        streams = {"stdout": _Capped(limit), "stderr": _Capped(limit)}
+        streams = {"stdout": Capped(limit), "stderr": Capped(limit)}
         handlers = {"stdout": on_stdout, "stderr": on_stderr}
         results, error, count = [], None, None
         images = skipped = 0
