@@ -22,7 +22,7 @@ from .policy.voting import answer_key
 from .policy import (RECOMPUTE_TEMPERATURE, Budget, Limits, Recompute, StallDetector, StopRule, agreement,
                      answer_parses, code_ran, combine, grounded, self_check_mode, self_check_signal, user_check)
 from .sandboxes.base import Sandbox, SandboxError
-from .sandboxes.results import execution_to_json, summarize
+from .sandboxes.results import execution_to_json, last_line, summarize
 
 MAX_REJECTIONS = 2  # the same answer rejected this often is given as final, marked unverified
 MAX_BACKTRACKS = 1  # a stalled run goes back to its last good state once, then stops
@@ -46,7 +46,7 @@ class Evidence:
         """Best answer so far: the best-scored proposal, else the last printed line."""
         if self.best:
             return self.best[1]
-        return next((line for text in reversed(self.outputs) if (line := _last_line(text))), None)
+        return next((line for text in reversed(self.outputs) if (line := last_line(text))), None)
 
 
 class Loop:
@@ -357,7 +357,7 @@ class Loop:
                 else:
                     yield item
             if not execution.get("error"):
-                answer = _last_line(self.evidence.outputs[-1])
+                answer = last_line(self.evidence.outputs[-1])
         else:
             yield self.ev(Error, message="the independent solution had no code block", source="model")
         check.add(answer)
@@ -491,11 +491,6 @@ async def _interrupt(sandbox: Sandbox, task: asyncio.Future) -> None:
         await asyncio.wait_for(asyncio.shield(task), timeout=5)
     except BaseException:
         task.cancel()
-
-
-def _last_line(text: str) -> str | None:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else None
 
 
 def _assistant_message(completion: Completion) -> dict:

@@ -25,6 +25,7 @@ from .config import RunConfig
 from .prompts import SYSTEM_TEXT
 from .policy import voting
 from .policy.reward import answer_parses, code_ran, combine
+from .sandboxes.results import last_line
 
 SAMPLE_TEMPERATURE = 0.7
 SPEC = re.compile(r"^(single-shot|loop|vote|wvote|adaptive)(?:@(\d+))?(?::(single-shot|loop))?((?:\+[a-z-]+)*)$")
@@ -123,11 +124,6 @@ def parse_spec(text: str) -> Spec:
     if not n or int(n) < 1:
         raise ValueError(f"{kind} needs a number of attempts, e.g. {kind}@8")
     return Spec(kind, int(n), base or "loop", options)
-
-
-def _last_line(text: str) -> str | None:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else None
 
 
 def dedicated_model(config: RunConfig) -> RunConfig:
@@ -235,7 +231,7 @@ class Sampler:
             data: dict = {}  # what reward.code_ran reads: only the error matters here
             stdout = "".join(execution.logs.stdout)
             results = [r.text for r in execution.results if getattr(r, "text", None)]
-            attempt.answer = _last_line(stdout) or (_last_line(results[-1]) if results else None)
+            attempt.answer = last_line(stdout) or (last_line(results[-1]) if results else None)
             if execution.error is not None:
                 data["error"] = {"name": execution.error.name, "value": execution.error.value}
                 attempt.stop_reason = f"error: {execution.error.name}"

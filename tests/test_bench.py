@@ -190,6 +190,17 @@ def test_vote_curve_averages_every_subset():
     # k=2: {1,2} ties go to the first (right), {1,1} right, {2,1} wrong.
 
 
+def test_paired_comparison_counts_wins_and_losses_with_an_exact_p_value():
+    from nbreason.bench.run import paired
+
+    rows = [{"problem": f"p{i}", "strategy": "single-shot", "correct": i < 5} for i in range(10)]
+    rows += [{"problem": f"p{i}", "strategy": "loop", "correct": i < 4 or i >= 7} for i in range(10)]
+    (row,) = paired(rows)
+    assert (row["won"], row["lost"], row["problems"]) == (3, 1, 10)
+    assert round(row["p_value"], 4) == 0.625  # 2 * P(X <= 1), X ~ Bin(4, 1/2) = 2 * 5/16
+    assert paired(rows[:10]) == []  # nothing to compare
+
+
 def test_wilson_interval_known_values():
     low, high = wilson(5, 10)
     assert (round(low, 4), round(high, 4)) == (0.2366, 0.7634)
@@ -308,3 +319,40 @@ def test_strategies_finished_on_different_problems_are_also_compared_on_the_shar
     assert summary["common"]["problems"] == 1
     assert {r["strategy"]: r["accuracy"] for r in summary["common"]["strategies"]} == {"single-shot": 0.0, "loop": 1.0}
     assert "On the 1 problems every strategy finished" in (tmp_path / "summary.md").read_text()
+
+
+def test_the_bench_command_end_to_end_with_a_held_out_slice(tmp_path, capsys):
+    """`nbreason bench` as a user runs it: the real openai client against the scripted server,
+    real kernels; --skip leaves out the first problem, the loop's recompute check runs."""
+    path = tmp_path / "problems.jsonl"
+    rows = [{"question": "unused", "answer": "1"}, {"question": "6*7", "answer": "42"},
+            {"question": "2+3", "answer": "5"}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    def reply(body):
+        question = body["messages"][1]["content"]
+        assert question != "unused"
+        value = {"6*7": 42, "2+3": 6}[question]  # the model gets 2+3 wrong, every time
+        if body["messages"][-1]["content"].startswith("Output:"):
+            return Reply(f"FINAL ANSWER: {value}")
+        return Reply(f"```python\nprint({value})\n```")
+
+    out = tmp_path / "out"
+    with ScriptedServer([reply] * 20) as server:
+        code = main(["--dataset", str(path), "--skip", "1", "--limit", "2", "--model", "scripted",
+                     "--base-url", server.base_url, "--strategies", "single-shot,loop+recompute",
+                     "--parallel", "1", "--out", str(out)])
+    assert code == 0
+    results = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert {(r["problem"], r["strategy"], r["correct"]) for r in results} == {
+        ("1", "single-shot", True), ("2", "single-shot", False),
+        ("1", "loop+recompute", True), ("2", "loop+recompute", False)}
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["meta"]["skip"] == 1 and (out / "accuracy_vs_compute.png").stat().st_size > 0
+    assert summary["paired"] == [{"strategy": "loop+recompute", "baseline": "single-shot", "problems": 2,
+                                  "won": 0, "lost": 0, "p_value": 1.0}]
+    # per problem: the single shot; the loop's code, its answer, and one independent solution
+    # (fresh context: system prompt and question only) that agrees
+    assert len(server.requests) == 2 * 4
+    assert sum(len(r["messages"]) == 2 and r["temperature"] == 0.7 for r in server.requests) == 2
+    assert "| loop+recompute | 2 | 50.0%" in capsys.readouterr().out

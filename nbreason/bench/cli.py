@@ -31,6 +31,8 @@ def parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="gsm8k", help="gsm8k, math500 or a JSONL file of {question, answer}")
     p.add_argument("--limit", type=int, default=60, help="the first N problems (default 60)")
+    p.add_argument("--skip", type=int, default=0,
+                   help="leave out the first K problems: a held-out set after rules were tuned on the first ones")
     p.add_argument("--strategies", default=DEFAULT_STRATEGIES,
                    help=f"comma-separated (default {DEFAULT_STRATEGIES}); vote@N:single-shot votes on single shots")
     p.add_argument("--model", default=None, help='"local", "local-small" or an API model name (with --base-url)')
@@ -73,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                    "exec_timeout": args.exec_timeout, "seed": args.seed})
     out = Path(args.out or f"benchmarks/results/{Path(args.dataset).stem}-{config.model}")
     if not args.summarize_only:
-        problems = datasets.load(args.dataset, args.limit)
+        problems = datasets.load(args.dataset, args.skip + args.limit)[args.skip:]
         version = source_version()  # now: the tree may change while the benchmark runs
         if args.threads:
             config = strategies.dedicated_model(config)
@@ -91,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
                 await sampler.close()
 
         asyncio.run(go())
-        meta = {"dataset": args.dataset, "limit": args.limit, "model": args.model or config.model,
+        meta = {"dataset": args.dataset, "limit": args.limit, "skip": args.skip, "model": args.model or config.model,
                 "served": config.model, "threads": args.threads, "nbreason": version,
                 "strategies": args.strategies, "parallel": parallel, "confidence": args.confidence,
                 "max_steps": config.max_steps, "exec_timeout": config.exec_timeout,

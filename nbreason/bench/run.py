@@ -195,6 +195,26 @@ def strategy_rows(results: list[dict], problem_ids: list[str] | None = None) -> 
     return rows
 
 
+def paired(results: list[dict], baseline: str = "single-shot") -> list[dict]:
+    """Each strategy against the baseline on the problems both finished: problems it got right
+    that the baseline got wrong (won), the reverse (lost), and the exact two-sided McNemar
+    p-value of that split: whether "beats the baseline" is more than noise."""
+    last = {(row["problem"], row["strategy"]): bool(row["correct"]) for row in results}
+    base = {p: ok for (p, s), ok in last.items() if s == baseline}
+    rows = []
+    for name in dict.fromkeys(s for (_, s) in last):
+        if name == baseline or not base:
+            continue
+        pairs = [(ok, base[p]) for (p, s), ok in last.items() if s == name and p in base]
+        won = sum(1 for ok, b in pairs if ok and not b)
+        lost = sum(1 for ok, b in pairs if b and not ok)
+        n = won + lost
+        tail = sum(math.comb(n, i) for i in range(min(won, lost) + 1)) / 2 ** n if n else 1.0
+        rows.append({"strategy": name, "baseline": baseline, "problems": len(pairs), "won": won, "lost": lost,
+                     "p_value": min(1.0, 2 * tail)})
+    return rows
+
+
 def vote_curve(pools: list[tuple[list[Attempt], str]]) -> list[dict]:
     """Accuracy of majority vote over k of the n pooled samples, k = 1..n, averaged over every
     k-subset (exact, no re-running), with mean generated and total tokens."""
@@ -253,7 +273,8 @@ def summarize(out: Path, meta: dict | None = None) -> dict:
         sets = [{p for (p, s) in {(r["problem"], r["strategy"]) for r in results} if s == row["strategy"]} for row in rows]
         shared = sorted(set.intersection(*sets))
         common = {"problems": len(shared), "strategies": strategy_rows(results, set(shared))}
-    summary = {"meta": meta or {}, "strategies": rows, "common": common, "curves": curves, "failed_lines": failed,
+    summary = {"meta": meta or {}, "strategies": rows, "common": common, "paired": paired(results),
+               "curves": curves, "failed_lines": failed,
                "passes": _read_jsonl(out / "passes.jsonl")}
     existing = out / "summary.json"
     if meta is None and existing.is_file():
@@ -279,6 +300,10 @@ def markdown(summary: dict) -> str:
                   "| strategy | accuracy | 95% CI | gen tokens/problem | total tokens/problem |", "|---|---|---|---|---|"]
         lines += [f"| {r['strategy']} | {r['accuracy']:.1%} | {r['ci_low']:.1%}–{r['ci_high']:.1%} "
                   f"| {r['generated_tokens']:.0f} | {r['total_tokens']:.0f} |" for r in common["strategies"]]
+    if summary.get("paired"):
+        lines += ["", "Against single-shot, problem by problem (McNemar exact test on the problems that differ):", "",
+                  "| strategy | won | lost | p |", "|---|---|---|---|"]
+        lines += [f"| {r['strategy']} | {r['won']} | {r['lost']} | {r['p_value']:.2f} |" for r in summary["paired"]]
     for base, curve in summary.get("curves", {}).items():
         if curve["vote"]:
             lines += ["", f"Majority vote over k of the pooled {base} samples (all k-subsets averaged):", "",

@@ -236,3 +236,10 @@ def execution_from_json(data: dict) -> Execution:
         error=ExecutionError(**error) if error else None,
         execution_count=data.get("execution_count"),
     )
+
+
+def last_line(text: str | None) -> str | None:
+    """The last non-blank line of printed output: where a program that "prints only the final
+    answer" puts it."""
+    lines = [line.strip() for line in (text or "").strip().splitlines() if line.strip()]
+    return lines[-1] if lines else None
