@@ -285,7 +285,7 @@ class Loop:
         if answer in self.self_checks:
             signals.append(self.self_checks[answer])
         if self.recompute is not None and self.recompute.solutions:
-            signals.append(agreement(answer, self.recompute.answers))
+            signals.append(agreement(answer, self.recompute.answers, self.recompute.needed(answer)))
         return signals + ([checked] if checked else [])
 
     async def _judge(self, answer: str, outcome: dict, replies: dict, call_id: str | None) -> AsyncIterator[Event]:
@@ -299,8 +299,8 @@ class Loop:
                 and self._steps_left() > 0:
             self.recompute = Recompute(answer, extra=self.config.recompute_max)
             yield self.ev(Decision, action="verify",
-                          reason=f"before accepting {answer!r}: solving the question again from scratch, up to "
-                                 f"{self.config.recompute_max} more times, until two solutions agree")
+                          reason=f"before accepting {answer!r}: solving the question again from scratch "
+                                 f"(up to {self.config.recompute_max} more times) until the answers agree")
             return
         if self.rule.accept(reward) and self.self_check == "verify" and answer not in self.self_checks \
                 and self._steps_left() > 0:
@@ -361,27 +361,28 @@ class Loop:
         else:
             yield self.ev(Error, message="the independent solution had no code block", source="model")
         check.add(answer)
-        signals = [code_ran(execution), agreement(answer, check.answers)]
+        signals = [code_ran(execution), agreement(answer, check.answers, check.needed(answer))]
         yield self.ev(Check, reward=combine(signals), signals=signals, answer=answer)
-        agreed = check.agreed()
-        if agreed is not None or check.exhausted() or self._steps_left() <= 0:
-            final = agreed if agreed is not None else check.first
-            signals = self._signals(final)
-            reward = combine(signals)
-            self.evidence.best = (reward, final)  # the check's verdict replaces the earlier score
-            outcome.update(final=final, reason="answered" if agreed is not None else "answered (unverified)")
-            yield self.ev(Check, reward=reward, signals=signals, answer=final)
-            if agreed is None:
-                why = f"no two of {len(check.answers)} solutions agree; the first answer stands, unverified"
-            elif answer_key(agreed) == answer_key(check.first):
-                why = f"an independent solution agrees: {agreed}"
-            else:
-                why = f"two independent solutions agree on {agreed}, not on the first answer {check.first}"
-            yield self.ev(Decision, action="final", reason=why)
+        settled = check.settled()
+        if settled is None and not check.exhausted() and self._steps_left() > 0:
+            yield self.ev(Decision, action="verify",
+                          reason=f"solution {check.solutions + 1} gives {answer}; the first gave {check.first}: "
+                                 "not settled yet, solving once more")
             return
-        yield self.ev(Decision, action="verify",
-                      reason=f"solution {check.solutions + 1} gives {answer}; the first gave {check.first}: "
-                             f"no two agree yet, solving once more")
+        final = settled if settled is not None else check.plurality()
+        signals = self._signals(final)
+        reward = combine(signals)
+        self.evidence.best = (reward, final)  # the check's verdict replaces the earlier score
+        outcome.update(final=final, reason="answered" if settled is not None else "answered (unverified)")
+        yield self.ev(Check, reward=reward, signals=signals, answer=final)
+        votes = f"{check.votes(final)} of {len(check.answers)} solutions"
+        if settled is None:
+            why = f"nothing settled; {final} has the most votes ({votes}): unverified"
+        elif answer_key(settled) == answer_key(check.first):
+            why = f"an independent solution agrees: {settled} ({votes})"
+        else:
+            why = f"{votes} give {settled}, replacing the first answer {check.first}"
+        yield self.ev(Decision, action="final", reason=why)
 
     async def _call_model(self, messages: list[dict] | None = None, temperature: float | None = None,
                           seed: int | None = None) -> AsyncIterator[Event | Completion]:

@@ -278,27 +278,33 @@ async def test_recompute_check_accepts_an_answer_an_independent_solution_agrees_
     assert all("sum([40, 2])" not in str(m) for m in server.requests[1]["messages"])
 
 
-async def test_recompute_check_replaces_an_answer_two_independent_solutions_contradict():
+async def test_recompute_check_replaces_an_answer_three_independent_solutions_contradict():
     script = [Reply("```python\nprint(5)\n```"), Reply("FINAL ANSWER: 5"),
-              Reply("```python\nprint(6)\n```"),  # disagrees: no two agree yet
+              Reply("```python\nprint(6)\n```"),  # disagrees: not settled
               Reply("```python\nraise ValueError('x')\n```"),  # fails: no answer, no vote
-              Reply("```python\nprint('6.0')\n```")]  # agrees with the second solution
+              Reply("```python\nprint('6.0')\n```"),  # two against the first: still not enough
+              Reply("```python\nprint(6)\n```")]  # three: the first answer is replaced
     with ScriptedServer(script) as server:
-        result = await reason("q", config=config(server, self_check="recompute", recompute_max=3))
+        result = await reason("q", config=config(server, self_check="recompute", recompute_max=5))
     assert [e.action for e in result.events if isinstance(e, Decision)] == \
-        ["continue", "verify", "verify", "verify", "final"]
-    assert result.answer == "6" and result.verified and result.steps[-1].step == 5
+        ["continue", "verify", "verify", "verify", "verify", "final"]
+    assert result.answer == "6" and result.verified and result.steps[-1].step == 6
     final_decision = [e for e in result.events if isinstance(e, Decision)][-1]
-    assert "not on the first answer 5" in final_decision.reason
+    assert "3 of 5 solutions give 6, replacing the first answer 5" in final_decision.reason
 
 
-async def test_recompute_check_without_agreement_keeps_the_first_answer_unverified():
+async def test_recompute_check_without_agreement_keeps_the_most_voted_answer_unverified():
     script = [Reply("```python\nprint(5)\n```"), Reply("FINAL ANSWER: 5"),
               Reply("```python\nprint(6)\n```"), Reply("```python\nprint(7)\n```")]
     with ScriptedServer(script) as server:
         result = await reason("q", config=config(server, self_check="recompute", recompute_max=2))
     assert result.answer == "5" and result.stop_reason == "answered (unverified)" and not result.verified
     assert result.reward < 0.7 and len(server.requests) == 4
+    script = [Reply("```python\nprint(5)\n```"), Reply("FINAL ANSWER: 5"),
+              Reply("```python\nprint(6)\n```"), Reply("```python\nprint(6)\n```")]
+    with ScriptedServer(script) as server:
+        result = await reason("q", config=config(server, self_check="recompute", recompute_max=2))
+    assert result.answer == "6" and result.stop_reason == "answered (unverified)"
 
 
 async def test_recompute_check_stops_at_the_step_budget_with_the_first_answer():

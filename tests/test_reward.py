@@ -51,6 +51,8 @@ def test_agreement_counts_independent_solutions_that_give_the_same_value():
 
     agreed = agreement("18", ["18", "20", "$18.00"])
     assert agreed.value == 1.0 and "2 of 3" in agreed.reason and agreed.weight == 2.0
+    short = agreement("20", ["18", "20", "20"], needed=3)
+    assert short.value == 0.0 and "2 of 3" in short.reason and "3 needed" in short.reason
     alone = agreement("18", ["18", "20", None])
     assert alone.value == 0.0 and "20" in alone.reason and "no answer" in alone.reason
     assert agreement(None, [None, None]).value == 0.0  # no answer agrees with nothing

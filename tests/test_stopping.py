@@ -29,22 +29,37 @@ def test_failing_code_written_again_is_a_stall_even_with_other_whitespace():
     assert "same failing code" in stall.record("x = [1, 2][5]", "IndexError")
 
 
-def test_recompute_settles_on_the_first_answer_two_solutions_share():
-    check = Recompute("18", extra=3)
+def test_recompute_keeps_the_first_answer_once_one_solution_agrees():
+    check = Recompute("$1,000", extra=3)
+    check.add("1000")
+    assert check.settled() == "$1,000" and check.votes("1000.0") == 2
+
+
+def test_recompute_replaces_the_first_answer_only_with_three_votes():
+    check = Recompute("18", extra=5)
     check.add("20")
-    assert check.agreed() is None and not check.exhausted()
     check.add("20.0")
-    assert check.agreed() == "20" and check.solutions == 2
-    confirmed = Recompute("$1,000")
-    confirmed.add("1000")
-    assert confirmed.agreed() == "$1,000"
+    assert check.settled() is None  # two samples against the greedy answer: not enough
+    check.add("18")
+    assert check.settled() == "18"  # the first answer, confirmed, wins before "20" reaches 3
+    other = Recompute("18", extra=5)
+    for answer in ("20", None, "20", "20"):
+        other.add(answer)
+    assert other.settled() == "20" and other.solutions == 4
 
 
-def test_recompute_ends_after_its_extra_solutions_and_ignores_missing_answers():
-    check = Recompute("5", extra=2)
-    check.add(None)
-    check.add(None)
-    assert check.agreed() is None and check.exhausted()
+def test_recompute_ends_after_its_extra_solutions_with_the_plurality():
+    check = Recompute("5", extra=3)
+    for answer in ("6", None, "6"):
+        check.add(answer)
+    assert check.settled() is None and check.exhausted() and check.plurality() == "6"
+    tie = Recompute("5", extra=2)
+    tie.add("6")
+    tie.add("7")
+    assert tie.plurality() == "5"  # a tie keeps the first answer
+    empty = Recompute("5", extra=2)
+    empty.add(None)
+    assert empty.plurality() == "5"
 
 
 class Embedded:

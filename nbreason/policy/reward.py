@@ -103,15 +103,16 @@ def user_check(answer: str | None, check: Callable[[Any], Any] | None) -> Signal
     return Signal("user_check", 1.0 if verdict else 0.0, f"{name}() returned {verdict!r}", weight=2.0)
 
 
-def agreement(answer: str | None, answers: list[str | None]) -> Signal:
-    """How many independent solutions (`answers`, the first included) give `answer`."""
+def agreement(answer: str | None, answers: list[str | None], needed: int = 2) -> Signal:
+    """Do `needed` of the independent solutions (`answers`, the first included) give `answer`?"""
     key = answer_key(answer)
     same = sum(1 for a in answers if key is not None and answer_key(a) == key)
-    others = [a if a is not None else "no answer" for a in answers if key is None or answer_key(a) != key]
-    if same >= 2:
+    if key is not None and same >= needed:
         return Signal("agreement", 1.0, f"{same} of {len(answers)} independent solutions give {answer}", 2.0)
-    shown = ", ".join(str(a)[:20] for a in others[:4])
-    return Signal("agreement", 0.0, f"no other independent solution gives {answer} (they give {shown})", 2.0)
+    others = [a if a is not None else "no answer" for a in answers if key is None or answer_key(a) != key]
+    shown = ", ".join(str(a)[:20] for a in others[:4]) or "nothing else"
+    return Signal("agreement", 0.0, f"{same} of {len(answers)} independent solutions give {answer}, "
+                                    f"{needed} needed (the others give {shown})", 2.0)
 
 
 def combine(signals: list[Signal]) -> float:

@@ -69,11 +69,17 @@ def self_check_mode(configured: str, model: object, attempts: int = 1) -> str:
 @dataclass
 class Recompute:
     """The recompute check: solve the question again from scratch (fresh context, no sight of
-    the first answer, sampled) until `needed` solutions agree, at most `extra` more times."""
+    the first answer, sampled) until the answers settle, at most `extra` more times.
+
+    The first answer comes from greedy decoding and from a loop that could fix its errors, so
+    it is trusted more than one sample: `confirm` votes (itself and one agreeing solution) keep
+    it, while another answer needs `replace` votes to displace it. If nothing settles, the
+    answer with the most votes stands, unverified (ties keep the first)."""
 
     first: str
     extra: int = 3
-    needed: int = 2
+    confirm: int = 2
+    replace: int = 3
     answers: list = field(default_factory=list)  # every solution's answer, the first included
 
     def __post_init__(self):
@@ -86,13 +92,26 @@ class Recompute:
     def solutions(self) -> int:
         return len(self.answers) - 1  # independent solutions so far, besides the first
 
-    def agreed(self) -> str | None:
-        """The answer `needed` solutions share (the earliest such), or None."""
-        counts = Counter(k for k in map(answer_key, self.answers) if k is not None)
+    def needed(self, answer: str | None) -> int:
+        return self.confirm if answer_key(answer) == answer_key(self.first) else self.replace
+
+    def votes(self, answer: str | None) -> int:
+        key = answer_key(answer)
+        return 0 if key is None else sum(1 for a in self.answers if answer_key(a) == key)
+
+    def settled(self) -> str | None:
+        """The answer with the votes it needs (the first answer before others), or None."""
         for answer in self.answers:
-            if answer is not None and counts[answer_key(answer)] >= self.needed:
+            if answer is not None and self.votes(answer) >= self.needed(answer):
                 return answer
         return None
+
+    def plurality(self) -> str | None:
+        """The most-voted answer; ties keep the first answer, then the earliest."""
+        best = max((self.votes(a) for a in self.answers), default=0)
+        if self.votes(self.first) == best:
+            return self.first
+        return next(a for a in self.answers if self.votes(a) == best)
 
     def exhausted(self) -> bool:
         return self.solutions >= self.extra
