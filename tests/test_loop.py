@@ -261,19 +261,20 @@ async def test_self_check_that_fails_sends_the_answer_back():
     assert signals["self_check"] == 1.0
 
 
-async def test_recompute_check_accepts_an_answer_an_independent_solution_agrees_with():
+async def test_recompute_check_accepts_an_answer_two_independent_solutions_agree_with():
     script = [Reply("```python\nprint(6 * 7)\n```"), Reply("FINAL ANSWER: 42"),
-              Reply("Another way.\n```python\nprint(sum([40, 2]))\n```")]
+              Reply("Another way.\n```python\nprint(sum([40, 2]))\n```"), Reply("```python\nprint(84 // 2)\n```")]
     with ScriptedServer(script) as server:
         result = await reason("6*7?", config=config(server, self_check="recompute", seed=5))
-    assert [e.action for e in result.events if isinstance(e, Decision)] == ["continue", "verify", "final"]
+    assert [e.action for e in result.events if isinstance(e, Decision)] == ["continue", "verify", "verify", "final"]
     assert result.answer == "42" and result.verified and result.stop_reason == "answered"
     fresh = server.requests[2]
     # independent: the question alone, sampled, with its own seed; no sight of the first answer
     assert [m["role"] for m in fresh["messages"]] == ["system", "user"]
     assert "42" not in str(fresh["messages"]) and fresh["temperature"] == 0.7 and fresh["seed"] == 1005
     signals = {s.name: s for s in [e for e in result.events if isinstance(e, Check)][-1].signals}
-    assert signals["agreement"].value == 1.0 and "2 of 2" in signals["agreement"].reason
+    assert signals["agreement"].value == 1.0 and "3 of 3" in signals["agreement"].reason
+    assert server.requests[3]["seed"] == 1006  # each solution its own seed
     # the model's own history never got the independent solution
     assert all("sum([40, 2])" not in str(m) for m in server.requests[1]["messages"])
 

@@ -29,19 +29,22 @@ def test_failing_code_written_again_is_a_stall_even_with_other_whitespace():
     assert "same failing code" in stall.record("x = [1, 2][5]", "IndexError")
 
 
-def test_recompute_keeps_the_first_answer_once_one_solution_agrees():
-    check = Recompute("$1,000", extra=3)
+def test_recompute_keeps_the_first_answer_once_two_solutions_agree_with_it():
+    check = Recompute("$1,000", extra=5)
     check.add("1000")
-    assert check.settled() == "$1,000" and check.votes("1000.0") == 2
+    assert check.settled() is None  # one agreeing sample is not enough
+    check.add("1000.0")
+    assert check.settled() == "$1,000" and check.votes("1000") == 3
 
 
-def test_recompute_replaces_the_first_answer_only_with_three_votes():
+def test_recompute_replaces_the_first_answer_with_three_votes():
     check = Recompute("18", extra=5)
     check.add("20")
     check.add("20.0")
-    assert check.settled() is None  # two samples against the greedy answer: not enough
+    assert check.settled() is None
     check.add("18")
-    assert check.settled() == "18"  # the first answer, confirmed, wins before "20" reaches 3
+    check.add("18")
+    assert check.settled() == "18"  # the first answer reached 3 votes first
     other = Recompute("18", extra=5)
     for answer in ("20", None, "20", "20"):
         other.add(answer)
@@ -60,6 +63,12 @@ def test_recompute_ends_after_its_extra_solutions_with_the_plurality():
     empty = Recompute("5", extra=2)
     empty.add(None)
     assert empty.plurality() == "5"
+
+
+def test_a_stricter_rule_can_be_set():
+    check = Recompute("5", confirm=2, replace=4)
+    check.add("5")
+    assert check.settled() == "5"
 
 
 class Embedded:

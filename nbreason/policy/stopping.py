@@ -71,14 +71,15 @@ class Recompute:
     """The recompute check: solve the question again from scratch (fresh context, no sight of
     the first answer, sampled) until the answers settle, at most `extra` more times.
 
-    The first answer comes from greedy decoding and from a loop that could fix its errors, so
-    it is trusted more than one sample: `confirm` votes (itself and one agreeing solution) keep
-    it, while another answer needs `replace` votes to displace it. If nothing settles, the
-    answer with the most votes stands, unverified (ties keep the first)."""
+    An answer is settled once it has 3 votes, the first answer's own included: the first answer
+    needs two independent solutions to agree with it, and another answer needs three to
+    replace it (`confirm`, `replace`). If nothing settles, the most-voted answer stands,
+    unverified; ties keep the first. Measured on GSM8K with the 1.5B (docs/policies.md):
+    one agreeing solution was too easy to get for a wrong first answer."""
 
     first: str
-    extra: int = 3
-    confirm: int = 2
+    extra: int = 5
+    confirm: int = 3
     replace: int = 3
     answers: list = field(default_factory=list)  # every solution's answer, the first included
 
