@@ -64,7 +64,7 @@ def _run_parser(sub) -> None:
                         "the sandbox folder [env NBREASON_CONFINE=true]")
     p.add_argument("--self-check", dest="self_check", choices=["auto", "off", "verify", "recompute"], default=None,
                    help="before accepting an answer: verify = the model writes a check that must print True; "
-                        "recompute = solve again from scratch until three solutions agree; auto = recompute for "
+                        "recompute = solve again from scratch until two solutions agree; auto = recompute for "
                         "the embedded models [default auto; env NBREASON_SELF_CHECK]")
     p.add_argument("--no-backtrack", dest="backtrack", action="store_false", default=None,
                    help="end a stalled run instead of going back to its last good step [env NBREASON_BACKTRACK]")

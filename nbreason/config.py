@@ -53,10 +53,10 @@ class RunConfig:
     answer_from_output: bool = False  # code printing one short line proposes it as the answer (on for embedded models)
     backtrack: bool = True  # a stalled run goes back to its last good step once and tries another way
     # Before accepting an answer: "verify" = the model writes a check that must print True;
-    # "recompute" = solve again from scratch until three solutions agree; "auto" = recompute for
+    # "recompute" = solve again from scratch until two solutions agree; "auto" = recompute for
     # the embedded models in a one-attempt run, else off (see policy/stopping.py).
     self_check: str = "auto"  # auto | off | verify | recompute
-    recompute_max: int = 5  # recompute: further independent solutions, at most
+    recompute_max: int = 3  # recompute: further independent solutions, at most
     answer_type: str = "any"  # any | number: what a well-formed final answer looks like
     # test-time scaling: several attempts, each a whole loop in its own sandbox
     attempts: int = 1

@@ -107,7 +107,7 @@ class ReasonMagics(Magics):
     @argument("--timeout", type=float, help="seconds per code execution in the sandbox")
     @argument("--self-check", choices=["auto", "off", "verify", "recompute"],
               help="before accepting an answer: verify = the model writes a check that must print True; "
-                   "recompute = solve again from scratch until three solutions agree; auto = recompute for "
+                   "recompute = solve again from scratch until two solutions agree; auto = recompute for "
                    "the embedded models")
     @argument("--attempts", type=int, help="several attempts, each in its own sandbox, then a vote")
     @argument("--strategy", choices=["vote", "wvote", "adaptive"],

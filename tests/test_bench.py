@@ -351,8 +351,8 @@ def test_the_bench_command_end_to_end_with_a_held_out_slice(tmp_path, capsys):
     assert summary["meta"]["skip"] == 1 and (out / "accuracy_vs_compute.png").stat().st_size > 0
     assert summary["paired"] == [{"strategy": "loop+recompute", "baseline": "single-shot", "problems": 2,
                                   "won": 0, "lost": 0, "p_value": 1.0}]
-    # per problem: the single shot; the loop's code, its answer, and two independent solutions
-    # (fresh context: system prompt and question only) that agree
-    assert len(server.requests) == 2 * 5
-    assert sum(len(r["messages"]) == 2 and r["temperature"] == 0.7 for r in server.requests) == 4
+    # per problem: the single shot; the loop's code, its answer, and one independent solution
+    # (fresh context: system prompt and question only) that agrees
+    assert len(server.requests) == 2 * 4
+    assert sum(len(r["messages"]) == 2 and r["temperature"] == 0.7 for r in server.requests) == 2
     assert "| loop+recompute | 2 | 50.0%" in capsys.readouterr().out

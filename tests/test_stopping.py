@@ -29,46 +29,39 @@ def test_failing_code_written_again_is_a_stall_even_with_other_whitespace():
     assert "same failing code" in stall.record("x = [1, 2][5]", "IndexError")
 
 
-def test_recompute_keeps_the_first_answer_once_two_solutions_agree_with_it():
-    check = Recompute("$1,000", extra=5)
+def test_recompute_keeps_the_first_answer_once_one_solution_agrees():
+    check = Recompute("$1,000", extra=3)
     check.add("1000")
-    assert check.settled() is None  # one agreeing sample is not enough
-    check.add("1000.0")
-    assert check.settled() == "$1,000" and check.votes("1000") == 3
+    assert check.settled() == "$1,000" and check.votes("1000.0") == 2
 
 
-def test_recompute_replaces_the_first_answer_with_three_votes():
-    check = Recompute("18", extra=5)
+def test_recompute_replaces_the_first_answer_when_two_solutions_agree_on_another():
+    check = Recompute("18", extra=3)
     check.add("20")
+    assert check.settled() is None and not check.exhausted()
+    check.add(None)  # a failed solution: no vote
     check.add("20.0")
-    assert check.settled() is None
-    check.add("18")
-    check.add("18")
-    assert check.settled() == "18"  # the first answer reached 3 votes first
-    other = Recompute("18", extra=5)
-    for answer in ("20", None, "20", "20"):
-        other.add(answer)
-    assert other.settled() == "20" and other.solutions == 4
+    assert check.settled() == "20" and check.exhausted()
 
 
-def test_recompute_ends_after_its_extra_solutions_with_the_plurality():
-    check = Recompute("5", extra=3)
+def test_recompute_without_agreement_keeps_the_first_answer():
+    check = Recompute("5", extra=2)
+    check.add("6")
+    check.add("7")
+    assert check.settled() is None and check.exhausted() and check.plurality() == "5"
+
+
+def test_a_stricter_rule_settles_later_and_falls_back_to_the_plurality():
+    check = Recompute("5", extra=3, confirm=3, replace=3)
+    for answer in ("5", "6", "6"):
+        check.add(answer)
+        assert check.settled() is None
+    tie = check.plurality()
+    assert tie == "5"  # 2 votes each: a tie keeps the first answer
+    check = Recompute("5", extra=3, confirm=3, replace=3)
     for answer in ("6", None, "6"):
         check.add(answer)
-    assert check.settled() is None and check.exhausted() and check.plurality() == "6"
-    tie = Recompute("5", extra=2)
-    tie.add("6")
-    tie.add("7")
-    assert tie.plurality() == "5"  # a tie keeps the first answer
-    empty = Recompute("5", extra=2)
-    empty.add(None)
-    assert empty.plurality() == "5"
-
-
-def test_a_stricter_rule_can_be_set():
-    check = Recompute("5", confirm=2, replace=4)
-    check.add("5")
-    assert check.settled() == "5"
+    assert check.settled() is None and check.plurality() == "6"
 
 
 class Embedded:
