@@ -112,8 +112,8 @@ def test_finished_run_shows_its_chart_and_answer(data_page):
     final.wait_for(state="visible", timeout=90_000)
     assert "West" in final.inner_text() and "answered" in final.inner_text()
     page.locator(STEP_HEADERS).first.click()  # reopen the folded step that drew the chart
-    chart = page.locator(".nbreason-outputs img")
-    chart.wait_for(state="visible", timeout=10_000)
-    assert chart.bounding_box()["width"] > 100
-    chart.scroll_into_view_if_needed()
+    # Checked in the page in one go: a held element handle can be replaced when the card re-renders.
+    page.wait_for_function("() => Array.from(document.querySelectorAll('.nbreason-outputs img'))"
+                           ".some(img => img.getBoundingClientRect().width > 100)", timeout=10_000)
+    page.locator(".nbreason-outputs img").first.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "browser-answered.png"))
