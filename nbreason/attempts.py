@@ -21,9 +21,8 @@ from .config import RunConfig
 from .events import Error, FinalAnswer, Usage, Vote
 from .loop import Loop
 from .policy import voting
+from .policy.stopping import SAMPLE_TEMPERATURE  # one sampling temperature for every independent sample
 from .sandboxes import make_sandbox
-
-from .strategies import SAMPLE_TEMPERATURE  # one sampling temperature for attempts, here and in bench
 
 STRATEGIES = ("vote", "wvote", "adaptive")
 

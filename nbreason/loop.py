@@ -19,7 +19,7 @@ from .events import (BudgetUpdate, Check, Code, Decision, Error, Event, FinalAns
 from .history import History
 from .models.base import Completion, ContextTooLong, Model, ModelError
 from .policy.voting import answer_key
-from .policy import (RECOMPUTE_TEMPERATURE, Budget, Limits, Recompute, StallDetector, StopRule, agreement,
+from .policy import (SAMPLE_TEMPERATURE, Budget, Limits, Recompute, StallDetector, StopRule, agreement,
                      answer_parses, code_ran, combine, grounded, self_check_mode, self_check_signal, user_check)
 from .sandboxes.base import Sandbox, SandboxError
 from .sandboxes.results import execution_to_json, last_line, summarize
@@ -71,7 +71,7 @@ class Loop:
         self.backtracks = 0
         # (step, messages kept, clean code blocks kept) after each step whose code ran cleanly
         self.checkpoints: list[tuple[int, int, int]] = []
-        self.self_check = self_check_mode(config.self_check, model, config.attempts if attempt else 1)
+        self.self_check = self_check_mode(config.self_check, model, voted=attempt > 0)
         self.verifying: str | None = None  # answer whose self-check runs in the next step
         self.self_checks: dict[str, Signal] = {}
         self.recompute: Recompute | None = None  # the recompute check, once an answer passes
@@ -338,7 +338,7 @@ class Loop:
         assert check is not None
         messages = [prompts.system("text"), prompts.question(self.question, self.context)]
         completion: Completion | None = None
-        async for item in self._call_model(messages, temperature=max(self.config.temperature, RECOMPUTE_TEMPERATURE),
+        async for item in self._call_model(messages, temperature=max(self.config.temperature, SAMPLE_TEMPERATURE),
                                            seed=(self.config.seed or 0) + 1000 + check.solutions):
             if isinstance(item, Completion):
                 completion = item
@@ -384,10 +384,9 @@ class Loop:
             why = f"{votes} give {settled}, replacing the first answer {check.first}"
         yield self.ev(Decision, action="final", reason=why)
 
-    async def _call_model(self, messages: list[dict] | None = None, temperature: float | None = None,
+    async def _call_model(self, fresh: list[dict] | None = None, temperature: float | None = None,
                           seed: int | None = None) -> AsyncIterator[Event | Completion]:
-        """One model call, streamed. Without `messages`, the run's history (fitted to the context)."""
-        fresh = messages
+        """One model call, streamed: `fresh` messages, else the run's history (fitted to the context)."""
         tools = prompts.TOOLS if self.protocol == "tools" and fresh is None else None
         options = {"temperature": self.config.temperature if temperature is None else temperature,
                    "max_tokens": self.config.max_tokens}

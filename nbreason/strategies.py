@@ -24,10 +24,10 @@ from typing import Any, Callable
 from .config import RunConfig
 from .prompts import SYSTEM_TEXT
 from .policy import voting
+from .policy.stopping import SAMPLE_TEMPERATURE
 from .policy.reward import answer_parses, code_ran, combine
 from .sandboxes.results import last_line
 
-SAMPLE_TEMPERATURE = 0.7
 SPEC = re.compile(r"^(single-shot|loop|vote|wvote|adaptive)(?:@(\d+))?(?::(single-shot|loop))?((?:\+[a-z-]+)*)$")
 # "+name" in a spec: the config changes that loop attempts run with.
 OPTIONS = {"verify": {"self_check": "verify"}, "recompute": {"self_check": "recompute"},

@@ -70,7 +70,7 @@ class Embedded:
 
 def test_auto_self_check_is_recompute_only_for_embedded_models_in_one_attempt_runs():
     assert self_check_mode("auto", Embedded()) == "recompute"
-    assert self_check_mode("auto", Embedded(), attempts=4) == "off"  # the vote checks attempts
+    assert self_check_mode("auto", Embedded(), voted=True) == "off"  # the vote checks attempts
     assert self_check_mode("auto", object()) == "off"
     assert self_check_mode("verify", object()) == "verify"
     assert self_check_mode("off", Embedded()) == "off"

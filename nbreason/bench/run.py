@@ -45,10 +45,6 @@ def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def spec_name(spec: Spec) -> str:
-    return spec.name
-
-
 def _read_jsonl(path: Path) -> list[dict]:
     if not path.is_file():
         return []
@@ -113,7 +109,7 @@ class Bench:
         return sizes
 
     async def _standalone(self, spec: Spec, problem: Problem) -> bool:
-        name = spec_name(spec)
+        name = spec.name
         if (problem.id, name) in self._done:
             return False
         try:
@@ -135,7 +131,7 @@ class Bench:
             self._append(self.pool_path, {"problem": problem.id, "base": base,
                                           "attempts": [a.to_json() for a in have]})
         for spec in self.specs:
-            if spec.sampled and spec.pool == base and (problem.id, spec_name(spec)) not in self._done:
+            if spec.sampled and spec.pool == base and (problem.id, spec.name) not in self._done:
                 self._record(problem, strategies.from_pool(spec, have, self.confidence), pooled=True)
         return sampled
 
@@ -143,7 +139,7 @@ class Bench:
         for spec in self.specs:
             if spec.sampled:
                 continue
-            await self._pass(spec_name(spec), lambda p, s=spec: self._standalone(s, p))
+            await self._pass(spec.name, lambda p, s=spec: self._standalone(s, p))
         for base, size in self.pool_sizes().items():
             await self._pass(f"pool of {size} {base} samples", lambda p, b=base, n=size: self._pool(b, n, p))
 

@@ -14,12 +14,13 @@ check that must print True) or `recompute` (below).
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from dataclasses import dataclass, field
 
 from .voting import answer_key
 
-RECOMPUTE_TEMPERATURE = 0.7  # independent solutions must differ from the greedy first one
+# Independent samples (attempts that vote, recompute solutions) must differ from the greedy
+# first answer and from each other.
+SAMPLE_TEMPERATURE = 0.7
 
 
 def _key(text: str) -> str:
@@ -57,13 +58,13 @@ class StopRule:
         return reward >= self.threshold
 
 
-def self_check_mode(configured: str, model: object, attempts: int = 1) -> str:
+def self_check_mode(configured: str, model: object, voted: bool = False) -> str:
     """The self-check a run uses. "auto" means recompute for the embedded models, whose wrong
     answers are mostly programs that run and print a plausible number (no other signal sees
     them), and off for API models and for runs whose attempts vote (the vote is the check)."""
     if configured != "auto":
         return configured
-    return "recompute" if getattr(model, "answer_from_output", False) and attempts <= 1 else "off"
+    return "recompute" if getattr(model, "answer_from_output", False) and not voted else "off"
 
 
 @dataclass
@@ -82,7 +83,7 @@ class Recompute:
     extra: int = 3
     confirm: int = 2
     replace: int = 2
-    answers: list = field(default_factory=list)  # every solution's answer, the first included
+    answers: list = field(init=False)  # every solution's answer, the first included
 
     def __post_init__(self):
         self.answers = [self.first]
