@@ -35,10 +35,8 @@ async def make_sandbox(request):
 
     def make(**options):
         if request.param == "local":
-            try:
-                from nbreason.sandboxes.local import LocalSandbox
-            except ImportError as exc:
-                pytest.skip(f"nbreason.sandboxes.local cannot be imported yet: {exc}")
+            from nbreason.sandboxes.local import LocalSandbox
+
             sb = LocalSandbox(timeout=TIMEOUT, **options)
         else:
             fake = request.getfixturevalue("fake_e2b")
