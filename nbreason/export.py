@@ -157,19 +157,23 @@ pre { background: #f6f8fa; padding: .6rem; overflow-x: auto; }
 details { border: 1px solid #ddd; border-radius: 4px; padding: .4rem .8rem; margin: .5rem 0; }
 details[open] summary { margin-bottom: .5rem; }
 img { max-width: 100%; }
+.nbreason-html table { border-collapse: collapse; }
+.nbreason-html th, .nbreason-html td { border: 1px solid #ccc; padding: .15rem .5rem; }
 """
 
 
 def report_html(events, title: str | None = None) -> str:
-    """One self-contained HTML page (images inline) for sharing a run."""
-    import html as html_lib
+    """One self-contained HTML page (images inline) for sharing a run.
+
+    Its content is sanitised like every other view; the page also forbids scripts, remote
+    loads and forms (Content-Security-Policy), so a browser would refuse anything that slipped by."""
+    from markupsafe import Markup
 
     from .views.html import run_html
+    from .views.templates import render
 
-    fragment = run_html(events).replace('<details class="nbreason-step">', '<details class="nbreason-step" open>')
-    heading = html_lib.escape(title or "nbreason run")
-    return (f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{heading}</title>"
-            f"<style>{REPORT_STYLE}</style></head><body>{fragment}</body></html>\n")
+    return str(render("report.html", title=title or "nbreason run", style=Markup(REPORT_STYLE),
+                      body=run_html(events, open_steps=True)))
 
 
 def write_export(events, path) -> str:

@@ -300,7 +300,9 @@ async def _run_cell(line: str, cell: str):
     if args.output:
         shell.user_ns[args.output] = result
     if args.quiet:
-        print(result.answer)
+        from .views.safe import terminal_text
+
+        print(terminal_text(result.answer))  # the model's text: no escape sequences into a terminal
     return None
 
 
@@ -324,7 +326,7 @@ def _settle(view, handle, events) -> None:
 
     try:
         bundle = dict(view.root._repr_mimebundle_())
-        bundle["text/html"] = run_html(events)
+        bundle["text/html"] = str(run_html(events))
         handle.update(bundle, raw=True)
     except Exception as exc:
         print(f"nbreason: could not save the static view: {exc}", file=sys.stderr)

@@ -104,8 +104,11 @@ class RunResult:
         return render_result(self)
 
     def _repr_markdown_(self) -> str:
-        return f"**Answer:** {self.answer}  \n*{self.stop_reason} after {len(self.steps)} steps, " \
-               f"{self.usage.total_tokens} tokens*"
+        # Front ends without HTML show this: the model's answer must stay text, not markup.
+        from .views.safe import markdown_text
+
+        return f"**Answer:** {markdown_text(self.answer)}  \n*{markdown_text(self.stop_reason)} after " \
+               f"{len(self.steps)} steps, {self.usage.total_tokens} tokens*"
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), default=str)

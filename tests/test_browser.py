@@ -40,6 +40,12 @@ def sales_step(body: dict) -> Reply:
     return Reply("West sold the most.\nFINAL ANSWER: West")
 
 
+def scroll_to(page, selector: str) -> None:
+    """Scroll inside the page: a held element handle can be detached when a step card re-renders."""
+    page.evaluate("(selector) => { const el = document.querySelector(selector); if (el) el.scrollIntoView(); }",
+                  selector)
+
+
 def open_in_lab(tmp_path, notebook: str, script):
     playwright = pytest.importorskip("playwright.sync_api")
     if CHROMIUM is None:
@@ -76,7 +82,7 @@ def test_stop_mid_run_keeps_the_steps_and_frees_the_kernel(quickstart_page):
     # Not awaited: the command's promise resolves only when every cell has run.
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
     page.wait_for_function(f"() => document.querySelectorAll('{STEP_HEADERS}').length >= 2", timeout=90_000)
-    page.locator(".nbreason-run").scroll_into_view_if_needed()
+    scroll_to(page, ".nbreason-run")
     page.screenshot(path=str(ARTIFACTS / "browser-running.png"))
 
     page.click("button.nbreason-stop")
@@ -91,7 +97,7 @@ def test_stop_mid_run_keeps_the_steps_and_frees_the_kernel(quickstart_page):
     page.wait_for_function(
         "() => document.body.innerText.includes('max_steps          = 8')", timeout=60_000)
     page.wait_for_function(KERNEL_IDLE, timeout=30_000)
-    page.locator(".nbreason-final").scroll_into_view_if_needed()
+    scroll_to(page, ".nbreason-final")
     page.screenshot(path=str(ARTIFACTS / "browser-stopped.png"))
 
     # Export inserts one cell per block of code that ran cleanly, right below the run.
@@ -115,5 +121,5 @@ def test_finished_run_shows_its_chart_and_answer(data_page):
     # Checked in the page in one go: a held element handle can be replaced when the card re-renders.
     page.wait_for_function("() => Array.from(document.querySelectorAll('.nbreason-outputs img'))"
                            ".some(img => img.getBoundingClientRect().width > 100)", timeout=10_000)
-    page.locator(".nbreason-outputs img").first.scroll_into_view_if_needed()
+    scroll_to(page, ".nbreason-outputs img")
     page.screenshot(path=str(ARTIFACTS / "browser-answered.png"))

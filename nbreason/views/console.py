@@ -1,4 +1,11 @@
-"""The terminal view: renders the event stream with rich. Decides nothing."""
+"""The terminal view: renders the event stream with rich. Decides nothing.
+
+Text from the model, the sandbox, the question or a trace can carry terminal escape sequences
+(clear the screen, set the window title, hide a hyperlink, overwrite a line). Each such string
+goes through `safe.terminal_text`, which shows control characters as visible escapes, and
+reaches rich as `Text`, never as markup: `[link=...]` in an answer stays text. Markdown links
+show their address instead of becoming terminal hyperlinks.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,8 @@ from rich.text import Text
 
 from ..events import (BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, ModelCall, ModelDelta,
                       Observation, Plan, Retry, RunStarted, Stopped)
+from .safe import terminal_text
+from .templates import count_text, number_text
 
 STREAM_TAIL = 400  # characters of streaming text shown while the model writes
 
@@ -20,6 +29,11 @@ STREAM_TAIL = 400  # characters of streaming text shown while the model writes
 def _limit(spent, limit, fmt="{}") -> str:
     shown = "?" if spent is None else fmt.format(spent)
     return shown if limit is None else f"{shown}/{fmt.format(limit)}"
+
+
+def _text(value, style: str = "") -> Text:
+    """Untrusted text as a rich `Text` (no markup), control characters made visible."""
+    return Text(terminal_text(value), style=style)
 
 
 class ConsoleView:
@@ -41,11 +55,11 @@ class ConsoleView:
         if self.quiet and not isinstance(event, (FinalAnswer, Error)):
             return
         if event.attempt and not isinstance(event, (FinalAnswer, RunStarted)) and handler:
-            self.console.print(Text(f"── attempt {event.attempt}", style="dim cyan"), end=" ")
+            self.console.print(_text(f"── attempt {event.attempt}", style="dim cyan"), end=" ")
         if event.attempt and isinstance(event, (FinalAnswer, RunStarted)):
             if isinstance(event, FinalAnswer):
-                self.console.print(Text(f"attempt {event.attempt} answered {event.answer!r} ({event.stop_reason}, "
-                                        f"reward {event.reward:.2f})", style="cyan"))
+                self.console.print(_text(f"attempt {event.attempt} answered {event.answer!r} ({event.stop_reason}, "
+                                         f"reward {number_text(event.reward)})", style="cyan"))
             return
         if handler:
             handler(event)
@@ -61,7 +75,7 @@ class ConsoleView:
         now = time.monotonic()
         if now - self._last_refresh > 0.1:  # ≤ 10 redraws a second
             self._last_refresh = now
-            self._live.update(Text(self._stream[-STREAM_TAIL:], style="dim"), refresh=True)
+            self._live.update(_text(self._stream[-STREAM_TAIL:], style="dim"), refresh=True)
 
     def _end_stream(self) -> None:
         if self._live is not None:
@@ -70,71 +84,78 @@ class ConsoleView:
         self._stream = ""
 
     def _on_run_started(self, e: RunStarted) -> None:
-        cfg = e.config
-        self.console.print(Panel(Text(e.question), title="nbreason", subtitle=(
+        cfg = e.config if isinstance(e.config, dict) else {}
+        self.console.print(Panel(_text(e.question), title="nbreason", subtitle=_text(
             f"model {cfg.get('model')} · sandbox {cfg.get('sandbox')} · protocol {cfg.get('protocol')}")))
 
     def _on_model_call(self, e: ModelCall) -> None:
         u = e.usage
         extra = f" + {u.reasoning_tokens} reasoning" if u.reasoning_tokens else ""
-        self.console.print(Text(f"step {e.step} · model {e.duration:.1f}s · {u.prompt_tokens} prompt + "
-                                f"{u.completion_tokens} completion tokens{extra}", style="dim"))
+        self.console.print(_text(f"step {e.step} · model {number_text(e.duration, 1)}s · {u.prompt_tokens} prompt + "
+                                 f"{u.completion_tokens} completion tokens{extra}", style="dim"))
 
     def _on_plan(self, e: Plan) -> None:
-        self.console.print(Panel(Markdown(e.text), title=f"step {e.step} · plan", border_style="blue"))
+        self.console.print(Panel(Markdown(terminal_text(e.text), hyperlinks=False),
+                                 title=_text(f"step {e.step} · plan"), border_style="blue"))
 
     def _on_code(self, e: Code) -> None:
-        self.console.print(Panel(Syntax(e.code, "python", theme="ansi_dark", line_numbers=False),
-                                 title=f"step {e.step} · code", border_style="cyan"))
+        self.console.print(Panel(Syntax(terminal_text(e.code), "python", theme="ansi_dark", line_numbers=False),
+                                 title=_text(f"step {e.step} · code"), border_style="cyan"))
 
     def _on_observation(self, e: Observation) -> None:
         style = "green" if e.ok else "red"
-        self.console.print(Panel(Text(e.summary or "(no output)"), title=f"step {e.step} · output "
-                                 f"({e.duration:.2f}s)", border_style=style))
+        self.console.print(Panel(_text(e.summary or "(no output)"), border_style=style,
+                                 title=_text(f"step {e.step} · output ({number_text(e.duration)}s)")))
 
     def _on_check(self, e: Check) -> None:
-        lines = [Text(f"reward {e.reward:.2f}" + (f" for answer {e.answer!r}" if e.answer else ""), style="bold")]
-        lines += [Text(f"  {s.name} = {s.value:.2f}: {s.reason}", style="dim") for s in e.signals]
+        lines = [_text(f"reward {number_text(e.reward)}" + (f" for answer {e.answer!r}" if e.answer else ""),
+                       style="bold")]
+        lines += [_text(f"  {s.name} = {number_text(s.value)}: {s.reason}", style="dim") for s in e.signals]
         self.console.print(Group(*lines))
 
     def _on_decision(self, e: Decision) -> None:
-        self.console.print(Text(f"→ {e.action}: {e.reason}", style="magenta"))
+        self.console.print(_text(f"→ {e.action}: {e.reason}", style="magenta"))
 
     def _on_budget(self, e: BudgetUpdate) -> None:
         s, lim = e.spent, e.limits
-        cost = "cost unknown" if s.get("cost") is None else f"${s['cost']:.4f}"
-        self.console.print(Text(
-            f"budget: steps {_limit(s['steps'], lim['steps'])} · tokens {_limit(s['tokens'], lim['tokens'])} · "
-            f"{s['seconds']:.1f}s" + (f"/{lim['seconds']:.0f}s" if lim.get("seconds") else "") + f" · {cost}",
-            style="dim"))
+        cost = "cost unknown" if s.get("cost") is None else f"${number_text(s['cost'], 4)}"
+        seconds = f"{number_text(s.get('seconds'), 1)}s"
+        if lim.get("seconds"):
+            seconds += f"/{number_text(lim['seconds'], 0)}s"
+        self.console.print(_text(
+            f"budget: steps {_limit(s.get('steps'), lim.get('steps'))} · "
+            f"tokens {_limit(s.get('tokens'), lim.get('tokens'))} · {seconds} · {cost}", style="dim"))
 
     def _on_retry(self, e: Retry) -> None:
-        self.console.print(Text(f"retry {e.number} in {e.wait:.1f}s: {e.reason}", style="yellow"))
+        self.console.print(_text(f"retry {e.number} in {number_text(e.wait, 1)}s: {e.reason}", style="yellow"))
 
     def _on_error(self, e: Error) -> None:
-        self.console.print(Text(("error: " if e.fatal else "note: ") + e.message, style="red" if e.fatal else "yellow"))
+        self.console.print(_text(("error: " if e.fatal else "note: ") + str(e.message),
+                                 style="red" if e.fatal else "yellow"))
 
     def _on_stopped(self, e: Stopped) -> None:
-        self.console.print(Text(e.reason, style="bold yellow"))
+        self.console.print(_text(e.reason, style="bold yellow"))
 
     def _on_vote(self, e) -> None:
         from rich.table import Table
 
-        table = Table(title=f"{e.strategy} over {len(e.answers)} attempts", title_justify="left")
+        table = Table(title=_text(f"{e.strategy} over {len(e.answers)} attempts"), title_justify="left")
         for column in ("attempt", "answer", "reward", "tokens", "ended"):
             table.add_column(column)
-        for r in e.answers:
-            style = "bold green" if r["attempt"] == e.winner_attempt else ""
-            table.add_row(str(r["attempt"]), str(r["answer"]), f"{r['reward']:.2f}", f"{r['tokens']:,}",
-                          r["stop_reason"], style=style)
+        for r in (r for r in e.answers if isinstance(r, dict)):
+            style = "bold green" if r.get("attempt") == e.winner_attempt else ""
+            # Text cells: a str cell would be read as rich markup ("[link=...]").
+            table.add_row(_text(r.get("attempt")), _text(r.get("answer")), _text(number_text(r.get("reward"))),
+                          _text(count_text(r.get("tokens"))), _text(r.get("stop_reason")), style=style)
         self.console.print(table)
-        self.console.print(Text(f"winner: {e.why}" + (f" · stopped early: {e.stopped_early}" if e.stopped_early
-                                                        else ""), style="green"))
+        self.console.print(_text(f"winner: {e.why}" + (f" · stopped early: {e.stopped_early}" if e.stopped_early
+                                                         else ""), style="green"))
 
     def _on_final(self, e: FinalAnswer) -> None:
         verified = {True: "verified", False: "not verified", None: "unchecked"}[e.verified]
         cost = "cost unknown" if e.usage.cost is None else f"${e.usage.cost:.4f}"
-        body = Text(str(e.answer) if e.answer is not None else "(no answer)", style="bold")
+        body = _text(e.answer if e.answer is not None else "(no answer)", style="bold")
         self.console.print(Panel(body, title="final answer", border_style="green" if e.verified else "yellow",
-                                 subtitle=f"{e.stop_reason} · reward {e.reward:.2f} ({verified}) · {e.steps} steps · "
-                                 f"{e.usage.total_tokens} tokens · {cost} · {e.elapsed:.1f}s"))
+                                 subtitle=_text(f"{e.stop_reason} · reward {number_text(e.reward)} ({verified}) · "
+                                                f"{e.steps} steps · {e.usage.total_tokens} tokens · {cost} · "
+                                                f"{number_text(e.elapsed, 1)}s")))

@@ -4,23 +4,31 @@ text for terminals and logs.
 Everything here is a pure function of events (or of the pieces they carry), so the same
 trace always renders the same way. The live widget view reuses the small pieces
 (`code_html`, `markdown_html`, `execution_outputs`, ...) so both look alike.
+
+Nothing in an event is trusted: the HTML comes from autoescaping templates (`templates.py`),
+and what the sandbox displayed is sanitised (`safe.py`) on every render, including the
+bundles the live widgets hand to the front end.
 """
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
+
+from markupsafe import Markup
 
 from ..events import (
     BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, ModelCall,
     Observation, Plan, Retry, RunStarted, Stopped, Usage, Vote,
 )
+from .safe import clean_html, safe_bundle, terminal_text
+from .templates import number_text, render
 
 # e2b `Result` fields -> MIME types, richest first (front ends pick the first they know).
 RESULT_MIME = {
     "html": "text/html", "markdown": "text/markdown", "svg": "image/svg+xml",
     "png": "image/png", "jpeg": "image/jpeg", "latex": "text/latex",
     "json": "application/json", "text": "text/plain",
+    "javascript": "application/javascript",  # read only to say it was not shown (safe.safe_bundle)
 }
 
 BUDGETS = (  # (key in BudgetUpdate dicts, label, RunStarted.config limit key)
@@ -33,34 +41,39 @@ BUDGETS = (  # (key in BudgetUpdate dicts, label, RunStarted.config limit key)
 _md = None
 
 
-def markdown_html(text: str) -> str:
-    """Markdown to HTML, raw HTML in the text escaped (model output is not trusted)."""
+def markdown_html(text: str) -> Markup:
+    """Markdown to HTML: raw HTML in the text escaped, the result sanitised (no script, no
+    `javascript:` links, no remote images: model output is not trusted)."""
     global _md
     if _md is None:
         from markdown_it import MarkdownIt
 
         _md = MarkdownIt("commonmark", {"html": False}).enable("table")
-    return _md.render(text or "")
+    text = text if isinstance(text, str) else "" if text is None else str(text)
+    return Markup(clean_html(_md.render(text)))
 
 
-def code_html(code: str, language: str = "python") -> str:
+def code_html(code: str, language: str = "python") -> Markup:
     """Highlighted code with inline styles, so it looks right without any stylesheet."""
     from pygments import highlight
     from pygments.formatters import HtmlFormatter
     from pygments.lexers import get_lexer_by_name
 
     try:
-        lexer = get_lexer_by_name(language)
+        lexer = get_lexer_by_name(str(language))
     except Exception:
         lexer = get_lexer_by_name("text")
     formatter = HtmlFormatter(noclasses=True, style="default", cssclass="nbreason-code",
                               prestyles="margin:0;padding:6px;overflow-x:auto")
-    return highlight(code or "", lexer, formatter)
+    code = code if isinstance(code, str) else "" if code is None else str(code)
+    return Markup(highlight(code, lexer, formatter))  # pygments escapes every token
 
 
 def format_amount(key: str, value) -> str:
     if value is None:
         return "∞"
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return str(value)  # a hand-crafted trace: shown as it is (and escaped where it is shown)
     if key == "cost":
         return f"${value:.4f}"
     if key == "seconds":
@@ -73,64 +86,54 @@ def traceback_text(error: dict) -> str:
     return "\n".join(tb) if isinstance(tb, list) else str(tb)
 
 
+def _joined(value) -> str:
+    """Stream text as e2b keeps it (a list of pieces), or whatever a trace put there, as text."""
+    if isinstance(value, (list, tuple)):
+        return "".join(v if isinstance(v, str) else str(v) for v in value)
+    return "" if value is None else str(value)
+
+
 def execution_outputs(execution: dict) -> list[dict]:
-    """An e2b-style execution dict as nbformat output dicts (what `Output.outputs` holds)."""
-    execution = execution or {}
-    logs = execution.get("logs") or execution  # e2b nests stdout/stderr in "logs"; the local sandbox may not
+    """An e2b-style execution dict as nbformat output dicts (what `Output.outputs` holds).
+
+    The display bundles are sanitised here (`safe.safe_bundle`): the live widgets hand them to
+    the front end, whose own renderers treat an Output widget's content as trusted."""
+    execution = execution if isinstance(execution, dict) else {}
+    logs = execution.get("logs") if isinstance(execution.get("logs"), dict) else execution
     outputs = []
     for name in ("stdout", "stderr"):
-        text = "".join(logs.get(name) or [])
+        text = _joined(logs.get(name))
         if text:
             outputs.append({"output_type": "stream", "name": name, "text": text})
-    for result in execution.get("results") or []:
-        data = {mime: result[key] for key, mime in RESULT_MIME.items() if result.get(key) is not None}
+    results = execution.get("results")
+    for result in results if isinstance(results, list) else []:
+        if not isinstance(result, dict):
+            continue
+        data = safe_bundle({mime: result[key] for key, mime in RESULT_MIME.items() if result.get(key) is not None})
         if data:
             outputs.append({"output_type": "display_data", "data": data, "metadata": {}})
     error = execution.get("error")
-    if error:
+    if isinstance(error, dict):
         outputs.append({
-            "output_type": "error", "ename": error.get("name", "Error"),
-            "evalue": error.get("value", ""), "traceback": traceback_text(error).splitlines(),
+            "output_type": "error", "ename": str(error.get("name", "Error")),
+            "evalue": str(error.get("value", "")), "traceback": traceback_text(error).splitlines(),
         })
     return outputs
 
 
-def execution_html(execution: dict) -> str:
-    parts = []
-    for out in execution_outputs(execution):
-        if out["output_type"] == "stream":
-            color = "#b00" if out["name"] == "stderr" else "inherit"
-            parts.append(f'<pre style="margin:2px 0;color:{color}">{html.escape(out["text"])}</pre>')
-        elif out["output_type"] == "error":
-            text = f'{out["ename"]}: {out["evalue"]}\n' + "\n".join(out["traceback"])
-            parts.append(f'<pre class="nbreason-error" style="margin:2px 0;color:#b00">{html.escape(text)}</pre>')
-        else:
-            data = out["data"]
-            if "text/html" in data:
-                parts.append(f"<div>{data['text/html']}</div>")  # tables from the sandbox's pandas
-            elif "image/png" in data:
-                parts.append(f'<img src="data:image/png;base64,{data["image/png"]}"/>')
-            elif "image/jpeg" in data:
-                parts.append(f'<img src="data:image/jpeg;base64,{data["image/jpeg"]}"/>')
-            elif "image/svg+xml" in data:
-                parts.append(f"<div>{data['image/svg+xml']}</div>")
-            elif "text/plain" in data:
-                parts.append(f'<pre style="margin:2px 0">{html.escape(str(data["text/plain"]))}</pre>')
-    return "".join(parts)
+def execution_html(execution: dict) -> Markup:
+    # The template sanitises `text/html` once more: the outputs are the boundary, not a promise.
+    return render("outputs.html", outputs=execution_outputs(execution))
 
 
-def check_html(check: Check) -> str:
-    rows = "".join(
-        f"<tr><td>{html.escape(s.name)}</td><td>{s.value:.2f}</td><td>{html.escape(s.reason)}</td></tr>"
-        for s in check.signals
-    )
-    table = f'<table class="nbreason-signals" style="font-size:90%">{rows}</table>' if rows else ""
-    return f"<div><b>check</b>: reward {check.reward:.2f}{table}</div>"
+def check_html(check: Check) -> Markup:
+    return render("check.html", check=check)
 
 
 def stop_reason_text(final: FinalAnswer) -> str:
-    verified = {True: ", verified", False: ", verification failed", None: ""}[final.verified]
-    return f"{final.stop_reason} · reward {final.reward:.2f}{verified} · {final.steps} step(s)"
+    verified = {True: ", verified", False: ", verification failed"}.get(final.verified, "") \
+        if isinstance(final.verified, bool) else ""
+    return f"{final.stop_reason} · reward {number_text(final.reward)}{verified} · {final.steps} step(s)"
 
 
 @dataclass
@@ -157,11 +160,11 @@ class StepSummary:
         if self.decision:
             parts.append(self.decision.action)
         if self.check:
-            parts.append(f"reward {self.check.reward:.2f}")
+            parts.append(f"reward {number_text(self.check.reward)}")
         if self.observation and (not self.observation.ok or (self.observation.execution or {}).get("error")):
             parts.append("error")
         parts.append(f"{self.usage.total_tokens:,} tokens · {self.seconds:.1f} s")
-        return " · ".join(parts)
+        return " · ".join(str(part) for part in parts)
 
 
 def add_to_step(summary: StepSummary, event: Event) -> None:
@@ -223,95 +226,71 @@ def budget_rows(started: RunStarted | None, budget: BudgetUpdate | None) -> list
     return rows
 
 
-def header_html(started: RunStarted | None) -> str:
-    if started is None:
-        return "<div><b>nbreason</b></div>"
-    config = started.config
-    return (
-        f'<div class="nbreason-header"><div style="font-size:110%"><b>{html.escape(started.question)}</b></div>'
-        f'<div style="color:#666">model <code>{html.escape(str(config.get("model", "")))}</code>'
-        f' · sandbox <code>{html.escape(str(config.get("sandbox", "")))}</code></div></div>'
+def header_html(started: RunStarted | None) -> Markup:
+    config = started.config if started is not None and isinstance(started.config, dict) else {}
+    return render("header.html", started=started, config=config)
+
+
+def final_html(final: FinalAnswer) -> Markup:
+    answer = markdown_html(final.answer) if final.answer else None
+    return render("final.html", answer=answer, stopped=stop_reason_text(final))
+
+
+def step_html(step: StepSummary, *, open: bool = False) -> Markup:
+    return render(
+        "step.html", step=step, open=open,
+        plan=markdown_html(step.plan) if step.plan else "",
+        code=code_html(step.code) if step.code else "",
+        outputs=execution_html(step.observation.execution) if step.observation else "",
+        check=check_html(step.check) if step.check else "",
     )
 
 
-def final_html(final: FinalAnswer) -> str:
-    answer = markdown_html(final.answer) if final.answer else "<i>no answer</i>"
-    return (
-        f'<div class="nbreason-answer" style="border-left:4px solid #2a7;padding:4px 8px">'
-        f"<div><b>Answer</b></div>{answer}"
-        f'<div style="color:#666">stopped: {html.escape(stop_reason_text(final))}</div></div>'
-    )
-
-
-def step_html(step: StepSummary) -> str:
-    parts = [f"<summary><b>{html.escape(step.title())}</b></summary>"]
-    if step.plan:
-        parts.append(markdown_html(step.plan))
-    if step.code:
-        parts.append(code_html(step.code))
-    if step.observation:
-        parts.append(execution_html(step.observation.execution))
-    if step.check:
-        parts.append(check_html(step.check))
-    if step.decision:
-        parts.append(f"<div><b>decision</b>: {html.escape(step.decision.action)}"
-                     f" — {html.escape(step.decision.reason)}</div>")
-    for error in step.errors:
-        parts.append(f'<pre style="color:#b00">{html.escape(error)}</pre>')
-    return f'<details class="nbreason-step">{"".join(parts)}</details>'
-
-
-def vote_html(vote: Vote) -> str:
+def vote_html(vote: Vote) -> Markup:
     """Several attempts side by side: each answer, its reward, and why the winner won."""
-    rows = "".join(
-        f"<tr style=\"{'font-weight:bold' if r['attempt'] == vote.winner_attempt else ''}\">"
-        f"<td>{r['attempt']}</td><td>{html.escape(str(r['answer']))}</td><td>{r['reward']:.2f}</td>"
-        f"<td>{'yes' if r['verified'] else 'no'}</td><td>{r['tokens']:,}</td><td>{html.escape(r['stop_reason'])}</td></tr>"
-        for r in vote.answers)
-    tally = ", ".join(f"{html.escape(k)}: {v:g}" for k, v in vote.tally.items())
-    early = f"<div>sampling stopped early: {html.escape(vote.stopped_early)}</div>" if vote.stopped_early else ""
-    return (f'<div class="nbreason-vote"><b>{html.escape(vote.strategy)} over {len(vote.answers)} attempts</b>'
-            '<table><tr><th>attempt</th><th>answer</th><th>reward</th><th>verified</th><th>tokens</th>'
-            f'<th>ended</th></tr>{rows}</table><div>tally: {tally}</div>'
-            f'<div>winner: {html.escape(vote.why)}</div>{early}</div>')
+    rows = [r for r in vote.answers if isinstance(r, dict)] if isinstance(vote.answers, list) else []
+    tally = list(vote.tally.items()) if isinstance(vote.tally, dict) else []
+    return render("vote.html", vote=vote, rows=rows, tally=tally)
 
 
-def run_html(events) -> str:
-    """A whole run as one self-contained HTML fragment."""
+def run_html(events, *, open_steps: bool = False) -> Markup:
+    """A whole run as one self-contained HTML fragment (`open_steps`: every step unfolded)."""
     events = list(events)
     attempts = sorted({e.attempt for e in events if e.attempt > 0})
     if attempts:  # several attempts: each as its own run, then the vote and the answer
         top = [e for e in events if e.attempt == 0]
         run = summarize(top)
-        parts = [header_html(run.started)]
+        parts = []
         for number in attempts:
             mine = [e for e in events if e.attempt == number]
             final = next((e for e in mine if isinstance(e, FinalAnswer)), None)
-            label = f"attempt {number}: {html.escape(str(final.answer)) if final else '…'}"
-            parts.append(f'<details class="nbreason-attempt"><summary>{label}</summary>{run_html_single(mine)}</details>')
+            parts.append(render("attempt.html", number=number, final=final,
+                                body=run_html_single(mine, open_steps=open_steps)))
         parts += [vote_html(e) for e in top if isinstance(e, Vote)]
-        if run.final:
-            parts.append(final_html(run.final))
-        return f'<div class="nbreason-run">{"".join(parts)}</div>'
-    return run_html_single(events)
+        return render("run.html", header=header_html(run.started), budget=None, parts=parts, errors=[],
+                      final=final_html(run.final) if run.final else "")
+    return run_html_single(events, open_steps=open_steps)
 
 
-def run_html_single(events) -> str:
+def run_html_single(events, *, open_steps: bool = False) -> Markup:
     run = summarize(events)
     budget = " · ".join(
         f"{label} {format_amount(key, spent)} / {format_amount(key, limit)}"
         for key, label, spent, limit in budget_rows(run.started, run.budget)
     )
-    parts = [header_html(run.started), f'<div style="color:#666">{html.escape(budget)}</div>']
-    parts += [step_html(run.steps[n]) for n in sorted(run.steps)]
-    parts += [f'<pre style="color:#b00">{html.escape(e)}</pre>' for e in run.errors]
-    if run.final:
-        parts.append(final_html(run.final))
-    return f'<div class="nbreason-run">{"".join(parts)}</div>'
+    return render("run.html", header=header_html(run.started), budget=budget,
+                  parts=[step_html(run.steps[n], open=open_steps) for n in sorted(run.steps)],
+                  errors=run.errors, final=final_html(run.final) if run.final else "")
 
 
 def event_text(event: Event) -> str | None:
-    """One event as a few lines of plain text (None: nothing worth printing)."""
+    """One event as a few lines of plain text (None: nothing worth printing), control
+    characters from the model, the sandbox or a trace shown as visible escapes."""
+    text = _event_text(event)
+    return None if text is None else terminal_text(text)
+
+
+def _event_text(event: Event) -> str | None:
     if isinstance(event, RunStarted):
         return f"? {event.question}\n  model {event.config.get('model')} · sandbox {event.config.get('sandbox')}"
     if isinstance(event, Plan):
@@ -329,11 +308,11 @@ def event_text(event: Event) -> str | None:
                 lines.append(str(out["data"].get("text/plain", "[" + ", ".join(out["data"]) + "]")))
         return f"[step {event.step}] output\n" + "\n".join(lines)
     if isinstance(event, Check):
-        return f"[step {event.step}] reward {event.reward:.2f}"
+        return f"[step {event.step}] reward {number_text(event.reward)}"
     if isinstance(event, Decision):
         return f"[step {event.step}] {event.action}: {event.reason}"
     if isinstance(event, Retry):
-        return f"retrying in {event.wait:.1f} s ({event.reason})"
+        return f"retrying in {number_text(event.wait, 1)} s ({event.reason})"
     if isinstance(event, Error):
         return f"error ({event.source}): {event.message}"
     if isinstance(event, Stopped):
@@ -349,4 +328,4 @@ def run_text(events) -> str:
 
 def render_result(result) -> str:
     """What `RunResult._repr_html_` returns."""
-    return run_html(result.events)
+    return str(run_html(result.events))

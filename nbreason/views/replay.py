@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipywidgets as w
 
 from ..events import Event, ModelDelta
+from .templates import render
 from .widgets import RunView
 
 
@@ -75,7 +76,7 @@ class ReplayView:
     def _label(self) -> None:
         event = self.events[self.position - 1] if self.position else None
         what = f"{event.kind} (step {event.step})" if event else "start"
-        self.label.value = f"<span class='nbreason-replay-position'>{self.position}/{len(self.events)} · {what}</span>"
+        self.label.value = render("replay_position.html", position=self.position, total=len(self.events), what=what)
 
     def show(self, position: int) -> None:
         """Show the run as it was after `position` events."""

@@ -3,12 +3,16 @@
 `RunView.on_event` is a run subscriber: it only turns events into widget state. Widgets
 change through traits and `Output.outputs` only, never `with output:` — the events arrive
 from the run's task, and `with` would capture by whichever message is current.
+
+An `HTML` widget's value becomes the page's markup as it is, and JupyterLab renders an
+`Output` widget's bundles as trusted (scripts run, HTML is not sanitised): so every value
+here comes from the autoescaping templates, and the bundles from `execution_outputs`, which
+sanitises them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
 import time
 
 import ipywidgets as w
@@ -18,6 +22,7 @@ from ..events import (
     Observation, Plan, Retry, RunStarted, Stopped, Vote,
 )
 from . import html as static
+from .templates import render
 
 STREAM_INTERVAL = 0.1  # seconds between live text updates: at most 10 per second
 
@@ -40,10 +45,7 @@ class StepCard:
         self.streamed = ""
 
     def show_stream(self, text: str) -> None:
-        self.stream.value = (
-            '<pre style="white-space:pre-wrap;color:#555;margin:0;max-height:16em;overflow:auto">'
-            f"{html.escape(text)}</pre>"
-        )
+        self.stream.value = render("stream.html", text=text)
         self.stream.layout.display = None
 
     def add(self, event: Event) -> None:
@@ -65,11 +67,12 @@ class StepCard:
             self.outputs.outputs = tuple(static.execution_outputs(event.execution))
         elif isinstance(event, Check):
             self.check.value = static.check_html(event)
-        footer = [f"{s.usage.total_tokens:,} tokens · {s.seconds:.1f} s"]
-        if s.decision:
-            footer.append(f"<b>{html.escape(s.decision.action)}</b>: {html.escape(s.decision.reason)}")
-        footer += [f'<span style="color:#b00">{html.escape(e)}</span>' for e in s.errors]
-        self.footer.value = '<div style="color:#666">' + "<br>".join(footer) + "</div>"
+        self.footer.value = render("footer.html", usage=f"{s.usage.total_tokens:,} tokens · {s.seconds:.1f} s",
+                                   decision=s.decision, errors=s.errors)
+
+
+def _numeric(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 class Gauge:
@@ -85,13 +88,14 @@ class Gauge:
 
     def set(self, spent, limit) -> None:
         spent = spent or 0
-        if limit:
+        if _numeric(limit) and limit > 0:
             self.bar.max = float(limit)
-            self.bar.value = min(float(spent), float(limit))
-            self.bar.bar_style = "danger" if spent >= limit else ""
-        else:
+            self.bar.value = min(float(spent), float(limit)) if _numeric(spent) else 0.0
+            self.bar.bar_style = "danger" if _numeric(spent) and spent >= limit else ""
+        else:  # unlimited, or not a number (a hand-crafted trace): an empty bar, the text says it
             self.bar.max, self.bar.value = 1.0, 0.0
-        self.text.value = f"{static.format_amount(self.key, spent)} / {static.format_amount(self.key, limit)}"
+        self.text.value = render("text.html", text=f"{static.format_amount(self.key, spent)} / "
+                                                 f"{static.format_amount(self.key, limit)}")
 
 
 class RunView:
@@ -109,7 +113,7 @@ class RunView:
 
         self.header = w.HTML(static.header_html(None))
         self.gauges = {key: Gauge(key, label) for key, label, _ in static.BUDGETS}
-        self.status = w.HTML('<span style="color:#666">starting…</span>')
+        self.status = w.HTML(render("status.html", text="starting…"))
         self.status.add_class("nbreason-status")
         self.steps = w.Accordion()
         self.steps.add_class("nbreason-steps")
@@ -169,9 +173,10 @@ class RunView:
             for key, _, spent, limit in static.budget_rows(self.started, event):
                 self.gauges[key].set(spent, limit)
         elif isinstance(event, Retry):
-            self._status(f"model busy, retry {event.number} in {event.wait:.1f} s: {event.reason}")
+            self._status(f"model busy, retry {event.number} in {static.number_text(event.wait, 1)} s: "
+                         f"{event.reason}")
         elif isinstance(event, Stopped):
-            self._status(html.escape(event.reason))
+            self._status(event.reason)
         elif isinstance(event, FinalAnswer):
             self._finish(event)
         elif event.step > 0:
@@ -180,7 +185,8 @@ class RunView:
             self._title(card)
             self._status(self._doing(event))
         elif isinstance(event, Error):
-            self.errors.value += f'<pre style="color:#b00;margin:2px 0">{html.escape(event.message)}</pre>'
+            # As plain strings: adding a str to markup would escape the markup already shown.
+            self.errors.value = str(self.errors.value) + str(render("error.html", message=event.message))
 
     # --- several attempts: one compact view each, side by side in tabs ---------------------
     def _attempt_view(self, attempt: int) -> "RunView":
@@ -216,7 +222,8 @@ class RunView:
         self.steps.set_title(index, card.summary.title())
 
     def _status(self, text: str) -> None:
-        self.status.value = f'<span style="color:#666">{text}</span>'
+        """Plain text (escaped here): retry reasons quote the model server's error messages."""
+        self.status.value = render("status.html", text=text)
 
     @staticmethod
     def _doing(event: Event) -> str:
@@ -230,11 +237,11 @@ class RunView:
         if isinstance(event, Observation):
             return step + "checking…"
         if isinstance(event, Check):
-            return step + f"reward {event.reward:.2f}, deciding…"
+            return step + f"reward {static.number_text(event.reward)}, deciding…"
         if isinstance(event, Decision):
-            return step + f"{html.escape(event.action)}"
+            return step + str(event.action)
         if isinstance(event, Error):
-            return step + "error: " + html.escape(event.message)
+            return step + f"error: {event.message}"
         return step + event.kind
 
     def _schedule_flush(self) -> None:
@@ -263,7 +270,7 @@ class RunView:
         self.final = final
         self.answer.value = static.final_html(final)
         self.answer.layout.display = None
-        self._status(html.escape("finished: " + static.stop_reason_text(final)))
+        self._status("finished: " + static.stop_reason_text(final))
         self.stop_button.disabled = True
         self.stop_button.description = "Stopped" if final.stop_reason == "stopped by user" else "Done"
         self.export_button.disabled = not final.code

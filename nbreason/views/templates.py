@@ -1,0 +1,124 @@
+"""The HTML of every view, as Jinja2 templates with autoescape on.
+
+Every value a template receives is escaped unless it is `Markup`, and only three things are:
+markup nh3 has cleaned (`safe.clean_html`), pygments' highlighted code (it escapes each token)
+and fragments rendered by these templates. Question, model text, answers, errors, vote rows
+and whatever a trace holds are plain values here, whatever their type.
+"""
+
+from __future__ import annotations
+
+from jinja2 import DictLoader, Environment, StrictUndefined
+from markupsafe import Markup
+
+from .safe import clean_html
+
+
+def number_text(value, digits: int = 2) -> str:
+    """A float with `digits` decimals; anything else (a hand-crafted trace) as text."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def count_text(value) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{int(value):,}"
+    return str(value)
+
+
+def _general(value) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:g}"
+    return str(value)
+
+
+TEMPLATES = {
+    "header.html": (
+        '{% if started is none %}<div><b>nbreason</b></div>{% else %}'
+        '<div class="nbreason-header"><div style="font-size:110%"><b>{{ started.question }}</b></div>'
+        '<div style="color:#666">model <code>{{ config.get("model", "") }}</code>'
+        ' · sandbox <code>{{ config.get("sandbox", "") }}</code></div></div>{% endif %}'
+    ),
+    "outputs.html": (
+        '{% for out in outputs %}'
+        '{% if out.output_type == "stream" %}'
+        '<pre style="margin:2px 0;color:{{ "#b00" if out.name == "stderr" else "inherit" }}">{{ out.text }}</pre>'
+        '{% elif out.output_type == "error" %}'
+        '<pre class="nbreason-error" style="margin:2px 0;color:#b00">{{ out.ename }}: {{ out.evalue }}\n'
+        '{{ out.traceback|join("\n") }}</pre>'
+        '{% elif "text/html" in out.data %}<div class="nbreason-html">{{ out.data["text/html"]|clean }}</div>'
+        '{% elif "image/png" in out.data %}<img src="data:image/png;base64,{{ out.data["image/png"] }}"/>'
+        '{% elif "image/jpeg" in out.data %}<img src="data:image/jpeg;base64,{{ out.data["image/jpeg"] }}"/>'
+        '{% elif "text/plain" in out.data %}<pre style="margin:2px 0">{{ out.data["text/plain"] }}</pre>'
+        '{% endif %}{% endfor %}'
+    ),
+    "check.html": (
+        '<div><b>check</b>: reward {{ check.reward|number }}'
+        '{% if check.signals %}<table class="nbreason-signals" style="font-size:90%">'
+        '{% for s in check.signals %}<tr><td>{{ s.name }}</td><td>{{ s.value|number }}</td><td>{{ s.reason }}</td></tr>'
+        '{% endfor %}</table>{% endif %}</div>'
+    ),
+    "final.html": (
+        '<div class="nbreason-answer" style="border-left:4px solid #2a7;padding:4px 8px">'
+        '<div><b>Answer</b></div>{{ answer if answer else "<i>no answer</i>"|safe }}'
+        '<div style="color:#666">stopped: {{ stopped }}</div></div>'
+    ),
+    "step.html": (
+        '<details class="nbreason-step"{{ " open" if open else "" }}><summary><b>{{ step.title() }}</b></summary>'
+        '{{ plan }}{{ code }}{{ outputs }}{{ check }}'
+        '{% if step.decision %}<div><b>decision</b>: {{ step.decision.action }} — {{ step.decision.reason }}</div>'
+        '{% endif %}{% for error in step.errors %}<pre style="color:#b00">{{ error }}</pre>{% endfor %}</details>'
+    ),
+    "vote.html": (
+        '<div class="nbreason-vote"><b>{{ vote.strategy }} over {{ vote.answers|length }} attempts</b>'
+        '<table><tr><th>attempt</th><th>answer</th><th>reward</th><th>verified</th><th>tokens</th><th>ended</th></tr>'
+        '{% for r in rows %}<tr style="{{ "font-weight:bold" if r.get("attempt") == vote.winner_attempt else "" }}">'
+        '<td>{{ r.get("attempt") }}</td><td>{{ r.get("answer") }}</td><td>{{ r.get("reward")|number }}</td>'
+        '<td>{{ "yes" if r.get("verified") else "no" }}</td><td>{{ r.get("tokens")|count }}</td>'
+        '<td>{{ r.get("stop_reason") }}</td></tr>{% endfor %}</table>'
+        '<div>tally: {% for k, v in tally %}{{ k }}: {{ v|general }}{{ ", " if not loop.last else "" }}{% endfor %}</div>'
+        '<div>winner: {{ vote.why }}</div>'
+        '{% if vote.stopped_early %}<div>sampling stopped early: {{ vote.stopped_early }}</div>{% endif %}</div>'
+    ),
+    "attempt.html": (
+        '<details class="nbreason-attempt"><summary>attempt {{ number }}: '
+        '{{ final.answer if final else "…" }}</summary>{{ body }}</details>'
+    ),
+    "run.html": (
+        '<div class="nbreason-run">{{ header }}'
+        '{% if budget is not none %}<div style="color:#666">{{ budget }}</div>{% endif %}'
+        '{% for part in parts %}{{ part }}{% endfor %}'
+        '{% for error in errors %}<pre style="color:#b00">{{ error }}</pre>{% endfor %}'
+        '{{ final }}</div>'
+    ),
+    "report.html": (
+        "<!doctype html>\n<html><head><meta charset='utf-8'>"
+        # No script in the report at all: a policy the browser enforces, should anything slip through.
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
+        "style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'\">"
+        "<title>{{ title }}</title><style>{{ style }}</style></head><body>{{ body }}</body></html>\n"
+    ),
+    # --- the live widgets --------------------------------------------------------------
+    "stream.html": (
+        '<pre style="white-space:pre-wrap;color:#555;margin:0;max-height:16em;overflow:auto">{{ text }}</pre>'
+    ),
+    "footer.html": (
+        '<div style="color:#666">{{ usage }}'
+        '{% if decision %}<br><b>{{ decision.action }}</b>: {{ decision.reason }}{% endif %}'
+        '{% for e in errors %}<br><span style="color:#b00">{{ e }}</span>{% endfor %}</div>'
+    ),
+    "status.html": '<span style="color:#666">{{ text }}</span>',
+    "error.html": '<pre style="color:#b00;margin:2px 0">{{ message }}</pre>',
+    "text.html": "{{ text }}",
+    "replay_position.html": "<span class='nbreason-replay-position'>{{ position }}/{{ total }} · {{ what }}</span>",
+}
+
+environment = Environment(loader=DictLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined)
+environment.filters.update(number=number_text, count=count_text, general=_general,
+                           clean=lambda markup: Markup(clean_html(markup)))
+
+
+def render(name: str, **context) -> Markup:
+    """One template, rendered; the result is markup other templates include as it is."""
+    return Markup(environment.get_template(name).render(**context))
