@@ -98,7 +98,8 @@ def _run_parser(sub) -> None:
         spec = allowed(name)
         if spec.kind is not str:  # the range, from the setting's declaration
             text = f"{text}; {spec.describe()}"
-        p.add_argument(flag, dest=name, type=flag_type(name), default=None, help=f"{text} [default {default}; env {env}]")
+        p.add_argument(flag, dest=name, type=flag_type(name), default=None,
+                       help=f"{text} [default {default}; env {env}]")
     p.add_argument("--no-network", dest="network", action="store_false", default=None,
                    help="turn the sandbox's network off [env NBREASON_NETWORK=false]")
     p.add_argument("--confine", dest="confine", action="store_true", default=None,
@@ -194,10 +195,12 @@ def cmd_model(args) -> int:
 
 
 def _read(path: str):
-    """The trace's contents, or TraceError; a note on stderr for lines it could not read."""
-    from .trace import load_trace
+    """The trace's contents, or TraceError (nothing to show); a note on stderr for lines it could not read."""
+    from .trace import TraceError, load_trace
 
     contents = load_trace(path)
+    if not contents.events:
+        raise TraceError(f"{path}: no event to show" + (f" ({contents.note()})" if contents.note() else ""))
     if contents.note():
         print(f"nbreason: {path}: {contents.note()}", file=sys.stderr)
     return contents

@@ -98,17 +98,19 @@ def load_trace(path: str | os.PathLike) -> TraceContents:
     """Read a trace back into the typed events the live run emitted, noting unreadable lines.
 
     TraceError (one line, for users) when the file cannot be opened, is a folder, was written
-    by a newer nbreason, or has lines but not one event (it is not a trace)."""
+    by a newer nbreason, or has lines but neither a trace header nor an event (not a trace)."""
     contents = TraceContents()
     bad: list[int] = []
-    last, last_bad, last_whole = 0, False, True
+    lines, last_bad, last_whole, header = 0, False, True, False
     try:
         with open(path, "rb") as fh:
             for number, raw in enumerate(fh, 1):
                 if not raw.strip():
                     continue
-                last, last_whole = number, raw.endswith(b"\n")
-                last_bad = not _read_line(raw, contents, path)
+                lines, last_whole = lines + 1, raw.endswith(b"\n")
+                kind = _read_line(raw, contents, path)
+                header = header or kind == "header"
+                last_bad = kind == "bad"
                 if last_bad:
                     bad.append(number)
     except OSError as exc:
@@ -116,8 +118,8 @@ def load_trace(path: str | os.PathLike) -> TraceContents:
     if last_bad and not last_whole:  # written up to a crash: expected, not damage
         contents.cut_off = bad.pop()
     contents.skipped = bad
-    if not contents.events and (contents.skipped or contents.cut_off):
-        raise TraceError(f"{path}: not an nbreason trace: no line is an event ({contents.note()})")
+    if not contents.events and not header and (bad or contents.cut_off is not None):
+        raise TraceError(f"{path}: not an nbreason trace (no event in its {lines} line{'s' if lines != 1 else ''})")
     return contents
 
 
@@ -126,25 +128,25 @@ def read_trace(path: str | os.PathLike) -> list[Event]:
     return load_trace(path).events
 
 
-def _read_line(raw: bytes, contents: TraceContents, path) -> bool:
-    """Add the line's event (or check its header); False if the line is unreadable."""
+def _read_line(raw: bytes, contents: TraceContents, path) -> str:
+    """Add the line's event, or check the header: "event", "header" or "bad" (unreadable)."""
     try:
         data = json.loads(raw.decode("utf-8"))
     except ValueError:  # UnicodeDecodeError and JSONDecodeError both are
-        return False
+        return "bad"
     if isinstance(data, dict) and data.get("kind") == "trace_header":
         schema = data.get("schema")
         if not isinstance(schema, int) or isinstance(schema, bool):
-            return False
+            return "bad"
         if schema > SCHEMA_VERSION:
             raise TraceError(f"{path}: trace schema {schema} is newer than this nbreason reads "
                              f"({SCHEMA_VERSION}); upgrade nbreason to read it")
-        return True
+        return "header"
     try:
         contents.events.append(event_from_json(data))
     except ValueError:
-        return False
-    return True
+        return "bad"
+    return "event"
 
 
 def _open_problem(path, exc: OSError) -> str:

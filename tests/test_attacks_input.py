@@ -82,10 +82,10 @@ def test_a_401_echoing_the_keys_leaves_them_in_no_trace_stdout_or_stderr(tmp_pat
         env = cli_env(tmp_path, server.base_url, NBREASON_API_KEY=API_KEY, E2B_API_KEY=E2B_KEY)
         proc = run_cli("run", "--json", "--trace", str(trace), "What is 7?", env=env)
     out, err, saved = proc.stdout.decode(), proc.stderr.decode(), trace.read_text()
-    assert proc.returncode == 1, err
-    assert "authentication failed" in err and "Incorrect API key provided: ***" in saved  # still says why
     for secret in (API_KEY, E2B_KEY):
         assert secret not in out and secret not in err and secret not in saved
+    assert proc.returncode == 1, err
+    assert "authentication failed" in err and "Incorrect API key provided: ***" in saved  # still says why
 
 
 def test_credentials_in_the_base_url_reach_no_trace_or_terminal(tmp_path):
@@ -174,7 +174,8 @@ async def test_sandbox_warnings_follow_run_started_as_notes_every_view_shows():
     assert isinstance(started, RunStarted)
     assert started.config["confine"] is True and started.config["confined"] is False  # asked vs actual
     assert isinstance(note, Error) and note.source == "sandbox" and not note.fatal
-    assert note.message == "local sandbox: no process limit (no pids cgroup): a fork bomb is stopped only by the timeout"
+    assert note.message == ("local sandbox: no process limit (no pids cgroup): "
+                            "a fork bomb is stopped only by the timeout")
     assert "note: local sandbox: no process limit" in out.getvalue()
     assert "no process limit (no pids cgroup)" in run_html(result.events)
     assert result.answer == "7"
@@ -272,7 +273,8 @@ def test_a_cut_off_last_line_is_tolerated_and_reported(tmp_path):
     ("missing", "no such file"),
     ("folder", "is a folder, not a trace file"),
     ("bad-utf8", "not an nbreason trace"),
-    ("unknown-kind", "not an nbreason trace"),
+    ("unknown-kind", "no event to show (skipped 1 unreadable line (2))"),
+    ("empty", "no event to show"),
     ("json-list", "not an nbreason trace"),
     ("newer-schema", f"trace schema {SCHEMA_VERSION + 1} is newer than this nbreason reads"),
 ])
@@ -286,6 +288,8 @@ def test_a_file_that_is_not_a_readable_trace_is_one_line_and_exit_code_2(tmp_pat
         write_lines(path, [{"kind": "trace_header", "schema": SCHEMA_VERSION}, {"kind": "teleport", "step": 1}])
     elif case == "json-list":
         write_lines(path, [[{"kind": "plan", "text": "x"}]])
+    elif case == "empty":
+        path.write_text("")
     elif case == "newer-schema":
         write_lines(path, [{"kind": "trace_header", "schema": SCHEMA_VERSION + 1}, Plan(text="x").to_json()])
     args = ["-o", str(tmp_path / "out.ipynb")] if command == "export" else []
@@ -330,7 +334,7 @@ def test_a_one_megabyte_question_on_stdin_is_one_line_that_suggests_a_file(tmp_p
     ("--max-seconds", "-5", "a number > 0, or none (no limit)"),
     ("--max-tokens", "0", "an integer >= 1, or none (no limit)"),
     ("--timeout", "0", "a number > 0"),
-    ("--memory-mb", "-1", "an integer >= 256"),
+    ("--memory-mb", "-1", "an integer >= 1024"),
     ("--attempts", "0", "an integer >= 1"),
     ("--threshold", "2", "a number from 0 to 1"),
     ("--answer-type", "bogus", "one of any, number"),
@@ -379,7 +383,7 @@ def test_none_in_the_environment_clears_a_limit_and_is_refused_where_a_value_is_
     ({"temperature": 2.5}, "temperature: expected a number from 0 to 2, got 2.5"),
     ({"max_cost": -0.01}, "max_cost: expected a number > 0, or none (no limit), got -0.01"),
     ({"exec_timeout": 0}, "exec_timeout: expected a number > 0, got 0"),
-    ({"memory_mb": -1}, "memory_mb: expected an integer >= 256, got -1"),
+    ({"memory_mb": -1}, "memory_mb: expected an integer >= 1024, got -1"),
     ({"attempts": 0}, "attempts: expected an integer >= 1, got 0"),
     ({"reward_threshold": 2}, "reward_threshold: expected a number from 0 to 1, got 2"),
     ({"max_tokens": -5}, "max_tokens: expected an integer >= 1, got -5"),
@@ -399,7 +403,7 @@ def test_the_python_api_refuses_the_same_values_with_the_same_message(options, m
 
 
 def test_values_inside_the_ranges_are_kept():
-    config = RunConfig(seed=-7, max_cost=None, max_seconds=30, max_total_tokens=None, temperature=2, memory_mb=256,
+    config = RunConfig(seed=-7, max_cost=None, max_seconds=30, max_total_tokens=None, temperature=2, memory_mb=1024,
                        protocol=" Text ", max_retries=0)
     assert (config.seed, config.max_seconds, config.temperature, config.protocol) == (-7, 30.0, 2.0, "text")
     assert isinstance(config.max_seconds, float)
