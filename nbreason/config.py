@@ -52,7 +52,8 @@ class RunConfig:
     raises ConfigError (a ValueError) with a one-line message naming the field."""
 
     # model
-    model: str = setting(AUTO_MODEL, Allowed(str, what="a model name"))  # "auto", "local", "local-small", "local:/path.gguf" or an API model name
+    # "auto", "local", "local-small", "local:/path.gguf" or an API model name
+    model: str = setting(AUTO_MODEL, Allowed(str, what="a model name"))
     base_url: str | None = setting(None, Allowed(str, url=True, unset="the default endpoint"))
     api_key: str | None = setting(None, Allowed(str, secret=True, what="a key", unset="no key"))
     temperature: float = setting(0.0, Allowed(float, low=0, high=2))
@@ -65,9 +66,11 @@ class RunConfig:
     sandbox: str = setting("local", Allowed(str, choices=SANDBOXES))
     exec_timeout: float = setting(60.0, Allowed(float, low=0, above=True))  # seconds per code execution
     network: bool = setting(True, Allowed(bool))  # sandbox network access
-    memory_mb: int = setting(4096, Allowed(int, low=256))  # sandbox address-space limit (a kernel needs ~200 MB)
-    confine: bool = setting(False, Allowed(bool))  # local sandbox: own PID namespace, read-only file system outside its folder
-    workdir: str | None = setting(None, Allowed(str, what="a folder", unset="a fresh temporary folder"))  # sandbox working folder
+    # sandbox address-space limit; an idle kernel already reserves about 0.8 GB (docs/sandboxes-local.md)
+    memory_mb: int = setting(4096, Allowed(int, low=1024))
+    # local sandbox: own PID namespace, read-only file system outside its folder
+    confine: bool = setting(False, Allowed(bool))
+    workdir: str | None = setting(None, Allowed(str, what="a folder", unset="a fresh temporary folder"))
     # budget
     max_steps: int = setting(8, Allowed(int, low=1))
     max_total_tokens: int | None = setting(40_000, Allowed(int, low=1, unset="no limit"))

@@ -90,7 +90,11 @@ async def reason(question: str, *, config: RunConfig, subscribers: Iterable[Subs
                  stop: asyncio.Event | None = None, variables: dict[str, object] | None = None,
                  context: str = "", model=None, sandbox=None,
                  check: Callable[[Any], Any] | None = None) -> RunResult:
-    """Run one question to its final answer. Always returns a result, whatever ended the run."""
+    """Run one question to its final answer. Always returns a result, whatever ended the run.
+
+    Input that cannot be used is refused before anything starts, with a one-line message:
+    QuestionError (empty, too long), VariableError (a `variables` value that cannot be sent),
+    TraceInUse (another run is writing `config.trace`)."""
     question = clean_question(question)
     run_id = uuid.uuid4().hex[:12]
     if variables:
