@@ -17,14 +17,12 @@ import asyncio
 import time
 from typing import Any, Callable
 
-from .config import RunConfig
+from .config import STRATEGIES, RunConfig
 from .events import Error, FinalAnswer, Usage, Vote
 from .loop import Loop
 from .policy import voting
 from .policy.stopping import SAMPLE_TEMPERATURE  # one sampling temperature for every independent sample
 from .sandboxes import make_sandbox
-
-STRATEGIES = ("vote", "wvote", "adaptive")
 
 
 def attempt_config(config: RunConfig, i: int) -> RunConfig:

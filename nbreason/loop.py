@@ -17,7 +17,7 @@ from .config import RunConfig
 from .events import (BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, ModelCall,
                      ModelDelta, Observation, Plan, Retry, RunStarted, Signal, Stopped, Usage)
 from .history import History
-from .models.base import Completion, ContextTooLong, Model, ModelError
+from .models.base import Completion, ContextTooLong, Model, ModelError, OutOfTime
 from .policy.voting import answer_key
 from .policy import (SAMPLE_TEMPERATURE, Budget, Limits, Recompute, StallDetector, StopRule, agreement,
                      answer_parses, code_ran, combine, grounded, self_check_mode, self_check_signal, user_check)
@@ -129,7 +129,12 @@ class Loop:
         cfg = self.config
         yield self.ev(RunStarted, question=self.question, context=self.context, config=cfg.public() | {
             "model": getattr(self.model, "name", cfg.model), "sandbox": getattr(self.sandbox, "name", cfg.sandbox),
-            "protocol": self.protocol})
+            "protocol": self.protocol, **sandbox_state(self.sandbox)})
+        # Limits weaker than asked (no process limit, network not cut, not confined): every view shows
+        # errors, so the user reads these where they read the run, not only in a log.
+        for warning in getattr(self.sandbox, "warnings", None) or []:
+            yield self.ev(Error, message=f"{getattr(self.sandbox, 'name', 'the')} sandbox: {warning}",
+                          source="sandbox", fatal=False)
         self.history.add(prompts.system(self.protocol))
         self.history.add(prompts.question(self.question, self.context))
         final: str | None = None
@@ -157,6 +162,9 @@ class Loop:
         except StopRequested:
             stop_reason = "stopped by user"
             yield self.ev(Stopped)
+        except OutOfTime as exc:  # the model call could not finish within the time budget
+            stop_reason = "budget:seconds"
+            yield self.ev(Error, message=str(exc), source="model", fatal=True)
         except ModelError as exc:
             stop_reason = "error"
             yield self.ev(Error, message=str(exc), source="model", fatal=True)
@@ -403,7 +411,8 @@ class Loop:
 
             started = time.monotonic()
             task = asyncio.ensure_future(self.model.complete(messages, tools=tools, on_delta=on_delta,
-                                                             on_retry=on_retry, **options))
+                                                             on_retry=on_retry, deadline=self.budget.deadline(),
+                                                             **options))
             try:
                 async for event in self._pump(task):
                     yield event
@@ -442,8 +451,8 @@ class Loop:
     async def _execute(self, code: str) -> AsyncIterator[Event | tuple]:
         timeout = self.config.exec_timeout
         left = self.budget.seconds_left()
-        if left is not None:
-            timeout = max(1.0, min(timeout, left))
+        if left is not None:  # near the deadline, still give code a second (but never more than asked)
+            timeout = min(timeout, max(1.0, left))
         started = time.monotonic()
         task = asyncio.ensure_future(self.sandbox.run_code(code, timeout=timeout))
         try:
@@ -479,6 +488,13 @@ class Loop:
             verified = self.rule.accept(reward)
         yield self.ev(FinalAnswer, answer=answer, stop_reason=stop_reason or "answered", reward=reward,
                       verified=verified, usage=self.budget.usage, steps=self.step, code=list(self.evidence.code))
+
+
+def sandbox_state(sandbox: Sandbox) -> dict:
+    """What the running sandbox actually is, where it says: `confined` beside the `confine` that
+    was asked (confinement may degrade; the sandbox's warnings say why)."""
+    confined = getattr(sandbox, "confined", None)
+    return {"confined": confined} if isinstance(confined, bool) else {}
 
 
 async def _interrupt(sandbox: Sandbox, task: asyncio.Future) -> None:

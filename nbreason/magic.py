@@ -26,7 +26,15 @@ from traitlets import Bool, Float, Int, Unicode
 from traitlets.config import Configurable
 
 from . import config as nbconfig
-from .config import RunConfig
+from .allowed import Allowed
+from .config import RunConfig, allowed
+
+REPLAY_SPEED = Allowed(float, low=0, above=True)
+# %%reason options by the setting they set, for messages ("--max-steps: expected ...")
+MAGIC_FLAGS = {"model": "--model", "base_url": "--base-url", "sandbox": "--sandbox", "max_steps": "--max-steps",
+               "max_total_tokens": "--max-tokens", "max_seconds": "--max-seconds", "max_cost": "--max-cost",
+               "temperature": "--temperature", "seed": "--seed", "trace": "--trace", "exec_timeout": "--timeout",
+               "attempts": "--attempts", "strategy": "--strategy", "self_check": "--self-check"}
 
 MAGIC = "%%reason"
 STOP_NEEDS = (7, 4)  # first ipykernel that dispatches comm messages while an async cell awaits
@@ -90,7 +98,7 @@ class ReasonMagics(Magics):
     @magic_arguments()
     @argument("--model", help="model name, 'auto', 'local', 'local-small' or 'local:/path.gguf'")
     @argument("--base-url", help="OpenAI-compatible endpoint")
-    @argument("--sandbox", choices=["local", "e2b"], help="where the code runs")
+    @argument("--sandbox", choices=allowed("sandbox").choices, help="where the code runs")
     @argument("--max-steps", type=int, help="budget: steps")
     @argument("--max-tokens", type=int, help="budget: total tokens over the run")
     @argument("--max-seconds", type=float, help="budget: wall-clock seconds")
@@ -105,12 +113,12 @@ class ReasonMagics(Magics):
     @argument("--check", metavar="FN",
               help="a function in this notebook, check(answer) -> bool, that verifies the answer")
     @argument("--timeout", type=float, help="seconds per code execution in the sandbox")
-    @argument("--self-check", choices=["auto", "off", "verify", "recompute"],
+    @argument("--self-check", choices=allowed("self_check").choices,
               help="before accepting an answer: verify = the model writes a check that must print True; "
                    "recompute = solve again from scratch until two solutions agree; auto = recompute for "
                    "the embedded models")
     @argument("--attempts", type=int, help="several attempts, each in its own sandbox, then a vote")
-    @argument("--strategy", choices=["vote", "wvote", "adaptive"],
+    @argument("--strategy", choices=allowed("strategy").choices,
               help="with --attempts: majority vote, reward-weighted vote, or adaptive (stop once settled)")
     @cell_magic
     def reason(self, line, cell):
@@ -141,6 +149,8 @@ class ReasonMagics(Magics):
                 raise UsageError(f"expected name=value with a name from: {', '.join(sorted(names))}")
             try:
                 setattr(self.defaults, key, nbconfig._coerce(key, value))
+            except nbconfig.ConfigError as exc:
+                raise UsageError(str(exc)) from None
             except Exception as exc:
                 raise UsageError(f"{key}: {exc}") from None
         if line.strip():
@@ -160,7 +170,7 @@ class ReasonMagics(Magics):
         import shlex
 
         from .export import write_export
-        from .trace import read_trace
+        from .trace import TraceError, load_trace
         from .views.replay import ReplayView
 
         args = shlex.split(line)
@@ -171,16 +181,19 @@ class ReasonMagics(Magics):
         if unknown or len(args[1:]) % 2:
             raise UsageError(f"unknown or incomplete option(s): {' '.join(args[1:])}")
         try:
-            events = read_trace(path)
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"cannot read the trace {path}: {exc}") from None
+            speed = REPLAY_SPEED.check(options.get("--speed", 1.0), "--speed")
+            contents = load_trace(path)
+        except (TraceError, ValueError) as exc:
+            raise UsageError(str(exc)) from None
+        if contents.note():
+            print(f"nbreason: {path}: {contents.note()}", file=sys.stderr)
+        events = contents.events
         if "--export" in options:
-            print("written:", write_export(events, options["--export"]))
+            try:
+                print("written:", write_export(events, options["--export"]))
+            except (OSError, ValueError) as exc:
+                raise UsageError(f"--export {options['--export']}: {exc}") from None
             return
-        try:
-            speed = float(options.get("--speed", 1.0))
-        except ValueError:
-            raise UsageError("--speed expects a number, e.g. 2") from None
         view = ReplayView(events, interval_ms=max(20, int(800 / speed)))
         from IPython.display import display
 
@@ -219,6 +232,7 @@ def parse_options(line: str, shell=None, defaults=None):
     shell = shell or get_ipython()
     args = parse_argstring(ReasonMagics.reason, line)
     overrides = _set_defaults(defaults) if defaults is not None else {}
+    labels = {name: f"Reason.{name}" for name in overrides}  # set with %config or %reason_config
     options = {
         "model": args.model, "base_url": args.base_url, "sandbox": args.sandbox,
         "max_steps": args.max_steps, "max_total_tokens": args.max_tokens,
@@ -227,9 +241,11 @@ def parse_options(line: str, shell=None, defaults=None):
         "exec_timeout": args.timeout, "attempts": args.attempts, "strategy": args.strategy,
         "self_check": args.self_check,
     }
-    overrides.update({k: v for k, v in options.items() if v is not None})
+    given = {k: v for k, v in options.items() if v is not None}
+    overrides.update(given)
+    labels.update({name: MAGIC_FLAGS[name] for name in given})
     try:
-        config = nbconfig.load(overrides)
+        config = nbconfig.load(overrides, labels=labels)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if args.output and not args.output.isidentifier():
@@ -281,15 +297,18 @@ async def _run_cell(line: str, cell: str):
     else:
         subscribers.append(_terminal_view())
 
+    from .redact import Redactor
     from .runner import QuestionError
+    from .trace import TraceInUse
     from .variables import VariableError
 
     try:
         result = await _drive(reason(question, config=config, subscribers=subscribers, stop=stop, **kwargs), stop)
-    except (QuestionError, VariableError) as exc:  # the user's input: one line, no traceback
+    except (QuestionError, VariableError, TraceInUse) as exc:  # the user's input: one line, no traceback
         raise UsageError(str(exc)) from None
     except Exception as exc:  # the kernel must survive anything the run throws
-        print(f"nbreason: the run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        text = Redactor.for_config(config).text(f"{type(exc).__name__}: {exc}")
+        print(f"nbreason: the run failed: {text}", file=sys.stderr)
         return None
     finally:
         if view is not None and handle is not None and events:

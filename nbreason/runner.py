@@ -3,10 +3,12 @@ event to the subscribers, and keep the result.
 
     result = await reason("What is 2**100?", config=load(), subscribers=[console])
 
-Subscribers are callables taking each `Event`; they render or save, never decide. A
-subscriber that raises is reported once (as an Error event) and dropped, so a broken
-renderer or a full disk cannot end the run. `stop` is an `asyncio.Event`: set it (Stop
-button, Ctrl-C) and the run ends with stop_reason "stopped by user", keeping everything.
+Subscribers are callables taking each `Event`; they render or save, never decide. Every
+event is redacted first (nbreason.redact: API keys, URL credentials), in the fan-out, so no
+subscriber (console, widgets, trace, RunResult) ever sees a secret. A subscriber that raises
+is reported once (as an Error event) and dropped, so a broken renderer or a full disk cannot
+end the run. `stop` is an `asyncio.Event`: set it (Stop button, Ctrl-C) and the run ends with
+stop_reason "stopped by user", keeping everything.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from .config import RunConfig
 from .events import Error, Event
 from .loop import Loop
 from .models import make_model
+from .redact import Redactor
 from .result import RunResult
 from .sandboxes import make_sandbox
 from .trace import TraceWriter
@@ -42,19 +45,23 @@ def clean_question(question: str) -> str:
     if len(question) > MAX_QUESTION_CHARS:
         raise QuestionError(
             f"the question is {len(question):,} characters; the limit is {MAX_QUESTION_CHARS:,}. "
-            "Pass large data with --with NAME (it goes to the sandbox, not into the prompt).")
+            "Put large data in a file and name the file in the question (the code can read it), "
+            "or in a notebook pass a variable with %%reason --with NAME: data goes to the sandbox, "
+            "not into the prompt.")
     return question.encode("utf-8", "replace").decode("utf-8")
 
 
 class Fanout:
-    """Deliver events to subscribers; isolate their failures."""
+    """Deliver events to subscribers, redacted; isolate the subscribers' failures."""
 
-    def __init__(self, subscribers: Iterable[Subscriber], run_id: str):
+    def __init__(self, subscribers: Iterable[Subscriber], run_id: str, redactor: Redactor | None = None):
         self.subscribers = list(subscribers)
         self.run_id = run_id
+        self.redactor = redactor or Redactor()
         self.events: list[Event] = []
 
     def __call__(self, event: Event) -> None:
+        event = self.redactor.event(event)  # the one place secrets are removed: before anyone sees it
         self.events.append(event)
         for sub in list(self.subscribers):
             try:
@@ -83,21 +90,25 @@ async def reason(question: str, *, config: RunConfig, subscribers: Iterable[Subs
                  stop: asyncio.Event | None = None, variables: dict[str, object] | None = None,
                  context: str = "", model=None, sandbox=None,
                  check: Callable[[Any], Any] | None = None) -> RunResult:
-    """Run one question to its final answer. Always returns a result, whatever ended the run."""
+    """Run one question to its final answer. Always returns a result, whatever ended the run.
+
+    Input that cannot be used is refused before anything starts, with a one-line message:
+    QuestionError (empty, too long), VariableError (a `variables` value that cannot be sent),
+    TraceInUse (another run is writing `config.trace`)."""
     question = clean_question(question)
     run_id = uuid.uuid4().hex[:12]
-    fan = Fanout(subscribers, run_id)
+    if variables:
+        for name, value in variables.items():  # fail before anything starts
+            variables_mod.dump(name, value)
+    fan = Fanout(subscribers, run_id, Redactor.for_config(config))
     stop = stop or asyncio.Event()
     writer = None
     if config.trace:
         try:
-            writer = TraceWriter(config.trace)
+            writer = TraceWriter(config.trace)  # TraceInUse (another run writes it) ends this one here
             fan.subscribers.append(writer)
         except OSError as exc:
             fan(Error(run_id=run_id, source="trace", message=f"cannot write the trace to {config.trace}: {exc}"))
-    if variables:
-        for name, value in variables.items():  # fail before anything starts
-            variables_mod.dump(name, value)
     own_model, own_sandbox = model is None, sandbox is None
     task = asyncio.ensure_future(_drive(question, config, fan, stop, variables or {}, context, model, sandbox,
                                         check, run_id, own_model, own_sandbox))

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from nbreason.config import RunConfig, field_help, load
+from nbreason.config import RunConfig, allowed, field_help, load
 
 
 def test_precedence_file_then_env_then_options(tmp_path):
@@ -25,10 +25,10 @@ def test_openai_variables_are_used_when_ours_are_unset(tmp_path):
 
 
 @pytest.mark.parametrize("env,message", [
-    ({"NBREASON_MAX_STEPS": "many"}, "max_steps: expected a number"),
-    ({"NBREASON_NETWORK": "maybe"}, "network: expected true/false"),
+    ({"NBREASON_MAX_STEPS": "many"}, "NBREASON_MAX_STEPS: expected an integer >= 1, got 'many'"),
+    ({"NBREASON_NETWORK": "maybe"}, "NBREASON_NETWORK: expected true or false, got 'maybe'"),
 ])
-def test_bad_values_name_the_setting(tmp_path, env, message):
+def test_bad_values_name_the_variable_and_what_it_accepts(tmp_path, env, message):
     with pytest.raises(ValueError, match=message):
         load(env=env | {"NBREASON_CONFIG": str(tmp_path / "none.toml")})
 
@@ -49,6 +49,14 @@ def test_every_setting_is_documented():
     doc = (Path(__file__).parents[1] / "docs" / "configuration.md").read_text()
     for name, (_, env) in field_help().items():
         assert f"`{name}`" in doc and env in doc, name
+
+
+def test_every_setting_declares_what_it_accepts_and_the_docs_say_it():
+    doc = (Path(__file__).parents[1] / "docs" / "configuration.md").read_text()
+    for name, (default, _) in field_help().items():
+        spec = allowed(name)
+        assert f"| `{name}` | {spec.describe()} |" in doc, name
+        assert spec.check(default, name) == default  # the default itself is allowed
 
 
 def test_self_check_takes_a_mode_and_the_old_true_false_values():

@@ -18,17 +18,24 @@ import time
 from pathlib import Path
 
 from .. import strategies
-from ..config import load
+from ..allowed import Allowed
+from ..cli import Parser
+from ..config import allowed, load
 from . import datasets
 from .plot import plot
 from .run import Bench, summarize
 
 DEFAULT_STRATEGIES = "single-shot,loop,vote@4,vote@8,adaptive@8"
+# What each numeric option accepts: the bench's own, and the run settings it passes on (checked by load()).
+OPTIONS = {"limit": Allowed(int, low=1), "skip": Allowed(int, low=0), "parallel": Allowed(int, low=1),
+           "threads": Allowed(int, low=1), "confidence": allowed("confidence")}
+SETTINGS = {"model": "--model", "base_url": "--base-url", "max_steps": "--max-steps",
+            "exec_timeout": "--exec-timeout", "seed": "--seed"}
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="nbreason bench", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(prog="nbreason bench", description=__doc__.split("\n\n")[0],
+               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="gsm8k", help="gsm8k, math500 or a JSONL file of {question, answer}")
     p.add_argument("--limit", type=int, default=60, help="the first N problems (default 60)")
     p.add_argument("--skip", type=int, default=0,
@@ -67,12 +74,14 @@ def source_version() -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        for name, spec in OPTIONS.items():
+            if getattr(args, name) is not None:  # not given: the default
+                setattr(args, name, spec.check(getattr(args, name), f"--{name}"))
         specs = [strategies.parse_spec(s) for s in args.strategies.split(",") if s.strip()]
+        config = load({name: getattr(args, name) for name in SETTINGS}, labels=SETTINGS)
     except ValueError as exc:
         print(f"nbreason bench: {exc}", file=sys.stderr)
         return 2
-    config = load({"model": args.model, "base_url": args.base_url, "max_steps": args.max_steps,
-                   "exec_timeout": args.exec_timeout, "seed": args.seed})
     out = Path(args.out or f"benchmarks/results/{Path(args.dataset).stem}-{config.model}")
     if not args.summarize_only:
         problems = datasets.load(args.dataset, args.skip + args.limit)[args.skip:]

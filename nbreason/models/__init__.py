@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..config import AUTO_MODEL
-from .base import Completion, ContextTooLong, Model, ModelError, ToolCall
+from .base import Completion, ContextTooLong, Model, ModelError, OutOfTime, ToolCall
 
 LOCAL_PREFIX = "local"
 
@@ -36,4 +36,5 @@ async def make_model(config) -> Model:
     return OpenAIChatModel.from_config(config)
 
 
-__all__ = ["Completion", "ContextTooLong", "Model", "ModelError", "ToolCall", "make_model", "wants_embedded"]
+__all__ = ["Completion", "ContextTooLong", "Model", "ModelError", "OutOfTime", "ToolCall", "make_model",
+           "wants_embedded"]

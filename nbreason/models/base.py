@@ -44,6 +44,11 @@ class ContextTooLong(ModelError):
     """The prompt no longer fits the model's context window."""
 
 
+class OutOfTime(ModelError):
+    """The call cannot finish before the run's deadline: a wait the server asks for (or a
+    back-off) would outlast it, or the answer had not come when it passed."""
+
+
 @runtime_checkable
 class Model(Protocol):
     name: str
@@ -56,10 +61,13 @@ class Model(Protocol):
         tools: list[dict] | None = None,
         on_delta: Callable[[str], None] | None = None,
         on_retry: Callable[[int, float, str], None] | None = None,
+        deadline: float | None = None,
         **options: Any,
     ) -> Completion:
         """One chat completion. Streams text pieces to `on_delta` as they arrive and reports
-        each retry (attempt, wait seconds, reason) to `on_retry` before sleeping."""
+        each retry (attempt, wait seconds, reason) to `on_retry` before sleeping. With a
+        `deadline` (`time.monotonic()` time), the call, retries included, ends by then: it
+        raises OutOfTime instead of waiting past it."""
         ...
 
     async def close(self) -> None: ...

@@ -11,6 +11,7 @@ per four characters, so token budgets still bind; the estimate is priced like re
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any, Callable, Mapping
@@ -21,8 +22,8 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from ..events import Usage
 from . import pricing
-from .base import Completion, ContextTooLong, ModelError, ToolCall
-from .retry import RETRY_STATUSES, OnRetry, RetryPolicy, Transient, parse_retry_after
+from .base import Completion, ContextTooLong, ModelError, OutOfTime, ToolCall
+from .retry import RETRY_STATUSES, OnRetry, RetryPolicy, Transient, parse_retry_after, seconds_text
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 OPTIONS = frozenset({"temperature", "seed", "max_tokens", "stop"})
@@ -174,23 +175,27 @@ class OpenAIChatModel:
         tools: list[dict] | None = None,
         on_delta: Callable[[str], None] | None = None,
         on_retry: OnRetry | None = None,
+        deadline: float | None = None,
         **options: Any,
     ) -> Completion:
         unknown = set(options) - OPTIONS
         if unknown:
             raise TypeError(f"unknown model option(s): {', '.join(sorted(unknown))}")
         started = time.monotonic()
-        while True:
-            request = self._request(messages, tools, options)
-            try:
-                collector = await self.retry.run(lambda: self._attempt(request, on_delta), on_retry)
-                break
-            except _Unsupported as exc:
-                # Reasoning models refuse max_tokens (they want max_completion_tokens) and any
-                # temperature but 1: adapt once, remember, and ask again.
-                if exc.param in self.unsupported:
-                    raise
-                self.unsupported.add(exc.param)
+        left = None if deadline is None else deadline - started
+        if left is not None and left <= 0:
+            raise OutOfTime(f"no time left in the budget for a call to {self.base_url}")
+        # The whole call, retries included, ends by the deadline; waits that would outlast it are
+        # refused by the retry policy, with the reason, before they start.
+        limit = asyncio.timeout(left)
+        try:
+            async with limit:
+                collector = await self._complete(messages, tools, on_delta, on_retry, deadline, options)
+        except TimeoutError:
+            if not limit.expired():
+                raise
+            raise OutOfTime(f"no complete answer from {self.base_url} within the {seconds_text(left)} s left "
+                            "in the budget") from None
         if tools:
             self.supports_tools = True
         usage = collector.usage_for(messages)
@@ -205,6 +210,19 @@ class OpenAIChatModel:
             duration=time.monotonic() - started,
             model=collector.model or self.name,
         )
+
+    async def _complete(self, messages: list[dict], tools: list[dict] | None, on_delta, on_retry,
+                        deadline: float | None, options: dict) -> _Collector:
+        while True:
+            request = self._request(messages, tools, options)
+            try:
+                return await self.retry.run(lambda: self._attempt(request, on_delta), on_retry, deadline=deadline)
+            except _Unsupported as exc:
+                # Reasoning models refuse max_tokens (they want max_completion_tokens) and any
+                # temperature but 1: adapt once, remember, and ask again.
+                if exc.param in self.unsupported:
+                    raise
+                self.unsupported.add(exc.param)
 
     def _request(self, messages: list[dict], tools: list[dict] | None, options: dict) -> dict:
         request: dict[str, Any] = {"model": self.name, "messages": messages}

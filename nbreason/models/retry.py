@@ -6,8 +6,10 @@ any other ModelError (400, 401, 403, 404, context too long), since asking again 
 
 The wait is the server's Retry-After when it sends one (capped), otherwise exponential
 backoff with jitter. `on_retry(attempt, wait, reason)` is called before each sleep, so the
-user sees every retry as it happens. `sleep` and `scale` exist for tests: the reported
-wait stays the real one while the actual pause can be shortened.
+user sees every retry as it happens. With a `deadline` (the run's time budget), a wait that
+would end after it is not started: the call gives up at once with OutOfTime, saying how long
+the server asked to wait and how much time was left. `sleep` and `scale` exist for tests:
+the reported wait stays the real one while the actual pause can be shortened.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Mapping, TypeVar
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
-from .base import ModelError
+from .base import ModelError, OutOfTime
 
 T = TypeVar("T")
 OnRetry = Callable[[int, float, str], None]
@@ -36,6 +38,11 @@ class Transient(ModelError):
 
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+def seconds_text(seconds: float) -> str:
+    """'86400', '28', '4.9': whole seconds from 10 on, tenths below."""
+    return f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.1f}"
 
 
 def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
@@ -81,11 +88,23 @@ class RetryPolicy:
         backoff = min(self.initial * 2 ** (attempt - 1), self.max_backoff)
         return backoff + random.uniform(0, self.jitter)
 
-    async def run(self, call: Callable[[], Awaitable[T]], on_retry: OnRetry | None = None) -> T:
-        """Run `call`, retrying Transient failures. The last failure is raised as a ModelError."""
+    async def run(self, call: Callable[[], Awaitable[T]], on_retry: OnRetry | None = None, *,
+                  deadline: float | None = None) -> T:
+        """Run `call`, retrying Transient failures. The last failure is raised as a ModelError,
+        or as OutOfTime when the next wait would end after `deadline` (`time.monotonic()` time)."""
+        too_late: list[tuple[float, float]] = []  # (the wait, seconds left) when it would outlast the deadline
 
         def wait(state: RetryCallState) -> float:
             return self.wait_for(state.attempt_number, state.outcome.exception())
+
+        def stop(state: RetryCallState) -> bool:
+            # tenacity computes the next wait (upcoming_sleep) before asking whether to stop
+            if state.attempt_number >= self.max_retries + 1:
+                return True
+            if deadline is not None and time.monotonic() + state.upcoming_sleep > deadline:
+                too_late.append((state.upcoming_sleep, max(0.0, deadline - time.monotonic())))
+                return True
+            return False
 
         def report(state: RetryCallState) -> None:
             if on_retry is not None:
@@ -102,7 +121,7 @@ class RetryPolicy:
             return await call()
 
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.max_retries + 1),
+            stop=stop,
             wait=wait,
             retry=retry_if_exception(lambda e: isinstance(e, ModelError) and e.retryable),
             before_sleep=report,
@@ -112,5 +131,13 @@ class RetryPolicy:
         try:
             return await retrying(attempt)
         except Transient as exc:
+            if too_late:
+                wait, left = too_late[0]
+                if exc.retry_after is not None:  # what the server asked, not the capped wait
+                    why = f"the server asks to wait {seconds_text(exc.retry_after)} s"
+                else:
+                    why = f"the next try would start in {seconds_text(wait)} s"
+                raise OutOfTime(f"{str(exc).rstrip('. ')}; {why}, more than the {seconds_text(left)} s left "
+                                "in the budget", status=exc.status) from exc
             message = f"{exc} (gave up after {attempts} attempts)" if attempts > 1 else str(exc)
             raise ModelError(message, status=exc.status, retryable=True) from exc

@@ -58,6 +58,10 @@ class Budget:
             return "budget:cost"
         return None
 
+    def deadline(self) -> float | None:
+        """When the time budget runs out, on the `time.monotonic()` clock; None without one."""
+        return None if self.limits.seconds is None else self.started + self.limits.seconds
+
     def seconds_left(self) -> float | None:
         if self.limits.seconds is None:
             return None
