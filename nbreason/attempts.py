@@ -21,7 +21,7 @@ from .config import STRATEGIES, RunConfig
 from .events import Error, FinalAnswer, Usage, Vote
 from .loop import Loop
 from .policy import voting
-from .policy.stopping import SAMPLE_TEMPERATURE  # one sampling temperature for every independent sample
+from .policy.sampling import SAMPLE_TEMPERATURE
 from .sandboxes import make_sandbox
 
 

@@ -24,7 +24,7 @@ from typing import Any, Callable
 from .config import RunConfig
 from .prompts import SYSTEM_TEXT
 from .policy import voting
-from .policy.stopping import SAMPLE_TEMPERATURE
+from .policy.sampling import SAMPLE_TEMPERATURE
 from .policy.reward import answer_parses, code_ran, combine
 from .sandboxes.results import last_line
 
