@@ -13,6 +13,7 @@ import os
 import queue
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 import weakref
@@ -24,14 +25,29 @@ from jupyter_client.manager import AsyncKernelManager
 
 from .base import Execution, ExecutionError, Logs, OutputHandler, ResultHandler, SandboxError
 from .capped import Capped
-from .kernelspec import (CONFINED_KERNEL_NAME, KERNEL_NAME, PIDS_MAX, confine_problem,
-                         find_kernel_dir, load_launcher)
+from .kernel_log import KernelLog
+from .kernelspec import (CONFINED_KERNEL_NAME, KERNEL_NAME, PIDS_MAX, find_bwrap, find_kernel_dir,
+                         load_launcher, probe_bubblewrap)
 from .results import has_image, result_from_bundle, strip_ansi
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5  # one iopub read; also how often deadlines and liveness are checked
 SETUP_CODE = "%colors nocolor"  # tracebacks without ANSI codes (IPython 8 and 9)
+# Read in the kernel right after setup, before any model code: what it runs with.
+PRIVILEGES = ("__import__('json').dumps({k: v.split()[0] for k, _, v in "
+              "(line.partition(':') for line in open('/proc/self/status')) "
+              "if k in ('CapEff', 'CapBnd', 'NoNewPrivs')})")
+
+
+def _expression(reply: dict, name: str) -> dict:
+    """A user expression whose value is a JSON string, as a dict ({} if absent or unreadable)."""
+    value = reply["content"].get("user_expressions", {}).get(name, {})
+    raw = value.get("data", {}).get("text/plain", "None")
+    try:
+        return json.loads(ast.literal_eval(raw)) if raw != "None" else {}  # the repr of a str
+    except (ValueError, SyntaxError):
+        return {}
 
 
 async def _call(handler, value) -> None:
@@ -39,6 +55,23 @@ async def _call(handler, value) -> None:
         outcome = handler(value)
         if inspect.isawaitable(outcome):
             await outcome
+
+
+def _remove_tree(path: str | os.PathLike) -> None:
+    """Delete a sandbox folder, unless something is mounted below it: rmtree would delete the
+    mounted file system too (a kernel that can mount, as an unconfined root kernel with
+    capabilities could, might bind / there). Left in place with a warning instead."""
+    prefix = os.path.realpath(path).rstrip("/") + "/"
+    try:
+        with open("/proc/self/mountinfo") as fh:
+            mounted = [fields[4] for fields in map(str.split, fh) if fields[4].startswith(prefix)]
+    except (OSError, IndexError):
+        mounted = []
+    if mounted:
+        log.warning("local sandbox: not removing %s: something is mounted below it (%s)",
+                    path, ", ".join(mounted))
+        return
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _remove_cgroup(path: str | None) -> None:
@@ -87,6 +120,7 @@ class LocalSandbox:
         grace: float = 2.0,
         start_timeout: float = 30.0,
         confine: bool = False,
+        bwrap: str | None = None,
     ):
         self.requested_workdir = Path(workdir) if workdir else None
         self.memory_mb = memory_mb
@@ -101,14 +135,15 @@ class LocalSandbox:
         self.grace = grace
         self.start_timeout = start_timeout
         self.confine = confine
-        self.confined = False  # whether the running kernel is confined (confine may degrade)
+        self.bwrap = bwrap  # the bubblewrap executable for confine (default: bwrap on PATH)
+        self.confined = False  # whether the running kernel is confined
         self.workdir: Path | None = None
         self.status: dict = {}  # what the launcher applied (limits, network)
         self.warnings: list[str] = []  # limits that could not be enforced, for headers and traces
         self._km: AsyncKernelManager | None = None
         self._kc = None
         self._runtime: str | None = None
-        self._confine_problem = ""
+        self._log: KernelLog | None = None
         self._own_workdir = False
         self._lock = asyncio.Lock()
 
@@ -128,7 +163,18 @@ class LocalSandbox:
             return
         kernels = find_kernel_dir()
         launcher = load_launcher(kernels)
-        self._runtime = tempfile.mkdtemp(prefix="nbreason-")  # connection file, ipc sockets
+        bubblewrap = None
+        if self.confine:  # asked for confinement: fail closed, never run a plain kernel instead
+            bubblewrap = await asyncio.to_thread(probe_bubblewrap, self.bwrap or find_bwrap())
+            problem = bubblewrap.problem
+            if not problem and not (kernels / CONFINED_KERNEL_NAME / "kernel.json").is_file():
+                problem = f"the {CONFINED_KERNEL_NAME} kernelspec is missing from {kernels}"
+            if problem:
+                raise SandboxError(
+                    f"confinement was asked for but is not available: {problem}. Install the Debian "
+                    "package bubblewrap (and let it create namespaces), or drop --confine (confine=False)")
+        self._runtime = tempfile.mkdtemp(prefix="nbreason-")  # connection file, ipc sockets, log
+        self._log = KernelLog(self._runtime)
         if self.requested_workdir:
             self.workdir = self.requested_workdir.resolve()
             self.workdir.mkdir(parents=True, exist_ok=True)
@@ -145,15 +191,13 @@ class LocalSandbox:
             "NBREASON_SANDBOX_EXTRA_ENV": ",".join(self.env),
             "IPYTHONDIR": os.path.join(self._runtime, "ipython"),  # no user profile or startup files
         }
-        kernel_name, self._confine_problem = KERNEL_NAME, ""
-        if self.confine:
-            self._confine_problem = await asyncio.to_thread(confine_problem)
-            if not (kernels / CONFINED_KERNEL_NAME / "kernel.json").is_file():
-                self._confine_problem = f"the {CONFINED_KERNEL_NAME} kernelspec is missing"
-            if not self._confine_problem:
-                kernel_name = CONFINED_KERNEL_NAME
-                settings.update(NBREASON_SANDBOX_CONFINE="1", NBREASON_SANDBOX_PIDS=str(PIDS_MAX),
-                                NBREASON_SANDBOX_HOME=os.path.expanduser("~"))
+        kernel_name = KERNEL_NAME
+        if bubblewrap is not None:
+            kernel_name = CONFINED_KERNEL_NAME
+            settings.update(NBREASON_SANDBOX_CONFINE="1", NBREASON_SANDBOX_PIDS=str(PIDS_MAX),
+                            NBREASON_SANDBOX_HOME=os.path.expanduser("~"),
+                            NBREASON_SANDBOX_BWRAP=bubblewrap.path,
+                            NBREASON_SANDBOX_DISABLE_USERNS="1" if bubblewrap.disable_userns else "0")
         # start_kernel(env=) replaces the environment; the launcher filters it once more.
         env = launcher.sandbox_env({**os.environ, **self.env, **settings}, tuple(self.env))
 
@@ -168,7 +212,10 @@ class LocalSandbox:
         self._km = km
         _live.add(self)
         try:
-            await km.start_kernel(env=env)
+            # Never our stdin, stdout or stderr (a terminal, `>> results.jsonl`): /dev/null and a
+            # private log. jupyter-client already starts the kernel in its own session.
+            await km.start_kernel(env=env, stdin=subprocess.DEVNULL, stdout=self._log.writer,
+                                  stderr=self._log.writer)
             self._kc = km.client()
             self._kc.start_channels()
             await self._ready()
@@ -177,30 +224,38 @@ class LocalSandbox:
             raise SandboxError(f"the local kernel did not start: {exc}") from exc
 
     async def _ready(self) -> None:
-        """Wait for the kernel, then configure it and read what the launcher applied."""
+        """Wait for the kernel, then configure it and read what the launcher applied. A kernel
+        without the confinement or the network cut it was asked for is shut down (fail closed)."""
         await self._wait_for_kernel_info()
         msg_id = self._kc.execute(
             SETUP_CODE, silent=True, store_history=False, allow_stdin=False,
-            user_expressions={"status": "__import__('os').environ.get('NBREASON_SANDBOX_STATUS')"})
+            user_expressions={"status": "__import__('os').environ.get('NBREASON_SANDBOX_STATUS')",
+                              "privileges": PRIVILEGES})
         reply = await self._shell_reply(msg_id, self.start_timeout)
-        value = reply["content"].get("user_expressions", {}).get("status", {})
-        raw = value.get("data", {}).get("text/plain", "None")
-        try:
-            self.status = json.loads(ast.literal_eval(raw)) if raw != "None" else {}  # a str repr
-        except (ValueError, SyntaxError):
-            self.status = {}
+        self.status = _expression(reply, "status")
+        self.status["kernel_privileges"] = privileges = _expression(reply, "privileges")
         self.warnings = []
         self.confined = bool(self.status.get("confined"))
+        capabilities = int(privileges.get("CapEff", "0") or "0", 16)
+        problem = ""
         if self.confine and not self.confined:
-            self.warnings.append("NOT confined, running the plain sandbox: "
-                                 f"{self._confine_problem or 'the launcher did not confine'}")
+            problem = "the kernel started without confinement"
+        elif self.confined and (capabilities or privileges.get("NoNewPrivs") != "1"):
+            problem = f"the confined kernel kept privileges ({privileges})"
+        elif not self.network and self.status.get("network", True):
+            problem = f"the network could not be cut: {self.status.get('network_problem', 'unknown reason')}"
+        if problem:
+            await self.close()
+            raise SandboxError(problem)
         if self.confined and not self.status.get("pids_max"):
             problem = self.status.get("pids_problem", "unknown reason")
             self.warnings.append(f"no process limit ({problem}): a fork bomb is stopped only by "
                                  "the timeout and restart")
-        if not self.network and self.status.get("network", True):
-            problem = self.status.get("network_problem", "unknown reason")
-            self.warnings.append(f"network access could not be cut: {problem}")
+        if self.confined and not self.status.get("disable_userns", True):
+            self.warnings.append("bubblewrap is older than 0.8: code in the sandbox can create nested "
+                                 "user namespaces (more of the kernel's attack surface)")
+        if not self.confined and capabilities:
+            self.warnings.append(f"the kernel kept capabilities (CapEff {privileges.get('CapEff')})")
         for warning in self.warnings:
             log.warning("local sandbox: %s", warning)
 
@@ -214,7 +269,8 @@ class LocalSandbox:
                 await self._shell_reply(msg_id, min(1.0, max(0.0, deadline - time.monotonic())))
             except SandboxError:
                 if not await self._km.is_alive():
-                    raise SandboxError(f"the kernel exited while starting ({self._exit_reason()})") from None
+                    why, said = self._exit_reason(), self._log.last_line() if self._log else ""
+                    raise SandboxError(f"the kernel exited while starting ({why}{': ' + said if said else ''})") from None
                 if time.monotonic() > deadline:
                     raise SandboxError(f"the kernel did not answer in {self.start_timeout:g} s") from None
                 continue
@@ -253,6 +309,8 @@ class LocalSandbox:
         cgroup = self.status.get("pids_cgroup")
         await self._km.restart_kernel(now=True)
         _remove_cgroup(cgroup)
+        if self._log is not None:
+            self._log.trim(force=True)
         await self._ready()
 
     async def interrupt(self) -> None:
@@ -268,11 +326,14 @@ class LocalSandbox:
             if km is not None and km.has_kernel:
                 await km.shutdown_kernel(now=True)
         finally:
+            if self._log is not None:
+                self._log.close()
+                self._log = None
             if self._runtime:
-                shutil.rmtree(self._runtime, ignore_errors=True)
+                _remove_tree(self._runtime)
                 self._runtime = None
             if self._own_workdir and self.workdir:
-                shutil.rmtree(self.workdir, ignore_errors=True)
+                _remove_tree(self.workdir)
             _remove_cgroup(self.status.get("pids_cgroup"))
 
     def _kill_now(self) -> None:
@@ -285,9 +346,9 @@ class LocalSandbox:
             except OSError:
                 process.kill()
         if self._runtime:
-            shutil.rmtree(self._runtime, ignore_errors=True)
+            _remove_tree(self._runtime)
         if self._own_workdir and self.workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+            _remove_tree(self.workdir)
 
     async def __aenter__(self) -> "LocalSandbox":
         await self.start()
