@@ -25,19 +25,29 @@ from jupyter_client.manager import AsyncKernelManager
 
 from .base import Execution, ExecutionError, Logs, OutputHandler, ResultHandler, SandboxError
 from .capped import Capped
+from .ingest import KERNEL_SETUP, error_from_content, result_from_message, stream_text
 from .kernel_log import KernelLog
 from .kernelspec import (CONFINED_KERNEL_NAME, KERNEL_NAME, PIDS_MAX, find_bwrap, find_kernel_dir,
                          load_launcher, probe_bubblewrap)
-from .results import has_image, result_from_bundle, strip_ansi
+from .results import has_image, strip_ansi
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5  # one iopub read; also how often deadlines and liveness are checked
-SETUP_CODE = "%colors nocolor"  # tracebacks without ANSI codes (IPython 8 and 9)
+# Tracebacks without ANSI codes (IPython 8 and 9); lone surrogates sent escaped, not lost.
+SETUP_CODE = "%colors nocolor\n" + KERNEL_SETUP
 # Read in the kernel right after setup, before any model code: what it runs with.
 PRIVILEGES = ("__import__('json').dumps({k: v.split()[0] for k, _, v in "
               "(line.partition(':') for line in open('/proc/self/status')) "
               "if k in ('CapEff', 'CapBnd', 'NoNewPrivs')})")
+# What a message the kernel sent could not be decoded with: bad JSON, nesting too deep for the
+# parser, a bad signature, missing header fields. Code in the kernel can send any of these.
+UNDECODABLE = (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError)
+
+
+def _parent_id(msg: Any) -> Any:
+    parent = msg.get("parent_header") if isinstance(msg, dict) else None
+    return parent.get("msg_id") if isinstance(parent, dict) else None
 
 
 def _expression(reply: dict, name: str) -> dict:
@@ -55,6 +65,12 @@ async def _call(handler, value) -> None:
         outcome = handler(value)
         if inspect.isawaitable(outcome):
             await outcome
+
+
+async def _stop(task: asyncio.Future) -> None:
+    """Cancel `task` and wait until it has stopped (without taking its cancellation for ours)."""
+    task.cancel()
+    await asyncio.wait({task})
 
 
 def _remove_tree(path: str | os.PathLike) -> None:
@@ -279,6 +295,8 @@ class LocalSandbox:
                 return
             except queue.Empty:
                 continue
+            except UNDECODABLE:  # something arrived (a dead kernel's leftover): connected
+                return
 
     async def _shell_reply(self, msg_id: str, timeout: float) -> dict:
         deadline = time.monotonic() + timeout
@@ -292,15 +310,20 @@ class LocalSandbox:
                 if not await self._km.is_alive():
                     raise SandboxError("the kernel died while starting") from None
                 continue
-            if msg["parent_header"].get("msg_id") == msg_id:
+            except UNDECODABLE:
+                continue
+            if _parent_id(msg) == msg_id and isinstance(msg.get("content"), dict):
                 return msg
 
-    async def _drain_reply(self, msg_id: str) -> None:
-        """Read the execute_reply (sent just before idle) so replies do not pile up unread."""
-        try:
-            await self._shell_reply(msg_id, 1.0)
-        except SandboxError:
-            pass
+    async def _await_reply(self, msg_id: str) -> dict:
+        """The execute_reply to `msg_id` on the shell channel, however long it takes (cancel it)."""
+        while True:
+            try:
+                msg = await self._kc.get_shell_msg(timeout=POLL_SECONDS)
+            except (queue.Empty, *UNDECODABLE):
+                continue
+            if _parent_id(msg) == msg_id:
+                return msg
 
     async def restart(self) -> None:
         """A fresh kernel in the same working folder (files stay, variables are lost)."""
@@ -407,68 +430,104 @@ class LocalSandbox:
         streams = {"stdout": Capped(limit), "stderr": Capped(limit)}
         handlers = {"stdout": on_stdout, "stderr": on_stderr}
         results, error, count = [], None, None
-        images = skipped = 0
-        for note in notes:
-            streams["stderr"].add(note)
-            await _call(on_stderr, note)
+        images = skipped = undecodable = 0
+
+        async def note(text: str) -> None:
+            streams["stderr"].add(text)
+            await _call(on_stderr, text)
+
+        for text in notes:
+            await note(text)
 
         msg_id = self._kc.execute(code, allow_stdin=False, stop_on_error=False)
+        # The kernel sends its execute_reply (shell) just before its idle status (iopub). Code in
+        # the kernel can publish a status of its own, so idle alone does not end the execution.
+        reply = asyncio.ensure_future(self._await_reply(msg_id))
+        idle = reply_late = False
         started = time.monotonic()
         interrupted_at: float | None = None
-        while True:
-            now = time.monotonic()
-            if interrupted_at is None and now - started > timeout:
-                await self.interrupt()
-                interrupted_at = now
-            elif interrupted_at is not None and now - interrupted_at > self.grace:
-                # The code ignores SIGINT (or is stuck in C): only a restart stops it.
-                await self.restart()
-                error = ExecutionError(
-                    "TimeoutError",
-                    f"execution exceeded {timeout:g} s and did not stop when interrupted; "
-                    "the kernel was restarted and all variables are lost", "")
-                break
-            try:
-                msg = await self._kc.get_iopub_msg(timeout=POLL_SECONDS)
-            except queue.Empty:
-                if not await self._km.is_alive():
-                    why = self._exit_reason()
+        try:
+            while True:
+                if idle and not reply.done() and not reply_late:
+                    await asyncio.wait({reply}, timeout=POLL_SECONDS)
+                    reply_late = not reply.done()  # a forged idle: keep reading, in short slices
+                if idle and reply.done():
+                    break
+                now = time.monotonic()
+                if interrupted_at is None and now - started > timeout:
+                    await self.interrupt()
+                    interrupted_at = now
+                elif interrupted_at is not None and now - interrupted_at > self.grace:
+                    # The code ignores SIGINT (or is stuck in C): only a restart stops it.
+                    await _stop(reply)  # it would read the restarted kernel's replies
                     await self.restart()
                     error = ExecutionError(
-                        "KernelDied",
-                        f"the kernel died while running this code ({why}); it was restarted "
-                        "and all variables are lost", "")
+                        "TimeoutError",
+                        f"execution exceeded {timeout:g} s and did not stop when interrupted; "
+                        "the kernel was restarted and all variables are lost", "")
                     break
-                continue
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
-            kind, content = msg["msg_type"], msg["content"]
-            if kind == "status" and content.get("execution_state") == "idle":
-                await self._drain_reply(msg_id)
-                break
-            if kind == "execute_input":
-                count = content.get("execution_count")
-            elif kind == "stream":
-                name = "stderr" if content.get("name") == "stderr" else "stdout"
-                stream, text = streams[name], content.get("text", "")
-                shown = stream.add(text)
-                if shown:  # handlers see the head live; the tail arrives with the result
-                    await _call(handlers[name], shown)
-                    if stream.full:
-                        await _call(handlers[name], "\n[… further output is not shown live …]\n")
-            elif kind in ("execute_result", "display_data"):
-                result = result_from_bundle(content.get("data", {}),
-                                            is_main_result=kind == "execute_result")
-                image = has_image(result)
-                if len(results) >= self.max_results or (image and images >= self.max_images):
-                    skipped += 1
+                if self._log is not None:
+                    self._log.trim()
+                try:
+                    msg = await self._kc.get_iopub_msg(timeout=0.05 if idle else POLL_SECONDS)
+                except queue.Empty:
+                    if not await self._km.is_alive():
+                        why = self._exit_reason()
+                        await _stop(reply)
+                        await self.restart()
+                        error = ExecutionError(
+                            "KernelDied",
+                            f"the kernel died while running this code ({why}); it was restarted "
+                            "and all variables are lost", "")
+                        break
                     continue
-                images += image
-                results.append(result)
-                await _call(on_result, result)
-            elif kind == "error":
-                error = ExecutionError(content.get("ename", "Error"), content.get("evalue", ""),
-                                       strip_ansi("\n".join(content.get("traceback", []))))
+                except UNDECODABLE:
+                    undecodable += 1
+                    continue
+                if _parent_id(msg) != msg_id:
+                    continue
+                kind, content = msg.get("msg_type"), msg.get("content")
+                if not isinstance(content, dict):
+                    undecodable += 1
+                    continue
+                if kind == "status":
+                    idle = idle or content.get("execution_state") == "idle"
+                elif kind == "execute_input":
+                    value = content.get("execution_count")
+                    count = value if isinstance(value, int) and not isinstance(value, bool) else count
+                elif kind == "stream":
+                    name, text, dropped = stream_text(content)
+                    for text_note in dropped:
+                        await note(text_note)
+                    if not text:
+                        continue
+                    stream = streams[name]
+                    shown = stream.add(text)
+                    if shown:  # handlers see the head live; the tail arrives with the result
+                        await _call(handlers[name], shown)
+                        if stream.full:
+                            await _call(handlers[name], "\n[… further output is not shown live …]\n")
+                elif kind in ("execute_result", "display_data"):
+                    result, dropped = result_from_message(content.get("data"),
+                                                          is_main_result=kind == "execute_result")
+                    for text_note in dropped:
+                        await note(text_note)
+                    if result is None:
+                        continue
+                    image = has_image(result)
+                    if len(results) >= self.max_results or (image and images >= self.max_images):
+                        skipped += 1
+                        continue
+                    images += image
+                    results.append(result)
+                    await _call(on_result, result)
+                elif kind == "error":
+                    error = error_from_content(content)
+                    error.traceback = strip_ansi(error.traceback)
+        finally:
+            reply.cancel()
+            if self._log is not None:
+                self._log.trim(force=True)
 
         if interrupted_at is not None and (error is None or error.name == "KeyboardInterrupt"):
             error = ExecutionError(
@@ -478,6 +537,8 @@ class LocalSandbox:
         if skipped:
             streams["stderr"].add(f"[{skipped} display outputs dropped: more than "
                                   f"{self.max_images} images or {self.max_results} outputs]\n")
+        if undecodable:
+            streams["stderr"].add(f"[{undecodable} malformed messages from the kernel were dropped]\n")
         return Execution(results=results,
                          logs=Logs(stdout=streams["stdout"].chunks(), stderr=streams["stderr"].chunks()),
                          error=error, execution_count=count)
