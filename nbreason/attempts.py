@@ -17,6 +17,7 @@ import asyncio
 import time
 from typing import Any, Callable
 
+from .answers import key as answer_key
 from .config import STRATEGIES, RunConfig
 from .events import Error, FinalAnswer, Usage, Vote
 from .loop import Loop
@@ -84,7 +85,7 @@ def _vote(config: RunConfig, finals: dict[int, FinalAnswer], run_id: str, settle
     rewards = [finals[i].reward for i in order]
     result = (voting.majority_vote(answers) if config.strategy == "vote"
               else voting.weighted_vote(answers, rewards))
-    winner_attempt = next((i for i in order if voting.answer_key(finals[i].answer) == result.key), 0)
+    winner_attempt = next((i for i in order if answer_key(finals[i].answer) == result.key), 0)
     rows = [{"attempt": i, "answer": finals[i].answer, "reward": finals[i].reward, "verified": finals[i].verified,
              "tokens": finals[i].usage.total_tokens, "stop_reason": finals[i].stop_reason} for i in order]
     return Vote(run_id=run_id, elapsed=round(time.monotonic() - t0, 3), strategy=config.strategy, answers=rows,

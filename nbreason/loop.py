@@ -18,7 +18,7 @@ from .events import (BudgetUpdate, Check, Code, Decision, Error, Event, FinalAns
                      ModelDelta, Observation, Plan, Retry, RunStarted, Signal, Stopped, Usage)
 from .history import History
 from .models.base import Completion, ContextTooLong, Model, ModelError, OutOfTime
-from .policy.voting import answer_key
+from .answers import key as answer_key
 from .policy import (SAMPLE_TEMPERATURE, Budget, Limits, Recompute, StallDetector, StopRule, agreement,
                      answer_parses, code_ran, combine, grounded, self_check_mode, self_check_signal, user_check)
 from .sandboxes.base import Sandbox, SandboxError
