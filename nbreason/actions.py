@@ -12,6 +12,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from .answers import unwrap
 from .models.base import Completion
 from .prompts import FINAL_MARKER
 
@@ -41,9 +42,8 @@ def _only_shows_output(code: str) -> bool:
 
 
 def _clean_answer(text: str) -> str:
-    text = text.strip().splitlines()[0].strip() if text.strip() else ""
-    text = re.sub(r"^\\boxed\{(.*)\}$", r"\1", text).strip()
-    return text.strip("*` ").rstrip(".") if text else text
+    """The answer's first line, unwrapped (lead-ins, markdown, LaTeX wrappers, a closing full stop)."""
+    return unwrap(text.strip().splitlines()[0]) if text.strip() else ""
 
 
 def from_text(text: str) -> Action:

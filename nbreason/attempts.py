@@ -21,6 +21,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Awaitable, Callable
 
+from .answers import key as answer_key
 from .config import STRATEGIES, RunConfig
 from .events import Error, Event, FinalAnswer, Usage, Vote
 from .policy import attempt_sampling, voting
@@ -93,7 +94,7 @@ class Outcome:
 
     @property
     def winner(self) -> Attempt | None:
-        return next((a for a in self.attempts if voting.answer_key(a.answer) == self.vote.key), None)
+        return next((a for a in self.attempts if answer_key(a.answer) == self.vote.key), None)
 
 
 async def run(question: str, *, config: RunConfig, solve: Solve, n: int | None = None, strategy: str | None = None,

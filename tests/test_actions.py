@@ -1,5 +1,7 @@
 """Reading model replies: fenced code, the final-answer marker, tool calls, and bad output."""
 
+import json
+
 from nbreason.actions import from_completion, from_text
 from nbreason.models.base import Completion, ToolCall
 
@@ -50,3 +52,9 @@ def test_tool_calls_for_code_and_answer():
 def test_a_block_that_only_shows_the_expected_output_is_not_run():
     a = from_text("```python\nx = 48 + 24\nprint(x)\n```\n```python\n72.0\n```")
     assert a.code == "x = 48 + 24\nprint(x)" and "only showed expected output" in a.notes[0]
+
+
+def test_a_final_answer_is_unwrapped_wherever_the_box_is():
+    assert from_text("FINAL ANSWER: The answer is $\\boxed{\\frac{1}{2}}$.").answer == "\\frac{1}{2}"
+    call = ToolCall("c1", "final_answer", json.dumps({"answer": "**\\boxed{7}**"}))
+    assert from_completion(Completion(tool_calls=[call])).answer == "7"

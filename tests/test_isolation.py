@@ -82,10 +82,8 @@ async def test_network_off_makes_connections_fail():
     try:
         async with LocalSandbox(network=True) as sb:  # control: the probe does reach the server
             assert (await sb.run_code(code)).results[0].text == "True"
+        # Where the network cannot be cut, start() fails instead (tests/test_attacks_sandbox.py).
         async with LocalSandbox(network=False) as sb:
-            if sb.warnings:  # no namespaces on this system: it must say so
-                assert "network" in sb.warnings[0]
-                pytest.skip(sb.warnings[0])
             assert sb.status["network"] is False
             assert (await sb.run_code(code)).results[0].text == "False"
             dns = await sb.run_code("import socket\nsocket.getaddrinfo('pypi.org', 443)")

@@ -1,13 +1,10 @@
 """Reward signals: each returns a value in [0, 1] and a reason."""
 
+import pytest
+
 from nbreason.events import Signal
-from nbreason.policy.reward import answer_parses, code_ran, combine, grounded, parse_number, user_check
-
-
-def test_numbers_are_read_from_common_formats():
-    assert parse_number("$1,234.50") == 1234.5
-    assert parse_number("\\boxed{42}") == 42
-    assert parse_number("12 apples and 3 pears") is None  # two numbers: not one value
+from nbreason.policy.reward import agreement, answer_parses, code_ran, combine, grounded, user_check
+from nbreason.policy.voting import majority_vote
 
 
 def test_a_sentence_is_not_an_answer_value():
@@ -26,6 +23,27 @@ def test_grounded_needs_the_value_in_the_output():
     assert grounded("73", ["72.0"]).value == 0.0
     assert grounded("West", ["region\nWest 320"]).value == 1.0
     assert grounded("7", []).value == 0.0
+
+
+@pytest.mark.parametrize("answer,output,value", [
+    ("$1,234.50", "total = 1234.5", 1.0),
+    ("1/3", "0.3333333333333333", 1.0),
+    ("0.33", "0.3333333333333333", 0.0),  # rounded to 2 digits is not the printed value
+    ("-5", "x-5 = 0", 0.0),  # x-5 is a subtraction: no -5 was printed
+    ("-5", "x = -5", 1.0),
+    ("\\frac{\\sqrt{3}}{2}", "sqrt(3)/2", 1.0),  # the same key, spelled as sympy prints it
+])
+def test_grounded_compares_with_the_answers_module(answer, output, value):
+    assert grounded(answer, [output]).value == value
+
+
+@pytest.mark.parametrize("answer,output", [("3/4", "0.75"), ("\\frac{3}{4}", "0.75"), ("0.75", "3/4"), ("75%", "75.0")])
+def test_a_fraction_is_a_number_to_every_signal_as_it_is_to_voting(answer, output):
+    # These used to disagree: "3/4" was one vote with "0.75", yet not a number (0.3) and not grounded (0.5).
+    assert majority_vote([answer, output]).votes == {majority_vote([output]).key: 2.0}
+    assert answer_parses(answer, expect="number").value == 1.0
+    assert grounded(answer, [output]).value == 1.0
+    assert agreement(answer, [answer, output]).value == 1.0
 
 
 def test_code_ran_reads_the_error():
@@ -47,8 +65,6 @@ def test_combine_is_the_weighted_mean():
 
 
 def test_agreement_counts_independent_solutions_that_give_the_same_value():
-    from nbreason.policy.reward import agreement
-
     agreed = agreement("18", ["18", "20", "$18.00"])
     assert agreed.value == 1.0 and "2 of 3" in agreed.reason and agreed.weight == 2.0
     short = agreement("20", ["18", "20", "20"], needed=3)
@@ -56,3 +72,4 @@ def test_agreement_counts_independent_solutions_that_give_the_same_value():
     alone = agreement("18", ["18", "20", None])
     assert alone.value == 0.0 and "20" in alone.reason and "no answer" in alone.reason
     assert agreement(None, [None, None]).value == 0.0  # no answer agrees with nothing
+    assert agreement("nan", ["nan", "nan"]).value == 0.0  # nor does a printed non-value

@@ -8,7 +8,8 @@ kernel starts:
   NBREASON_SANDBOX_MEMORY_MB  RLIMIT_AS in MiB (0: no limit)
   NBREASON_SANDBOX_FSIZE_MB   RLIMIT_FSIZE in MiB (0: no limit)
   NBREASON_SANDBOX_NOFILE     RLIMIT_NOFILE (at least 64)
-  NBREASON_SANDBOX_NETWORK    "0" to cut the network (needs the ipc transport)
+  NBREASON_SANDBOX_NETWORK    "0" to cut the network (needs the ipc transport); if it cannot be
+                              cut, the launcher exits with the reason instead of starting
   NBREASON_SANDBOX_EXTRA_ENV  comma-separated names of extra variables to keep
   NBREASON_SANDBOX_CONFINE    "1" to run the kernel under bubblewrap: its own PID namespace and
                               /proc, a read-only file system except the working and connection
@@ -16,6 +17,14 @@ kernel starts:
                               nbreason-confined, which interrupts by message)
   NBREASON_SANDBOX_PIDS       with CONFINE: most processes and threads (a pids cgroup), 0: none
   NBREASON_SANDBOX_HOME       with CONFINE: the owner's home folder, hidden too
+  NBREASON_SANDBOX_BWRAP      with CONFINE: the bubblewrap executable (default: bwrap on PATH;
+                              none found: the launcher exits instead of starting unconfined)
+  NBREASON_SANDBOX_DISABLE_USERNS  with CONFINE: "0" for bubblewrap < 0.8 (no --disable-userns)
+
+Without CONFINE the kernel gets no_new_privs and, when started as root, loses every capability
+(bounding set included) before ipykernel starts. That narrows what root can do (mount, ptrace of
+processes that keep capabilities, raw sockets, TIOCSTI into other terminals); it is not a
+boundary: the kernel is still uid 0 and can write every file root owns.
 
 The kernel sees NBREASON_SANDBOX_STATUS, a JSON object describing what was applied, so the
 caller can report a limit that could not be enforced instead of failing silently.
@@ -51,6 +60,10 @@ ALLOWED = (
 PREFIX = "NBREASON_SANDBOX_"
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
 CGROUP_PIDS_V1 = "/sys/fs/cgroup/pids"
 CGROUP_V2 = "/sys/fs/cgroup"
 
@@ -95,6 +108,42 @@ def drop_network() -> str:
     except OSError as exc:  # the namespace exists and the network is gone; ids stay unmapped
         return f"network dropped, but the user id map failed: {exc}"
     return ""
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def privileges() -> dict:
+    """This process's capability sets and no_new_privs, as /proc/self/status shows them."""
+    with open("/proc/self/status") as fh:
+        return {key: value.strip() for key, _, value in (line.partition(":") for line in fh)
+                if key in ("CapEff", "CapPrm", "CapBnd", "CapAmb", "NoNewPrivs")}
+
+
+def harden() -> dict:
+    """no_new_privs (setuid and file-capability programs gain nothing, sudo included), and for root
+    no capabilities at all: the bounding set first (needs CAP_SETPCAP), then the others. Returns
+    what this process is left with."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if int(privileges().get("CapEff", "0"), 16):
+        try:
+            with open("/proc/sys/kernel/cap_last_cap") as fh:
+                last = int(fh.read())
+        except (OSError, ValueError):
+            last = 63
+        for cap in range(last + 1):
+            libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+        libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+        header, data = _CapHeader(LINUX_CAPABILITY_VERSION_3, 0), (_CapData * 2)()
+        libc.capset(ctypes.byref(header), data)
+    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    return privileges()
 
 
 def _pid_alive(pid: int) -> bool:
@@ -158,14 +207,30 @@ def _inside(path: str, folders: list[str]) -> bool:
     return any(path == f or path.startswith(f.rstrip("/") + "/") for f in folders)
 
 
-def confine_argv(bwrap: str, workdir: str, runtime: str, network: bool, home: str) -> list[str]:
-    """bubblewrap's arguments: mounts apply in order, so later binds show through earlier tmpfs."""
-    args = [bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc",
-            "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
-            "--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]
+def confine_argv(bwrap: str, workdir: str, runtime: str, network: bool, home: str,
+                 disable_userns: bool = True) -> list[str]:
+    """bubblewrap's arguments: mounts apply in order, so later binds show through earlier tmpfs.
+
+    As root bubblewrap keeps nearly every capability unless told otherwise (enough to mount the
+    host's / into the working folder): the kernel gets its own user namespace, no capabilities,
+    an empty bounding set, and cannot make nested user namespaces. /run is hidden too: its
+    sockets (the D-Bus buses, systemd, docker) would run commands outside the sandbox."""
+    args = [bwrap, "--die-with-parent", "--new-session", "--unshare-user"]
+    if disable_userns:
+        args.append("--disable-userns")
+    args += ["--cap-drop", "ALL", "--unshare-pid", "--unshare-ipc",
+             "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
+             "--tmpfs", "/tmp", "--tmpfs", "/dev/shm", "--tmpfs", "/run"]
     if not network:
         args.append("--unshare-net")
-    hidden = ["/tmp"]
+    hidden = ["/tmp", "/run"]
+    if os.path.isdir("/var/run") and not os.path.islink("/var/run"):
+        args += ["--tmpfs", "/var/run"]
+        hidden.append("/var/run")
+    # DNS may live under /run (systemd-resolved's stub resolv.conf): show that one file again.
+    resolv = os.path.realpath("/etc/resolv.conf")
+    if network and _inside(resolv, hidden) and os.path.isfile(resolv):
+        args += ["--ro-bind", resolv, resolv]
     try:
         own_home = pwd.getpwuid(os.getuid()).pw_dir
     except KeyError:  # a uid without a passwd entry (some containers)
@@ -219,6 +284,11 @@ def apply(environ: dict) -> tuple[dict, dict]:
     if settings.get(PREFIX + "CONFINE") == "1":
         status["confined"] = True
         status["network"] = not network_off  # bubblewrap's --unshare-net
+        status["bwrap"] = settings.get(PREFIX + "BWRAP") or shutil.which("bwrap", path=env.get("PATH")) or ""
+        status["disable_userns"] = settings.get(PREFIX + "DISABLE_USERNS", "1") != "0"
+        if not status["bwrap"]:  # fail closed: never fall back to an unconfined kernel
+            raise SystemExit("nbreason sandbox: confinement was asked for, but bubblewrap (bwrap) "
+                             "is not installed; install the Debian package bubblewrap")
         pids = int(settings.get(PREFIX + "PIDS") or 0)
         if pids > 0:
             status["pids_cgroup"], problem = limit_pids(pids)
@@ -229,12 +299,15 @@ def apply(environ: dict) -> tuple[dict, dict]:
         # poller takes for "owner gone"; "1" turns the poller off (and its console banner):
         # bubblewrap's --die-with-parent does that job instead.
         env["JPY_PARENT_PID"] = "1"
-    elif network_off:
-        problem = drop_network()
-        status["network"] = bool(problem) and "network dropped" not in problem
-        if problem:
-            status["network_problem"] = problem
-            print(f"nbreason sandbox: network NOT cut: {problem}", file=sys.stderr)
+    else:
+        if network_off:
+            problem = drop_network()
+            status["network"] = bool(problem) and "network dropped" not in problem
+            if status["network"]:  # fail closed: never run with the network it was asked to cut
+                raise SystemExit(f"nbreason sandbox: the network cannot be cut here: {problem}")
+            if problem:
+                status["network_problem"] = problem
+        status["privileges"] = harden()  # after unshare, which needs CAP_SYS_ADMIN as root
     env[PREFIX + "STATUS"] = json.dumps(status)
     return env, status
 
@@ -245,10 +318,11 @@ def main(argv: list[str]) -> None:
             # History would write a sqlite file per kernel; the caller keeps its own record.
             "--HistoryManager.enabled=False"]
     if status.get("confined"):
-        bwrap = shutil.which("bwrap", path=env.get("PATH")) or "/usr/bin/bwrap"
+        bwrap = status["bwrap"]
         runtime = os.path.dirname(os.path.abspath(argv[argv.index("-f") + 1]))
         home = os.environ.get(PREFIX + "HOME", "")
-        args = confine_argv(bwrap, status["workdir"], runtime, status["network"], home) + args
+        args = confine_argv(bwrap, status["workdir"], runtime, status["network"], home,
+                            status["disable_userns"]) + args
         os.execve(bwrap, args, env)
     os.execve(sys.executable, args, env)
 

@@ -1,26 +1,24 @@
 """Whether an answer matches the reference.
 
-Numbers are compared with a small relative tolerance (a program that prints 0.1 + 0.2
-is right about 0.3); everything else goes to math-verify, which parses LaTeX and plain
-expressions into sympy and compares them symbolically. Programs print Python-style
-expressions ("sqrt(3)/2", "x**2 + 1", "pi/2"), so those are also tried as LaTeX.
+The comparison is `answers.compare` in its strict form: numbers to 6 significant digits (a
+program that prints 0.1 + 0.2 is right about 0.3; 0.3333 is not 1/3), spellings folded by
+`answers.key`, everything else symbolic through math-verify (LaTeX, Python-style expressions,
+sets, intervals). The one thing the grader adds is reading a sentence's last number when the
+reference is a number ("After 3 weeks she has 42 left").
 """
 
 from __future__ import annotations
 
-import logging
-import math
 import re
-import threading
 from dataclasses import dataclass
 
-from ..policy.voting import parse_number
+# The grader compares symbolically: a missing math-verify stops a benchmark before it starts,
+# instead of grading every symbolic answer wrong.
+import math_verify  # noqa: F401
 
-# math-verify logs a warning for every expression it cannot parse; a benchmark makes many.
-logging.getLogger("math_verify").setLevel(logging.ERROR)
+from .. import answers
 
 _GSM8K_GOLD = re.compile(r"####\s*(.+?)\s*$", re.S)
-_LAST_NUMBER = re.compile(r"[-+]?\$?\d[\d,]*(?:\.\d+)?")
 
 
 @dataclass
@@ -35,55 +33,16 @@ def gsm8k_gold(solution: str) -> str:
     return (match.group(1) if match else solution).replace(",", "").strip()
 
 
-def numbers_equal(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-6)
-
-
-def _last_number(text: str):
-    found = _LAST_NUMBER.findall(text)
-    return parse_number(found[-1]) if found else None
-
-
-def _as_latex(expr: str) -> str:
-    # Just enough Python-to-LaTeX for what programs print.
-    s = expr.replace("**", "^").replace("*", " \\cdot ")
-    s = re.sub(r"\bsqrt\(([^()]*)\)", r"\\sqrt{\1}", s)
-    s = re.sub(r"(?<!\\)\bpi\b", r"\\pi", s)
-    s = re.sub(r"\boo\b", r"\\infty", s)
-    return s
-
-
-def _symbolic_equal(gold: str, answer: str) -> bool:
-    from math_verify import parse, verify  # slow import; only needed for non-numeric answers
-
-    # math-verify's timeouts use SIGALRM, which only the main thread may set.
-    limit = 5 if threading.current_thread() is threading.main_thread() else None
-    golds = parse(f"\\boxed{{{gold}}}", parsing_timeout=limit) or parse(gold, parsing_timeout=limit)
-    if not golds:
-        return False
-    for candidate in (answer, f"\\boxed{{{answer}}}", f"\\boxed{{{_as_latex(answer)}}}"):
-        parsed = parse(candidate, parsing_timeout=limit)
-        if parsed and verify(golds, parsed, timeout_seconds=limit):
-            return True
-    return False
-
-
 def grade(answer: str | None, gold: str) -> Grade:
     """Compare one answer to one reference answer (already extracted, e.g. by `gsm8k_gold`)."""
-    if answer is None or not str(answer).strip():
+    if not answers.is_value(answer):
         return Grade(False, "no answer")
-    answer = str(answer).strip()
-    gold_number = parse_number(gold)
-    if gold_number is not None:
-        number = parse_number(answer)
-        how = "number"
-        if number is None:
-            number, how = _last_number(answer), "last number in text"
-        if number is not None and numbers_equal(float(number), float(gold_number)):
-            return Grade(True, how)
-    try:
-        if _symbolic_equal(gold, answer):
-            return Grade(True, "math-verify")
-    except Exception as exc:  # a grader bug must not end a benchmark; count it as wrong, say why
-        return Grade(False, f"math-verify failed: {type(exc).__name__}")
-    return Grade(False, "different")
+    result = answers.compare(answer, gold, strict=True)
+    if result.same:
+        return Grade(True, result.how)
+    gold_number = answers.number(gold)
+    if gold_number is not None and answers.number(answer) is None:
+        found = answers.numbers_in(answer)
+        if found and answers.same_number(found[-1], gold_number, strict=True):
+            return Grade(True, "last number in text")
+    return Grade(False, result.how)

@@ -33,7 +33,7 @@ from __future__ import annotations
 from .. import prompts
 from .state import Choice, Reply, RunState, Settings
 from .verification import Verification
-from .voting import answer_key
+from ..answers import key as answer_key
 
 MAX_REJECTIONS = 2  # the same answer sent back this often is given as final, marked unverified
 MAX_BACKTRACKS = 1  # a stalled run goes back to its last good state once, then stops

@@ -7,45 +7,12 @@ the user's check); they never call the model.
 
 from __future__ import annotations
 
-import math
-import re
 from typing import Any, Callable
 
+from ..answers import key, number, number_key, numbers_in, same_number, tally, unwrap
 from ..events import Signal
-from .voting import answer_key
 
 MAX_ANSWER_WORDS = 15  # longer "answers" are usually prose about the problem, not an answer
-
-NUMBER = re.compile(r"-?\d[\d,]*\.?\d*(?:[eE][-+]?\d+)?|-?\.\d+")
-
-
-def parse_number(text: str | None) -> float | None:
-    """The single number an answer states ("$1,234.50" -> 1234.5), or None."""
-    if text is None:
-        return None
-    cleaned = text.strip().strip("$€£ ").rstrip(".").replace("\\$", "")
-    cleaned = re.sub(r"\\boxed\{(.*)\}", r"\1", cleaned)
-    matches = NUMBER.findall(cleaned)
-    if len(matches) != 1:
-        return None
-    try:
-        return float(matches[0].replace(",", ""))
-    except ValueError:
-        return None
-
-
-def numbers_in(text: str) -> list[float]:
-    out = []
-    for m in NUMBER.findall(text or ""):
-        try:
-            out.append(float(m.replace(",", "")))
-        except ValueError:
-            pass
-    return out
-
-
-def same_number(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)
 
 
 def code_ran(execution: dict | None) -> Signal:
@@ -64,10 +31,10 @@ def answer_parses(answer: str | None, expect: str = "any") -> Signal:
     if len(answer.split()) > MAX_ANSWER_WORDS:
         return Signal("answer", 0.4, f"the answer is a {len(answer.split())}-word sentence, not a value")
     if expect == "number":
-        value = parse_number(answer)
+        value = number(answer)
         if value is None:
             return Signal("answer", 0.3, f"expected a number, got {answer[:60]!r}")
-        return Signal("answer", 1.0, f"a number: {value:g}")
+        return Signal("answer", 1.0, f"a number: {number_key(value.value)}")
     return Signal("answer", 1.0, "an answer was given")
 
 
@@ -77,13 +44,16 @@ def grounded(answer: str | None, outputs: list[str]) -> Signal:
         return Signal("grounded", 0.0, "no answer to compare")
     if not outputs:
         return Signal("grounded", 0.0, "no code output supports the answer")
-    value = parse_number(answer)
+    value = number(answer)
     text = "\n".join(outputs)
     if value is not None:
-        if any(same_number(value, n) for n in numbers_in(text)):
-            return Signal("grounded", 1.0, f"{value:g} appears in the code output")
-        return Signal("grounded", 0.0, f"{value:g} does not appear in any code output")
-    if answer.strip().lower() in text.lower():
+        shown = number_key(value.value)
+        if any(same_number(value, found) for found in numbers_in(text)):
+            return Signal("grounded", 1.0, f"{shown} appears in the code output")
+        return Signal("grounded", 0.0, f"{shown} does not appear in any code output")
+    # Literally, or as a printed line with the same key (\frac{\sqrt{3}}{2} and sqrt(3)/2).
+    wanted = key(answer)
+    if unwrap(answer).lower() in text.lower() or (wanted and any(key(line) == wanted for line in text.splitlines())):
         return Signal("grounded", 1.0, "the answer appears in the code output")
     return Signal("grounded", 0.5, "the answer is not literally in the output (may be a paraphrase)")
 
@@ -105,11 +75,11 @@ def user_check(answer: str | None, check: Callable[[Any], Any] | None) -> Signal
 
 def agreement(answer: str | None, answers: list[str | None], needed: int = 2) -> Signal:
     """Do `needed` of the independent solutions (`answers`, the first included) give `answer`?"""
-    key = answer_key(answer)
-    same = sum(1 for a in answers if key is not None and answer_key(a) == key)
-    if key is not None and same >= needed:
+    wanted = key(answer)
+    same = tally(answers).votes(answer)
+    if wanted is not None and same >= needed:
         return Signal("agreement", 1.0, f"{same} of {len(answers)} independent solutions give {answer}", 2.0)
-    others = [a if a is not None else "no answer" for a in answers if key is None or answer_key(a) != key]
+    others = [a if a is not None else "no answer" for a in answers if wanted is None or key(a) != wanted]
     shown = ", ".join(str(a)[:20] for a in others[:4]) or "nothing else"
     return Signal("agreement", 0.0, f"{same} of {len(answers)} independent solutions give {answer}, "
                                     f"{needed} needed (the others give {shown})", 2.0)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .voting import answer_key
+from ..answers import key, tally
 
 FIRST = "run"  # the method name of the run's own answer
 
@@ -47,25 +47,26 @@ class Verification:
         return len(self.solutions) - 1
 
     def needed(self, answer: str | None) -> int:
-        return self.confirm if answer_key(answer) == answer_key(self.first) else self.replace
+        return self.confirm if key(answer) == key(self.first) else self.replace
 
     def votes(self, answer: str | None) -> int:
-        key = answer_key(answer)
-        return 0 if key is None else sum(1 for a in self.answers if answer_key(a) == key)
+        return tally(self.answers).votes(answer)
 
     def settled(self) -> str | None:
         """The answer with the votes it needs (the first answer before others), or None."""
+        counted = tally(self.answers)
         for answer in self.answers:
-            if answer is not None and self.votes(answer) >= self.needed(answer):
+            if key(answer) is not None and counted.votes(answer) >= self.needed(answer):
                 return answer
         return None
 
     def plurality(self) -> str | None:
         """The most-voted answer; ties keep the first answer, then the earliest."""
-        best = max((self.votes(a) for a in self.answers), default=0)
-        if self.votes(self.first) == best:
+        counted = tally(self.answers)
+        leader = counted.leader
+        if leader is None or counted.votes(self.first) == leader.votes:
             return self.first
-        return next(a for a in self.answers if self.votes(a) == best)
+        return leader.answer
 
     def exhausted(self) -> bool:
         return self.extra_done >= self.extra

@@ -5,7 +5,9 @@ If nobody closes it, three things stop the bill: a finalizer kills it when the o
 collected or the interpreter exits, and E2B itself kills it `lifetime` seconds after its
 last use (the sandbox timeout, pushed forward as steps run).
 
-E2B returns e2b-code-interpreter's own types already; what differs from the local kernel
+E2B returns e2b-code-interpreter's own types, built from what the code in the VM printed and
+displayed: they pass through `ingest` (as the local kernel's messages do), so text is text,
+images are valid base64 and no lone surrogate gets further. What differs from the local kernel
 is smoothed over here or in a few lines of setup code run in the VM's kernel, so results
 compare equal across sandboxes: string results keep their quotes, tracebacks are one
 string joined with newlines and without colour codes, a timeout is an `ExecutionError`
@@ -38,6 +40,7 @@ from e2b import (
 from e2b_code_interpreter import AsyncSandbox
 
 from .base import Execution, ExecutionError, OutputHandler, ResultHandler, SandboxDied, SandboxError
+from .ingest import KERNEL_SETUP, clean_execution, clean_lines, clean_result
 from .results import strip_ansi
 
 KEYS_URL = "https://e2b.dev/dashboard?tab=keys"
@@ -63,7 +66,7 @@ def _nbreason_setup():
     ip._showtraceback = showtraceback
 _nbreason_setup()
 del _nbreason_setup
-'''
+''' + KERNEL_SETUP
 
 
 class E2BAuthError(SandboxError):
@@ -279,17 +282,20 @@ class E2BSandbox:
         # cancels the request and the SDK's Execution with it.
         seen = Execution()
 
-        def stdout(message) -> None:
-            seen.logs.stdout.append(message.line)
-            if on_stdout:
-                on_stdout(message.line)
-
-        def stderr(message) -> None:
-            seen.logs.stderr.append(message.line)
-            if on_stderr:
-                on_stderr(message.line)
+        # Cleaned as they arrive, so handlers and a cut-short execution get clean data too;
+        # what is dropped leaves a note, as on the final execution.
+        def stream(message, name: str, handler) -> None:
+            lines, notes = clean_lines([message.line], name)
+            getattr(seen.logs, name).extend(lines)
+            seen.logs.stderr.extend(notes)
+            if handler and lines:
+                handler(lines[0])
 
         def result(value) -> None:
+            value, notes = clean_result(value)
+            seen.logs.stderr.extend(notes)
+            if value is None:
+                return
             seen.results.append(value)
             if on_result:
                 on_result(value)
@@ -297,11 +303,12 @@ class E2BSandbox:
         self._interrupted = False
         # The SDK's own deadline is a backstop; ours fires first and is handled below.
         self._request = asyncio.ensure_future(self._sandbox.run_code(
-            code, context=self._context, on_stdout=stdout, on_stderr=stderr, on_result=result,
+            code, context=self._context, on_stdout=lambda m: stream(m, "stdout", on_stdout),
+            on_stderr=lambda m: stream(m, "stderr", on_stderr), on_result=result,
             timeout=timeout + self.grace))
         try:
             async with asyncio.timeout(timeout):
-                execution = await self._request
+                execution = clean_execution(await self._request)
         except TimeoutError:
             return await self._after_timeout(seen, timeout)
         except asyncio.CancelledError:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import sysconfig
 import types
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -54,19 +55,53 @@ def load_launcher(kernels: Path) -> types.ModuleType:
     return module
 
 
-@lru_cache(maxsize=1)
-def confine_problem() -> str:
-    """Why bubblewrap cannot confine a kernel here ("" if it can): missing, or namespaces
-    forbidden (Ubuntu's AppArmor rule, hardened containers). Checked once per process."""
-    bwrap = shutil.which("bwrap")
-    if bwrap is None:
-        return "bubblewrap (bwrap) is not installed"
-    probe = [bwrap, "--die-with-parent", "--unshare-pid", "--unshare-net", "--ro-bind", "/", "/",
-             "--proc", "/proc", "--dev", "/dev", "--", "true"]
+#: bubblewrap flags every confined kernel gets, probed as they will run: a user namespace of its
+#: own, no capabilities (as root bubblewrap keeps nearly all of them otherwise), and no nested user
+#: namespaces (bubblewrap >= 0.8), which would hand the code a fresh set of capabilities.
+CONFINE_FLAGS = ("--unshare-user", "--disable-userns", "--cap-drop", "ALL")
+
+
+@dataclass(frozen=True)
+class Bubblewrap:
+    """What a bubblewrap executable can do here."""
+
+    path: str | None  # None: not found
+    problem: str = ""  # why it cannot confine a kernel ("" if it can)
+    disable_userns: bool = True  # False: too old for --disable-userns (nested user namespaces stay possible)
+
+
+def find_bwrap(path: str | None = None) -> str | None:
+    """The bubblewrap executable on `path` (default: $PATH)."""
+    return shutil.which("bwrap", path=path)
+
+
+def _probe(bwrap: str, flags: tuple[str, ...]) -> str:
+    command = [bwrap, "--die-with-parent", *flags, "--unshare-pid", "--unshare-net",
+               "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--", "true"]
     try:
-        done = subprocess.run(probe, capture_output=True, text=True, timeout=10)
+        done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=10)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"bubblewrap failed to run: {exc}"
+        return f"bubblewrap ({bwrap}) failed to run: {exc}"
     if done.returncode != 0:
-        return f"bubblewrap cannot create namespaces: {done.stderr.strip() or done.returncode}"
+        reason = " ".join(done.stderr.split())[:300] or f"exit code {done.returncode}"
+        return f"bubblewrap ({bwrap}) cannot create namespaces: {reason}"
     return ""
+
+
+@lru_cache(maxsize=8)
+def probe_bubblewrap(bwrap: str | None) -> Bubblewrap:
+    """Whether `bwrap` can confine a kernel here, with the flags it will run with: missing, or
+    namespaces forbidden (Ubuntu's AppArmor rule, hardened containers). Checked once per path."""
+    if bwrap is None:
+        return Bubblewrap(None, "bubblewrap (bwrap) is not installed")
+    problem = _probe(bwrap, CONFINE_FLAGS)
+    if problem and "disable-userns" in problem:  # bubblewrap < 0.8
+        flags = tuple(f for f in CONFINE_FLAGS if f != "--disable-userns")
+        return Bubblewrap(bwrap, _probe(bwrap, flags), disable_userns=False)
+    return Bubblewrap(bwrap, problem)
+
+
+def confine_problem(bwrap: str | None = None) -> str:
+    """Why the bubblewrap at `bwrap` (default: the one on $PATH) cannot confine a kernel ("" if it can)."""
+    return probe_bubblewrap(bwrap or find_bwrap()).problem

@@ -13,6 +13,7 @@ import os
 import queue
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 import weakref
@@ -24,14 +25,39 @@ from jupyter_client.manager import AsyncKernelManager
 
 from .base import Execution, ExecutionError, Logs, OutputHandler, ResultHandler, SandboxError
 from .capped import Capped
-from .kernelspec import (CONFINED_KERNEL_NAME, KERNEL_NAME, PIDS_MAX, confine_problem,
-                         find_kernel_dir, load_launcher)
-from .results import has_image, result_from_bundle, strip_ansi
+from .ingest import KERNEL_SETUP, error_from_content, result_from_message, stream_text
+from .kernel_log import KernelLog
+from .kernelspec import (CONFINED_KERNEL_NAME, KERNEL_NAME, PIDS_MAX, find_bwrap, find_kernel_dir,
+                         load_launcher, probe_bubblewrap)
+from .results import has_image, strip_ansi
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5  # one iopub read; also how often deadlines and liveness are checked
-SETUP_CODE = "%colors nocolor"  # tracebacks without ANSI codes (IPython 8 and 9)
+# Tracebacks without ANSI codes (IPython 8 and 9); lone surrogates sent escaped, not lost.
+SETUP_CODE = "%colors nocolor\n" + KERNEL_SETUP
+# Read in the kernel right after setup, before any model code: what it runs with.
+PRIVILEGES = ("__import__('json').dumps({k: v.split()[0] for k, _, v in "
+              "(line.partition(':') for line in open('/proc/self/status')) "
+              "if k in ('CapEff', 'CapBnd', 'NoNewPrivs')})")
+# What a message the kernel sent could not be decoded with: bad JSON, nesting too deep for the
+# parser, a bad signature, missing header fields. Code in the kernel can send any of these.
+UNDECODABLE = (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError)
+
+
+def _parent_id(msg: Any) -> Any:
+    parent = msg.get("parent_header") if isinstance(msg, dict) else None
+    return parent.get("msg_id") if isinstance(parent, dict) else None
+
+
+def _expression(reply: dict, name: str) -> dict:
+    """A user expression whose value is a JSON string, as a dict ({} if absent or unreadable)."""
+    value = reply["content"].get("user_expressions", {}).get(name, {})
+    raw = value.get("data", {}).get("text/plain", "None")
+    try:
+        return json.loads(ast.literal_eval(raw)) if raw != "None" else {}  # the repr of a str
+    except (ValueError, SyntaxError):
+        return {}
 
 
 async def _call(handler, value) -> None:
@@ -39,6 +65,29 @@ async def _call(handler, value) -> None:
         outcome = handler(value)
         if inspect.isawaitable(outcome):
             await outcome
+
+
+async def _stop(task: asyncio.Future) -> None:
+    """Cancel `task` and wait until it has stopped (without taking its cancellation for ours)."""
+    task.cancel()
+    await asyncio.wait({task})
+
+
+def _remove_tree(path: str | os.PathLike) -> None:
+    """Delete a sandbox folder, unless something is mounted below it: rmtree would delete the
+    mounted file system too (a kernel that can mount, as an unconfined root kernel with
+    capabilities could, might bind / there). Left in place with a warning instead."""
+    prefix = os.path.realpath(path).rstrip("/") + "/"
+    try:
+        with open("/proc/self/mountinfo") as fh:
+            mounted = [fields[4] for fields in map(str.split, fh) if fields[4].startswith(prefix)]
+    except (OSError, IndexError):
+        mounted = []
+    if mounted:
+        log.warning("local sandbox: not removing %s: something is mounted below it (%s)",
+                    path, ", ".join(mounted))
+        return
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _remove_cgroup(path: str | None) -> None:
@@ -87,6 +136,7 @@ class LocalSandbox:
         grace: float = 2.0,
         start_timeout: float = 30.0,
         confine: bool = False,
+        bwrap: str | None = None,
     ):
         self.requested_workdir = Path(workdir) if workdir else None
         self.memory_mb = memory_mb
@@ -101,14 +151,15 @@ class LocalSandbox:
         self.grace = grace
         self.start_timeout = start_timeout
         self.confine = confine
-        self.confined = False  # whether the running kernel is confined (confine may degrade)
+        self.bwrap = bwrap  # the bubblewrap executable for confine (default: bwrap on PATH)
+        self.confined = False  # whether the running kernel is confined
         self.workdir: Path | None = None
         self.status: dict = {}  # what the launcher applied (limits, network)
         self.warnings: list[str] = []  # limits that could not be enforced, for headers and traces
         self._km: AsyncKernelManager | None = None
         self._kc = None
         self._runtime: str | None = None
-        self._confine_problem = ""
+        self._log: KernelLog | None = None
         self._own_workdir = False
         self._lock = asyncio.Lock()
 
@@ -128,7 +179,18 @@ class LocalSandbox:
             return
         kernels = find_kernel_dir()
         launcher = load_launcher(kernels)
-        self._runtime = tempfile.mkdtemp(prefix="nbreason-")  # connection file, ipc sockets
+        bubblewrap = None
+        if self.confine:  # asked for confinement: fail closed, never run a plain kernel instead
+            bubblewrap = await asyncio.to_thread(probe_bubblewrap, self.bwrap or find_bwrap())
+            problem = bubblewrap.problem
+            if not problem and not (kernels / CONFINED_KERNEL_NAME / "kernel.json").is_file():
+                problem = f"the {CONFINED_KERNEL_NAME} kernelspec is missing from {kernels}"
+            if problem:
+                raise SandboxError(
+                    f"confinement was asked for but is not available: {problem}. Install the Debian "
+                    "package bubblewrap (and let it create namespaces), or drop --confine (confine=False)")
+        self._runtime = tempfile.mkdtemp(prefix="nbreason-")  # connection file, ipc sockets, log
+        self._log = KernelLog(self._runtime)
         if self.requested_workdir:
             self.workdir = self.requested_workdir.resolve()
             self.workdir.mkdir(parents=True, exist_ok=True)
@@ -145,15 +207,13 @@ class LocalSandbox:
             "NBREASON_SANDBOX_EXTRA_ENV": ",".join(self.env),
             "IPYTHONDIR": os.path.join(self._runtime, "ipython"),  # no user profile or startup files
         }
-        kernel_name, self._confine_problem = KERNEL_NAME, ""
-        if self.confine:
-            self._confine_problem = await asyncio.to_thread(confine_problem)
-            if not (kernels / CONFINED_KERNEL_NAME / "kernel.json").is_file():
-                self._confine_problem = f"the {CONFINED_KERNEL_NAME} kernelspec is missing"
-            if not self._confine_problem:
-                kernel_name = CONFINED_KERNEL_NAME
-                settings.update(NBREASON_SANDBOX_CONFINE="1", NBREASON_SANDBOX_PIDS=str(PIDS_MAX),
-                                NBREASON_SANDBOX_HOME=os.path.expanduser("~"))
+        kernel_name = KERNEL_NAME
+        if bubblewrap is not None:
+            kernel_name = CONFINED_KERNEL_NAME
+            settings.update(NBREASON_SANDBOX_CONFINE="1", NBREASON_SANDBOX_PIDS=str(PIDS_MAX),
+                            NBREASON_SANDBOX_HOME=os.path.expanduser("~"),
+                            NBREASON_SANDBOX_BWRAP=bubblewrap.path,
+                            NBREASON_SANDBOX_DISABLE_USERNS="1" if bubblewrap.disable_userns else "0")
         # start_kernel(env=) replaces the environment; the launcher filters it once more.
         env = launcher.sandbox_env({**os.environ, **self.env, **settings}, tuple(self.env))
 
@@ -168,7 +228,10 @@ class LocalSandbox:
         self._km = km
         _live.add(self)
         try:
-            await km.start_kernel(env=env)
+            # Never our stdin, stdout or stderr (a terminal, `>> results.jsonl`): /dev/null and a
+            # private log. jupyter-client already starts the kernel in its own session.
+            await km.start_kernel(env=env, stdin=subprocess.DEVNULL, stdout=self._log.writer,
+                                  stderr=self._log.writer)
             self._kc = km.client()
             self._kc.start_channels()
             await self._ready()
@@ -177,30 +240,38 @@ class LocalSandbox:
             raise SandboxError(f"the local kernel did not start: {exc}") from exc
 
     async def _ready(self) -> None:
-        """Wait for the kernel, then configure it and read what the launcher applied."""
+        """Wait for the kernel, then configure it and read what the launcher applied. A kernel
+        without the confinement or the network cut it was asked for is shut down (fail closed)."""
         await self._wait_for_kernel_info()
         msg_id = self._kc.execute(
             SETUP_CODE, silent=True, store_history=False, allow_stdin=False,
-            user_expressions={"status": "__import__('os').environ.get('NBREASON_SANDBOX_STATUS')"})
+            user_expressions={"status": "__import__('os').environ.get('NBREASON_SANDBOX_STATUS')",
+                              "privileges": PRIVILEGES})
         reply = await self._shell_reply(msg_id, self.start_timeout)
-        value = reply["content"].get("user_expressions", {}).get("status", {})
-        raw = value.get("data", {}).get("text/plain", "None")
-        try:
-            self.status = json.loads(ast.literal_eval(raw)) if raw != "None" else {}  # a str repr
-        except (ValueError, SyntaxError):
-            self.status = {}
+        self.status = _expression(reply, "status")
+        self.status["kernel_privileges"] = privileges = _expression(reply, "privileges")
         self.warnings = []
         self.confined = bool(self.status.get("confined"))
+        capabilities = int(privileges.get("CapEff", "0") or "0", 16)
+        problem = ""
         if self.confine and not self.confined:
-            self.warnings.append("NOT confined, running the plain sandbox: "
-                                 f"{self._confine_problem or 'the launcher did not confine'}")
+            problem = "the kernel started without confinement"
+        elif self.confined and (capabilities or privileges.get("NoNewPrivs") != "1"):
+            problem = f"the confined kernel kept privileges ({privileges})"
+        elif not self.network and self.status.get("network", True):
+            problem = f"the network could not be cut: {self.status.get('network_problem', 'unknown reason')}"
+        if problem:
+            await self.close()
+            raise SandboxError(problem)
         if self.confined and not self.status.get("pids_max"):
             problem = self.status.get("pids_problem", "unknown reason")
             self.warnings.append(f"no process limit ({problem}): a fork bomb is stopped only by "
                                  "the timeout and restart")
-        if not self.network and self.status.get("network", True):
-            problem = self.status.get("network_problem", "unknown reason")
-            self.warnings.append(f"network access could not be cut: {problem}")
+        if self.confined and not self.status.get("disable_userns", True):
+            self.warnings.append("bubblewrap is older than 0.8: code in the sandbox can create nested "
+                                 "user namespaces (more of the kernel's attack surface)")
+        if not self.confined and capabilities:
+            self.warnings.append(f"the kernel kept capabilities (CapEff {privileges.get('CapEff')})")
         for warning in self.warnings:
             log.warning("local sandbox: %s", warning)
 
@@ -214,7 +285,8 @@ class LocalSandbox:
                 await self._shell_reply(msg_id, min(1.0, max(0.0, deadline - time.monotonic())))
             except SandboxError:
                 if not await self._km.is_alive():
-                    raise SandboxError(f"the kernel exited while starting ({self._exit_reason()})") from None
+                    why, said = self._exit_reason(), self._log.last_line() if self._log else ""
+                    raise SandboxError(f"the kernel exited while starting ({why}{': ' + said if said else ''})") from None
                 if time.monotonic() > deadline:
                     raise SandboxError(f"the kernel did not answer in {self.start_timeout:g} s") from None
                 continue
@@ -223,6 +295,8 @@ class LocalSandbox:
                 return
             except queue.Empty:
                 continue
+            except UNDECODABLE:  # something arrived (a dead kernel's leftover): connected
+                return
 
     async def _shell_reply(self, msg_id: str, timeout: float) -> dict:
         deadline = time.monotonic() + timeout
@@ -236,15 +310,20 @@ class LocalSandbox:
                 if not await self._km.is_alive():
                     raise SandboxError("the kernel died while starting") from None
                 continue
-            if msg["parent_header"].get("msg_id") == msg_id:
+            except UNDECODABLE:
+                continue
+            if _parent_id(msg) == msg_id and isinstance(msg.get("content"), dict):
                 return msg
 
-    async def _drain_reply(self, msg_id: str) -> None:
-        """Read the execute_reply (sent just before idle) so replies do not pile up unread."""
-        try:
-            await self._shell_reply(msg_id, 1.0)
-        except SandboxError:
-            pass
+    async def _await_reply(self, msg_id: str) -> dict:
+        """The execute_reply to `msg_id` on the shell channel, however long it takes (cancel it)."""
+        while True:
+            try:
+                msg = await self._kc.get_shell_msg(timeout=POLL_SECONDS)
+            except (queue.Empty, *UNDECODABLE):
+                continue
+            if _parent_id(msg) == msg_id:
+                return msg
 
     async def restart(self) -> None:
         """A fresh kernel in the same working folder (files stay, variables are lost)."""
@@ -253,6 +332,8 @@ class LocalSandbox:
         cgroup = self.status.get("pids_cgroup")
         await self._km.restart_kernel(now=True)
         _remove_cgroup(cgroup)
+        if self._log is not None:
+            self._log.trim(force=True)
         await self._ready()
 
     async def interrupt(self) -> None:
@@ -268,11 +349,14 @@ class LocalSandbox:
             if km is not None and km.has_kernel:
                 await km.shutdown_kernel(now=True)
         finally:
+            if self._log is not None:
+                self._log.close()
+                self._log = None
             if self._runtime:
-                shutil.rmtree(self._runtime, ignore_errors=True)
+                _remove_tree(self._runtime)
                 self._runtime = None
             if self._own_workdir and self.workdir:
-                shutil.rmtree(self.workdir, ignore_errors=True)
+                _remove_tree(self.workdir)
             _remove_cgroup(self.status.get("pids_cgroup"))
 
     def _kill_now(self) -> None:
@@ -285,9 +369,9 @@ class LocalSandbox:
             except OSError:
                 process.kill()
         if self._runtime:
-            shutil.rmtree(self._runtime, ignore_errors=True)
+            _remove_tree(self._runtime)
         if self._own_workdir and self.workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+            _remove_tree(self.workdir)
 
     async def __aenter__(self) -> "LocalSandbox":
         await self.start()
@@ -346,68 +430,104 @@ class LocalSandbox:
         streams = {"stdout": Capped(limit), "stderr": Capped(limit)}
         handlers = {"stdout": on_stdout, "stderr": on_stderr}
         results, error, count = [], None, None
-        images = skipped = 0
-        for note in notes:
-            streams["stderr"].add(note)
-            await _call(on_stderr, note)
+        images = skipped = undecodable = 0
+
+        async def note(text: str) -> None:
+            streams["stderr"].add(text)
+            await _call(on_stderr, text)
+
+        for text in notes:
+            await note(text)
 
         msg_id = self._kc.execute(code, allow_stdin=False, stop_on_error=False)
+        # The kernel sends its execute_reply (shell) just before its idle status (iopub). Code in
+        # the kernel can publish a status of its own, so idle alone does not end the execution.
+        reply = asyncio.ensure_future(self._await_reply(msg_id))
+        idle = reply_late = False
         started = time.monotonic()
         interrupted_at: float | None = None
-        while True:
-            now = time.monotonic()
-            if interrupted_at is None and now - started > timeout:
-                await self.interrupt()
-                interrupted_at = now
-            elif interrupted_at is not None and now - interrupted_at > self.grace:
-                # The code ignores SIGINT (or is stuck in C): only a restart stops it.
-                await self.restart()
-                error = ExecutionError(
-                    "TimeoutError",
-                    f"execution exceeded {timeout:g} s and did not stop when interrupted; "
-                    "the kernel was restarted and all variables are lost", "")
-                break
-            try:
-                msg = await self._kc.get_iopub_msg(timeout=POLL_SECONDS)
-            except queue.Empty:
-                if not await self._km.is_alive():
-                    why = self._exit_reason()
+        try:
+            while True:
+                if idle and not reply.done() and not reply_late:
+                    await asyncio.wait({reply}, timeout=POLL_SECONDS)
+                    reply_late = not reply.done()  # a forged idle: keep reading, in short slices
+                if idle and reply.done():
+                    break
+                now = time.monotonic()
+                if interrupted_at is None and now - started > timeout:
+                    await self.interrupt()
+                    interrupted_at = now
+                elif interrupted_at is not None and now - interrupted_at > self.grace:
+                    # The code ignores SIGINT (or is stuck in C): only a restart stops it.
+                    await _stop(reply)  # it would read the restarted kernel's replies
                     await self.restart()
                     error = ExecutionError(
-                        "KernelDied",
-                        f"the kernel died while running this code ({why}); it was restarted "
-                        "and all variables are lost", "")
+                        "TimeoutError",
+                        f"execution exceeded {timeout:g} s and did not stop when interrupted; "
+                        "the kernel was restarted and all variables are lost", "")
                     break
-                continue
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
-            kind, content = msg["msg_type"], msg["content"]
-            if kind == "status" and content.get("execution_state") == "idle":
-                await self._drain_reply(msg_id)
-                break
-            if kind == "execute_input":
-                count = content.get("execution_count")
-            elif kind == "stream":
-                name = "stderr" if content.get("name") == "stderr" else "stdout"
-                stream, text = streams[name], content.get("text", "")
-                shown = stream.add(text)
-                if shown:  # handlers see the head live; the tail arrives with the result
-                    await _call(handlers[name], shown)
-                    if stream.full:
-                        await _call(handlers[name], "\n[… further output is not shown live …]\n")
-            elif kind in ("execute_result", "display_data"):
-                result = result_from_bundle(content.get("data", {}),
-                                            is_main_result=kind == "execute_result")
-                image = has_image(result)
-                if len(results) >= self.max_results or (image and images >= self.max_images):
-                    skipped += 1
+                if self._log is not None:
+                    self._log.trim()
+                try:
+                    msg = await self._kc.get_iopub_msg(timeout=0.05 if idle else POLL_SECONDS)
+                except queue.Empty:
+                    if not await self._km.is_alive():
+                        why = self._exit_reason()
+                        await _stop(reply)
+                        await self.restart()
+                        error = ExecutionError(
+                            "KernelDied",
+                            f"the kernel died while running this code ({why}); it was restarted "
+                            "and all variables are lost", "")
+                        break
                     continue
-                images += image
-                results.append(result)
-                await _call(on_result, result)
-            elif kind == "error":
-                error = ExecutionError(content.get("ename", "Error"), content.get("evalue", ""),
-                                       strip_ansi("\n".join(content.get("traceback", []))))
+                except UNDECODABLE:
+                    undecodable += 1
+                    continue
+                if _parent_id(msg) != msg_id:
+                    continue
+                kind, content = msg.get("msg_type"), msg.get("content")
+                if not isinstance(content, dict):
+                    undecodable += 1
+                    continue
+                if kind == "status":
+                    idle = idle or content.get("execution_state") == "idle"
+                elif kind == "execute_input":
+                    value = content.get("execution_count")
+                    count = value if isinstance(value, int) and not isinstance(value, bool) else count
+                elif kind == "stream":
+                    name, text, dropped = stream_text(content)
+                    for text_note in dropped:
+                        await note(text_note)
+                    if not text:
+                        continue
+                    stream = streams[name]
+                    shown = stream.add(text)
+                    if shown:  # handlers see the head live; the tail arrives with the result
+                        await _call(handlers[name], shown)
+                        if stream.full:
+                            await _call(handlers[name], "\n[… further output is not shown live …]\n")
+                elif kind in ("execute_result", "display_data"):
+                    result, dropped = result_from_message(content.get("data"),
+                                                          is_main_result=kind == "execute_result")
+                    for text_note in dropped:
+                        await note(text_note)
+                    if result is None:
+                        continue
+                    image = has_image(result)
+                    if len(results) >= self.max_results or (image and images >= self.max_images):
+                        skipped += 1
+                        continue
+                    images += image
+                    results.append(result)
+                    await _call(on_result, result)
+                elif kind == "error":
+                    error = error_from_content(content)
+                    error.traceback = strip_ansi(error.traceback)
+        finally:
+            reply.cancel()
+            if self._log is not None:
+                self._log.trim(force=True)
 
         if interrupted_at is not None and (error is None or error.name == "KeyboardInterrupt"):
             error = ExecutionError(
@@ -417,6 +537,8 @@ class LocalSandbox:
         if skipped:
             streams["stderr"].add(f"[{skipped} display outputs dropped: more than "
                                   f"{self.max_images} images or {self.max_results} outputs]\n")
+        if undecodable:
+            streams["stderr"].add(f"[{undecodable} malformed messages from the kernel were dropped]\n")
         return Execution(results=results,
                          logs=Logs(stdout=streams["stdout"].chunks(), stderr=streams["stderr"].chunks()),
                          error=error, execution_count=count)

@@ -1,0 +1,197 @@
+"""Ingestion: everything a sandbox hands back is written by the code it ran, so it is checked here
+before anything downstream (loop, traces, views) sees it.
+
+Code in a kernel can publish any message it likes: a display whose data is a list, an int as
+stream text or as a PNG, strings with lone surrogates (they cannot be encoded as UTF-8 later, in
+traces and terminals). The local and E2B sandboxes both pass their outputs through here, so both
+hand on the same clean, typed data: str where text is expected, valid base64 for images, no lone
+surrogates anywhere. What is dropped leaves a note on the execution's stderr.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Any
+
+from e2b_code_interpreter.models import Execution, ExecutionError, Logs, Result
+
+from .results import result_from_bundle
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+TEXT_FIELDS = ("text", "html", "markdown", "svg", "latex", "javascript")
+BASE64_FIELDS = {"png": b"\x89PNG\r\n\x1a\n", "jpeg": b"\xff\xd8", "pdf": b""}  # field -> magic
+MAX_DEPTH = 64  # nesting kept in JSON values (application/json, unknown MIME types)
+
+#: Run in every fresh kernel: ipykernel's packer raises on a lone surrogate (print('\ud800')) and
+#: the whole stream flush is lost; this one sends such messages as ASCII JSON instead, escaped,
+#: and `clean_text` below replaces the surrogates when they arrive.
+KERNEL_SETUP = r'''
+def _nbreason_safe_packer():
+    import json
+    try:
+        from jupyter_client.session import json_default
+        session = get_ipython().kernel.session
+    except Exception:
+        return
+    pack = session.pack
+    def safe_pack(obj):
+        try:
+            return pack(obj)
+        except ValueError:
+            return json.dumps(obj, default=json_default, ensure_ascii=True, allow_nan=False).encode("ascii")
+    session.pack = safe_pack
+_nbreason_safe_packer()
+del _nbreason_safe_packer
+'''
+
+
+def clean_text(text: str) -> str:
+    """`text` with every lone surrogate replaced by U+FFFD, so it always encodes as UTF-8."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
+def as_text(value: Any, default: str = "") -> str:
+    """A str for a field that must be text: None gives `default`, anything else its repr."""
+    if value is None:
+        return default
+    return clean_text(value if isinstance(value, str) else repr(value))
+
+
+def clean_json(value: Any, depth: int = 0) -> Any:
+    """A JSON value with clean strings (keys too), nesting cut at MAX_DEPTH."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if depth >= MAX_DEPTH:
+        return "[nested too deep]"
+    if isinstance(value, dict):
+        return {clean_text(str(k)): clean_json(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_json(v, depth + 1) for v in value]
+    return clean_text(repr(value))
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    name = type(value).__name__
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+
+
+def _valid_base64(value: str, magic: bytes) -> bool:
+    try:
+        raw = base64.b64decode("".join(value.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return raw.startswith(magic)
+
+
+def clean_result(result: Result) -> tuple[Result | None, list[str]]:
+    """`result` with only well-typed fields; None if nothing usable is left. Notes say what was dropped."""
+    notes: list[str] = []
+    fields: dict[str, Any] = {}
+    for name in TEXT_FIELDS:
+        value = getattr(result, name, None)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            fields[name] = clean_text(value)
+        else:
+            notes.append(f"[a {name} output was dropped: {_kind(value)}, not text]\n")
+    for name, magic in BASE64_FIELDS.items():
+        value = getattr(result, name, None)
+        if value is None:
+            continue
+        if isinstance(value, str) and _valid_base64(value, magic):
+            fields[name] = value
+        else:
+            notes.append(f"[a {name} output was dropped: not a base64-encoded {name}]\n")
+    for name in ("json", "data"):
+        if getattr(result, name, None) is not None:
+            fields[name] = clean_json(getattr(result, name))
+    extra = getattr(result, "extra", None)
+    if extra is not None:
+        if isinstance(extra, dict):
+            kept = {}
+            for mime, value in extra.items():
+                mime = clean_text(str(mime))
+                if mime.startswith("text/") and not isinstance(value, str):
+                    notes.append(f"[a {mime} output was dropped: {_kind(value)}, not text]\n")
+                else:
+                    kept[mime] = clean_json(value)
+            if kept:
+                fields["extra"] = kept
+        else:
+            notes.append(f"[extra output data was dropped: {_kind(extra)}, not a MIME bundle]\n")
+    if notes and not fields:
+        return None, notes
+    cleaned = Result(**fields, is_main_result=bool(result.is_main_result))
+    if getattr(result, "chart", None) is not None:  # e2b's own parsed chart object
+        cleaned.chart = result.chart
+    return cleaned, notes
+
+
+def result_from_message(data: Any, *, is_main_result: bool) -> tuple[Result | None, list[str]]:
+    """A Result from the `data` of a display_data or execute_result message, checked."""
+    if not isinstance(data, dict):
+        return None, [f"[a display output was dropped: its data is {_kind(data)}, not a MIME bundle]\n"]
+    return clean_result(result_from_bundle(data, is_main_result=is_main_result))
+
+
+def stream_text(content: Any) -> tuple[str, str | None, list[str]]:
+    """(stream name, its text or None, notes) of a `stream` message's content."""
+    name = "stderr" if content.get("name") == "stderr" else "stdout"
+    text = content.get("text")
+    if isinstance(text, str):
+        return name, clean_text(text), []
+    return name, None, [f"[{name} output was dropped: {_kind(text)}, not text]\n"]
+
+
+def error_from_content(content: dict) -> ExecutionError:
+    """An ExecutionError from an `error` message, every field a clean str."""
+    traceback = content.get("traceback")
+    if isinstance(traceback, list):
+        traceback = "\n".join(as_text(line) for line in traceback)
+    return ExecutionError(as_text(content.get("ename"), "Error"), as_text(content.get("evalue")),
+                          as_text(traceback))
+
+
+def clean_error(error: ExecutionError | None) -> ExecutionError | None:
+    if error is None:
+        return None
+    return ExecutionError(as_text(error.name, "Error"), as_text(error.value), as_text(error.traceback))
+
+
+def clean_lines(lines: list[Any], name: str) -> tuple[list[str], list[str]]:
+    """Stream chunks as clean str; anything else dropped with a note."""
+    kept, notes = [], []
+    for line in lines:
+        if isinstance(line, str):
+            kept.append(clean_text(line))
+        else:
+            notes.append(f"[{name} output was dropped: {_kind(line)}, not text]\n")
+    return kept, notes
+
+
+def clean_execution(execution: Execution) -> Execution:
+    """A whole Execution checked and cleaned (for sandboxes whose SDK builds it, such as E2B)."""
+    stdout, notes = clean_lines(list(execution.logs.stdout), "stdout")
+    stderr, more = clean_lines(list(execution.logs.stderr), "stderr")
+    notes += more
+    results = []
+    for result in execution.results:
+        if not isinstance(result, Result):
+            notes.append(f"[a result was dropped: {_kind(result)}]\n")
+            continue
+        kept, more = clean_result(result)
+        notes += more
+        if kept is not None:
+            results.append(kept)
+    count = execution.execution_count
+    return Execution(results=results, logs=Logs(stdout=stdout, stderr=stderr + notes),
+                     error=clean_error(execution.error),
+                     execution_count=count if isinstance(count, int) and not isinstance(count, bool) else None)
+
