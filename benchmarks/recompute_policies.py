@@ -37,8 +37,8 @@ def replay(first: str | None, samples: list[dict], confirm: int, replace: int,
         check.add(sample["answer"])
         tokens += sample["generated_tokens"]
         if check.settled() is not None:
-            return check.settled(), check.solutions, tokens
-    return check.plurality(), check.solutions, tokens
+            return check.settled(), check.extra_done, tokens
+    return check.plurality(), check.extra_done, tokens
 
 
 def main(folder: str) -> int:
