@@ -22,23 +22,23 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from nbreason.bench.grading import grade  # noqa: E402
-from nbreason.policy.stopping import Recompute  # noqa: E402
+from nbreason.policy.verification import Verification  # noqa: E402
 
 
 def replay(first: str | None, samples: list[dict], confirm: int, replace: int,
            extra: int) -> tuple[str | None, int, int]:
     """(answer, solutions drawn, their generated tokens) under one rule, with the product's own
-    `Recompute` deciding, as the loop does after each solution."""
+    `Verification` deciding, as the loop does after each solution."""
     if first is None:  # the loop had no answer to check
         return None, 0, 0
-    check = Recompute(first, extra=extra, confirm=confirm, replace=replace)
+    check = Verification(first, extra=extra, confirm=confirm, replace=replace)
     tokens = 0
     for sample in samples[:extra]:
         check.add(sample["answer"])
         tokens += sample["generated_tokens"]
         if check.settled() is not None:
-            return check.settled(), check.solutions, tokens
-    return check.plurality(), check.solutions, tokens
+            return check.settled(), check.extra_done, tokens
+    return check.plurality(), check.extra_done, tokens
 
 
 def main(folder: str) -> int:

@@ -95,3 +95,12 @@ def from_completion(completion: Completion) -> Action:
             action.notes.append(f"unknown tool {call.name!r} was ignored")
             action.call_id = action.call_id or call.id
     return action
+
+
+def choose_protocol(configured: str, supports_tools: bool | None) -> str:
+    """How the model is asked to act: native tool calls, or fenced code in text. Small embedded
+    models follow the text protocol better; others get tools and fall back to text if the server
+    refuses them."""
+    if configured in ("tools", "text"):
+        return configured
+    return "text" if supports_tools is False else "tools"

@@ -1,96 +1,159 @@
 """Several attempts at one question, and a vote: spending more compute for a surer answer.
 
-Each attempt is a whole loop in its own sandbox, sampled (temperature ≥ 0.7, its own seed) so
-attempts differ. Strategies:
+The one engine behind `%%reason --attempts N`, `nbreason run --attempts N` and `nbreason bench`
+(vote@N, adaptive@N): each attempt is a whole run (`runner.reason`) in its own sandbox, sampled
+(policy.sampling: temperature ≥ 0.7, a seed of its own) so attempts differ, at most `parallel`
+at a time. Strategies, one vote each:
   vote      all N attempts, majority vote
   wvote     all N attempts, each answer weighted by its attempt's reward
-  adaptive  attempts `parallel` at a time; stop drawing once the leading answer is settled
-            (policy.voting.stop_check: P(leader is the majority) ≥ confidence, or it cannot be
-            caught), at most N; then a reward-weighted vote
-Every attempt's events carry `attempt = i`, so views and traces show them side by side; the
-`Vote` event says how the answers were counted and why one won.
+  adaptive  stop drawing once the leading answer is settled (policy.voting.stop_check:
+            P(leader is the majority) ≥ confidence, or it cannot be caught), at most N;
+            then the reward-weighted vote
+Inside a run, every attempt's events are forwarded with `attempt = i`, so views and traces show
+them side by side; the `Vote` event says how the answers were counted and why one won.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
-from typing import Any, Callable
+from dataclasses import asdict, dataclass
+from typing import Any, Awaitable, Callable
 
 from .answers import key as answer_key
 from .config import STRATEGIES, RunConfig
-from .events import Error, FinalAnswer, Usage, Vote
-from .loop import Loop
-from .policy import voting
-from .policy.stopping import SAMPLE_TEMPERATURE  # one sampling temperature for every independent sample
-from .sandboxes import make_sandbox
+from .events import Error, Event, FinalAnswer, Usage, Vote
+from .policy import attempt_sampling, voting
+
+Solve = Callable[..., Awaitable[Any]]  # runner.reason(question, *, config, subscribers=...) -> RunResult
+
+
+@dataclass
+class Attempt:
+    """One attempt's outcome, as the vote and the benchmark see it."""
+
+    answer: str | None
+    reward: float = 0.0
+    generated_tokens: int = 0  # completion (+ reasoning) tokens
+    total_tokens: int = 0  # prompt + completion tokens
+    seconds: float = 0.0
+    stop_reason: str = ""
+    code: str | None = None  # the last code that ran cleanly
+    error: str | None = None  # why the attempt failed outright
+    verified: bool | None = None
+    attempt: int = 0  # 1, 2, … within its run; 0 for a lone run
+
+    @classmethod
+    def from_result(cls, result: Any, attempt: int = 0, seconds: float = 0.0) -> "Attempt":
+        usage = result.usage
+        final = result.final
+        code = final.code[-1] if final is not None and final.code else None
+        fatal = [e.message for e in result.events if isinstance(e, Error) and e.fatal]
+        return cls(result.answer, reward=float(result.reward or 0.0),
+                   generated_tokens=usage.completion_tokens + usage.reasoning_tokens,
+                   total_tokens=usage.total_tokens, seconds=seconds, stop_reason=result.stop_reason, code=code,
+                   error=fatal[-1] if fatal else None, verified=result.verified, attempt=attempt)
+
+    def to_json(self) -> dict:
+        return asdict(self)
 
 
 def attempt_config(config: RunConfig, i: int) -> RunConfig:
-    return config.replace(temperature=max(config.temperature, SAMPLE_TEMPERATURE),
-                          seed=(config.seed or 0) + i, trace=None)
+    """Attempt `i`'s settings: sampled with a seed of its own, one attempt, no trace of its own (the
+    run's trace holds every attempt), and no "auto" self-check (the vote is the check)."""
+    sampling = attempt_sampling(config.temperature, config.seed, i)
+    return dataclasses.replace(config, temperature=sampling.temperature, seed=sampling.seed, attempts=1, trace=None,
+                               self_check="off" if config.self_check == "auto" else config.self_check)
 
 
-async def run_attempts(question: str, *, config: RunConfig, model, fan: Callable, stop: asyncio.Event,
-                       place_variables, context: str, check, run_id: str, t0: float) -> None:
-    if config.strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {config.strategy!r}: use one of {', '.join(STRATEGIES)}")
-    n, parallel = config.attempts, max(1, min(config.parallel, config.attempts))
-    finals: dict[int, FinalAnswer] = {}
+def vote(strategy: str, attempts: list[Attempt]) -> voting.VoteResult:
+    """The vote a strategy uses: majority for `vote`, reward-weighted for `wvote` and `adaptive`."""
+    answers = [a.answer for a in attempts]
+    if strategy == "vote":
+        return voting.majority_vote(answers)
+    return voting.weighted_vote(answers, [a.reward for a in attempts])
+
+
+def adaptive_prefix(attempts: list[Attempt], max_n: int, confidence: float = 0.95) -> tuple[int, str]:
+    """How many of `attempts` (in the order they finished) adaptive sampling draws, and why it stops."""
+    n = 0
+    while True:
+        n = min(n + 1, max_n, len(attempts))
+        check = voting.stop_check([a.answer for a in attempts[:n]], max_n, confidence)
+        if check.stop or n >= min(max_n, len(attempts)):
+            return n, check.why
+
+
+@dataclass
+class Outcome:
+    attempts: list[Attempt]  # in the order they were launched
+    vote: voting.VoteResult
+    stopped_early: str = ""  # adaptive: why it drew fewer than N
+    sampling_ended: str = ""  # adaptive: why sampling ended (settled, cannot be caught, all drawn)
+
+    @property
+    def winner(self) -> Attempt | None:
+        return next((a for a in self.attempts if answer_key(a.answer) == self.vote.key), None)
+
+
+async def run(question: str, *, config: RunConfig, solve: Solve, n: int | None = None, strategy: str | None = None,
+              parallel: int | None = None, confidence: float | None = None, stop: asyncio.Event | None = None,
+              forward: Callable[[int, Event], None] | None = None, start: int = 0, **solve_options: Any) -> Outcome:
+    """Run up to `n` attempts (numbered start+1 …), `parallel` at a time, and vote. `forward(i, event)`
+    receives each attempt's events (inside a run: re-tagged into the run's own stream)."""
+    n, strategy = n or config.attempts, strategy or config.strategy
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
+    parallel = max(1, min(parallel or config.parallel, n))
+    confidence = config.confidence if confidence is None else confidence
+    stop = stop or asyncio.Event()
+    finished: dict[int, Attempt] = {}
+    order: list[int] = []  # attempts in the order they finished: what the adaptive rule sees
     settled = ""
 
     async def one(i: int) -> None:
-        sandbox = make_sandbox(config)
+        started = time.monotonic()
+        subscribers = [lambda event, i=i: forward(i, event)] if forward else []
         try:
-            await sandbox.start()
-            extra = await place_variables(sandbox)
-            loop = Loop(question, config=attempt_config(config, i), model=model, sandbox=sandbox,
-                        context=f"{context}\n{extra}".strip(), stop=stop, check=check, run_id=run_id, attempt=i)
-            loop.t0 = t0
-            async for event in loop.run():
-                fan(event)
-                if isinstance(event, FinalAnswer):
-                    finals[i] = event
+            result = await solve(question, config=attempt_config(config, i), subscribers=subscribers, stop=stop,
+                                 **solve_options)
+            finished[i] = Attempt.from_result(result, i, time.monotonic() - started)
         except Exception as exc:  # one failed attempt must not sink the others
-            fan(Error(run_id=run_id, attempt=i, source="sandbox", message=f"attempt {i} failed: {exc}"))
-            finals[i] = FinalAnswer(run_id=run_id, attempt=i, stop_reason="error")
-        finally:
-            try:
-                await asyncio.wait_for(sandbox.close(), timeout=10)
-            except Exception:
-                pass
+            if forward:
+                forward(i, Error(source="nbreason", message=f"attempt {i} failed: {exc}"))
+            finished[i] = Attempt(None, stop_reason="error", error=f"{type(exc).__name__}: {exc}", attempt=i,
+                                  seconds=time.monotonic() - started)
+        order.append(i)
 
     launched = 0
     running: set[asyncio.Task] = set()
     while launched < n or running:
         while launched < n and len(running) < parallel and not settled and not stop.is_set():
             launched += 1
-            running.add(asyncio.ensure_future(one(launched)))
+            running.add(asyncio.ensure_future(one(start + launched)))
         if not running:
             break
         done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
             task.result()
-        if config.strategy == "adaptive" and not settled and launched < n:
-            answers = [finals[i].answer for i in sorted(finals)]
-            verdict = voting.stop_check(answers, n, config.confidence)
-            if verdict.stop:
-                settled = verdict.why
-    fan(_vote(config, finals, run_id, settled, t0))
+        if strategy == "adaptive" and not settled and launched < n:
+            verdict = voting.stop_check([finished[i].answer for i in order], n, confidence)
+            settled = verdict.why if verdict.stop else ""
+    attempts = [finished[i] for i in sorted(finished)]
+    ended = voting.stop_check([finished[i].answer for i in order], n, confidence).why if strategy == "adaptive" else ""
+    return Outcome(attempts, vote(strategy, attempts), settled, settled or ended)
 
 
-def _vote(config: RunConfig, finals: dict[int, FinalAnswer], run_id: str, settled: str, t0: float) -> Vote:
-    order = sorted(finals)
-    answers = [finals[i].answer for i in order]
-    rewards = [finals[i].reward for i in order]
-    result = (voting.majority_vote(answers) if config.strategy == "vote"
-              else voting.weighted_vote(answers, rewards))
-    winner_attempt = next((i for i in order if answer_key(finals[i].answer) == result.key), 0)
-    rows = [{"attempt": i, "answer": finals[i].answer, "reward": finals[i].reward, "verified": finals[i].verified,
-             "tokens": finals[i].usage.total_tokens, "stop_reason": finals[i].stop_reason} for i in order]
-    return Vote(run_id=run_id, elapsed=round(time.monotonic() - t0, 3), strategy=config.strategy, answers=rows,
-                tally={k: round(v, 4) for k, v in result.votes.items()}, winner=result.answer,
-                winner_attempt=winner_attempt, why=result.why, stopped_early=settled)
+def vote_event(outcome: Outcome, strategy: str, run_id: str, elapsed: float) -> Vote:
+    winner = outcome.winner
+    rows = [{"attempt": a.attempt, "answer": a.answer, "reward": a.reward, "verified": a.verified,
+             "tokens": a.total_tokens, "generated_tokens": a.generated_tokens, "seconds": round(a.seconds, 3),
+             "stop_reason": a.stop_reason} for a in outcome.attempts]
+    return Vote(run_id=run_id, elapsed=elapsed, strategy=strategy, answers=rows,
+                tally={k: round(v, 4) for k, v in outcome.vote.votes.items()}, winner=outcome.vote.answer,
+                winner_attempt=winner.attempt if winner else 0, why=outcome.vote.why,
+                stopped_early=outcome.stopped_early)
 
 
 def overall_final(vote: Vote, finals: list[FinalAnswer], stopped: bool) -> FinalAnswer:

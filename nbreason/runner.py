@@ -14,6 +14,7 @@ stop_reason "stopped by user", keeping everything.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 from typing import Any, Callable, Iterable
@@ -166,19 +167,25 @@ async def _drive(question, config, fan, stop, variables, context, model, sandbox
 
 
 async def _drive_attempts(question, config, fan, stop, variables, context, model, check, run_id, started) -> None:
-    from .attempts import attempt_finals, overall_final, run_attempts
+    """Several attempts, each a whole run of its own (nbreason/attempts.py), their events forwarded
+    into this run's stream tagged with their attempt number, then the vote and the final answer."""
+    from . import attempts
     from .events import RunStarted
 
     fan(RunStarted(run_id=run_id, question=question, context=context, config=config.public() | {
         "model": getattr(model, "name", config.model), "sandbox": config.sandbox,
         "attempts": config.attempts, "strategy": config.strategy}))
+    began: dict[int, float] = {}
 
-    async def place(sandbox) -> str:
-        return await _place_variables(sandbox, variables) if variables else ""
+    def forward(attempt: int, event) -> None:
+        offset = began.setdefault(attempt, time.monotonic() - started - event.elapsed)
+        fan(dataclasses.replace(event, run_id=run_id, attempt=attempt, elapsed=round(event.elapsed + offset, 3)))
 
-    await run_attempts(question, config=config, model=model, fan=fan, stop=stop, place_variables=place,
-                       context=context, check=check, run_id=run_id, t0=started)
-    fan(overall_final(fan.events[-1], attempt_finals(fan.events), stop.is_set()))
+    outcome = await attempts.run(question, config=config, solve=reason, stop=stop, forward=forward, model=model,
+                                 variables=variables or None, context=context, check=check)
+    vote = attempts.vote_event(outcome, config.strategy, run_id, round(time.monotonic() - started, 3))
+    fan(vote)
+    fan(attempts.overall_final(vote, attempts.attempt_finals(fan.events), stop.is_set()))
 
 
 def _source(exc: Exception) -> str:

@@ -182,9 +182,10 @@ async def test_sandbox_warnings_follow_run_started_as_notes_every_view_shows():
 
 
 async def test_every_attempt_reports_its_own_sandbox_warnings(monkeypatch):
-    import nbreason.attempts
+    import nbreason.runner
 
-    monkeypatch.setattr(nbreason.attempts, "make_sandbox", lambda cfg: DegradedSandbox.from_config(cfg))
+    # every attempt is a run of its own, with the sandbox the runner makes for it
+    monkeypatch.setattr(nbreason.runner, "make_sandbox", lambda cfg: DegradedSandbox.from_config(cfg))
     with ScriptedServer([CODE, FINAL] * 2) as server:
         result = await reason("q", config=config(server, attempts=2, parallel=1, strategy="vote"))
     for attempt in (1, 2):

@@ -5,7 +5,6 @@ import io
 import json
 
 import pytest
-from e2b_code_interpreter.models import Execution, ExecutionError, Logs
 
 from nbreason.bench import datasets
 from nbreason.bench.cli import main
@@ -14,48 +13,28 @@ from nbreason.config import RunConfig
 from nbreason.events import Usage
 from nbreason.models.openai_chat import OpenAIChatModel
 from nbreason.result import RunResult
-from nbreason.strategies import Attempt, Sampler, Spec, from_pool, parse_spec, run
+from nbreason.attempts import Attempt
+from nbreason.strategies import Solver, Spec, from_pool, parse_spec, run
 from tests.support.scripted_server import Reply, ScriptedServer
 
 
-class InProcessSandbox:
-    """Runs code with exec() and captures stdout: enough to test what surrounds a sandbox."""
-
-    name = "test"
-
-    async def start(self):
-        pass
-
-    async def run_code(self, code, *, timeout=None, **_):
-        out = io.StringIO()
-        try:
-            with contextlib.redirect_stdout(out):
-                exec(code, {})
-        except Exception as exc:
-            return Execution(logs=Logs(stdout=[out.getvalue()]),
-                             error=ExecutionError(type(exc).__name__, str(exc), ""))
-        return Execution(logs=Logs(stdout=[out.getvalue()]))
-
-    async def close(self):
-        pass
-
-
 class ScriptedLoop:
-    """Stands in for runner.reason: the answer of each sampled attempt is looked up by its seed."""
+    """Stands in for runner.reason: the answer of each sampled attempt is looked up by its seed
+    (attempt i of several is seeded i, see policy.sampling)."""
 
     def __init__(self, answers, delay=0.01):
         self.answers = answers
         self.delay = delay
         self.live = self.most_live = self.calls = 0
 
-    async def __call__(self, question, *, config, model):
+    async def __call__(self, question, *, config, model, **_):
         assert model is SHARED_MODEL  # every attempt reuses one client
         self.calls += 1
         self.live += 1
         self.most_live = max(self.most_live, self.live)
         await asyncio.sleep(self.delay)
         self.live -= 1
-        index = (config.seed or 0) - 1000 if config.temperature > 0 else 0
+        index = (config.seed or 0) - 1 if config.temperature > 0 else 0
         answer = self.answers[index % len(self.answers)]
         return RunResult(question, answer=answer, stop_reason="answered", reward=0.8,
                          usage=Usage(prompt_tokens=100, completion_tokens=10, calls=1))
@@ -64,9 +43,9 @@ class ScriptedLoop:
 SHARED_MODEL = object()
 
 
-def sampler_with(loop, parallel=2, **kw):
+def solver_with(loop, parallel=2, **kw):
     kw.setdefault("model", SHARED_MODEL)
-    return Sampler(RunConfig(model="test"), parallel=parallel, reason=loop, **kw)
+    return Solver(RunConfig(model="test"), parallel=parallel, solve=loop, **kw)
 
 
 def test_strategy_specs_parse_and_bad_ones_say_what_is_allowed():
@@ -92,58 +71,61 @@ def test_strategy_options_name_the_loop_settings_they_change():
 async def test_loop_options_reach_the_attempt_config_and_sampled_attempts_skip_auto_checks(tmp_path):
     seen = []
 
-    async def loop(question, *, config, model):
+    async def loop(question, *, config, model, **_):
         seen.append((config.self_check, config.temperature))
         return RunResult(question, answer="1", stop_reason="answered", reward=0.8, usage=Usage(calls=1))
 
     problems = [datasets.Problem("p1", "q", "1", {})]
     specs = [parse_spec(s) for s in ("loop", "loop+recompute", "vote@2")]
-    await Bench(problems, specs, sampler_with(loop, parallel=1), tmp_path, log=lambda m: None).run()
+    await Bench(problems, specs, solver_with(loop, parallel=1), tmp_path, log=lambda m: None).run()
     assert seen == [("auto", 0.0), ("recompute", 0.0), ("off", 0.7), ("off", 0.7)]
 
 
-async def test_single_shot_runs_the_one_program_and_answers_its_last_printed_line():
+def scripted(server):
+    return Solver(RunConfig(model="scripted", base_url=server.base_url, api_key="sk-test", protocol="text"),
+                  parallel=1)
+
+
+async def test_single_shot_is_the_runs_first_step_alone_and_answers_its_last_printed_line():
     reply = Reply("Plan.\n```python\nprint('eggs:', 9)\nprint(9 * 2)\n```",
                   usage={"prompt_tokens": 50, "completion_tokens": 20})
     with ScriptedServer([reply]) as server:
-        model = OpenAIChatModel("scripted", base_url=server.base_url)
-        sampler = sampler_with(None, model=model, make_sandbox=lambda config: InProcessSandbox())
-        result = await run("single-shot", "How much?", sampler)
+        solver = scripted(server)
+        result = await run("single-shot", "How much?", solver)
+        await solver.close()
         assert len(server.requests) == 1
-        assert server.requests[0]["messages"][0]["role"] == "system"
+        assert [m["role"] for m in server.requests[0]["messages"]] == ["system", "user"]
     assert result.answer == "18"
     assert (result.generated_tokens, result.total_tokens) == (20, 70)
-    assert result.attempts[0].reward == 1.0 and result.attempts[0].stop_reason == "answered"
+    assert result.attempts[0].reward == 1.0 and result.attempts[0].stop_reason == "budget:steps"
 
 
 async def test_single_shot_code_that_fails_gives_no_answer_and_a_low_reward():
     with ScriptedServer([Reply("```python\nprint(1/0)\n```")]) as server:
-        sampler = sampler_with(None, model=OpenAIChatModel("scripted", base_url=server.base_url),
-                               make_sandbox=lambda config: InProcessSandbox())
-        result = await run("single-shot", "?", sampler)
-    assert result.answer is None
-    assert result.attempts[0].stop_reason == "error: ZeroDivisionError"
-    assert result.attempts[0].reward == 0.0
+        solver = scripted(server)
+        result = await run("single-shot", "?", solver)
+        await solver.close()
+    assert result.answer is None and result.attempts[0].reward == 0.0
+    assert len(server.requests) == 1  # no revision: the error is not shown to the model
 
 
-async def test_single_shot_without_code_is_no_answer_and_runs_nothing():
-    made = []
+async def test_single_shot_without_code_is_no_answer():
     with ScriptedServer([Reply("The answer is 4.")]) as server:
-        sampler = sampler_with(None, model=OpenAIChatModel("scripted", base_url=server.base_url),
-                               make_sandbox=lambda config: made.append(1))
-        result = await run("single-shot", "?", sampler)
-    assert result.answer is None and result.attempts[0].stop_reason == "no code" and not made
+        solver = scripted(server)
+        result = await run("single-shot", "?", solver)
+        await solver.close()
+    assert result.answer is None and len(server.requests) == 1
 
 
 async def test_loop_is_one_deterministic_run():
     loop = ScriptedLoop(["42"])
-    result = await run("loop", "?", sampler_with(loop))
+    result = await run("loop", "?", solver_with(loop))
     assert result.answer == "42" and loop.calls == 1 and result.generated_tokens == 10
 
 
 async def test_vote_takes_the_majority_and_never_exceeds_the_parallel_slots():
     loop = ScriptedLoop(["7", "8", "7.0", "$7", "9", "8"])
-    result = await run("vote@6", "?", sampler_with(loop, parallel=2))
+    result = await run("vote@6", "?", solver_with(loop, parallel=2))
     assert result.answer == "7" and "3 of 6" in result.why
     assert loop.calls == 6 and loop.most_live == 2
     assert result.generated_tokens == 60 and result.total_tokens == 660
@@ -152,24 +134,24 @@ async def test_vote_takes_the_majority_and_never_exceeds_the_parallel_slots():
 async def test_attempts_sample_with_distinct_seeds():
     seen = []
 
-    async def loop(question, *, config, model):
+    async def loop(question, *, config, model, **_):
         seen.append((config.temperature, config.seed))
         return RunResult(question, answer="1")
 
-    await run("vote@3", "?", sampler_with(loop))
-    assert sorted(seen) == [(0.7, 1000), (0.7, 1001), (0.7, 1002)]
+    await run("vote@3", "?", solver_with(loop))
+    assert sorted(seen) == [(0.7, 1), (0.7, 2), (0.7, 3)]  # as %%reason --attempts samples them
 
 
 async def test_adaptive_stops_once_four_agree():
     loop = ScriptedLoop(["5"])
-    result = await run("adaptive@8", "?", sampler_with(loop, parallel=2))
+    result = await run("adaptive@8", "?", solver_with(loop, parallel=2))
     assert loop.calls == 4 and result.answer == "5"
     assert "stopped after 4" in result.why and "settled" in result.why
 
 
 async def test_adaptive_on_a_split_vote_uses_every_attempt():
     loop = ScriptedLoop(["5", "6"])
-    result = await run("adaptive@8", "?", sampler_with(loop, parallel=2))
+    result = await run("adaptive@8", "?", solver_with(loop, parallel=2))
     assert loop.calls == 8 and "all 8 samples drawn" in result.why
 
 
@@ -219,7 +201,7 @@ async def test_a_bench_writes_results_summary_and_resumes_without_rerunning(tmp_
     loop = ScriptedLoop(["7", "0.5", "7", "7"])
     specs = [parse_spec(s) for s in ("loop", "vote@4", "adaptive@4")]
     out = tmp_path / "out"
-    await Bench(problems, specs, sampler_with(loop), out, log=lambda m: None).run()
+    await Bench(problems, specs, solver_with(loop), out, log=lambda m: None).run()
     assert loop.calls == 2 + 2 * 4  # one loop run each, one pool of 4 each, shared by vote and adaptive
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert {(r["problem"], r["strategy"]) for r in rows} == {(p, s) for p in ("0", "1")
@@ -229,7 +211,7 @@ async def test_a_bench_writes_results_summary_and_resumes_without_rerunning(tmp_
     assert by[("0", "vote@4")]["correct"]
 
     passes = (out / "passes.jsonl").read_text()
-    await Bench(problems, specs, sampler_with(loop), out, log=lambda m: None).run()
+    await Bench(problems, specs, solver_with(loop), out, log=lambda m: None).run()
     assert loop.calls == 10
     assert (out / "passes.jsonl").read_text() == passes  # nothing ran, nothing timed
 
@@ -296,12 +278,12 @@ async def test_attempts_that_fail_outright_are_retried_on_resume(tmp_path):
     async def server_down(question, *, config, model):
         raise ConnectionError("model server is down")
 
-    await Bench(problems, [parse_spec("loop")], sampler_with(server_down), out, log=lambda m: None).run()
+    await Bench(problems, [parse_spec("loop")], solver_with(server_down), out, log=lambda m: None).run()
     first = json.loads((out / "results.jsonl").read_text())
     assert first["failed"] and "server is down" in first["attempts"][0]["error"]
 
     loop = ScriptedLoop(["7"])
-    await Bench(problems, [parse_spec("loop")], sampler_with(loop), out, log=lambda m: None).run()
+    await Bench(problems, [parse_spec("loop")], solver_with(loop), out, log=lambda m: None).run()
     assert loop.calls == 1
     summary = summarize(out)
     assert summary["strategies"][0]["accuracy"] == 1.0 and summary["failed_lines"] == 0

@@ -1,11 +1,14 @@
-"""The stop rule, stall detection, and the self-check choices: policy/stopping.py."""
+"""Stall detection, verification by independent solutions, and the self-check choices."""
 
-from nbreason.policy.stopping import Recompute, StallDetector, StopRule, self_check_mode
+from nbreason.models.base import EMBEDDED, ModelProfile
+from nbreason.policy import Settings, accepts
+from nbreason.policy.stopping import StallDetector, self_check_mode
+from nbreason.policy.verification import Verification
 
 
 def test_stop_rule_is_a_threshold_on_the_combined_reward():
-    rule = StopRule(0.7)
-    assert rule.accept(0.7) and rule.accept(1.0) and not rule.accept(0.69)
+    settings = Settings(threshold=0.7)
+    assert accepts(0.7, settings) and accepts(1.0, settings) and not accepts(0.69, settings)
 
 
 def test_the_same_error_three_times_in_a_row_is_a_stall():
@@ -30,13 +33,13 @@ def test_failing_code_written_again_is_a_stall_even_with_other_whitespace():
 
 
 def test_recompute_keeps_the_first_answer_once_one_solution_agrees():
-    check = Recompute("$1,000", extra=3)
+    check = Verification("$1,000", extra=3)
     check.add("1000")
     assert check.settled() == "$1,000" and check.votes("1000.0") == 2
 
 
 def test_recompute_replaces_the_first_answer_when_two_solutions_agree_on_another():
-    check = Recompute("18", extra=3)
+    check = Verification("18", extra=3)
     check.add("20")
     assert check.settled() is None and not check.exhausted()
     check.add(None)  # a failed solution: no vote
@@ -45,32 +48,29 @@ def test_recompute_replaces_the_first_answer_when_two_solutions_agree_on_another
 
 
 def test_recompute_without_agreement_keeps_the_first_answer():
-    check = Recompute("5", extra=2)
+    check = Verification("5", extra=2)
     check.add("6")
     check.add("7")
     assert check.settled() is None and check.exhausted() and check.plurality() == "5"
 
 
 def test_a_stricter_rule_settles_later_and_falls_back_to_the_plurality():
-    check = Recompute("5", extra=3, confirm=3, replace=3)
+    check = Verification("5", extra=3, confirm=3, replace=3)
     for answer in ("5", "6", "6"):
         check.add(answer)
         assert check.settled() is None
     tie = check.plurality()
     assert tie == "5"  # 2 votes each: a tie keeps the first answer
-    check = Recompute("5", extra=3, confirm=3, replace=3)
+    check = Verification("5", extra=3, confirm=3, replace=3)
     for answer in ("6", None, "6"):
         check.add(answer)
     assert check.settled() is None and check.plurality() == "6"
 
 
-class Embedded:
-    answer_from_output = True
-
-
 def test_auto_self_check_is_recompute_only_for_embedded_models_in_one_attempt_runs():
-    assert self_check_mode("auto", Embedded()) == "recompute"
-    assert self_check_mode("auto", Embedded(), voted=True) == "off"  # the vote checks attempts
-    assert self_check_mode("auto", object()) == "off"
-    assert self_check_mode("verify", object()) == "verify"
-    assert self_check_mode("off", Embedded()) == "off"
+    api = ModelProfile()
+    assert self_check_mode("auto", EMBEDDED) == "recompute"
+    assert self_check_mode("auto", EMBEDDED, voted=True) == "off"  # the vote checks attempts
+    assert self_check_mode("auto", api) == "off"
+    assert self_check_mode("verify", api) == "verify"
+    assert self_check_mode("off", EMBEDDED) == "off"

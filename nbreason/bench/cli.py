@@ -91,15 +91,15 @@ def main(argv: list[str] | None = None) -> int:
         parallel = strategies.server_slots(config, args.parallel, args.threads)
         if args.parallel and parallel != args.parallel:
             print(f"note: the running model server has {parallel} parallel slots; using {parallel}")
-        sampler = strategies.Sampler(config, parallel=parallel)
-        bench = Bench(problems, specs, sampler, out, confidence=args.confidence)
+        solver = strategies.Solver(config, parallel=parallel)
+        bench = Bench(problems, specs, solver, out, confidence=args.confidence)
         started = time.monotonic()
 
         async def go():
             try:
                 await bench.run()
             finally:
-                await sampler.close()
+                await solver.close()
 
         asyncio.run(go())
         meta = {"dataset": args.dataset, "limit": args.limit, "skip": args.skip, "model": args.model or config.model,

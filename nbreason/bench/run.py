@@ -27,7 +27,9 @@ from pathlib import Path
 from typing import Callable
 
 from .. import strategies
-from ..strategies import Attempt, Sampler, Spec, StrategyResult
+from .. import attempts as engine
+from ..attempts import Attempt
+from ..strategies import Solver, Spec, StrategyResult
 from .datasets import Problem
 from .grading import grade
 
@@ -64,7 +66,7 @@ def _all_failed(attempts: list[Attempt]) -> bool:
 class Bench:
     problems: list[Problem]
     specs: list[Spec]
-    sampler: Sampler
+    solver: Solver
     out: Path
     confidence: float = 0.95
     log: Callable[[str], None] = print
@@ -113,7 +115,7 @@ class Bench:
         if (problem.id, name) in self._done:
             return False
         try:
-            result = await strategies.run(spec, problem.question, self.sampler)
+            result = await strategies.run(spec, problem.question, self.solver, confidence=self.confidence)
         except Exception as exc:  # one broken problem must not end the benchmark; it counts as wrong
             result = StrategyResult(name, None, f"failed: {type(exc).__name__}: {exc}")
         self._record(problem, result)
@@ -124,8 +126,8 @@ class Bench:
         sampled = len(have) < size
         if sampled:
             spec = next(s for s in self.specs if s.sampled and s.pool == base)
-            more = await self.sampler.sample(problem.question, spec.base, size - len(have), start=len(have),
-                                             overrides=spec.overrides)
+            more = (await self.solver.sample(problem.question, size - len(have), start=len(have),
+                                             overrides=spec.overrides)).attempts
             have = have + more
             self._pools[(problem.id, base)] = have
             self._append(self.pool_path, {"problem": problem.id, "base": base,
@@ -145,7 +147,7 @@ class Bench:
 
     async def _pass(self, label: str, job) -> None:
         started = time.monotonic()
-        self.log(f"{label}: {len(self.problems)} problems, {self.sampler.parallel} at a time")
+        self.log(f"{label}: {len(self.problems)} problems, {self.solver.parallel} at a time")
         finished = ran = 0
 
         async def one(problem: Problem) -> None:
@@ -155,13 +157,13 @@ class Bench:
             if finished % 10 == 0 or finished == len(self.problems):
                 self.log(f"  {label}: {finished}/{len(self.problems)} after {time.monotonic() - started:.0f} s")
 
-        # Problems run concurrently; the sampler's slots bound how many attempts are live.
+        # Problems run concurrently; the solver's slots bound how many runs are live.
         await asyncio.gather(*(one(p) for p in self.problems))
         if not ran:  # everything was already done: no pass to time
             return
         self._append(self.out / "passes.jsonl", {"pass": label, "problems": ran,
                                                   "wall_seconds": round(time.monotonic() - started, 1),
-                                                  "parallel": self.sampler.parallel})
+                                                  "parallel": self.solver.parallel})
 
 
 # -- summarising ---------------------------------------------------------------------------
@@ -222,7 +224,7 @@ def vote_curve(pools: list[tuple[list[Attempt], str]]) -> list[dict]:
         accuracies, generated, total = [], [], []
         for attempts, gold in pools:
             subsets = list(itertools.combinations(attempts[:n], k))
-            hits = sum(grade(strategies.vote_on(list(s)).answer, gold).correct for s in subsets)
+            hits = sum(grade(engine.vote("vote", list(s)).answer, gold).correct for s in subsets)
             accuracies.append(hits / len(subsets))
             generated.append(k * _mean([a.generated_tokens for a in attempts[:n]]))
             total.append(k * _mean([a.total_tokens for a in attempts[:n]]))
@@ -239,8 +241,8 @@ def adaptive_curve(pools: list[tuple[list[Attempt], str]], confidences=ADAPTIVE_
     for confidence in confidences:
         hits, generated, total, used = [], [], [], []
         for attempts, gold in pools:
-            k, _ = strategies.adaptive_prefix(attempts[:n], n, confidence)
-            hits.append(grade(strategies.vote_on(attempts[:k]).answer, gold).correct)
+            k, _ = engine.adaptive_prefix(attempts[:n], n, confidence)
+            hits.append(grade(engine.vote("adaptive", attempts[:k]).answer, gold).correct)
             generated.append(sum(a.generated_tokens for a in attempts[:k]))
             total.append(sum(a.total_tokens for a in attempts[:k]))
             used.append(k)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..config import AUTO_MODEL
-from .base import Completion, ContextTooLong, Model, ModelError, OutOfTime, ToolCall
+from .base import EMBEDDED, Completion, ContextTooLong, Model, ModelError, ModelProfile, OutOfTime, ToolCall
 
 LOCAL_PREFIX = "local"
 
@@ -28,7 +28,7 @@ async def make_model(config) -> Model:
             config.replace(model=handle.model_name, base_url=handle.base_url, api_key=handle.api_key or "local"),
             prices={handle.model_name: (0.0, 0.0)})  # runs on this machine: no bill
         model.supports_tools = False  # a 1.5B model follows the fenced-code protocol more reliably
-        model.answer_from_output = True  # small models rarely say FINAL ANSWER; a lone printed value is one
+        model.profile = EMBEDDED
         model.server = handle
         return model
     if config.model == AUTO_MODEL:
@@ -36,5 +36,5 @@ async def make_model(config) -> Model:
     return OpenAIChatModel.from_config(config)
 
 
-__all__ = ["Completion", "ContextTooLong", "Model", "ModelError", "OutOfTime", "ToolCall", "make_model",
-           "wants_embedded"]
+__all__ = ["EMBEDDED", "Completion", "ContextTooLong", "Model", "ModelError", "ModelProfile", "OutOfTime", "ToolCall",
+           "make_model", "wants_embedded"]

@@ -49,10 +49,26 @@ class OutOfTime(ModelError):
     back-off) would outlast it, or the answer had not come when it passed."""
 
 
+@dataclass(frozen=True)
+class ModelProfile:
+    """What the policy needs to know about a model, beyond what it answers.
+
+    `embedded`: runs on this machine (no bill; small, so its answers are worth checking by a
+    second solution). `answers_by_printing`: code that prints one short line proposes that line
+    as the answer (small models rarely say `FINAL ANSWER:`; they keep writing code)."""
+
+    embedded: bool = False
+    answers_by_printing: bool = False
+
+
+EMBEDDED = ModelProfile(embedded=True, answers_by_printing=True)
+
+
 @runtime_checkable
 class Model(Protocol):
     name: str
     supports_tools: bool | None  # None: unknown, probe on first use
+    profile: ModelProfile
 
     async def complete(
         self,

@@ -22,7 +22,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from ..events import Usage
 from . import pricing
-from .base import Completion, ContextTooLong, ModelError, OutOfTime, ToolCall
+from .base import Completion, ContextTooLong, ModelError, ModelProfile, OutOfTime, ToolCall
 from .retry import RETRY_STATUSES, OnRetry, RetryPolicy, Transient, parse_retry_after, seconds_text
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -139,6 +139,7 @@ class OpenAIChatModel:
         retry: RetryPolicy | None = None,
         prices: Mapping[str, Any] | str | None = None,
         stream: bool = True,
+        profile: ModelProfile = ModelProfile(),
     ):
         self.name = model
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
@@ -147,6 +148,7 @@ class OpenAIChatModel:
         self.prices = pricing.load_prices(prices)
         self.stream = stream  # False for servers that cannot stream
         self.supports_tools: bool | None = None
+        self.profile = profile
         self.unsupported: set[str] = set()  # options this model refused; see complete()
         # Local servers need no key, but the client insists on one.
         self._client = openai.AsyncOpenAI(

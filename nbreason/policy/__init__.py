@@ -1,9 +1,26 @@
-"""Budget, reward and stopping: everything that decides how long a run goes on."""
+"""Budget, reward and stopping: everything that decides how long a run goes on.
+
+    budget.py        what a run may spend and has spent
+    reward.py        signals that score the evidence for an answer
+    decide.py        every rule that continues or ends a run: decide(state) -> Choice
+    state.py         the typed state those rules read, and the Choice they return
+    verification.py  checking an answer against independent solutions
+    stopping.py      stall detection; which self-check a run uses
+    sampling.py      how independent samples (attempts, solutions) are drawn
+    voting.py        votes over attempts, and when to stop sampling more
+"""
 
 from .budget import Budget, Limits
-from .reward import agreement, answer_parses, code_ran, combine, grounded, self_check_signal, user_check
-from .stopping import SAMPLE_TEMPERATURE, Recompute, StallDetector, StopRule, self_check_mode
+from .decide import MAX_BACKTRACKS, MAX_REJECTIONS, STALL_REPEATS, accepts, decide, proposed_answer
+from .reward import (agreement, answer_parses, code_ran, combine, grounded, judge_signals, self_check_signal,
+                     user_check)
+from .sampling import SAMPLE_TEMPERATURE, Sampling, attempt_sampling, solution_sampling
+from .state import Choice, Judgement, Reply, RunState, Settings
+from .stopping import StallDetector, self_check_mode
+from .verification import Verification
 
-__all__ = ["Budget", "Limits", "Recompute", "SAMPLE_TEMPERATURE", "StallDetector", "StopRule", "agreement",
-           "answer_parses", "code_ran", "combine", "grounded", "self_check_mode", "self_check_signal",
+__all__ = ["Budget", "Choice", "Judgement", "Limits", "MAX_BACKTRACKS", "MAX_REJECTIONS", "Reply", "RunState",
+           "SAMPLE_TEMPERATURE", "STALL_REPEATS", "Sampling", "Settings", "StallDetector", "Verification",
+           "accepts", "agreement", "answer_parses", "attempt_sampling", "code_ran", "combine", "decide", "grounded",
+           "judge_signals", "proposed_answer", "self_check_mode", "self_check_signal", "solution_sampling",
            "user_check"]

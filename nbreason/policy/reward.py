@@ -104,3 +104,17 @@ def self_check_signal(execution: dict | None) -> Signal:
     if verdict in ("False", "false", "FAIL"):
         return Signal("self_check", 0.0, "the independent check printed False", 2.0)
     return Signal("self_check", 0.5, f"the check printed {verdict[:40]!r}, not True/False: inconclusive", 2.0)
+
+
+def judge_signals(answer: str | None, *, answer_type: str, outputs: list[str], last_execution: dict | None,
+                  self_check: Signal | None = None, solutions: list[str | None] | None = None,
+                  needed: int = 2, user: Signal | None = None) -> list[Signal]:
+    """Every signal that scores an answer: its form, whether the code's output backs it, whether
+    the last code ran, and the checks the run made (the model's own check, independent
+    solutions, the user's function)."""
+    signals = [answer_parses(answer, answer_type), grounded(answer, outputs), code_ran(last_execution)]
+    if self_check is not None:
+        signals.append(self_check)
+    if solutions and len(solutions) > 1:
+        signals.append(agreement(answer, solutions, needed))
+    return signals + ([user] if user else [])

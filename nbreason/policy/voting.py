@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from math import comb
 
 from ..answers import Tally, tally
-from ..answers import key as answer_key  # noqa: F401  transitional: callers move to answers.key
 
 
 @dataclass

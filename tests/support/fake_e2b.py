@@ -52,18 +52,62 @@ class Faults:
     die_after_lines: int | None = None  # the whole sandbox dies after n lines
 
 
-class Context:
-    """One code context: a real ipykernel, its working folder and a lock (one run at a time)."""
+class _Anything:
+    """Stands in for IPython in a kernel-less context: accepts whatever the sandbox's setup code
+    does to `get_ipython()`."""
 
-    def __init__(self, cwd: str, env: dict):
+    def __getattr__(self, name):
+        return _Anything()
+
+    def __getitem__(self, key):
+        return _Anything()
+
+    def __call__(self, *args, **kwargs):
+        return _Anything()
+
+
+class InlineRunner:
+    """A kernel-less context for measuring what surrounds the sandbox (many sandboxes at once, no
+    kernel per sandbox): code runs with `exec` in one namespace; `%` lines are skipped; stdout is
+    captured. Not an isolation boundary and not a Jupyter kernel: benchmarks only."""
+
+    def __init__(self) -> None:
+        self.namespace: dict = {"get_ipython": _Anything}
+
+    def run(self, code: str) -> list[dict]:
+        import contextlib
+        import io
+        import traceback
+
+        out = io.StringIO()
+        source = "\n".join(line for line in code.splitlines() if not line.lstrip().startswith("%"))
+        try:
+            with contextlib.redirect_stdout(out):
+                exec(compile(source, "<cell>", "exec"), self.namespace)
+        except Exception as exc:
+            lines = [{"type": "stdout", "text": out.getvalue(), "timestamp": time.time_ns()}] if out.getvalue() else []
+            return lines + [{"type": "error", "name": type(exc).__name__, "value": str(exc),
+                             "traceback": traceback.format_exc()}, {"type": "end_of_execution"}]
+        lines = [{"type": "stdout", "text": out.getvalue(), "timestamp": time.time_ns()}] if out.getvalue() else []
+        return lines + [{"type": "end_of_execution"}]
+
+
+class Context:
+    """One code context: a real ipykernel (or, for benchmarks, an `InlineRunner`), its working
+    folder and a lock (one run at a time)."""
+
+    def __init__(self, cwd: str, env: dict, kernel: bool = True):
         self.id = uuid.uuid4().hex
         self.cwd = cwd
         self.env = env
         self.lock = asyncio.Lock()
         self.km: AsyncKernelManager | None = None
         self.kc = None
+        self.inline = None if kernel else InlineRunner()
 
     async def start(self) -> None:
+        if self.inline is not None:
+            return
         self.km = AsyncKernelManager(kernel_name="python3")
         await self.km.start_kernel(cwd=self.cwd, env=self.env)
         await self._connect()
@@ -74,6 +118,9 @@ class Context:
         await self.kc.wait_for_ready(timeout=60)
 
     async def restart(self) -> None:
+        if self.inline is not None:
+            self.inline = InlineRunner()
+            return
         self.kc.stop_channels()
         await self.km.restart_kernel(now=True)
         await self._connect()
@@ -98,6 +145,7 @@ class VM:
     contexts: dict[str, Context] = field(default_factory=dict)
     default: Context | None = None
     dead: bool = False
+    kernels: bool = True  # False: contexts run code inline (benchmarks of what surrounds the sandbox)
     expiry: asyncio.TimerHandle | None = None
 
     @property
@@ -105,7 +153,7 @@ class VM:
         return os.path.join(self.root, "home", "user")
 
     async def new_context(self, cwd: str | None = None) -> Context:
-        ctx = Context(cwd or self.home, self.env)
+        ctx = Context(cwd or self.home, self.env, kernel=self.kernels)
         await ctx.start()
         self.contexts[ctx.id] = ctx
         return ctx
@@ -146,8 +194,9 @@ def result_line(msg_type: str, data: dict) -> dict:
 class FakeE2B:
     """Start with `start()`, point the SDK at `url`, stop with `stop()`."""
 
-    def __init__(self, api_key: str = "e2b_test_key"):
+    def __init__(self, api_key: str = "e2b_test_key", *, kernels: bool = True):
         self.api_key = api_key
+        self.kernels = kernels
         self.faults = Faults()
         self.vms: dict[str, VM] = {}
         self.created: list[dict] = []  # request bodies of create calls
@@ -276,7 +325,7 @@ class CreateHandler(Handler):
         body = self.body_json()
         fake.created.append(body)
         vm_id = "sbx" + uuid.uuid4().hex[:12]
-        vm = VM(vm_id, os.path.join(fake._tmp, vm_id), kernel_env(body.get("envVars") or {}))
+        vm = VM(vm_id, os.path.join(fake._tmp, vm_id), kernel_env(body.get("envVars") or {}), kernels=fake.kernels)
         os.makedirs(vm.home)
         fake.vms[vm_id] = vm
         fake._expire_later(vm, body.get("timeout", 300))
@@ -411,6 +460,10 @@ class ExecuteHandler(Handler):
 
     async def _run(self, vm: VM, ctx: Context, code: str) -> None:
         faults = self.fake.faults
+        if ctx.inline is not None:
+            for line in ctx.inline.run(code):
+                await self._send(line)
+            return
         msg_id = ctx.kc.execute(code, store_history=True, allow_stdin=False, stop_on_error=True)
         sent = 0
         while True:

@@ -1,0 +1,133 @@
+"""Every rule that continues or ends a run, as one pure function: `decide(state) -> Choice`.
+
+After each step the loop hands over what happened (`RunState`) and carries out the answer. The
+rules, in the order they are tried:
+
+After a step of the run ("step" phase)
+  1. refused      the model declined and said nothing else           -> final ("refused")
+  2. an answer    the step proposed one (`proposed_answer`): judged by its reward
+       a. reward >= threshold and a self-check is asked for and not yet done, steps left
+                    recompute: solve again from scratch              -> verify
+                    verify: the model writes a check printing True   -> verify
+       b. reward >= threshold                                        -> final ("answered")
+       c. the same answer was already sent back MAX_REJECTIONS - 1 times
+                                                                     -> final ("answered (unverified)")
+       d. otherwise: told which signals are weak                     -> revise
+  3. code ran without an answer
+       a. stalled (the same failing code again, or the same error STALL_REPEATS times) and
+          backtracking allowed and fewer than MAX_BACKTRACKS made    -> backtrack
+       b. stalled                                                    -> final ("stalled: …")
+       c. the code failed: the model sees the error                  -> revise
+       d. it ran: the model reads the output                         -> continue
+  4. neither code nor an answer
+       a. STALL_REPEATS such replies in a row                        -> final ("stalled: …")
+       b. otherwise: asked for code (or `FINAL ANSWER:` once output exists)  -> revise
+After an independent solution of a running verification ("check" phase)
+  5. settled (policy/verification.py), or no solutions or steps left -> final
+     otherwise                                                      -> verify (solve once more)
+Budget limits (policy/budget.py) and the Stop button end a run between steps.
+"""
+
+from __future__ import annotations
+
+from .. import prompts
+from .state import Choice, Reply, RunState, Settings
+from .verification import Verification
+from ..answers import key as answer_key
+
+MAX_REJECTIONS = 2  # the same answer sent back this often is given as final, marked unverified
+MAX_BACKTRACKS = 1  # a stalled run goes back to its last good state once, then stops
+STALL_REPEATS = 3  # replies in a row without code or an answer (and equal errors) that stall a run
+
+
+def accepts(reward: float, settings: Settings) -> bool:
+    """The stop rule: an answer whose combined reward reaches the threshold is good enough."""
+    return reward >= settings.threshold
+
+
+def proposed_answer(reply: Reply, settings: Settings, verifying: str | None = None) -> str | None:
+    """The answer a step puts forward, if any: the one whose model-written check just ran; the
+    answer the model stated (unless its code failed); or, for models that answer by printing, the
+    one short line its code printed."""
+    if verifying is not None:
+        return verifying
+    if reply.answer is not None and not (reply.code and reply.error):
+        return reply.answer
+    if reply.code and not reply.error and settings.answers_by_printing and reply.printed:
+        return reply.printed
+    return None
+
+
+def decide(state: RunState) -> Choice:
+    if state.phase == "check":
+        assert state.verification is not None, "a check phase needs a running verification"
+        return _settle(state.verification, state.steps_left)
+    reply = state.reply
+    if reply.refusal:
+        return Choice("final", "the model refused to answer", outcome="refused")
+    if state.judged is not None:
+        return _judge(state)
+    if reply.code:
+        return _after_code(state)
+    if state.idle_replies >= STALL_REPEATS:
+        why = f"stalled: {state.idle_replies} replies in a row without code or an answer"
+        return Choice("final", why, outcome=why)
+    nudge = prompts.NUDGE_FORMAT if state.has_run_code else prompts.NUDGE_CODE
+    return Choice("revise", "asked the model for code or a final answer", message=nudge)
+
+
+def _has_steps(steps_left: int | None) -> bool:
+    return steps_left is None or steps_left > 0
+
+
+def _judge(state: RunState) -> Choice:
+    judged, settings = state.judged, state.settings
+    assert judged is not None
+    answer, reward = judged.answer, judged.reward
+    if accepts(reward, settings) and _has_steps(state.steps_left):
+        if settings.self_check == "recompute" and state.verification is None:
+            return Choice("verify", f"before accepting {answer!r}: solving the question again from scratch "
+                                    f"(up to {settings.recompute_max} more times) until the answers agree",
+                          answer=answer, check="recompute")
+        if settings.self_check == "verify" and not state.self_checked:
+            return Choice("verify", "the model writes an independent check before accepting", answer=answer,
+                          check="verify", message=prompts.verify(answer))
+    if accepts(reward, settings):
+        return Choice("final", f"reward {reward:.2f} ≥ threshold {settings.threshold:.2f}", answer=answer,
+                      verified=True, outcome="answered")
+    if state.rejections + 1 >= MAX_REJECTIONS:
+        return Choice("final", f"the same answer came back after revision; reward {reward:.2f} stays below the "
+                               "threshold", answer=answer, verified=False, outcome="answered (unverified)")
+    weak = list(judged.weak)
+    return Choice("revise", f"reward {reward:.2f} < threshold: " + "; ".join(weak), answer=answer,
+                  message=prompts.revise(answer, weak))
+
+
+def _after_code(state: RunState) -> Choice:
+    reply = state.reply
+    if reply.stalled and state.settings.backtrack and state.backtracks < MAX_BACKTRACKS:
+        return Choice("backtrack", f"{reply.stalled}; back to the state after step {state.last_good_step} to try "
+                                   "another way")
+    if reply.stalled:
+        return Choice("final", reply.stalled, outcome=reply.stalled)
+    if reply.error:
+        return Choice("revise", "the code failed; the model sees the error")
+    return Choice("continue", "the model reads the output next")
+
+
+def _settle(check: Verification, steps_left: int | None) -> Choice:
+    latest = check.answers[-1]
+    settled = check.settled()
+    if settled is None and not check.exhausted() and _has_steps(steps_left):
+        return Choice("verify", f"solution {check.extra_done + 1} gives {latest}; the first gave {check.first}: "
+                                "not settled yet, solving once more", answer=check.first, check="recompute")
+    final = settled if settled is not None else check.plurality()
+    votes = f"{check.votes(final)} of {len(check.answers)} solutions"
+    if settled is None:
+        why = f"nothing settled; {final} has the most votes ({votes}): unverified"
+    elif answer_key(settled) == answer_key(check.first):
+        why = f"an independent solution agrees: {settled} ({votes})"
+    else:
+        why = f"{votes} give {settled}, replacing the first answer {check.first}"
+    return Choice("final", why, answer=final, verified=settled is not None,
+                  outcome="answered" if settled is not None else "answered (unverified)")

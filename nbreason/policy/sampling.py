@@ -1,0 +1,26 @@
+"""One sampling scheme for every independent sample: attempts that vote and the fresh solutions
+of a verification. Samples must differ from the greedy first answer and from each other, so each
+is drawn at `SAMPLE_TEMPERATURE` (or the run's own, if higher) with a seed of its own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SAMPLE_TEMPERATURE = 0.7
+SOLUTION_SEEDS = 1000  # a verification's solutions take seeds from here on, apart from attempts'
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float
+    seed: int
+
+
+def attempt_sampling(temperature: float, seed: int | None, attempt: int) -> Sampling:
+    """Attempt `attempt` (1, 2, …) of several that vote."""
+    return Sampling(max(temperature, SAMPLE_TEMPERATURE), (seed or 0) + attempt)
+
+
+def solution_sampling(temperature: float, seed: int | None, solution: int) -> Sampling:
+    """Independent solution `solution` (0, 1, …) of a verification."""
+    return Sampling(max(temperature, SAMPLE_TEMPERATURE), (seed or 0) + SOLUTION_SEEDS + solution)

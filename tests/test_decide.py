@@ -1,0 +1,118 @@
+"""Every rule that continues or ends a run, as a table: policy.decide(state) -> Choice.
+
+No kernel, no model: each row is a state and what the policy must choose for it."""
+
+from __future__ import annotations
+
+import pytest
+
+from nbreason.events import Signal
+from nbreason.policy import Judgement, Reply, RunState, Settings, Verification, decide, proposed_answer
+from nbreason.policy.decide import MAX_BACKTRACKS, STALL_REPEATS
+
+GOOD = Judgement("42", 1.0, (Signal("answer", 1.0, "an answer was given"),))
+WEAK = Judgement("42", 0.5, (Signal("grounded", 0.0, "42 does not appear in any code output"),
+                             Signal("answer", 1.0, "an answer was given")))
+STALL = "stalled: the same failing code was written again"
+
+
+def verification(first: str, *others: str | None, extra: int = 3) -> Verification:
+    check = Verification(first, extra=extra)
+    for answer in others:
+        check.add(answer)
+    return check
+
+
+STEP_RULES = [
+    # (why, state, action, outcome or check, words in the reason)
+    ("a refusal ends the run", RunState(reply=Reply(refusal="I cannot help")), "final", "refused", "refused"),
+    ("a good answer ends it", RunState(judged=GOOD), "final", "answered", "≥ threshold"),
+    ("a good answer is checked first when recompute is on",
+     RunState(judged=GOOD, settings=Settings(self_check="recompute"), steps_left=3), "verify", "recompute",
+     "solving the question again"),
+    ("recompute is not started twice",
+     RunState(judged=GOOD, settings=Settings(self_check="recompute"), verification=verification("42")),
+     "final", "answered", "threshold"),
+    ("no steps left: accepted without the check",
+     RunState(judged=GOOD, settings=Settings(self_check="recompute"), steps_left=0), "final", "answered",
+     "threshold"),
+    ("the model writes a check when verify is on",
+     RunState(judged=GOOD, settings=Settings(self_check="verify"), steps_left=2), "verify", "verify",
+     "independent check"),
+    ("an answer whose check ran is accepted", RunState(judged=GOOD, settings=Settings(self_check="verify"),
+                                                       self_checked=True), "final", "answered", "threshold"),
+    ("a weak answer is sent back with its reasons", RunState(judged=WEAK), "revise", None, "does not appear"),
+    ("the same weak answer again ends the run unverified", RunState(judged=WEAK, rejections=1), "final",
+     "answered (unverified)", "came back"),
+    ("a stall backtracks", RunState(reply=Reply(code=True, error="E: x", stalled=STALL), last_good_step=2),
+     "backtrack", None, "back to the state after step 2"),
+    ("a stall with backtracking off ends the run",
+     RunState(reply=Reply(code=True, error="E: x", stalled=STALL), settings=Settings(backtrack=False)),
+     "final", STALL, "same failing code"),
+    ("a second stall ends the run",
+     RunState(reply=Reply(code=True, error="E: x", stalled=STALL), backtracks=MAX_BACKTRACKS), "final", STALL,
+     "same failing code"),
+    ("failing code is sent back", RunState(reply=Reply(code=True, error="ZeroDivisionError: x")), "revise", None,
+     "code failed"),
+    ("code that ran is read next", RunState(reply=Reply(code=True)), "continue", None, "reads the output"),
+    ("a reply without code or an answer asks for code", RunState(idle_replies=1), "revise", None,
+     "asked the model"),
+    ("too many such replies stall the run", RunState(idle_replies=STALL_REPEATS), "final",
+     f"stalled: {STALL_REPEATS} replies in a row without code or an answer", "replies in a row"),
+]
+
+
+@pytest.mark.parametrize("why,state,action,detail,words", STEP_RULES, ids=[row[0] for row in STEP_RULES])
+def test_each_rule_of_a_step(why, state, action, detail, words):
+    choice = decide(state)
+    assert choice.action == action
+    if action == "final":
+        assert choice.outcome == detail
+    if action == "verify":
+        assert choice.check == detail
+    assert words in choice.reason
+
+
+def test_what_the_model_is_told_next():
+    assert "```python block" in decide(RunState(idle_replies=1)).message
+    assert "FINAL ANSWER" in decide(RunState(idle_replies=1, has_run_code=True)).message
+    assert "not yet supported" in decide(RunState(judged=WEAK)).message
+    assert "prints True" in decide(RunState(judged=GOOD, settings=Settings(self_check="verify"))).message
+    assert decide(RunState(reply=Reply(code=True))).message is None  # the output itself is what it reads
+
+
+CHECK_RULES = [
+    ("one agreeing solution confirms the first answer", verification("5", "5.0"), None, "final", "5", True,
+     "an independent solution agrees"),
+    ("a disagreeing solution asks for another", verification("5", "6"), None, "verify", "5", None,
+     "not settled yet"),
+    ("two agreeing solutions replace the first answer", verification("5", "6", None, "6"), None, "final", "6", True,
+     "replacing the first answer 5"),
+    ("nothing settled within the solutions allowed: the plurality, unverified", verification("5", "6", "7", extra=2),
+     None, "final", "5", False, "unverified"),
+    ("no steps left: the plurality now", verification("5", "6"), 0, "final", "5", False, "nothing settled"),
+]
+
+
+@pytest.mark.parametrize("why,check,steps_left,action,answer,verified,words", CHECK_RULES,
+                         ids=[row[0] for row in CHECK_RULES])
+def test_each_rule_of_a_verification(why, check, steps_left, action, answer, verified, words):
+    choice = decide(RunState(phase="check", verification=check, steps_left=steps_left))
+    assert (choice.action, choice.answer, choice.verified) == (action, answer, verified)
+    assert words in choice.reason
+
+
+PROPOSALS = [
+    ("the stated answer", Reply(answer="7"), Settings(), None, "7"),
+    ("not when its code failed", Reply(answer="7", code=True, error="E: x"), Settings(), None, None),
+    ("a lone printed line, for models that answer by printing", Reply(code=True, printed="7"),
+     Settings(answers_by_printing=True), None, "7"),
+    ("not for other models", Reply(code=True, printed="7"), Settings(), None, None),
+    ("the answer under a model-written check, whatever the check printed", Reply(code=True, error="E: x"),
+     Settings(), "5", "5"),
+]
+
+
+@pytest.mark.parametrize("why,reply,settings,verifying,answer", PROPOSALS, ids=[row[0] for row in PROPOSALS])
+def test_which_answer_a_step_proposes(why, reply, settings, verifying, answer):
+    assert proposed_answer(reply, settings, verifying) == answer
