@@ -263,3 +263,39 @@ def test_second_process_reuses_the_server_and_killing_clients_stops_it(model_cac
     finally:
         if other.poll() is None:
             other.kill()
+
+
+SLOW_HEALTH = textwrap.dedent("""
+    import http.server, sys, time
+    class Slow(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            time.sleep(3)  # busy generating: /health answers late
+            self.send_response(200); self.end_headers(); self.wfile.write(b"{}")
+        def log_message(self, *args): pass
+    server = http.server.HTTPServer(("127.0.0.1", 0), Slow)
+    print(server.server_port, flush=True)
+    server.serve_forever()
+""")
+
+
+def test_a_busy_server_answering_health_slowly_is_reused_not_started_twice(tmp_path, monkeypatch):
+    monkeypatch.setenv("NBREASON_CACHE", str(tmp_path / "cache"))
+    model = tmp_path / "tiny.gguf"
+    model.write_bytes(b"GGUF")
+    spec = f"local:{model}"
+    # A stand-in whose command line names the server module, as a running server's does.
+    busy = subprocess.Popen([sys.executable, "-c", SLOW_HEALTH, "nbreason.models.llama_server"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(busy.stdout.readline())
+        files = local_server._files(local_server.model_key(spec, model))
+        local_server.servers_dir().mkdir(parents=True)
+        files["registry"].write_text(json.dumps({
+            "pid": busy.pid, "host": "127.0.0.1", "port": port, "base_url": f"http://127.0.0.1:{port}/v1",
+            "model_name": "tiny", "model_path": str(model), "log": str(files["log"]), "api_key": "k"}))
+        handle = local_server.ensure_server(spec, progress=False, timeout=20)
+        assert handle.reused and handle.pid == busy.pid
+        handle.release()
+    finally:
+        busy.kill()
+        busy.wait()

@@ -36,6 +36,7 @@ DEFAULT_PARALLEL = 2
 # is several times faster (measured: 0.5B at 1.2 vs 12 tokens/s). NBREASON_LOCAL_THREADS overrides.
 DEFAULT_THREADS = int(os.environ.get("NBREASON_LOCAL_THREADS", "2") or 2)
 START_TIMEOUT = 180.0
+BUSY_PATIENCE = 30.0  # seconds a running server may take to answer /health while it generates
 
 
 class ServerStartError(RuntimeError):
@@ -186,7 +187,9 @@ def ensure_server(model_spec: str = "local", *, ctx: int = DEFAULT_CTX, parallel
     files["leases"].mkdir(parents=True, exist_ok=True)
     with embedded.file_lock(files["lock"]):
         entry = _read_registry(files["registry"])
-        if entry and is_server_process(entry["pid"]) and healthy(entry["host"], entry["port"]):
+        # A live server that answers slowly is busy, not gone: a second copy of the model would
+        # double the memory and halve the speed of both.
+        if entry and is_server_process(entry["pid"]) and healthy(entry["host"], entry["port"], BUSY_PATIENCE):
             lease = _add_lease(files["leases"])
             return ServerHandle(entry["base_url"], entry["model_name"], entry["pid"], Path(entry["log"]),
                                 entry.get("api_key", ""), Path(entry["model_path"]), reused=True, lease=lease)
