@@ -18,7 +18,7 @@ import time
 from typing import Any, Callable
 
 from .config import STRATEGIES, RunConfig
-from .events import Error, FinalAnswer, Usage, Vote
+from .events import AttemptAnswer, Error, FinalAnswer, TallyEntry, Usage, Vote
 from .loop import Loop
 from .policy import voting
 from .policy.stopping import SAMPLE_TEMPERATURE  # one sampling temperature for every independent sample
@@ -85,10 +85,10 @@ def _vote(config: RunConfig, finals: dict[int, FinalAnswer], run_id: str, settle
     result = (voting.majority_vote(answers) if config.strategy == "vote"
               else voting.weighted_vote(answers, rewards))
     winner_attempt = next((i for i in order if voting.answer_key(finals[i].answer) == result.key), 0)
-    rows = [{"attempt": i, "answer": finals[i].answer, "reward": finals[i].reward, "verified": finals[i].verified,
-             "tokens": finals[i].usage.total_tokens, "stop_reason": finals[i].stop_reason} for i in order]
+    rows = [AttemptAnswer(i, finals[i].answer, finals[i].reward, finals[i].verified, finals[i].usage.total_tokens,
+                          finals[i].stop_reason) for i in order]
     return Vote(run_id=run_id, elapsed=round(time.monotonic() - t0, 3), strategy=config.strategy, answers=rows,
-                tally={k: round(v, 4) for k, v in result.votes.items()}, winner=result.answer,
+                tally=[TallyEntry(k, round(v, 4)) for k, v in result.votes.items()], winner=result.answer,
                 winner_attempt=winner_attempt, why=result.why, stopped_early=settled)
 
 

@@ -135,9 +135,10 @@ def notebook_from_events(events):
             if event.ok:
                 cells.append(v4.new_code_cell(code.strip("\n")))
             else:
-                error = event.execution.get("error") or {}
+                error = event.execution.error
+                failure = f"`{error.name}: {error.value}`" if error is not None else "an error"
                 cells.append(v4.new_markdown_cell(
-                    f"Step {event.step} tried this, which failed with `{error.get('name')}: {error.get('value')}`:\n\n"
+                    f"Step {event.step} tried this, which failed with {failure}:\n\n"
                     f"```python\n{code.strip()}\n```"))
         elif isinstance(event, Check) and event.answer is not None:
             signals = "; ".join(f"{s.name} {s.value:.2f} ({s.reason})" for s in event.signals)

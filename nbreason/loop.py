@@ -9,20 +9,21 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, AsyncIterator, Callable
 
 from . import actions, prompts
 from .config import RunConfig
 from .events import (BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, ModelCall,
-                     ModelDelta, Observation, Plan, Retry, RunStarted, Signal, Stopped, Usage)
+                     ModelDelta, Observation, Plan, Retry, RunStarted, Signal, Stopped, ToolCall, Usage)
+from .execution import ExecutionRecord
 from .history import History
 from .models.base import Completion, ContextTooLong, Model, ModelError, OutOfTime
 from .policy.voting import answer_key
 from .policy import (SAMPLE_TEMPERATURE, Budget, Limits, Recompute, StallDetector, StopRule, agreement,
                      answer_parses, code_ran, combine, grounded, self_check_mode, self_check_signal, user_check)
 from .sandboxes.base import Sandbox, SandboxError
-from .sandboxes.results import execution_to_json, last_line, summarize
+from .sandboxes.results import last_line, summarize
 
 MAX_REJECTIONS = 2  # the same answer rejected this often is given as final, marked unverified
 MAX_BACKTRACKS = 1  # a stalled run goes back to its last good state once, then stops
@@ -36,7 +37,7 @@ class StopRequested(Exception):
 class Evidence:
     """What the run has learned so far: executions, outputs and proposed answers."""
 
-    last_execution: dict | None = None
+    last_execution: ExecutionRecord | None = None
     outputs: list[str] = field(default_factory=list)  # stdout of code that ran cleanly
     code: list[str] = field(default_factory=list)  # code that ran cleanly
     proposals: dict[str, int] = field(default_factory=dict)  # answer -> times rejected
@@ -151,7 +152,7 @@ class Loop:
                 async for event in self._step(outcome):
                     yield event
                 self.budget.steps = self.step
-                yield self.ev(BudgetUpdate, spent=self.budget.spent(), limits=self.budget.limits.to_json(),
+                yield self.ev(BudgetUpdate, spent=self.budget.spent(), limits=replace(self.budget.limits),
                               usage=self.budget.usage)
                 if outcome.get("final") is not None:
                     final, stop_reason = outcome["final"], outcome["reason"]
@@ -207,8 +208,8 @@ class Loop:
                     execution, summary = item
                 else:
                     yield item
-            error = (execution or {}).get("error")
-            stalled = self.stall.record(action.code, None if not error else f"{error['name']}: {error['value']}"[:200])
+            error = execution.error if execution is not None else None
+            stalled = self.stall.record(action.code, None if not error else f"{error.name}: {error.value}"[:200])
             if action.call_id:
                 replies[action.call_id] = summary
             else:
@@ -364,7 +365,7 @@ class Loop:
                     execution = item[0]
                 else:
                     yield item
-            if not execution.get("error"):
+            if execution.ok:
                 answer = last_line(self.evidence.outputs[-1])
         else:
             yield self.ev(Error, message="the independent solution had no code block", source="model")
@@ -442,7 +443,8 @@ class Loop:
             self.budget.charge(completion.usage)
             yield self.ev(ModelCall, model=completion.model or getattr(self.model, "name", ""),
                           response_text=completion.text, reasoning_text=completion.reasoning,
-                          tool_calls=[vars(c) for c in completion.tool_calls], finish_reason=completion.finish_reason,
+                          tool_calls=[ToolCall(c.id, c.name, c.arguments) for c in completion.tool_calls],
+                          finish_reason=completion.finish_reason,
                           messages_sent=len(messages), usage=completion.usage, duration=round(completion.duration, 3))
             yield completion
             return
@@ -461,15 +463,13 @@ class Loop:
         except StopRequested:
             await _interrupt(self.sandbox, task)
             raise
-        execution = execution_to_json(task.result())
+        execution = ExecutionRecord.of(task.result())
         summary, cut_chars = summarize(task.result(), self.config.observation_chars)
-        ok = not execution.get("error")
+        ok = execution.ok
         self.evidence.last_execution = execution
         if ok:
             self.evidence.code.append(code)
-            stdout = "".join(execution.get("stdout", []))
-            texts = [r.get("text") or "" for r in execution.get("results", []) if r.get("is_main_result")]
-            self.evidence.outputs.append("\n".join([stdout, *texts]).strip())
+            self.evidence.outputs.append(execution.printed)
         yield self.ev(Observation, execution=execution, summary=summary, duration=round(time.monotonic() - started, 3),
                       ok=ok, cut_chars=cut_chars)
         yield (execution, summary)

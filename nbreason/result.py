@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
-from .events import Check, Code, Event, FinalAnswer, ModelCall, Observation, Plan, RunStarted, Usage, Vote
+from .events import (AttemptAnswer, Check, Code, Event, FinalAnswer, ModelCall, Observation, Plan, RunStarted,
+                     Usage, Vote)
+from .execution import ExecutionRecord
 
 
 @dataclass
@@ -13,14 +15,15 @@ class StepRecord:
     step: int
     plan: str = ""
     code: str | None = None
-    execution: dict | None = None
+    execution: ExecutionRecord | None = None
     summary: str = ""
     check: Check | None = None
     usage: Usage = field(default_factory=Usage)
     duration: float = 0.0
 
     def to_json(self) -> dict:
-        return {"step": self.step, "plan": self.plan, "code": self.code, "execution": self.execution,
+        return {"step": self.step, "plan": self.plan, "code": self.code,
+                "execution": self.execution.to_json() if self.execution else None,
                 "summary": self.summary, "check": self.check.to_json() if self.check else None,
                 "usage": self.usage.to_json(), "duration": self.duration}
 
@@ -58,7 +61,7 @@ class RunResult:
     trace_path: str | None = None
     events: list[Event] = field(default_factory=list, repr=False)
     config: dict = field(default_factory=dict, repr=False)
-    attempts: list[dict] = field(default_factory=list)  # several attempts: each one's answer and reward
+    attempts: list[AttemptAnswer] = field(default_factory=list)  # several attempts: each one's answer and reward
     vote_why: str = ""
 
     @classmethod
@@ -70,7 +73,7 @@ class RunResult:
                      config=started.config if started else {}, trace_path=trace_path,
                      steps=steps_from_events(events, vote.winner_attempt if vote else 0))
         if vote:
-            result.attempts, result.vote_why = vote.answers, vote.why
+            result.attempts, result.vote_why = list(vote.answers), vote.why
         if final:
             result.answer, result.stop_reason = final.answer, final.stop_reason
             result.reward, result.verified, result.usage = final.reward, final.verified, final.usage
@@ -94,7 +97,7 @@ class RunResult:
         return {"question": self.question, "answer": self.answer, "stop_reason": self.stop_reason,
                 "reward": self.reward, "verified": self.verified, "usage": self.usage.to_json(),
                 "steps": [s.to_json() for s in self.steps], "trace_path": self.trace_path,
-                "attempts": self.attempts, "vote": self.vote_why, "config": self.config}
+                "attempts": [asdict(a) for a in self.attempts], "vote": self.vote_why, "config": self.config}
 
     def __str__(self) -> str:
         return f"{self.answer} ({self.stop_reason}, {len(self.steps)} steps, {self.usage.total_tokens} tokens)"

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from .config import RunConfig
+from .execution import ExecutionRecord
 from .prompts import SYSTEM_TEXT
 from .policy import voting
 from .policy.stopping import SAMPLE_TEMPERATURE
@@ -225,19 +226,16 @@ class Sampler:
             sandbox = self.sandbox(config)
             try:
                 await sandbox.start()
-                execution = await sandbox.run_code(code, timeout=config.exec_timeout)
+                execution = ExecutionRecord.of(await sandbox.run_code(code, timeout=config.exec_timeout))
             finally:
                 await sandbox.close()
-            data: dict = {}  # what reward.code_ran reads: only the error matters here
-            stdout = "".join(execution.logs.stdout)
-            results = [r.text for r in execution.results if getattr(r, "text", None)]
-            attempt.answer = last_line(stdout) or (last_line(results[-1]) if results else None)
+            results = [r.text for r in execution.results if r.text]
+            attempt.answer = last_line(execution.stdout_text) or (last_line(results[-1]) if results else None)
             if execution.error is not None:
-                data["error"] = {"name": execution.error.name, "value": execution.error.value}
                 attempt.stop_reason = f"error: {execution.error.name}"
             else:
                 attempt.stop_reason = "answered" if attempt.answer else "no output"
-            attempt.reward = combine([code_ran(data), answer_parses(attempt.answer)])
+            attempt.reward = combine([code_ran(execution), answer_parses(attempt.answer)])
         attempt.seconds = time.monotonic() - started
         return attempt
 

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from markupsafe import Markup
 
 from ..events import (
-    BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, ModelCall,
-    Observation, Plan, Retry, RunStarted, Stopped, Usage, Vote,
+    AttemptAnswer, BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, ModelCall,
+    Observation, Plan, Retry, RunStarted, Stopped, TallyEntry, Usage, Vote,
 )
+from ..execution import ErrorRecord, ExecutionRecord, ResultRecord
 from .safe import clean_html, safe_bundle, terminal_text
 from .templates import number_text, render
 
@@ -31,7 +32,7 @@ RESULT_MIME = {
     "javascript": "application/javascript",  # read only to say it was not shown (safe.safe_bundle)
 }
 
-BUDGETS = (  # (key in BudgetUpdate dicts, label, RunStarted.config limit key)
+BUDGETS = (  # (field of Spent and Limits, label, RunStarted.config limit key)
     ("steps", "steps", "max_steps"),
     ("tokens", "tokens", "max_total_tokens"),
     ("seconds", "time", "max_seconds"),
@@ -81,47 +82,47 @@ def format_amount(key: str, value) -> str:
     return f"{int(value):,}"
 
 
-def traceback_text(error: dict) -> str:
-    tb = error.get("traceback") or ""
-    return "\n".join(tb) if isinstance(tb, list) else str(tb)
+def traceback_text(error: ErrorRecord) -> str:
+    tb = error.traceback
+    return "\n".join(map(str, tb)) if isinstance(tb, (list, tuple)) else "" if tb is None else str(tb)
 
 
 def _joined(value) -> str:
-    """Stream text as e2b keeps it (a list of pieces), or whatever a trace put there, as text."""
+    """Stream text as e2b keeps it (a sequence of pieces), or whatever a record holds, as text."""
     if isinstance(value, (list, tuple)):
         return "".join(v if isinstance(v, str) else str(v) for v in value)
     return "" if value is None else str(value)
 
 
-def execution_outputs(execution: dict) -> list[dict]:
-    """An e2b-style execution dict as nbformat output dicts (what `Output.outputs` holds).
+def execution_outputs(execution: ExecutionRecord | None) -> list[dict]:
+    """An execution record as nbformat output dicts (what `Output.outputs` holds).
 
     The display bundles are sanitised here (`safe.safe_bundle`): the live widgets hand them to
     the front end, whose own renderers treat an Output widget's content as trusted."""
-    execution = execution if isinstance(execution, dict) else {}
-    logs = execution.get("logs") if isinstance(execution.get("logs"), dict) else execution
+    if not isinstance(execution, ExecutionRecord):
+        return []
     outputs = []
-    for name in ("stdout", "stderr"):
-        text = _joined(logs.get(name))
+    for name, pieces in (("stdout", execution.stdout), ("stderr", execution.stderr)):
+        text = _joined(pieces)
         if text:
             outputs.append({"output_type": "stream", "name": name, "text": text})
-    results = execution.get("results")
-    for result in results if isinstance(results, list) else []:
-        if not isinstance(result, dict):
+    for result in execution.results:
+        if not isinstance(result, ResultRecord):
             continue
-        data = safe_bundle({mime: result[key] for key, mime in RESULT_MIME.items() if result.get(key) is not None})
+        data = safe_bundle({mime: getattr(result, key) for key, mime in RESULT_MIME.items()
+                            if getattr(result, key) is not None})
         if data:
             outputs.append({"output_type": "display_data", "data": data, "metadata": {}})
-    error = execution.get("error")
-    if isinstance(error, dict):
+    error = execution.error
+    if isinstance(error, ErrorRecord):
         outputs.append({
-            "output_type": "error", "ename": str(error.get("name", "Error")),
-            "evalue": str(error.get("value", "")), "traceback": traceback_text(error).splitlines(),
+            "output_type": "error", "ename": str(error.name), "evalue": str(error.value),
+            "traceback": traceback_text(error).splitlines(),
         })
     return outputs
 
 
-def execution_html(execution: dict) -> Markup:
+def execution_html(execution: ExecutionRecord | None) -> Markup:
     # The template sanitises `text/html` once more: the outputs are the boundary, not a promise.
     return render("outputs.html", outputs=execution_outputs(execution))
 
@@ -161,7 +162,7 @@ class StepSummary:
             parts.append(self.decision.action)
         if self.check:
             parts.append(f"reward {number_text(self.check.reward)}")
-        if self.observation and (not self.observation.ok or (self.observation.execution or {}).get("error")):
+        if self.observation and (not self.observation.ok or self.observation.execution.error is not None):
             parts.append("error")
         parts.append(f"{self.usage.total_tokens:,} tokens · {self.seconds:.1f} s")
         return " · ".join(str(part) for part in parts)
@@ -217,11 +218,12 @@ def summarize(events) -> RunSummary:
 
 def budget_rows(started: RunStarted | None, budget: BudgetUpdate | None) -> list[tuple[str, str, object, object]]:
     """(key, label, spent, limit) per budget; limit None means unlimited."""
-    config = started.config if started else {}
+    config = started.config if started is not None and isinstance(started.config, dict) else {}
     rows = []
     for key, label, config_key in BUDGETS:
-        spent = (budget.spent.get(key) if budget else None) or 0
-        limit = budget.limits.get(key) if budget and key in budget.limits else config.get(config_key)
+        spent = (getattr(budget.spent, key, None) if budget else None) or 0
+        limits = budget.limits if budget else None
+        limit = getattr(limits, key, None) if limits is not None else config.get(config_key)
         rows.append((key, label, spent, limit))
     return rows
 
@@ -248,8 +250,8 @@ def step_html(step: StepSummary, *, open: bool = False) -> Markup:
 
 def vote_html(vote: Vote) -> Markup:
     """Several attempts side by side: each answer, its reward, and why the winner won."""
-    rows = [r for r in vote.answers if isinstance(r, dict)] if isinstance(vote.answers, list) else []
-    tally = list(vote.tally.items()) if isinstance(vote.tally, dict) else []
+    rows = [r for r in vote.answers if isinstance(r, AttemptAnswer)] if isinstance(vote.answers, list) else []
+    tally = [(e.key, e.votes) for e in vote.tally if isinstance(e, TallyEntry)] if isinstance(vote.tally, list) else []
     return render("vote.html", vote=vote, rows=rows, tally=tally)
 
 
