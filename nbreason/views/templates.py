@@ -65,10 +65,10 @@ TEMPLATES = {
         '<div style="color:#666">stopped: {{ stopped }}</div></div>'
     ),
     "step.html": (
-        '<details class="nbreason-step"{{ " open" if open else "" }}><summary><b>{{ step.title() }}</b></summary>'
+        '<details class="nbreason-step"{{ " open" if open else "" }}><summary><b>{{ title }}</b></summary>'
         '{{ plan }}{{ code }}{{ outputs }}{{ check }}'
-        '{% if step.decision %}<div><b>decision</b>: {{ step.decision.action }} — {{ step.decision.reason }}</div>'
-        '{% endif %}{% for error in step.errors %}<pre style="color:#b00">{{ error }}</pre>{% endfor %}</details>'
+        '{% if decision %}<div><b>decision</b>: {{ decision.action }} — {{ decision.reason }}</div>'
+        '{% endif %}{% for error in errors %}<pre style="color:#b00">{{ error }}</pre>{% endfor %}</details>'
     ),
     "vote.html": (
         '<div class="nbreason-vote"><b>{{ vote.strategy }} over {{ vote.answers|length }} attempts</b>'
