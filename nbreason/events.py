@@ -115,6 +115,16 @@ def _tally_from_json(data: Any) -> list[TallyEntry]:
     return [TallyEntry(key, votes) for key, votes in data.items()]
 
 
+def _limits_from_json(data: Any) -> Limits | None:
+    # `{}` is what a BudgetUpdate without limits wrote before they were typed: not known, so not
+    # Limits' defaults (which are a new run's budget, not what that run had).
+    if data is None or data == {}:
+        return None
+    if not isinstance(data, dict):
+        raise ValueError(f"limits are a JSON object, not {type(data).__name__}")
+    return _build(Limits, data)
+
+
 def json_form(write, read) -> dict:
     """Field metadata: how a field is written to the trace and read back, when not as itself."""
     return {"json": (write, read)}
@@ -258,7 +268,8 @@ class Decision(Event):
 class BudgetUpdate(Event):
     kind: ClassVar[str] = "budget"
     spent: Spent = field(default_factory=Spent)
-    limits: Limits | None = None  # None: not known (the views fall back to the run's config)
+    limits: Limits | None = field(default=None, metadata=json_form(_to_json, _limits_from_json))
+    # limits None: not known (the views fall back to the run's config)
     usage: Usage = field(default_factory=Usage)
 
 

@@ -114,6 +114,7 @@ def test_older_shapes_of_an_execution_still_read():
                                               error=ErrorRecord("ValueError", "bad", "line 1\nline 2"))
     assert event_from_json({"kind": "observation", "execution": {}}).execution == ExecutionRecord()
     assert event_from_json({"kind": "budget", "spent": {"steps": 1}}).limits is None
+    assert event_from_json({"kind": "budget", "spent": {}, "limits": {}}).limits is None  # the old empty default
 
 
 def test_a_line_whose_records_have_the_wrong_types_is_skipped_not_shown(tmp_path):
@@ -127,6 +128,8 @@ def test_a_line_whose_records_have_the_wrong_types_is_skipped_not_shown(tmp_path
         {"kind": "vote", "tally": [["12", 1]]},
         {"kind": "vote", "tally": {"12": "many"}},
         {"kind": "budget", "spent": {"steps": "all"}},
+        {"kind": "budget", "limits": {"tokens": "many"}},
+        {"kind": "budget", "limits": [8]},
         {"kind": "model_call", "tool_calls": [{"id": "c", "name": "run_python"}]},  # no arguments
     ]
     path = tmp_path / "bad.jsonl"
