@@ -23,7 +23,7 @@ from typing import Any, Awaitable, Callable
 
 from .answers import key as answer_key
 from .config import STRATEGIES, RunConfig
-from .events import Error, Event, FinalAnswer, Usage, Vote
+from .events import AttemptAnswer, Error, Event, FinalAnswer, TallyEntry, Usage, Vote
 from .policy import attempt_sampling, voting
 
 Solve = Callable[..., Awaitable[Any]]  # runner.reason(question, *, config, subscribers=...) -> RunResult
@@ -147,11 +147,10 @@ async def run(question: str, *, config: RunConfig, solve: Solve, n: int | None =
 
 def vote_event(outcome: Outcome, strategy: str, run_id: str, elapsed: float) -> Vote:
     winner = outcome.winner
-    rows = [{"attempt": a.attempt, "answer": a.answer, "reward": a.reward, "verified": a.verified,
-             "tokens": a.total_tokens, "generated_tokens": a.generated_tokens, "seconds": round(a.seconds, 3),
-             "stop_reason": a.stop_reason} for a in outcome.attempts]
+    rows = [AttemptAnswer(a.attempt, a.answer, a.reward, a.verified, a.total_tokens, a.stop_reason)
+            for a in outcome.attempts]
     return Vote(run_id=run_id, elapsed=elapsed, strategy=strategy, answers=rows,
-                tally={k: round(v, 4) for k, v in outcome.vote.votes.items()}, winner=outcome.vote.answer,
+                tally=[TallyEntry(k, round(v, 4)) for k, v in outcome.vote.votes.items()], winner=outcome.vote.answer,
                 winner_attempt=winner.attempt if winner else 0, why=outcome.vote.why,
                 stopped_early=outcome.stopped_early)
 

@@ -13,10 +13,11 @@ import time
 from typing import AsyncIterator
 
 from . import prompts
-from .events import Error, Event, ModelCall, ModelDelta, Observation, Retry
+from .events import Error, Event, ModelCall, ModelDelta, Observation, Retry, ToolCall
 from .models.base import Completion, ContextTooLong, ModelError
 from .sandboxes.base import Sandbox
-from .sandboxes.results import execution_to_json, summarize
+from .execution import ExecutionRecord
+from .sandboxes.results import summarize
 
 
 class StopRequested(Exception):
@@ -94,7 +95,8 @@ class Calls:
             self.budget.charge(completion.usage)
             yield self.ev(ModelCall, model=completion.model or getattr(self.model, "name", ""),
                           response_text=completion.text, reasoning_text=completion.reasoning,
-                          tool_calls=[vars(c) for c in completion.tool_calls], finish_reason=completion.finish_reason,
+                          tool_calls=[ToolCall(c.id, c.name, c.arguments) for c in completion.tool_calls],
+                          finish_reason=completion.finish_reason,
                           messages_sent=len(messages), usage=completion.usage, duration=round(completion.duration, 3))
             yield completion
             return
@@ -113,15 +115,13 @@ class Calls:
         except StopRequested:
             await _interrupt(self.sandbox, task)
             raise
-        execution = execution_to_json(task.result())
+        execution = ExecutionRecord.of(task.result())
         summary, cut_chars = summarize(task.result(), self.config.observation_chars)
-        ok = not execution.get("error")
+        ok = execution.ok
         self.evidence.last_execution = execution
         if ok:
             self.evidence.code.append(code)
-            stdout = "".join(execution.get("stdout", []))
-            texts = [r.get("text") or "" for r in execution.get("results", []) if r.get("is_main_result")]
-            self.evidence.outputs.append("\n".join([stdout, *texts]).strip())
+            self.evidence.outputs.append(execution.printed)
         yield self.ev(Observation, execution=execution, summary=summary, duration=round(time.monotonic() - started, 3),
                       ok=ok, cut_chars=cut_chars)
         yield (execution, summary)

@@ -16,6 +16,10 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from .execution import ExecutionRecord
+
+# The JSON of every event is the form schema 1 has always had: the typed records below are
+# written as the dicts and lists earlier versions wrote, and read back from them.
 SCHEMA_VERSION = 1
 
 
@@ -48,6 +52,85 @@ class Usage:
 
 
 @dataclass
+class ToolCall:
+    """One native tool call in a model reply (models fill it in as the reply streams)."""
+
+    id: str
+    name: str
+    arguments: str  # raw JSON text as the model produced it
+
+
+@dataclass
+class Limits:
+    """What a run may spend; None: unlimited."""
+
+    steps: int | None = 8
+    tokens: int | None = 40_000  # prompt + completion, all calls
+    seconds: float | None = 600.0
+    cost: float | None = None  # USD
+
+    def to_json(self) -> dict:
+        return {"steps": self.steps, "tokens": self.tokens, "seconds": self.seconds, "cost": self.cost}
+
+
+@dataclass(frozen=True)
+class Spent:
+    """What a run has spent so far."""
+
+    steps: int = 0
+    tokens: int = 0  # prompt + completion, all calls
+    seconds: float = 0.0
+    cost: float | None = 0.0  # USD; None: the price of this model is unknown
+
+
+@dataclass(frozen=True)
+class AttemptAnswer:
+    """One attempt's outcome, as a vote counted it."""
+
+    attempt: int
+    answer: str | None = None
+    reward: float = 0.0
+    verified: bool | None = None
+    tokens: int = 0
+    stop_reason: str = ""
+
+
+@dataclass(frozen=True)
+class TallyEntry:
+    """The votes one answer got: a count, or the summed reward of its attempts."""
+
+    key: str  # the normalised answer (policy.voting.answer_key): "1,000" and "1000.0" are one key
+    votes: float
+
+
+def _tally_to_json(entries: list[TallyEntry]) -> dict:
+    return {entry.key: entry.votes for entry in entries}  # a mapping, as traces have always held it
+
+
+def _tally_from_json(data: Any) -> list[TallyEntry]:
+    if not isinstance(data, dict):
+        raise ValueError(f"a tally is a JSON object, not {type(data).__name__}")
+    if not all(_conforms(v, float) for v in data.values()):
+        raise ValueError("a tally's votes are numbers")
+    return [TallyEntry(key, votes) for key, votes in data.items()]
+
+
+def _limits_from_json(data: Any) -> Limits | None:
+    # `{}` is what a BudgetUpdate without limits wrote before they were typed: not known, so not
+    # Limits' defaults (which are a new run's budget, not what that run had).
+    if data is None or data == {}:
+        return None
+    if not isinstance(data, dict):
+        raise ValueError(f"limits are a JSON object, not {type(data).__name__}")
+    return _build(Limits, data)
+
+
+def json_form(write, read) -> dict:
+    """Field metadata: how a field is written to the trace and read back, when not as itself."""
+    return {"json": (write, read)}
+
+
+@dataclass
 class Event:
     """Base of every event. `elapsed` is seconds since the run started."""
 
@@ -62,8 +145,20 @@ class Event:
         data = {"kind": self.kind}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            data[f.name] = value.to_json() if hasattr(value, "to_json") else value
+            form = f.metadata.get("json")
+            data[f.name] = form[0](value) if form else _to_json(value)
         return data
+
+
+def _to_json(value: Any) -> Any:
+    """A record as plain JSON data: its own `to_json`, else field by field."""
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_to_json(v) for v in value]
+    return value
 
 
 @dataclass
@@ -91,7 +186,7 @@ class ModelCall(Event):
     model: str = ""
     response_text: str = ""
     reasoning_text: str = ""
-    tool_calls: list = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)
     finish_reason: str = ""
     messages_sent: int = 0
     usage: Usage = field(default_factory=Usage)
@@ -125,12 +220,12 @@ class Code(Event):
 class Observation(Event):
     """What the sandbox returned for one code cell.
 
-    `execution` is an e2b-style `Execution.to_json()`-like dict (stdout, stderr,
-    results with their MIME data, error); `summary` is the text the model sees.
+    `execution` is the typed record of it (results with their MIME data, stdout, stderr, error);
+    `summary` is the text the model sees.
     """
 
     kind: ClassVar[str] = "observation"
-    execution: dict = field(default_factory=dict)
+    execution: ExecutionRecord = field(default_factory=ExecutionRecord)
     summary: str = ""
     duration: float = 0.0
     ok: bool = True
@@ -159,11 +254,6 @@ class Check(Event):
     signals: list[Signal] = field(default_factory=list)
     answer: str | None = None
 
-    def to_json(self) -> dict:
-        data = super().to_json()
-        data["signals"] = [s.to_json() for s in self.signals]
-        return data
-
 
 @dataclass
 class Decision(Event):
@@ -177,8 +267,9 @@ class Decision(Event):
 @dataclass
 class BudgetUpdate(Event):
     kind: ClassVar[str] = "budget"
-    spent: dict = field(default_factory=dict)
-    limits: dict = field(default_factory=dict)
+    spent: Spent = field(default_factory=Spent)
+    limits: Limits | None = field(default=None, metadata=json_form(_to_json, _limits_from_json))
+    # limits None: not known (the views fall back to the run's config)
     usage: Usage = field(default_factory=Usage)
 
 
@@ -206,8 +297,8 @@ class Vote(Event):
 
     kind: ClassVar[str] = "vote"
     strategy: str = ""  # vote | wvote | adaptive
-    answers: list = field(default_factory=list)  # [{attempt, answer, reward, verified, tokens, stop_reason}]
-    tally: dict = field(default_factory=dict)  # normalised answer -> votes (or summed reward)
+    answers: list[AttemptAnswer] = field(default_factory=list)  # one per attempt, in attempt order
+    tally: list[TallyEntry] = field(default_factory=list, metadata=json_form(_tally_to_json, _tally_from_json))
     winner: str | None = None
     winner_attempt: int = 0
     why: str = ""
@@ -254,23 +345,33 @@ def event_from_json(data: dict) -> Event:
 
 def _build(cls: type, data: dict) -> Any:
     hints = _hints(cls)
+    forms = {f.name: f.metadata["json"] for f in dataclasses.fields(cls) if "json" in f.metadata}
     kwargs = {}
     for name, value in data.items():
         if name not in hints:
+            continue
+        if name in forms:
+            kwargs[name] = forms[name][1](value)  # raises ValueError on a wrong shape
             continue
         hint = hints[name]
         if not _conforms(value, hint):
             raise ValueError(f"{cls.__name__}.{name}: unexpected {type(value).__name__} {str(value)[:40]!r}")
         nested = _dataclass_in(hint)
         if nested is not None and isinstance(value, dict):
-            value = _build(nested, value)
+            value = _read(nested, value)
         elif nested is not None and isinstance(value, list):
-            value = [_build(nested, item) for item in value]
+            value = [_read(nested, item) for item in value]
         kwargs[name] = value
     try:
         return cls(**kwargs)
     except TypeError as exc:  # a required field is missing
         raise ValueError(f"{cls.__name__}: {exc}") from None
+
+
+def _read(cls: type, data: dict) -> Any:
+    """A nested record: by its own `from_json` where it has one (it knows its older forms)."""
+    reader = getattr(cls, "from_json", None)
+    return reader(data) if reader is not None else _build(cls, data)
 
 
 @functools.cache

@@ -105,50 +105,88 @@ def javascript_output(code: list[str]) -> dict:
 
 def notebook_from_events(events):
     """A run as a notebook: markdown for the question, plans, checks and answer; code cells for
-    the code that ran cleanly (failed attempts appear as markdown, so Run All reproduces the answer)."""
+    the code that ran cleanly (failed tries appear as markdown, so Run All reproduces the answer).
+
+    With several attempts, each gets a section of its own. Only the winning attempt's clean code
+    becomes code cells: the attempts ran in separate sandboxes, so the others' code is shown as
+    markdown, where running it cannot disturb the winner's state."""
     import nbformat
 
-    from .events import Check, Code, FinalAnswer, Observation, Plan, RunStarted
+    from .result import fold
 
+    run = fold(events)
     nb = v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     cells = nb.cells
-    pending_code: dict[int, str] = {}
-    for event in events:
-        if isinstance(event, RunStarted):
-            cfg = event.config
-            cells.append(v4.new_markdown_cell(
-                f"# {event.question.strip().splitlines()[0][:120] if event.question.strip() else 'nbreason run'}\n\n"
-                f"{event.question}\n\n*Solved by nbreason with model `{cfg.get('model')}` in a `{cfg.get('sandbox')}` "
-                "sandbox. The code cells below re-run without nbreason.*"))
-            if event.context.strip():
-                cells.append(v4.new_markdown_cell("The run had these variables (recreate them first):\n\n```\n"
-                                                  f"{event.context.strip()}\n```"))
-        elif isinstance(event, Plan):
-            cells.append(v4.new_markdown_cell(f"**Step {event.step}.** {event.text}"))
-        elif isinstance(event, Code):
-            pending_code[event.step] = event.code
-        elif isinstance(event, Observation):
-            code = pending_code.pop(event.step, None)
-            if code is None:
-                continue
-            if event.ok:
-                cells.append(v4.new_code_cell(code.strip("\n")))
-            else:
-                error = event.execution.get("error") or {}
-                cells.append(v4.new_markdown_cell(
-                    f"Step {event.step} tried this, which failed with `{error.get('name')}: {error.get('value')}`:\n\n"
-                    f"```python\n{code.strip()}\n```"))
-        elif isinstance(event, Check) and event.answer is not None:
-            signals = "; ".join(f"{s.name} {s.value:.2f} ({s.reason})" for s in event.signals)
-            cells.append(v4.new_markdown_cell(f"*Check of answer `{event.answer}`: reward {event.reward:.2f}: "
-                                              f"{signals}.*"))
-        elif isinstance(event, FinalAnswer):
-            cells.append(v4.new_markdown_cell(
-                f"**Answer:** {event.answer}\n\n*{event.stop_reason} after {event.steps} steps, "
-                f"{event.usage.total_tokens} tokens.*"))
+    cells += _opening_cells(run.started)
+    if not run.attempts:
+        cells += _step_cells(run.steps_of(0), runnable=True)
+    for number in run.attempts:
+        won = run.vote is not None and run.vote.winner is not None and number == run.winner
+        final = run.part(number).final
+        heading = f"## Attempt {number}"
+        if final is not None:
+            heading += f": answered `{final.answer}` ({final.stop_reason}, reward {final.reward:.2f})"
+        note = ("*The answer given: its clean code runs below.*" if won else
+                "*Its code is shown, not run: it ran in a sandbox of its own.*")
+        cells.append(v4.new_markdown_cell(f"{heading}\n\n{note}"))
+        cells += _step_cells(run.steps_of(number), runnable=won, attempt=number)
+    if run.vote is not None:
+        vote = run.vote
+        tally = ", ".join(f"`{entry.key}`: {entry.votes:g}" for entry in vote.tally)
+        cells.append(v4.new_markdown_cell(f"**Vote** ({vote.strategy} over {len(vote.answers)} attempts): "
+                                          f"{tally or 'no answers'}. {vote.why}"))
+    if run.final is not None:
+        final = run.final
+        cells.append(v4.new_markdown_cell(
+            f"**Answer:** {final.answer}\n\n*{final.stop_reason} after {final.steps} steps, "
+            f"{final.usage.total_tokens} tokens.*"))
     nbformat.validate(nb)
     return nb
+
+
+def _opening_cells(started) -> list:
+    if started is None:
+        return []
+    cfg = started.config if isinstance(started.config, dict) else {}
+    question = started.question.strip()
+    cells = [v4.new_markdown_cell(
+        f"# {question.splitlines()[0][:120] if question else 'nbreason run'}\n\n"
+        f"{started.question}\n\n*Solved by nbreason with model `{cfg.get('model')}` in a `{cfg.get('sandbox')}` "
+        "sandbox. The code cells below re-run without nbreason.*")]
+    if started.context.strip():
+        cells.append(v4.new_markdown_cell("The run had these variables (recreate them first):\n\n```\n"
+                                          f"{started.context.strip()}\n```"))
+    return cells
+
+
+def _step_cells(steps, *, runnable: bool, attempt: int = 0) -> list:
+    """One attempt's steps: its plans, its code (as code cells when `runnable` and clean) and checks."""
+    cells = []
+    where = f"Attempt {attempt}, step" if attempt else "Step"
+    for step in steps:
+        if step.plan:
+            cells.append(v4.new_markdown_cell(f"**{where} {step.step}.** {step.plan}"))
+        if step.code is not None:
+            code = step.code.strip("\n")
+            error = step.execution.error if step.execution is not None else None
+            if step.observation is None:
+                cells.append(v4.new_markdown_cell(f"{where} {step.step} was stopped while running this:\n\n"
+                                                  f"```python\n{code}\n```"))
+            elif step.failed:
+                failure = f"`{error.name}: {error.value}`" if error is not None else "an error"
+                cells.append(v4.new_markdown_cell(f"{where} {step.step} tried this, which failed with {failure}:\n\n"
+                                                  f"```python\n{code}\n```"))
+            elif runnable:
+                cells.append(v4.new_code_cell(code))
+            else:
+                cells.append(v4.new_markdown_cell(f"{where} {step.step} ran:\n\n```python\n{code}\n```"))
+        check = step.check
+        if check is not None and check.answer is not None:
+            signals = "; ".join(f"{s.name} {s.value:.2f} ({s.reason})" for s in check.signals)
+            cells.append(v4.new_markdown_cell(f"*Check of answer `{check.answer}`: reward {check.reward:.2f}: "
+                                              f"{signals}.*"))
+    return cells
 
 
 REPORT_STYLE = """

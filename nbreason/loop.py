@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, AsyncIterator, Callable
 
 from . import actions, policy, prompts
 from .config import RunConfig
 from .events import BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, Plan, RunStarted, Signal, Stopped
 from .calls import Calls, StopRequested
+from .execution import ExecutionRecord
 from .history import History
 from .models.base import Completion, Model, ModelError, ModelProfile, OutOfTime
 from .policy import Choice, Judgement, Reply, RunState, Settings, StallDetector, Verification
@@ -28,7 +29,7 @@ from .sandboxes.results import last_line
 class Evidence:
     """What the run has learned so far: executions, outputs and proposed answers."""
 
-    last_execution: dict | None = None
+    last_execution: ExecutionRecord | None = None
     outputs: list[str] = field(default_factory=list)  # stdout of code that ran cleanly
     code: list[str] = field(default_factory=list)  # code that ran cleanly
     rejections: dict[str, int] = field(default_factory=dict)  # answer -> times sent back
@@ -108,7 +109,7 @@ class Loop(Calls):
                 async for event in step(outcome):
                     yield event
                 self.budget.steps = self.step
-                yield self.ev(BudgetUpdate, spent=self.budget.spent(), limits=self.budget.limits.to_json(),
+                yield self.ev(BudgetUpdate, spent=self.budget.spent(), limits=replace(self.budget.limits),
                               usage=self.budget.usage)
                 if outcome and outcome[-1].ends:
                     final = outcome[-1]
@@ -146,7 +147,7 @@ class Loop(Calls):
         if action.plan:
             yield self.ev(Plan, text=action.plan)
         reply = Reply(refusal=refusal, answer=action.answer)
-        execution: dict | None = None
+        execution: ExecutionRecord | None = None
         summary = ""
         if action.code is not None and action.code.strip():
             self.idle_replies = 0
@@ -156,8 +157,8 @@ class Loop(Calls):
                     execution, summary = item
                 else:
                     yield item
-            error = (execution or {}).get("error")
-            failure = f"{error['name']}: {error['value']}"[:200] if error else None
+            error = execution.error if execution is not None else None
+            failure = error.headline[:200] if error else None
             printed = _lone_line(self.evidence.outputs[-1]) if not error and self.evidence.outputs else None
             reply = Reply(code=True, error=failure, answer=action.answer, printed=printed,
                           stalled=self.stall.record(action.code, failure))
@@ -248,7 +249,7 @@ class Loop(Calls):
                     execution = item[0]
                 else:
                     yield item
-            if not execution.get("error"):
+            if execution.ok:
                 answer = last_line(self.evidence.outputs[-1])
         else:
             yield self.ev(Error, message="the independent solution had no code block", source="model")

@@ -19,9 +19,10 @@ import pytest
 from rich.console import Console
 
 from nbreason.events import (
-    BudgetUpdate, Check, Code, Decision, Error, FinalAnswer, ModelCall, ModelDelta, Observation, Plan, Retry,
-    RunStarted, Signal, Stopped, Usage, Vote,
+    AttemptAnswer, BudgetUpdate, Check, Code, Decision, Error, FinalAnswer, Limits, ModelCall, ModelDelta, Observation,
+    Plan, Retry, RunStarted, Signal, Spent, Stopped, TallyEntry, Usage, Vote,
 )
+from nbreason.execution import ErrorRecord, ExecutionRecord, ResultRecord
 from nbreason.export import report_html
 from nbreason.magic import _settle
 from nbreason.result import RunResult
@@ -124,13 +125,11 @@ def problems(markup: str) -> list[str]:
 
 def hostile_run(text: str) -> list:
     """One run with `text` in every text field a person sees."""
-    execution = {
-        "results": [{"html": text, "text": "plain"}, {"markdown": text}, {"svg": text}, {"png": text},
-                    {"jpeg": text}, {"latex": text}, {"javascript": text, "text": "js"}, {"json": {"k": text}},
-                    {"text": text}],
-        "stdout": [text], "stderr": [text],
-        "error": {"name": text, "value": text, "traceback": text},
-    }
+    execution = ExecutionRecord(
+        results=(ResultRecord(html=text, text="plain"), ResultRecord(markdown=text), ResultRecord(svg=text),
+                 ResultRecord(png=text), ResultRecord(jpeg=text), ResultRecord(latex=text),
+                 ResultRecord(javascript=text, text="js"), ResultRecord(json={"k": text}), ResultRecord(text=text)),
+        stdout=(text,), stderr=(text,), error=ErrorRecord(text, text, text))
     return [
         RunStarted(question=text, config={"model": text, "sandbox": text, "protocol": text}, step=text),
         ModelCall(step=1, model=text, usage=Usage(10, 5, calls=1), duration=0.1),
@@ -153,9 +152,9 @@ def hostile_vote(text: str) -> list:
         RunStarted(question=text, config={"model": text, "sandbox": text}),
         Plan(step=1, attempt=1, text=text),
         FinalAnswer(attempt=1, answer=text, stop_reason=text, reward=0.5, steps=1),
-        Vote(strategy=text, answers=[{"attempt": text, "answer": text, "reward": 0.5, "verified": True, "tokens": 10,
-                                      "stop_reason": text}], tally={text: 1}, winner=text, winner_attempt=1, why=text,
-             stopped_early=text),
+        Vote(strategy=text, answers=[AttemptAnswer(attempt=text, answer=text, reward=0.5, verified=True, tokens=10,
+                                                   stop_reason=text)],
+             tally=[TallyEntry(text, 1)], winner=text, winner_attempt=1, why=text, stopped_early=text),
         FinalAnswer(answer=text, stop_reason=text, reward=0.5, steps=1),
     ]
 
@@ -243,7 +242,7 @@ CHART_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="120" height="60" vi
 
 
 def one_result(result: dict) -> list:
-    return [RunStarted(question="q", config={}), Observation(step=1, execution={"results": [result]}),
+    return [RunStarted(question="q", config={}), Observation(step=1, execution=ExecutionRecord((ResultRecord(**result),))),
             FinalAnswer(answer="done", stop_reason="answered")]
 
 
@@ -391,10 +390,11 @@ def test_a_trace_with_text_where_numbers_belong_renders_inert():
     events = [
         RunStarted(question="q", config={"max_steps": bad, "max_total_tokens": bad, "max_seconds": bad}),
         Check(step=1, reward=bad, signals=[Signal("s", bad, "r")]),
-        BudgetUpdate(step=1, spent={"steps": bad, "tokens": bad, "seconds": bad, "cost": bad},
-                     limits={"steps": bad, "tokens": bad, "seconds": bad, "cost": bad}),
-        Vote(strategy="vote", answers=[{"attempt": bad, "answer": "a", "reward": bad, "verified": True,
-                                        "tokens": bad, "stop_reason": "x"}, "not a row"], tally={"a": bad}),
+        BudgetUpdate(step=1, spent=Spent(steps=bad, tokens=bad, seconds=bad, cost=bad),
+                     limits=Limits(steps=bad, tokens=bad, seconds=bad, cost=bad)),
+        Vote(strategy="vote", answers=[AttemptAnswer(attempt=bad, answer="a", reward=bad, verified=True,
+                                                     tokens=bad, stop_reason="x"), "not a row"],
+             tally=[TallyEntry("a", bad), "not an entry"]),
         FinalAnswer(answer="a", stop_reason="answered", reward=bad, steps=bad),
     ]
     for route, pages in everywhere(events).items():
@@ -430,9 +430,9 @@ def hostile_trace(path: Path) -> None:
         for event in hostile_run(payload(index))[1:-1]:
             event.step = index + 1
             events.append(event)
-    events.append(Observation(step=len(PAYLOADS) + 1, execution={
-        "results": [{"html": table, "text": "table"}, {"png": png, "text": "<Figure>"},
-                    {"svg": svg, "text": "<Figure>"}], "stdout": ["shown\n"]}))
+    events.append(Observation(step=len(PAYLOADS) + 1, execution=ExecutionRecord(
+        results=(ResultRecord(html=table, text="table"), ResultRecord(png=png, text="<Figure>"),
+                 ResultRecord(svg=svg, text="<Figure>")), stdout=("shown\n",))))
     events.append(FinalAnswer(step=len(PAYLOADS) + 1, answer=payload(1), stop_reason="answered"))
     for event in events:
         writer(event)
@@ -532,8 +532,8 @@ def terminal_run(text: str) -> list:
     run[0].step = 0
     deltas = [ModelDelta(step=1, text=text), ModelDelta(step=1, text=text)]
     return run[:1] + deltas + run[1:-1] + [
-        BudgetUpdate(step=1, spent={"steps": text, "tokens": 1, "seconds": 1.0, "cost": None},
-                     limits={"steps": text, "tokens": None, "seconds": None}),
+        BudgetUpdate(step=1, spent=Spent(steps=text, tokens=1, seconds=1.0, cost=None),
+                     limits=Limits(steps=text, tokens=None, seconds=None)),
         Plan(step=1, text=f"# {text}\n\n[link]({text}) `{text}`\n\n```python\n{text}\n```"),
         Code(step=text, code=text),
         *hostile_vote(text)[2:4], FinalAnswer(attempt=2, answer=text, stop_reason=text, reward=0.1), run[-1],
@@ -552,8 +552,8 @@ def test_rich_markup_and_links_in_model_text_stay_text():
     text = "[link=https://attacker.example/]innocent[/link] [bold red]loud[/]"
     out = console_output([RunStarted(question=text, config={"model": text}), Plan(step=1, text="[x](https://a.example/)"),
                           FinalAnswer(answer=text, stop_reason=text),
-                          Vote(strategy=text, answers=[{"attempt": 1, "answer": text, "reward": 1.0, "tokens": 1,
-                                                        "stop_reason": text}])])
+                          Vote(strategy=text, answers=[AttemptAnswer(attempt=1, answer=text, reward=1.0, tokens=1,
+                                                                     stop_reason=text)])])
     assert "\x1b]8;" not in out  # no terminal hyperlink at all
     assert "[link=https://attacker.example/]" in out and "https://a.example/" in out
 
@@ -573,5 +573,5 @@ def test_newlines_and_tabs_are_kept_for_the_terminal():
     out = console_output([Observation(step=1, summary="first\r\nsecond\nthird", ok=True)])
     lines = [line for line in out.splitlines() if "first" in line or "second" in line or "third" in line]
     assert len(lines) == 3 and "\\r" not in out
-    text = static.event_text(Observation(step=1, execution={"stdout": ["a\tb\nc\r\nd\n"]}))
+    text = static.event_text(Observation(step=1, execution=ExecutionRecord(stdout=("a\tb\nc\r\nd\n",))))
     assert text.endswith("a\tb\nc\nd")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from nbreason.config import RunConfig
-from nbreason.events import FinalAnswer, RunStarted, Vote
+from nbreason.events import AttemptAnswer, FinalAnswer, ModelDelta, Observation, RunStarted, TallyEntry, Vote
 from nbreason.export import report_html
 from nbreason.runner import reason
 from nbreason.trace import read_trace
@@ -38,10 +38,16 @@ async def test_majority_vote_picks_the_common_answer_and_says_why(tmp_path):
         temperatures = {r["temperature"] for r in server.requests}
         seeds = sorted({r["seed"] for r in server.requests})
     assert result.answer == "12" and result.stop_reason == "answered (vote of 3)"
-    assert [a["answer"] for a in result.attempts] == ["12", "12", "13"]
+    assert [a.answer for a in result.attempts] == ["12", "12", "13"]
     assert "2 of 3 answers agree on '12'" in result.vote_why
     assert temperatures == {0.7} and seeds == [1, 2, 3]  # attempts are sampled, each with its own seed
     events = read_trace(tmp_path / "t.jsonl")
+    assert events == [e for e in result.events if not isinstance(e, ModelDelta)]  # typed records, read back equal
+    vote = next(e for e in events if isinstance(e, Vote))
+    assert vote.answers[2] == AttemptAnswer(3, "13", vote.answers[2].reward, vote.answers[2].verified,
+                                            vote.answers[2].tokens, "answered")
+    assert vote.tally == [TallyEntry("12", 2.0), TallyEntry("13", 1.0)]
+    assert sorted(e.execution.stdout_text for e in events if isinstance(e, Observation)) == ["12\n", "12\n", "13\n"]
     assert {e.attempt for e in events} == {0, 1, 2, 3}
     assert isinstance(events[-1], FinalAnswer) and events[-1].attempt == 0
     assert sum(isinstance(e, RunStarted) for e in events) == 4

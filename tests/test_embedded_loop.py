@@ -36,7 +36,7 @@ async def test_small_embedded_model_answers_through_the_whole_loop(tmp_path, mon
     kinds = [type(e) for e in result.events]
     assert ModelCall in kinds and Code in kinds and Observation in kinds, result.stop_reason
     outputs = [s.execution for s in result.steps if s.execution]
-    assert any("56211" in "".join(x["stdout"]) + str(x["results"]) for x in outputs)
+    assert any("56211" in x.stdout_text + str(x.results) for x in outputs)
     assert result.answer is not None and "56211" in result.answer.replace(",", "")
     assert result.usage.completion_tokens > 0 and result.usage.cost == 0.0
     # the embedded models' default self-check: the answer is recomputed from scratch before it is accepted

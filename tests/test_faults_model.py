@@ -139,7 +139,7 @@ async def test_code_in_the_wrong_language_is_not_run(tmp_path):
 
 async def test_several_code_blocks_run_as_one(tmp_path):
     result = await run_case([Reply("```python\nx = 3\n```\n```python\nprint(x + 4)\n```"), FINAL], tmp_path)
-    assert result.answer == "7" and "".join(result.steps[0].execution["stdout"]).strip() == "7"
+    assert result.answer == "7" and result.steps[0].execution.stdout_text.strip() == "7"
 
 
 async def test_answer_without_the_marker_is_nudged(tmp_path):

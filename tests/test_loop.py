@@ -34,7 +34,7 @@ async def test_multi_step_run_recovers_from_a_code_error(tmp_path):
     with ScriptedServer(script) as server:
         result = await reason("Sum of 0..9?", config=config(server, trace=str(tmp_path / "t.jsonl")))
     assert result.answer == "45" and result.stop_reason == "answered" and result.verified
-    assert [s.execution["error"] is None for s in result.steps[:2]] == [False, True]
+    assert [s.execution.error is None for s in result.steps[:2]] == [False, True]
     assert "SyntaxError" in result.steps[0].summary
     # the model saw the error before it fixed the code
     second_request = server.requests[1]["messages"]
@@ -109,7 +109,7 @@ async def test_backtracking_rebuilds_the_good_state_and_hides_the_failed_steps()
     assert result.answer == "9" and result.verified
     assert "back at the state after step 1" in after_backtrack[-1]["content"]
     assert not any("mean()" in str(m.get("content")) for m in after_backtrack)  # failed steps dropped
-    assert "".join(result.steps[3].execution["stdout"]).strip() == "9.0"  # `data` was rebuilt
+    assert result.steps[3].execution.stdout_text.strip() == "9.0"  # `data` was rebuilt
 
 
 async def test_an_answer_not_backed_by_output_is_sent_back_for_revision():
@@ -184,7 +184,7 @@ async def test_model_code_cannot_see_api_keys(monkeypatch):
             "print(b'sk-secret' in open('/proc/self/environ','rb').read())")
     with ScriptedServer([Reply(f"```python\n{code}\n```"), Reply("FINAL ANSWER: none")]) as server:
         result = await reason("q", config=config(server))
-    out = "".join(result.steps[0].execution["stdout"])
+    out = result.steps[0].execution.stdout_text
     assert out.strip().splitlines() == ["[]", "False"]
 
 
@@ -193,7 +193,7 @@ async def test_matplotlib_figure_reaches_the_observation():
     with ScriptedServer([Reply(f"```python\n{code}\n```"), Reply("FINAL ANSWER: plotted")]) as server:
         result = await reason("plot", config=config(server))
     execution = result.steps[0].execution
-    assert any("png" in r for r in execution["results"])
+    assert any(r.png for r in execution.results)
     assert "image/png" in result.steps[0].summary
 
 

@@ -102,3 +102,36 @@ async def test_replay_of_a_trace_cut_mid_write(live_run, tmp_path):
     replay = ReplayView(events).show_all()
     assert replay.view.cards  # what was written before the cut still shows
     nbformat.validate(notebook_from_events(events))
+
+
+def test_exported_attempts_keep_their_own_code_though_their_events_interleave():
+    from nbreason.events import AttemptAnswer, Code, Observation, Plan, RunStarted, TallyEntry, Vote
+    from nbreason.execution import ExecutionRecord
+
+    def printed(text):
+        return ExecutionRecord(stdout=(f"{text}\n",))
+
+    events = [
+        RunStarted(question="Which number?", config={"model": "m", "sandbox": "local", "attempts": 2}),
+        Plan(attempt=1, step=1, text="Print eleven."), Plan(attempt=2, step=1, text="Print twenty-two."),
+        Code(attempt=1, step=1, code="print(11)"), Code(attempt=2, step=1, code="print(22)"),
+        Observation(attempt=1, step=1, execution=printed(11)), Observation(attempt=2, step=1, execution=printed(22)),
+        FinalAnswer(attempt=1, step=1, answer="11", stop_reason="answered", reward=0.5, code=["print(11)"]),
+        FinalAnswer(attempt=2, step=1, answer="22", stop_reason="answered", reward=0.9, code=["print(22)"]),
+        Vote(strategy="wvote", answers=[AttemptAnswer(1, "11", 0.5), AttemptAnswer(2, "22", 0.9)],
+             tally=[TallyEntry("11", 0.5), TallyEntry("22", 0.9)], winner="22", winner_attempt=2, why="more reward"),
+        FinalAnswer(answer="22", stop_reason="answered (wvote of 2)", reward=0.9, steps=2, code=["print(22)"]),
+    ]
+    nb = notebook_from_events(events)
+    nbformat.validate(nb)
+    starts = [i for i, c in enumerate(nb.cells) if c.source.startswith("## Attempt")]
+    assert len(starts) == 2
+    first, second = nb.cells[starts[0]:starts[1]], nb.cells[starts[1]:]
+    assert "## Attempt 1: answered `11`" in first[0].source and "## Attempt 2: answered `22`" in second[0].source
+    first_text, second_text = "\n".join(c.source for c in first), "\n".join(c.source for c in second)
+    assert "print(11)" in first_text and "print(22)" not in first_text and "eleven" in first_text
+    assert "print(11)" not in second_text and "twenty-two" in second_text
+    # only the winner's code runs: the attempts had separate sandboxes
+    assert [c.source for c in nb.cells if c.cell_type == "code"] == ["print(22)"]
+    assert not any(c.cell_type == "code" for c in first)
+    assert "**Vote** (wvote over 2 attempts)" in second_text and nb.cells[-1].source.startswith("**Answer:** 22")

@@ -5,6 +5,8 @@ import pytest
 from nbreason.events import Signal
 from nbreason.policy.reward import agreement, answer_parses, code_ran, combine, grounded, user_check
 from nbreason.policy.voting import majority_vote
+from nbreason.execution import ErrorRecord, ExecutionRecord
+from nbreason.policy.reward import self_check_signal
 
 
 def test_a_sentence_is_not_an_answer_value():
@@ -47,9 +49,20 @@ def test_a_fraction_is_a_number_to_every_signal_as_it_is_to_voting(answer, outpu
 
 
 def test_code_ran_reads_the_error():
-    assert code_ran({"error": None}).value == 1.0
-    signal = code_ran({"error": {"name": "KeyError", "value": "'x'"}})
-    assert signal.value == 0.0 and "KeyError" in signal.reason
+    assert code_ran(ExecutionRecord()).value == 1.0
+    signal = code_ran(ExecutionRecord(error=ErrorRecord("KeyError", "'x'")))
+    assert signal.value == 0.0 and "KeyError: 'x'" in signal.reason
+    assert code_ran(None).value == 0.0 and "no code" in code_ran(None).reason
+
+
+def test_self_check_reads_the_last_printed_line():
+    assert self_check_signal(ExecutionRecord(stdout=("checking\n", "True\n"))).value == 1.0
+    assert self_check_signal(ExecutionRecord(stdout=("False\n",))).value == 0.0
+    inconclusive = self_check_signal(ExecutionRecord(stdout=("maybe\n",)))
+    assert inconclusive.value == 0.5 and "'maybe'" in inconclusive.reason
+    failed = self_check_signal(ExecutionRecord(stdout=("True\n",), error=ErrorRecord("NameError", "x")))
+    assert failed.value == 0.5 and "NameError" in failed.reason
+    assert "no code" in self_check_signal(None).reason
 
 
 def test_user_check_scores_bool_numbers_and_exceptions():

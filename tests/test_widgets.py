@@ -6,9 +6,10 @@ import asyncio
 import base64
 
 from nbreason.events import (
-    BudgetUpdate, Check, Code, Decision, Error, FinalAnswer, ModelCall, ModelDelta, Observation,
-    Plan, RunStarted, Signal, Stopped, Usage,
+    BudgetUpdate, Check, Code, Decision, Error, FinalAnswer, Limits, ModelCall, ModelDelta, Observation,
+    Plan, RunStarted, Signal, Spent, Stopped, Usage,
 )
+from nbreason.execution import ErrorRecord, ExecutionRecord, ResultRecord
 from nbreason.views import html as static
 from nbreason.views.widgets import RunView
 
@@ -23,25 +24,23 @@ def step_events(step: int, *, code="print(1)", execution=None, reward=0.5, actio
         ModelCall(step=step, model="scripted", usage=Usage(100, 20, calls=1), duration=0.4, elapsed=step),
         Plan(step=step, text="Compute it with **numpy**.", elapsed=step + 0.1),
         Code(step=step, code=code, elapsed=step + 0.2),
-        Observation(step=step, execution=execution or {"results": [], "logs": {"stdout": ["1\n"], "stderr": []},
-                                                        "error": None}, summary="1", elapsed=step + 0.5),
+        Observation(step=step, execution=execution or ExecutionRecord(stdout=("1\n",)), summary="1",
+                    ok=(execution or ExecutionRecord()).ok, elapsed=step + 0.5),
         Check(step=step, reward=reward, signals=[Signal("code_ran", 1.0, "the last code ran without error")],
               elapsed=step + 0.6),
         Decision(step=step, action=action, reason="the model reads the output next", elapsed=step + 0.7),
-        BudgetUpdate(step=step, spent={"steps": step, "tokens": 120 * step, "seconds": 2.0 * step, "cost": 0.0},
-                     limits={"steps": 4, "tokens": 1000, "seconds": 60.0, "cost": None}),
+        BudgetUpdate(step=step, spent=Spent(steps=step, tokens=120 * step, seconds=2.0 * step, cost=0.0),
+                     limits=Limits(steps=4, tokens=1000, seconds=60.0, cost=None)),
     ]
 
 
 def a_run(final_reason="answered"):
-    rich = {
-        "results": [{"png": PNG, "text": "<Figure>"}, {"html": "<table><tr><td>West</td></tr></table>",
-                                                        "text": "  region\n0 West"}],
-        "stdout": ["totals\n"], "stderr": ["a warning\n"], "error": None,
-    }
-    failing = {"results": [], "logs": {"stdout": [], "stderr": []},
-               "error": {"name": "ZeroDivisionError", "value": "division by zero",
-                         "traceback": "Traceback...\nZeroDivisionError: division by zero"}}
+    rich = ExecutionRecord(
+        results=(ResultRecord(png=PNG, text="<Figure>"),
+                 ResultRecord(html="<table><tr><td>West</td></tr></table>", text="  region\n0 West")),
+        stdout=("totals\n",), stderr=("a warning\n",))
+    failing = ExecutionRecord(error=ErrorRecord("ZeroDivisionError", "division by zero",
+                                                "Traceback...\nZeroDivisionError: division by zero"))
     return [
         RunStarted(question="Which region sells most?", config=CONFIG),
         *step_events(1, code="1/0", execution=failing, reward=0.0, action="revise"),

@@ -9,14 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, runtime_checkable
 
-from ..events import Usage
-
-
-@dataclass
-class ToolCall:
-    id: str
-    name: str
-    arguments: str  # raw JSON text as the model produced it
+from ..events import ToolCall, Usage  # ToolCall lives with the ModelCall event that carries it
 
 
 @dataclass

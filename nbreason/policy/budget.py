@@ -9,18 +9,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from ..events import Usage
+from ..events import Limits, Spent, Usage  # Limits and Spent live with the events that carry them
 
-
-@dataclass
-class Limits:
-    steps: int | None = 8
-    tokens: int | None = 40_000  # prompt + completion, all calls
-    seconds: float | None = 600.0
-    cost: float | None = None  # USD
-
-    def to_json(self) -> dict:
-        return {"steps": self.steps, "tokens": self.tokens, "seconds": self.seconds, "cost": self.cost}
+__all__ = ["Budget", "Limits", "Spent"]
 
 
 @dataclass
@@ -37,13 +28,9 @@ class Budget:
     def charge(self, usage: Usage) -> None:
         self.usage = self.usage + usage
 
-    def spent(self) -> dict:
-        return {
-            "steps": self.steps,
-            "tokens": self.usage.total_tokens,
-            "seconds": round(self.seconds, 2),
-            "cost": self.usage.cost,  # None: unknown price
-        }
+    def spent(self) -> Spent:
+        return Spent(steps=self.steps, tokens=self.usage.total_tokens, seconds=round(self.seconds, 2),
+                     cost=self.usage.cost)  # cost None: unknown price
 
     def exceeded(self) -> str | None:
         """The first limit reached, as a stop reason, or None."""

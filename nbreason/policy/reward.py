@@ -11,16 +11,17 @@ from typing import Any, Callable
 
 from ..answers import key, number, number_key, numbers_in, same_number, tally, unwrap
 from ..events import Signal
+from ..execution import ExecutionRecord
 
 MAX_ANSWER_WORDS = 15  # longer "answers" are usually prose about the problem, not an answer
 
 
-def code_ran(execution: dict | None) -> Signal:
+def code_ran(execution: ExecutionRecord | None) -> Signal:
     if execution is None:
         return Signal("code_ran", 0.0, "no code has run yet")
-    error = execution.get("error")
+    error = execution.error
     if error:
-        return Signal("code_ran", 0.0, f"the last code raised {error.get('name')}: {error.get('value', '')[:120]}")
+        return Signal("code_ran", 0.0, f"the last code raised {error.name}: {error.value[:120]}")
     return Signal("code_ran", 1.0, "the last code ran without error")
 
 
@@ -92,12 +93,12 @@ def combine(signals: list[Signal]) -> float:
     return round(sum(s.value * s.weight for s in signals) / total, 4)
 
 
-def self_check_signal(execution: dict | None) -> Signal:
+def self_check_signal(execution: ExecutionRecord | None) -> Signal:
     """Read a verification's verdict: its last printed line, True or False."""
-    if not execution or execution.get("error"):
-        error = (execution or {}).get("error") or {}
-        return Signal("self_check", 0.5, f"the check itself failed ({error.get('name', 'no code')}): inconclusive", 2.0)
-    lines = [ln.strip() for ln in "".join(execution.get("stdout", [])).splitlines() if ln.strip()]
+    if execution is None or execution.error:
+        failed = execution.error.name if execution is not None and execution.error else "no code"
+        return Signal("self_check", 0.5, f"the check itself failed ({failed}): inconclusive", 2.0)
+    lines = [ln.strip() for ln in execution.stdout_text.splitlines() if ln.strip()]
     verdict = lines[-1] if lines else ""
     if verdict in ("True", "true", "PASS", "OK"):
         return Signal("self_check", 1.0, "the independent check printed True", 2.0)
@@ -106,7 +107,7 @@ def self_check_signal(execution: dict | None) -> Signal:
     return Signal("self_check", 0.5, f"the check printed {verdict[:40]!r}, not True/False: inconclusive", 2.0)
 
 
-def judge_signals(answer: str | None, *, answer_type: str, outputs: list[str], last_execution: dict | None,
+def judge_signals(answer: str | None, *, answer_type: str, outputs: list[str], last_execution: ExecutionRecord | None,
                   self_check: Signal | None = None, solutions: list[str | None] | None = None,
                   needed: int = 2, user: Signal | None = None) -> list[Signal]:
     """Every signal that scores an answer: its form, whether the code's output backs it, whether

@@ -18,8 +18,8 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
 
-from ..events import (BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, ModelCall, ModelDelta,
-                      Observation, Plan, Retry, RunStarted, Stopped)
+from ..events import (AttemptAnswer, BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, ModelCall,
+                      ModelDelta, Observation, Plan, Retry, RunStarted, Stopped, Vote)
 from .safe import terminal_text
 from .templates import count_text, number_text
 
@@ -118,13 +118,17 @@ class ConsoleView:
 
     def _on_budget(self, e: BudgetUpdate) -> None:
         s, lim = e.spent, e.limits
-        cost = "cost unknown" if s.get("cost") is None else f"${number_text(s['cost'], 4)}"
-        seconds = f"{number_text(s.get('seconds'), 1)}s"
-        if lim.get("seconds"):
-            seconds += f"/{number_text(lim['seconds'], 0)}s"
+
+        def limit(key):
+            return getattr(lim, key, None) if lim is not None else None
+
+        cost = "cost unknown" if s.cost is None else f"${number_text(s.cost, 4)}"
+        seconds = f"{number_text(s.seconds, 1)}s"
+        if limit("seconds"):
+            seconds += f"/{number_text(limit('seconds'), 0)}s"
         self.console.print(_text(
-            f"budget: steps {_limit(s.get('steps'), lim.get('steps'))} · "
-            f"tokens {_limit(s.get('tokens'), lim.get('tokens'))} · {seconds} · {cost}", style="dim"))
+            f"budget: steps {_limit(s.steps, limit('steps'))} · "
+            f"tokens {_limit(s.tokens, limit('tokens'))} · {seconds} · {cost}", style="dim"))
 
     def _on_retry(self, e: Retry) -> None:
         self.console.print(_text(f"retry {e.number} in {number_text(e.wait, 1)}s: {e.reason}", style="yellow"))
@@ -136,17 +140,17 @@ class ConsoleView:
     def _on_stopped(self, e: Stopped) -> None:
         self.console.print(_text(e.reason, style="bold yellow"))
 
-    def _on_vote(self, e) -> None:
+    def _on_vote(self, e: Vote) -> None:
         from rich.table import Table
 
         table = Table(title=_text(f"{e.strategy} over {len(e.answers)} attempts"), title_justify="left")
         for column in ("attempt", "answer", "reward", "tokens", "ended"):
             table.add_column(column)
-        for r in (r for r in e.answers if isinstance(r, dict)):
-            style = "bold green" if r.get("attempt") == e.winner_attempt else ""
+        for r in (r for r in e.answers if isinstance(r, AttemptAnswer)):
+            style = "bold green" if r.attempt == e.winner_attempt else ""
             # Text cells: a str cell would be read as rich markup ("[link=...]").
-            table.add_row(_text(r.get("attempt")), _text(r.get("answer")), _text(number_text(r.get("reward"))),
-                          _text(count_text(r.get("tokens"))), _text(r.get("stop_reason")), style=style)
+            table.add_row(_text(r.attempt), _text(r.answer), _text(number_text(r.reward)),
+                          _text(count_text(r.tokens)), _text(r.stop_reason), style=style)
         self.console.print(table)
         self.console.print(_text(f"winner: {e.why}" + (f" · stopped early: {e.stopped_early}" if e.stopped_early
                                                          else ""), style="green"))

@@ -12,14 +12,14 @@ bundles the live widgets hand to the front end.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from markupsafe import Markup
 
 from ..events import (
-    BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, ModelCall,
-    Observation, Plan, Retry, RunStarted, Stopped, Usage, Vote,
+    AttemptAnswer, BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, Observation, Plan, Retry,
+    RunStarted, Stopped, TallyEntry, Vote,
 )
+from ..execution import ErrorRecord, ExecutionRecord, ResultRecord
+from ..result import RunFold, Step, fold
 from .safe import clean_html, safe_bundle, terminal_text
 from .templates import number_text, render
 
@@ -31,7 +31,7 @@ RESULT_MIME = {
     "javascript": "application/javascript",  # read only to say it was not shown (safe.safe_bundle)
 }
 
-BUDGETS = (  # (key in BudgetUpdate dicts, label, RunStarted.config limit key)
+BUDGETS = (  # (field of Spent and Limits, label, RunStarted.config limit key)
     ("steps", "steps", "max_steps"),
     ("tokens", "tokens", "max_total_tokens"),
     ("seconds", "time", "max_seconds"),
@@ -81,47 +81,47 @@ def format_amount(key: str, value) -> str:
     return f"{int(value):,}"
 
 
-def traceback_text(error: dict) -> str:
-    tb = error.get("traceback") or ""
-    return "\n".join(tb) if isinstance(tb, list) else str(tb)
+def traceback_text(error: ErrorRecord) -> str:
+    tb = error.traceback
+    return "\n".join(map(str, tb)) if isinstance(tb, (list, tuple)) else "" if tb is None else str(tb)
 
 
 def _joined(value) -> str:
-    """Stream text as e2b keeps it (a list of pieces), or whatever a trace put there, as text."""
+    """Stream text as e2b keeps it (a sequence of pieces), or whatever a record holds, as text."""
     if isinstance(value, (list, tuple)):
         return "".join(v if isinstance(v, str) else str(v) for v in value)
     return "" if value is None else str(value)
 
 
-def execution_outputs(execution: dict) -> list[dict]:
-    """An e2b-style execution dict as nbformat output dicts (what `Output.outputs` holds).
+def execution_outputs(execution: ExecutionRecord | None) -> list[dict]:
+    """An execution record as nbformat output dicts (what `Output.outputs` holds).
 
     The display bundles are sanitised here (`safe.safe_bundle`): the live widgets hand them to
     the front end, whose own renderers treat an Output widget's content as trusted."""
-    execution = execution if isinstance(execution, dict) else {}
-    logs = execution.get("logs") if isinstance(execution.get("logs"), dict) else execution
+    if not isinstance(execution, ExecutionRecord):
+        return []
     outputs = []
-    for name in ("stdout", "stderr"):
-        text = _joined(logs.get(name))
+    for name, pieces in (("stdout", execution.stdout), ("stderr", execution.stderr)):
+        text = _joined(pieces)
         if text:
             outputs.append({"output_type": "stream", "name": name, "text": text})
-    results = execution.get("results")
-    for result in results if isinstance(results, list) else []:
-        if not isinstance(result, dict):
+    for result in execution.results:
+        if not isinstance(result, ResultRecord):
             continue
-        data = safe_bundle({mime: result[key] for key, mime in RESULT_MIME.items() if result.get(key) is not None})
+        data = safe_bundle({mime: getattr(result, key) for key, mime in RESULT_MIME.items()
+                            if getattr(result, key) is not None})
         if data:
             outputs.append({"output_type": "display_data", "data": data, "metadata": {}})
-    error = execution.get("error")
-    if isinstance(error, dict):
+    error = execution.error
+    if isinstance(error, ErrorRecord):
         outputs.append({
-            "output_type": "error", "ename": str(error.get("name", "Error")),
-            "evalue": str(error.get("value", "")), "traceback": traceback_text(error).splitlines(),
+            "output_type": "error", "ename": str(error.name), "evalue": str(error.value),
+            "traceback": traceback_text(error).splitlines(),
         })
     return outputs
 
 
-def execution_html(execution: dict) -> Markup:
+def execution_html(execution: ExecutionRecord | None) -> Markup:
     # The template sanitises `text/html` once more: the outputs are the boundary, not a promise.
     return render("outputs.html", outputs=execution_outputs(execution))
 
@@ -136,92 +136,31 @@ def stop_reason_text(final: FinalAnswer) -> str:
     return f"{final.stop_reason} · reward {number_text(final.reward)}{verified} · {final.steps} step(s)"
 
 
-@dataclass
-class StepSummary:
-    """What one step did, gathered from its events."""
-
-    step: int
-    plan: str = ""
-    code: str = ""
-    observation: Observation | None = None
-    check: Check | None = None
-    decision: Decision | None = None
-    errors: list[str] = field(default_factory=list)
-    usage: Usage = field(default_factory=Usage)
-    start: float | None = None
-    end: float = 0.0
-
-    @property
-    def seconds(self) -> float:
-        return max(0.0, self.end - (self.start or 0.0))
-
-    def title(self) -> str:
-        parts = [f"Step {self.step}"]
-        if self.decision:
-            parts.append(self.decision.action)
-        if self.check:
-            parts.append(f"reward {number_text(self.check.reward)}")
-        if self.observation and (not self.observation.ok or (self.observation.execution or {}).get("error")):
-            parts.append("error")
-        parts.append(f"{self.usage.total_tokens:,} tokens · {self.seconds:.1f} s")
-        return " · ".join(str(part) for part in parts)
+def error_line(error: Error) -> str:
+    return f"{error.source or 'error'}: {error.message}"
 
 
-def add_to_step(summary: StepSummary, event: Event) -> None:
-    """Fold one event into its step's summary (shared with the live view)."""
-    if summary.start is None:
-        summary.start = event.elapsed
-    summary.end = max(summary.end, event.elapsed)
-    if isinstance(event, Plan):
-        summary.plan = event.text
-    elif isinstance(event, Code):
-        summary.code = event.code
-    elif isinstance(event, Observation):
-        summary.observation = event
-    elif isinstance(event, Check):
-        summary.check = event
-    elif isinstance(event, Decision):
-        summary.decision = event
-    elif isinstance(event, ModelCall):
-        summary.usage = summary.usage + event.usage
-    elif isinstance(event, Error):
-        summary.errors.append(f"{event.source or 'error'}: {event.message}")
-
-
-@dataclass
-class RunSummary:
-    started: RunStarted | None = None
-    steps: dict[int, StepSummary] = field(default_factory=dict)
-    budget: BudgetUpdate | None = None
-    errors: list[str] = field(default_factory=list)
-    final: FinalAnswer | None = None
-
-
-def summarize(events) -> RunSummary:
-    run = RunSummary()
-    for event in events:
-        if isinstance(event, RunStarted):
-            run.started = event
-        elif isinstance(event, BudgetUpdate):
-            run.budget = event
-        elif isinstance(event, FinalAnswer):
-            run.final = event
-        elif isinstance(event, (Stopped, Retry)):
-            continue
-        elif event.step > 0:
-            add_to_step(run.steps.setdefault(event.step, StepSummary(event.step)), event)
-        elif isinstance(event, Error):
-            run.errors.append(f"{event.source or 'error'}: {event.message}")
-    return run
+def step_title(step: Step) -> str:
+    """'Step 2 · final · reward 1.00 · 120 tokens · 0.7 s' (also the live view's accordion titles)."""
+    parts = [f"Step {step.step}"]
+    if step.decision:
+        parts.append(step.decision.action)
+    if step.check:
+        parts.append(f"reward {number_text(step.check.reward)}")
+    if step.failed:
+        parts.append("error")
+    parts.append(f"{step.usage.total_tokens:,} tokens · {step.seconds:.1f} s")
+    return " · ".join(str(part) for part in parts)
 
 
 def budget_rows(started: RunStarted | None, budget: BudgetUpdate | None) -> list[tuple[str, str, object, object]]:
     """(key, label, spent, limit) per budget; limit None means unlimited."""
-    config = started.config if started else {}
+    config = started.config if started is not None and isinstance(started.config, dict) else {}
     rows = []
     for key, label, config_key in BUDGETS:
-        spent = (budget.spent.get(key) if budget else None) or 0
-        limit = budget.limits.get(key) if budget and key in budget.limits else config.get(config_key)
+        spent = (getattr(budget.spent, key, None) if budget else None) or 0
+        limits = budget.limits if budget else None
+        limit = getattr(limits, key, None) if limits is not None else config.get(config_key)
         rows.append((key, label, spent, limit))
     return rows
 
@@ -236,51 +175,48 @@ def final_html(final: FinalAnswer) -> Markup:
     return render("final.html", answer=answer, stopped=stop_reason_text(final))
 
 
-def step_html(step: StepSummary, *, open: bool = False) -> Markup:
+def step_html(step: Step, *, open: bool = False) -> Markup:
     return render(
-        "step.html", step=step, open=open,
+        "step.html", title=step_title(step), decision=step.decision, open=open,
+        errors=[error_line(e) for e in step.errors],
         plan=markdown_html(step.plan) if step.plan else "",
         code=code_html(step.code) if step.code else "",
-        outputs=execution_html(step.observation.execution) if step.observation else "",
+        outputs=execution_html(step.execution) if step.observation else "",
         check=check_html(step.check) if step.check else "",
     )
 
 
 def vote_html(vote: Vote) -> Markup:
     """Several attempts side by side: each answer, its reward, and why the winner won."""
-    rows = [r for r in vote.answers if isinstance(r, dict)] if isinstance(vote.answers, list) else []
-    tally = list(vote.tally.items()) if isinstance(vote.tally, dict) else []
+    rows = [r for r in vote.answers if isinstance(r, AttemptAnswer)] if isinstance(vote.answers, list) else []
+    tally = [(e.key, e.votes) for e in vote.tally if isinstance(e, TallyEntry)] if isinstance(vote.tally, list) else []
     return render("vote.html", vote=vote, rows=rows, tally=tally)
 
 
 def run_html(events, *, open_steps: bool = False) -> Markup:
     """A whole run as one self-contained HTML fragment (`open_steps`: every step unfolded)."""
-    events = list(events)
-    attempts = sorted({e.attempt for e in events if e.attempt > 0})
-    if attempts:  # several attempts: each as its own run, then the vote and the answer
-        top = [e for e in events if e.attempt == 0]
-        run = summarize(top)
-        parts = []
-        for number in attempts:
-            mine = [e for e in events if e.attempt == number]
-            final = next((e for e in mine if isinstance(e, FinalAnswer)), None)
-            parts.append(render("attempt.html", number=number, final=final,
-                                body=run_html_single(mine, open_steps=open_steps)))
-        parts += [vote_html(e) for e in top if isinstance(e, Vote)]
-        return render("run.html", header=header_html(run.started), budget=None, parts=parts, errors=[],
-                      final=final_html(run.final) if run.final else "")
-    return run_html_single(events, open_steps=open_steps)
+    run = fold(events)
+    if not run.attempts:
+        return _part_html(run, 0, open_steps)
+    # Several attempts: each as its own run, then the vote and the answer.
+    parts = [render("attempt.html", number=n, final=run.part(n).final, body=_part_html(run, n, open_steps))
+             for n in run.attempts]
+    if run.vote is not None:
+        parts.append(vote_html(run.vote))
+    return render("run.html", header=header_html(run.started), budget=None, parts=parts,
+                  errors=[error_line(e) for e in run.errors], final=final_html(run.final) if run.final else "")
 
 
-def run_html_single(events, *, open_steps: bool = False) -> Markup:
-    run = summarize(events)
+def _part_html(run: RunFold, attempt: int, open_steps: bool) -> Markup:
+    """The run itself (0), or one attempt, as a run: header, budget, steps, errors, answer."""
+    part = run.part(attempt)
     budget = " · ".join(
         f"{label} {format_amount(key, spent)} / {format_amount(key, limit)}"
-        for key, label, spent, limit in budget_rows(run.started, run.budget)
+        for key, label, spent, limit in budget_rows(part.started, part.budget)
     )
-    return render("run.html", header=header_html(run.started), budget=budget,
-                  parts=[step_html(run.steps[n], open=open_steps) for n in sorted(run.steps)],
-                  errors=run.errors, final=final_html(run.final) if run.final else "")
+    return render("run.html", header=header_html(part.started), budget=budget,
+                  parts=[step_html(step, open=open_steps) for step in run.steps_of(attempt)],
+                  errors=[error_line(e) for e in part.errors], final=final_html(part.final) if part.final else "")
 
 
 def event_text(event: Event) -> str | None:

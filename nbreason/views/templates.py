@@ -65,18 +65,18 @@ TEMPLATES = {
         '<div style="color:#666">stopped: {{ stopped }}</div></div>'
     ),
     "step.html": (
-        '<details class="nbreason-step"{{ " open" if open else "" }}><summary><b>{{ step.title() }}</b></summary>'
+        '<details class="nbreason-step"{{ " open" if open else "" }}><summary><b>{{ title }}</b></summary>'
         '{{ plan }}{{ code }}{{ outputs }}{{ check }}'
-        '{% if step.decision %}<div><b>decision</b>: {{ step.decision.action }} — {{ step.decision.reason }}</div>'
-        '{% endif %}{% for error in step.errors %}<pre style="color:#b00">{{ error }}</pre>{% endfor %}</details>'
+        '{% if decision %}<div><b>decision</b>: {{ decision.action }} — {{ decision.reason }}</div>'
+        '{% endif %}{% for error in errors %}<pre style="color:#b00">{{ error }}</pre>{% endfor %}</details>'
     ),
     "vote.html": (
         '<div class="nbreason-vote"><b>{{ vote.strategy }} over {{ vote.answers|length }} attempts</b>'
         '<table><tr><th>attempt</th><th>answer</th><th>reward</th><th>verified</th><th>tokens</th><th>ended</th></tr>'
-        '{% for r in rows %}<tr style="{{ "font-weight:bold" if r.get("attempt") == vote.winner_attempt else "" }}">'
-        '<td>{{ r.get("attempt") }}</td><td>{{ r.get("answer") }}</td><td>{{ r.get("reward")|number }}</td>'
-        '<td>{{ "yes" if r.get("verified") else "no" }}</td><td>{{ r.get("tokens")|count }}</td>'
-        '<td>{{ r.get("stop_reason") }}</td></tr>{% endfor %}</table>'
+        '{% for r in rows %}<tr style="{{ "font-weight:bold" if r.attempt == vote.winner_attempt else "" }}">'
+        '<td>{{ r.attempt }}</td><td>{{ r.answer }}</td><td>{{ r.reward|number }}</td>'
+        '<td>{{ "yes" if r.verified else "no" }}</td><td>{{ r.tokens|count }}</td>'
+        '<td>{{ r.stop_reason }}</td></tr>{% endfor %}</table>'
         '<div>tally: {% for k, v in tally %}{{ k }}: {{ v|general }}{{ ", " if not loop.last else "" }}{% endfor %}</div>'
         '<div>winner: {{ vote.why }}</div>'
         '{% if vote.stopped_early %}<div>sampling stopped early: {{ vote.stopped_early }}</div>{% endif %}</div>'

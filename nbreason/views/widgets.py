@@ -4,6 +4,9 @@
 change through traits and `Output.outputs` only, never `with output:` — the events arrive
 from the run's task, and `with` would capture by whichever message is current.
 
+The view folds events with the run's own fold (`result.RunFold`), so its step cards hold the
+very `Step`s the static HTML and the exported notebook are made of.
+
 An `HTML` widget's value becomes the page's markup as it is, and JupyterLab renders an
 `Output` widget's bundles as trusted (scripts run, HTML is not sanitised): so every value
 here comes from the autoescaping templates, and the bundles from `execution_outputs`, which
@@ -21,6 +24,7 @@ from ..events import (
     BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, ModelCall, ModelDelta,
     Observation, Plan, Retry, RunStarted, Stopped, Vote,
 )
+from ..result import RunFold, Step
 from . import html as static
 from .templates import render
 
@@ -28,10 +32,10 @@ STREAM_INTERVAL = 0.1  # seconds between live text updates: at most 10 per secon
 
 
 class StepCard:
-    """The widgets of one step inside the accordion."""
+    """The widgets of one step inside the accordion, showing its `Step` as the fold fills it in."""
 
-    def __init__(self, step: int):
-        self.summary = static.StepSummary(step)
+    def __init__(self, step: Step):
+        self.step = step
         self.stream = w.HTML(layout=w.Layout(display="none"))
         self.stream.add_class("nbreason-stream")
         self.plan = w.HTML()
@@ -49,8 +53,8 @@ class StepCard:
         self.stream.layout.display = None
 
     def add(self, event: Event) -> None:
-        static.add_to_step(self.summary, event)
-        s = self.summary
+        """Show what `event` (already folded into the step) changed."""
+        s = self.step
         if isinstance(event, ModelCall):
             # The reply is complete: its plan, code and answer events show it from here on,
             # so a live view ends up identical to a replay of the trace (which has no deltas).
@@ -64,11 +68,11 @@ class StepCard:
             self.stream.layout.display = "none"
             self.code.value = static.code_html(event.code, event.language)
         elif isinstance(event, Observation):
-            self.outputs.outputs = tuple(static.execution_outputs(event.execution))
+            self.outputs.outputs = tuple(static.execution_outputs(s.execution))
         elif isinstance(event, Check):
             self.check.value = static.check_html(event)
         self.footer.value = render("footer.html", usage=f"{s.usage.total_tokens:,} tokens · {s.seconds:.1f} s",
-                                   decision=s.decision, errors=s.errors)
+                                   decision=s.decision, errors=[static.error_line(e) for e in s.errors])
 
 
 def _numeric(value) -> bool:
@@ -101,13 +105,15 @@ class Gauge:
 class RunView:
     """A run as widgets. Pass `on_event` to the run's subscribers and display `root`."""
 
-    def __init__(self, stop: asyncio.Event | None = None, on_export=None, *, nested: bool = False):
+    def __init__(self, stop: asyncio.Event | None = None, on_export=None, *, nested: bool = False,
+                 fold: RunFold | None = None):
         self.nested = nested  # the view of one attempt inside a run's view
+        self.fold = fold if fold is not None else RunFold()  # an attempt's view shares its run's fold
         self.stop_event = stop
         self.on_export = on_export  # called with the list of code cells to insert
         self.started: RunStarted | None = None
         self.final: FinalAnswer | None = None
-        self.cards: dict[int, StepCard] = {}
+        self.cards: dict[int, StepCard] = {}  # by step number: a view shows one attempt's steps
         self._last_flush = 0.0
         self._flush_handle = None
 
@@ -150,8 +156,12 @@ class RunView:
 
     # --- the subscriber -------------------------------------------------------------
     def on_event(self, event: Event) -> None:
+        self._show(event, self.fold.add(event))
+
+    def _show(self, event: Event, step: Step | None) -> None:
+        """Show `event`, already folded (`step`: the step it went into, None for run-level events)."""
         if event.attempt > 0 and not self.nested:
-            self._attempt_view(event.attempt).on_event(event)
+            self._attempt_view(event.attempt)._show(event, step)
             if isinstance(event, FinalAnswer):
                 self._title_attempt(event)
             return
@@ -160,8 +170,9 @@ class RunView:
             self.vote.layout.display = None
             return
         if isinstance(event, ModelDelta):
-            self._card(event.step).streamed += event.text
-            self._schedule_flush()
+            if step is not None:
+                self._card(step).streamed += event.text
+                self._schedule_flush()
             return
         self._flush()
         if isinstance(event, RunStarted):
@@ -179,8 +190,8 @@ class RunView:
             self._status(event.reason)
         elif isinstance(event, FinalAnswer):
             self._finish(event)
-        elif event.step > 0:
-            card = self._card(event.step)
+        elif step is not None:
+            card = self._card(step)
             card.add(event)
             self._title(card)
             self._status(self._doing(event))
@@ -191,7 +202,7 @@ class RunView:
     # --- several attempts: one compact view each, side by side in tabs ---------------------
     def _attempt_view(self, attempt: int) -> "RunView":
         if attempt not in self.attempt_views:
-            view = RunView(nested=True)
+            view = RunView(nested=True, fold=self.fold)
             for part in (view.header, view.stop_button, view.export_button):
                 part.layout.display = "none"
             self.attempt_views[attempt] = view
@@ -208,18 +219,18 @@ class RunView:
         self.attempts.titles = tuple(self.attempt_titles[n] for n in sorted(self.attempt_views))
 
     # --- pieces -----------------------------------------------------------------------
-    def _card(self, step: int) -> StepCard:
-        if step not in self.cards:
-            card = self.cards[step] = StepCard(step)
+    def _card(self, step: Step) -> StepCard:
+        if step.step not in self.cards:
+            card = self.cards[step.step] = StepCard(step)
             self.steps.children = (*self.steps.children, card.box)
             self._title(card)
             # Opening the new step closes the finished one: the current step stays in view.
             self.steps.selected_index = len(self.steps.children) - 1
-        return self.cards[step]
+        return self.cards[step.step]
 
     def _title(self, card: StepCard) -> None:
-        index = list(self.cards).index(card.summary.step)
-        self.steps.set_title(index, card.summary.title())
+        index = list(self.cards).index(card.step.step)
+        self.steps.set_title(index, static.step_title(card.step))
 
     def _status(self, text: str) -> None:
         """Plain text (escaped here): retry reasons quote the model server's error messages."""
@@ -262,9 +273,9 @@ class RunView:
             self._flush_handle = None
         self._last_flush = time.monotonic()
         for card in self.cards.values():
-            if card.streamed and not card.summary.plan and not card.summary.code:
+            if card.streamed and not card.step.plan and not card.step.code:
                 card.show_stream(card.streamed)
-                self._status(f"step {card.summary.step}: model writing…")
+                self._status(f"step {card.step.step}: model writing…")
 
     def _finish(self, final: FinalAnswer) -> None:
         self.final = final
