@@ -126,36 +126,6 @@ def parse_spec(text: str) -> Spec:
     return Spec(kind, int(n), base or "loop", options)
 
 
-def dedicated_model(config: RunConfig) -> RunConfig:
-    """The config with an embedded model named by its file ("local:/path.gguf"), which gets a
-    server of its own instead of sharing the one other notebooks use for "local"."""
-    from .models import embedded, wants_embedded
-
-    if not wants_embedded(config) or config.model.startswith("local:"):
-        return config
-    spec = "local" if config.model == "auto" else config.model
-    return config.replace(model=f"local:{embedded.resolve_model(spec, progress=False)}")
-
-
-def server_slots(config: RunConfig, wanted: int | None = None, threads: int | None = None) -> int:
-    """How many attempts to run at once: the embedded server's parallel slots (starting it with
-    `wanted` slots and `threads` threads if it is not running yet; a running server keeps its
-    own settings), else `wanted` or 4."""
-    from .models import wants_embedded
-
-    if not wants_embedded(config):
-        return wanted or 4
-    from .models.local_server import DEFAULT_PARALLEL, DEFAULT_THREADS, ensure_server, running_servers
-
-    spec = "local" if config.model == "auto" else config.model
-    handle = ensure_server(spec, parallel=wanted or DEFAULT_PARALLEL, threads=threads or DEFAULT_THREADS,
-                           progress=False)
-    for entry in running_servers():
-        if entry.get("pid") == handle.pid:
-            return int(entry.get("parallel", DEFAULT_PARALLEL))
-    return wanted or DEFAULT_PARALLEL
-
-
 class Sampler:
     """Runs attempts of one kind against one model, at most `parallel` at a time."""
 
@@ -193,7 +163,7 @@ class Sampler:
         base_seed = self.config.seed or 0
         # Sampled attempts are voted on: the vote is their agreement check ("auto" self-check off).
         return config.replace(temperature=SAMPLE_TEMPERATURE, seed=base_seed + 1000 + index,
-                              self_check="off" if config.self_check == "auto" else None)
+                              self_check="off" if config.self_check == "auto" else config.self_check)
 
     async def attempt(self, question: str, base: str, index: int | None = None,
                       overrides: dict | None = None) -> Attempt:

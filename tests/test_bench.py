@@ -98,7 +98,7 @@ async def test_loop_options_reach_the_attempt_config_and_sampled_attempts_skip_a
 
     problems = [datasets.Problem("p1", "q", "1", {})]
     specs = [parse_spec(s) for s in ("loop", "loop+recompute", "vote@2")]
-    await Bench(problems, specs, sampler_with(loop, parallel=1), tmp_path, log=lambda m: None).run()
+    await Bench(problems, specs, sampler_with(loop, parallel=1), tmp_path).run()
     assert seen == [("auto", 0.0), ("recompute", 0.0), ("off", 0.7), ("off", 0.7)]
 
 
@@ -219,7 +219,7 @@ async def test_a_bench_writes_results_summary_and_resumes_without_rerunning(tmp_
     loop = ScriptedLoop(["7", "0.5", "7", "7"])
     specs = [parse_spec(s) for s in ("loop", "vote@4", "adaptive@4")]
     out = tmp_path / "out"
-    await Bench(problems, specs, sampler_with(loop), out, log=lambda m: None).run()
+    await Bench(problems, specs, sampler_with(loop), out).run()
     assert loop.calls == 2 + 2 * 4  # one loop run each, one pool of 4 each, shared by vote and adaptive
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert {(r["problem"], r["strategy"]) for r in rows} == {(p, s) for p in ("0", "1")
@@ -229,7 +229,7 @@ async def test_a_bench_writes_results_summary_and_resumes_without_rerunning(tmp_
     assert by[("0", "vote@4")]["correct"]
 
     passes = (out / "passes.jsonl").read_text()
-    await Bench(problems, specs, sampler_with(loop), out, log=lambda m: None).run()
+    await Bench(problems, specs, sampler_with(loop), out).run()
     assert loop.calls == 10
     assert (out / "passes.jsonl").read_text() == passes  # nothing ran, nothing timed
 
@@ -296,12 +296,12 @@ async def test_attempts_that_fail_outright_are_retried_on_resume(tmp_path):
     async def server_down(question, *, config, model):
         raise ConnectionError("model server is down")
 
-    await Bench(problems, [parse_spec("loop")], sampler_with(server_down), out, log=lambda m: None).run()
+    await Bench(problems, [parse_spec("loop")], sampler_with(server_down), out).run()
     first = json.loads((out / "results.jsonl").read_text())
     assert first["failed"] and "server is down" in first["attempts"][0]["error"]
 
     loop = ScriptedLoop(["7"])
-    await Bench(problems, [parse_spec("loop")], sampler_with(loop), out, log=lambda m: None).run()
+    await Bench(problems, [parse_spec("loop")], sampler_with(loop), out).run()
     assert loop.calls == 1
     summary = summarize(out)
     assert summary["strategies"][0]["accuracy"] == 1.0 and summary["failed_lines"] == 0

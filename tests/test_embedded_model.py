@@ -63,7 +63,7 @@ def entry_for(parts, whole: bytes, sha256: str | None = None) -> ModelEntry:
 def test_assemble_concatenates_parts_in_order_and_records_the_verified_hash(fake_parts):
     parts, whole = fake_parts
     entry = entry_for(parts, whole)
-    path = embedded.assemble(entry, progress=False)
+    path = embedded.assemble(entry)
     assert path.read_bytes() == whole
     assert path.parent == Path(os.environ["NBREASON_CACHE"]) / "models"
     assert embedded.is_verified(path, entry.sha256)
@@ -72,7 +72,7 @@ def test_assemble_concatenates_parts_in_order_and_records_the_verified_hash(fake
 def test_verified_file_is_not_rehashed_or_rebuilt(fake_parts, monkeypatch):
     parts, whole = fake_parts
     entry = entry_for(parts, whole)
-    path = embedded.assemble(entry, progress=False)
+    path = embedded.assemble(entry)
     mtime = path.stat().st_mtime_ns
 
     def no_hashing(*args):
@@ -80,24 +80,24 @@ def test_verified_file_is_not_rehashed_or_rebuilt(fake_parts, monkeypatch):
 
     monkeypatch.setattr(embedded, "file_sha256", no_hashing)
     monkeypatch.setattr(embedded, "part_files", no_hashing)
-    assert embedded.assemble(entry, progress=False) == path
+    assert embedded.assemble(entry) == path
     assert path.stat().st_mtime_ns == mtime
 
 
 def test_changed_file_loses_its_verified_state_and_is_rebuilt(fake_parts):
     parts, whole = fake_parts
     entry = entry_for(parts, whole)
-    path = embedded.assemble(entry, progress=False)
+    path = embedded.assemble(entry)
     path.write_bytes(whole + b"!")  # size differs: the mtime alone may not tick this fast
     assert not embedded.is_verified(path, entry.sha256)
-    assert embedded.assemble(entry, progress=False).read_bytes() == whole
+    assert embedded.assemble(entry).read_bytes() == whole
 
 
 def test_hash_mismatch_is_refused_and_leaves_no_file(fake_parts):
     parts, whole = fake_parts
     entry = entry_for(parts, whole, sha256="0" * 64)
     with pytest.raises(HashMismatch, match="expected 0000.*force-reinstall"):
-        embedded.assemble(entry, progress=False)
+        embedded.assemble(entry)
     models = Path(os.environ["NBREASON_CACHE"]) / "models"
     assert [p.name for p in models.iterdir() if not p.name.endswith(".lock")] == []
 
@@ -107,7 +107,7 @@ def test_missing_part_names_the_package_and_the_pip_command(fake_parts):
     absent = Part("nbreason-absent-part", "1.0", "nbreason_absent_part/data/part.bin")
     entry = entry_for((*parts, absent), whole)
     with pytest.raises(MissingParts) as info:
-        embedded.assemble(entry, progress=False)
+        embedded.assemble(entry)
     message = str(info.value)
     assert "nbreason-absent-part==1.0 (not installed)" in message
     assert 'pip install "nbreason[model-small]"' in message
@@ -118,7 +118,7 @@ def test_wrong_part_version_counts_as_missing(fake_parts):
     parts, whole = fake_parts
     wrong = Part(parts[0].package, "2.0", parts[0].file)
     with pytest.raises(MissingParts, match="version 1.0 installed, 2.0 needed"):
-        embedded.assemble(entry_for((wrong, *parts[1:]), whole), progress=False)
+        embedded.assemble(entry_for((wrong, *parts[1:]), whole))
 
 
 def test_resolve_model_accepts_aliases_and_paths(tmp_path):
@@ -172,7 +172,7 @@ needs_small = pytest.mark.skipif(
 CLIENT = textwrap.dedent("""
     import json, sys
     from nbreason.models.local_server import ensure_server
-    h = ensure_server("local-small", progress=False)
+    h = ensure_server("local-small")
     print(json.dumps({"pid": h.pid, "base_url": h.base_url, "reused": h.reused}), flush=True)
     sys.stdin.read()  # hold the lease until killed
 """)
@@ -199,7 +199,7 @@ def model_cache(tmp_path_factory):
 @pytest.mark.model
 @needs_small
 def test_small_model_is_assembled_with_the_official_hash(model_cache):
-    path = embedded.install("local-small", progress=False)
+    path = embedded.install("local-small")
     assert path.stat().st_size == SMALL.size
     assert embedded.file_sha256(path) == SMALL.sha256
     assert embedded.is_verified(path, SMALL.sha256)
@@ -210,7 +210,7 @@ def test_small_model_is_assembled_with_the_official_hash(model_cache):
 async def test_server_streams_a_chat_completion_with_usage(model_cache):
     from openai import AsyncOpenAI
 
-    handle = local_server.ensure_server("local-small", progress=False)
+    handle = local_server.ensure_server("local-small")
     try:
         client = AsyncOpenAI(base_url=handle.base_url, api_key=handle.api_key)
         models = await client.models.list()
@@ -238,7 +238,7 @@ async def test_server_streams_a_chat_completion_with_usage(model_cache):
 @needs_small
 def test_second_process_reuses_the_server_and_killing_clients_stops_it(model_cache):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    ours = local_server.ensure_server("local-small", progress=False)
+    ours = local_server.ensure_server("local-small")
     other = subprocess.Popen([sys.executable, "-c", CLIENT], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              env=env, text=True)
     try:
