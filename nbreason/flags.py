@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from .config import RunConfig, allowed, field_help
 
@@ -192,12 +192,3 @@ def given(args: argparse.Namespace, surface: str) -> tuple[dict[str, Any], dict[
             values[flag.field] = value
             labels[flag.field] = spellings.get(flag.field) or flag.name
     return values, labels
-
-
-def table(surfaces: Iterable[str] = SURFACES) -> list[tuple[str, str, str, list[str]]]:
-    """(flags, setting, help, surfaces) rows, for the docs."""
-    rows = []
-    for flag in FLAGS:
-        where = [s for s in surfaces if s in flag.surfaces]
-        rows.append((" / ".join(flag.option_strings), flag.field, flag.help, where))
-    return rows

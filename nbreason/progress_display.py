@@ -24,7 +24,9 @@ def amount(progress: Progress) -> str:
 
 
 class RichProgress:
-    """Progress bars on a rich console (the `nbreason` command), one per stage.
+    """Progress bars on a rich console (the `nbreason` command), one per stage. The bars stop
+    once every stage has finished: a console has one live display at a time, and the run's own
+    view needs it next.
 
         with RichProgress(Console(stderr=True)) as show:
             await reason(question, config=config, on_progress=show)
@@ -34,6 +36,7 @@ class RichProgress:
         self.console = console
         self._bars = None
         self._tasks: dict[str, Any] = {}
+        self._open: set[str] = set()
 
     def __enter__(self) -> "RichProgress":
         return self
@@ -52,11 +55,18 @@ class RichProgress:
         if task is None:
             task = self._tasks[progress.stage] = self._bars.add_task(progress.stage, total=progress.total, amount="")
         self._bars.update(task, completed=progress.done, total=progress.total, amount=amount(progress))
+        if progress.finished:
+            self._open.discard(progress.stage)
+        else:
+            self._open.add(progress.stage)
+        if not self._open:
+            self.close()
 
     def close(self) -> None:
         if self._bars is not None:
             self._bars.stop()
             self._bars = None
+            self._tasks.clear()
 
 
 class TextProgress:

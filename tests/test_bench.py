@@ -356,3 +356,91 @@ def test_the_bench_command_end_to_end_with_a_held_out_slice(tmp_path, capsys):
     assert len(server.requests) == 2 * 4
     assert sum(len(r["messages"]) == 2 and r["temperature"] == 0.7 for r in server.requests) == 2
     assert "| loop+recompute | 2 | 50.0%" in capsys.readouterr().out
+
+
+# -- run settings come from the config file and the environment, as for `nbreason run` ---------
+
+def test_the_config_file_and_environment_reach_the_bench_and_a_flag_overrides_them(tmp_path, monkeypatch, capsys):
+    for key in [k for k in __import__("os").environ if k.startswith(("NBREASON_", "OPENAI_"))]:
+        monkeypatch.delenv(key)
+    settings = tmp_path / "config.toml"
+    settings.write_text("exec_timeout = 7\nmax_steps = 3\nconfidence = 0.8\nparallel = 3\n")
+    monkeypatch.setenv("NBREASON_CONFIG", str(settings))
+    monkeypatch.setenv("NBREASON_MAX_STEPS", "4")
+    monkeypatch.setenv("NBREASON_API_KEY", "sk-test")
+    problems = tmp_path / "problems.jsonl"
+    problems.write_text('{"question": "7?", "answer": "7"}\n')
+
+    def bench(*flags, out):
+        # a single shot that writes no code: nothing runs in a sandbox, the settings still show in the summary
+        with ScriptedServer([Reply("No code.")] * 2) as server:
+            assert main(["--dataset", str(problems), "--strategies", "single-shot", "--model", "scripted",
+                         "--base-url", server.base_url, "--out", str(tmp_path / out), *flags]) == 0
+        return json.loads((tmp_path / out / "summary.json").read_text())["meta"]
+
+    meta = bench(out="from-config")
+    assert (meta["exec_timeout"], meta["max_steps"], meta["confidence"], meta["parallel"]) == (7, 4, 0.8, 3)
+    meta = bench("--timeout", "9", "--max-steps", "2", "--confidence", "0.9", "--parallel", "1", out="from-flags")
+    assert (meta["exec_timeout"], meta["max_steps"], meta["confidence"], meta["parallel"]) == (9, 2, 0.9, 1)
+    meta = bench("--exec-timeout", "11", out="old-spelling")
+    assert meta["exec_timeout"] == 11
+
+
+# -- progress as results arrive -----------------------------------------------------------------
+
+async def test_a_bench_reports_each_strategy_done_and_accurate_so_far_as_results_arrive(tmp_path):
+    problems = datasets.from_jsonl(write_problems(tmp_path))
+    reports = []
+    specs = [parse_spec(s) for s in ("loop", "vote@4", "adaptive@4")]
+    await Bench(problems, specs, sampler_with(ScriptedLoop(["7", "0.5", "7", "7"])), tmp_path / "out",
+                on_progress=reports.append).run()
+    assert [r.phase for r in reports if r.phase_done == 0] == ["loop", "pool of 4 loop samples"]
+    assert [(r.phase_index, r.phases) for r in reports if r.phase_done == 0] == [(1, 2), (2, 2)]
+    done = [r.phase_done for r in reports if r.phase == "loop"]
+    assert done == [0, 1, 2]
+    first_loop_result = next(r for r in reports if r.phase == "loop" and r.phase_done == 1)
+    assert first_loop_result.seconds_left is not None  # estimated once an attempt has finished
+    assert [r.seconds_left for r in reports][0] is None  # nothing to estimate from before the first
+    last = reports[-1]
+    assert last.finished and last.seconds_left == 0.0
+    scores = {s.strategy: (s.done, s.correct, s.total) for s in last.scores}
+    assert scores == {"loop": (2, 1, 2), "vote@4": (2, 1, 2), "adaptive@4": (2, 1, 2)}
+    assert [s.accuracy for s in last.scores] == [0.5, 0.5, 0.5]
+    elapsed = [r.elapsed for r in reports]
+    assert elapsed == sorted(elapsed)
+
+
+async def test_a_resumed_bench_starts_from_the_results_it_already_has(tmp_path):
+    problems = datasets.from_jsonl(write_problems(tmp_path))
+    out = tmp_path / "out"
+    await Bench(problems, [parse_spec("loop")], sampler_with(ScriptedLoop(["7"])), out).run()
+    reports = []
+    await Bench(problems, [parse_spec("loop"), parse_spec("single-shot")],
+                sampler_with(ScriptedLoop(["7"]), make_sandbox=lambda c: InProcessSandbox()), out,
+                on_progress=reports.append).run()
+    first = reports[0]
+    assert {s.strategy: (s.done, s.correct) for s in first.scores} == {"loop": (2, 1), "single-shot": (0, 0)}
+
+
+def test_progress_on_a_terminal_is_a_live_table_and_elsewhere_plain_lines(tmp_path):
+    from rich.console import Console
+
+    from nbreason.bench.cli import LiveTable, PlainLines, progress_display
+    from nbreason.bench.progress import BenchProgress, StrategyScore
+
+    report = BenchProgress((StrategyScore("loop", 12, 7, 60), StrategyScore("vote@8", 0, 0, 60)),
+                           "pool of 8 loop samples", 2, 3, 12, 60, elapsed=312.0, seconds_left=840.0)
+    console = Console(record=True, width=120)
+    console.print(LiveTable.render(report))
+    shown = console.export_text()
+    assert "pass 2/3: pool of 8 loop samples, 12/60 problems" in shown and "about 14 min left" in shown
+    assert "loop" in shown and "12/60" in shown and "58.3%" in shown and "vote@8" in shown
+
+    lines = []
+    plain = PlainLines(lines.append)
+    plain(report)
+    plain(report)  # nothing new: no second line
+    assert lines == ["[2/3 pool of 8 loop samples] 12/60 problems; loop 12/60 58.3%, vote@8 0/60; "
+                     "5 min elapsed, about 14 min left"]
+    with open(tmp_path / "log.txt", "w") as not_a_terminal:
+        assert isinstance(progress_display(not_a_terminal)[0], PlainLines)

@@ -232,3 +232,29 @@ def test_export_cells_hold_question_answer_and_clean_code():
     assert "What is 2+2?" in cells[0].source and "**Answer:** 4" in cells[0].source
     assert [c.source for c in cells[1:]] == ["x = 2", "print(x + x)"]
     assert "<p>4</p>" in result._repr_html_()  # the static view of RunResult
+
+
+def test_model_progress_in_a_notebook_is_a_widget_that_goes_away_when_the_model_is_ready():
+    from nbreason.models.progress import Progress
+    from nbreason.progress_display import WidgetProgress
+
+    shown = []
+    show = WidgetProgress(display=shown.append)
+    show(Progress("assembling qwen2.5-coder-0.5b", 0, 100))
+    (box,) = shown
+    show(Progress("assembling qwen2.5-coder-0.5b", 40, 100))
+    bar, label = box.children
+    assert bar.value == 0.4 and label.value.startswith("assembling qwen2.5-coder-0.5b")
+    show(Progress("assembling qwen2.5-coder-0.5b", 100, 100))
+    assert box.comm is None  # closed: a saved notebook keeps no half-filled bar
+
+
+def test_model_progress_without_widgets_is_a_line_per_tenth():
+    from nbreason.models.progress import Progress
+    from nbreason.progress_display import TextProgress
+
+    lines = []
+    show = TextProgress(lines.append)
+    for done in range(0, 1001):
+        show(Progress("assembling m", done * 1000, 1_000_000))
+    assert len(lines) == 11 and lines[0] == "assembling m: 0% (0 / 1 MB)" and lines[-1].startswith("assembling m: 100%")

@@ -177,7 +177,7 @@ class Bench:
                 lambda p, b=base, n=size: max(0, n - len(self._pools.get((p.id, b), [])))))
         for index, one_pass in enumerate(self._passes, 1):
             await self._pass(index, one_pass)
-        self._phase = (None, len(self._passes), 0, time.monotonic())
+        self._phase = (None, len(self._passes), len(self.problems), time.monotonic())
         self._report()
 
     async def _pass(self, index: int, one_pass: _Pass) -> None:

@@ -2,7 +2,7 @@
 
 Assembling the embedded model's weights (a gigabyte, a minute or more) and starting its server
 take long enough that people need to see them happen. The model layer only reports; the caller
-decides how that looks (a rich bar in the terminal, a widget or text lines in a notebook,
+decides how that looks (a bar in the terminal, a widget or text lines in a notebook,
 nothing in tests), by passing `on_progress`.
 """
 

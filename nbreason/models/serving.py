@@ -22,7 +22,9 @@ def slots(config: RunConfig, wanted: int | None = None, threads: int | None = No
           on_progress: OnProgress | None = None) -> int:
     """Attempts to run at once. For the embedded model: its server's parallel slots, starting
     it with `wanted` slots and `threads` threads if it is not running yet (a running server
-    keeps its own settings). For a remote model: `wanted`, else REMOTE_PARALLEL."""
+    keeps its own settings); this process then holds a lease on it until it exits, so the
+    server is still there when the attempts start. For a remote model: `wanted`, else
+    REMOTE_PARALLEL."""
     from . import wants_embedded
     from .local_server import DEFAULT_PARALLEL, DEFAULT_THREADS, ensure_server
 
