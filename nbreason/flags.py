@@ -17,7 +17,7 @@ import argparse
 from dataclasses import dataclass
 from typing import Any
 
-from .config import RunConfig, allowed, field_help
+from .config import RunConfig, allowed, field_help, load
 
 RUN, MAGIC, BENCH = "run", "magic", "bench"
 SURFACES = (RUN, MAGIC, BENCH)
@@ -104,8 +104,6 @@ def option_strings(surface: str) -> set[str]:
 def effective(env=None) -> RunConfig | None:
     """The settings a command runs with when no flag is given, for help; None when they cannot
     be read (the command itself then says why)."""
-    from .config import load
-
     try:
         return load(env=env)
     except ValueError:

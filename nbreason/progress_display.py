@@ -86,6 +86,9 @@ class TextProgress:
         else:
             self.write(f"{progress.stage}: {'done' if progress.finished else '…'}")
 
+    def close(self) -> None:
+        pass  # lines stay where they were written
+
 
 class WidgetProgress:
     """A progress bar widget in the cell's output, shown at the first report and removed when

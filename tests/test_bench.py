@@ -422,6 +422,21 @@ async def test_a_resumed_bench_starts_from_the_results_it_already_has(tmp_path):
     assert {s.strategy: (s.done, s.correct) for s in first.scores} == {"loop": (2, 1), "single-shot": (0, 0)}
 
 
+async def test_a_broken_progress_display_is_turned_off_and_the_bench_goes_on(tmp_path, capsys):
+    problems = datasets.from_jsonl(write_problems(tmp_path))
+    calls = []
+
+    def broken(progress):
+        calls.append(progress)
+        raise BrokenPipeError(32, "Broken pipe")
+
+    loop = ScriptedLoop(["7"])
+    await Bench(problems, [parse_spec("loop")], sampler_with(loop), tmp_path / "out", on_progress=broken).run()
+    assert len(calls) == 1 and loop.calls == 2
+    assert len((tmp_path / "out" / "results.jsonl").read_text().splitlines()) == 2
+    assert "progress display turned off: BrokenPipeError" in capsys.readouterr().err
+
+
 def test_progress_on_a_terminal_is_a_live_table_and_elsewhere_plain_lines(tmp_path):
     from rich.console import Console
 

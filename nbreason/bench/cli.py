@@ -105,7 +105,7 @@ class LiveTable:
             head = f"done after {duration(progress.elapsed)}"
         else:
             left = (f"about {duration(progress.seconds_left)} left" if progress.seconds_left is not None
-                    else "time left: after the first attempt")
+                    else "time left: estimated once an attempt has finished")
             head = (f"pass {progress.phase_index}/{progress.phases}: {progress.phase}, {progress.phase_done}/"
                     f"{progress.phase_total} problems · {duration(progress.elapsed)} elapsed · {left}")
         return Group(Text(head, style="bold"), table)
@@ -166,8 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.threads:
             config = models.dedicated(config, on_progress=show_model)
         parallel = models.slots(config, config.parallel, args.threads, on_progress=show_model)
-        if getattr(show_model, "close", None):
-            show_model.close()
+        show_model.close()  # the model is ready: the bench table takes the console
         if parallel != config.parallel:
             print(f"note: the running model server has {parallel} parallel slots; using {parallel}")
         sampler = strategies.Sampler(config, parallel=parallel)

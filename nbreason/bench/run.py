@@ -21,6 +21,7 @@ import itertools
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -233,8 +234,13 @@ class Bench:
                              self._seconds_left() if one_pass else 0.0)
 
     def _report(self) -> None:
-        if self.on_progress is not None:
+        if self.on_progress is None:
+            return
+        try:
             self.on_progress(self.progress())
+        except Exception as exc:  # a display that breaks (a closed pipe) must not end an hour of measuring
+            self.on_progress = None
+            print(f"nbreason bench: progress display turned off: {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 # -- summarising ---------------------------------------------------------------------------

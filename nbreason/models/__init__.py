@@ -28,14 +28,8 @@ async def make_model(config, *, on_progress: OnProgress | None = None) -> Model:
         from .local_server import ensure_server
 
         spec = "local" if config.model == AUTO_MODEL else config.model
-        report = None
-        if on_progress is not None:
-            loop = asyncio.get_running_loop()
-
-            def report(progress: Progress) -> None:  # a widget or a console is touched from its own thread
-                loop.call_soon_threadsafe(on_progress, progress)
-
-        handle = await asyncio.to_thread(ensure_server, spec, on_progress=report)
+        forward = None if on_progress is None else _on_loop(on_progress, asyncio.get_running_loop())
+        handle = await asyncio.to_thread(ensure_server, spec, on_progress=forward)
         model = OpenAIChatModel.from_config(
             config.replace(model=handle.model_name, base_url=handle.base_url, api_key=handle.api_key or "local"),
             prices={handle.model_name: (0.0, 0.0)})  # runs on this machine: no bill
@@ -46,6 +40,14 @@ async def make_model(config, *, on_progress: OnProgress | None = None) -> Model:
     if config.model == AUTO_MODEL:
         config = config.replace(model="gpt-4o-mini")
     return OpenAIChatModel.from_config(config)
+
+
+def _on_loop(on_progress: OnProgress, loop) -> OnProgress:
+    """`on_progress`, called on `loop`'s thread: widgets and consoles are touched from their own."""
+    def forward(progress: Progress) -> None:
+        loop.call_soon_threadsafe(on_progress, progress)
+
+    return forward
 
 
 __all__ = ["Completion", "ContextTooLong", "Model", "ModelError", "OnProgress", "OutOfTime", "Progress", "ToolCall",
