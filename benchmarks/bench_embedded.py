@@ -78,7 +78,7 @@ def bench_model(name: str, reps: int, threads: int) -> dict:
     saved = os.environ.get("NBREASON_CACHE")
     os.environ["NBREASON_CACHE"] = tempfile.mkdtemp(prefix="nbreason-bench-")  # our own registry
     started = time.monotonic()
-    handle = local_server.ensure_server(f"local:{path}", threads=threads, progress=False)
+    handle = local_server.ensure_server(f"local:{path}", threads=threads)
     start_s = time.monotonic() - started
     try:
         chat(handle, [{"role": "user", "content": "hi"}], max_tokens=1)  # first-request setup

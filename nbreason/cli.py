@@ -24,39 +24,10 @@ import json
 import signal
 import sys
 
-from . import __version__
+from . import __version__, flags
 from .allowed import Allowed
-from .config import allowed, config_file_path, field_help, load
+from .config import config_file_path, load
 
-RUN_OPTIONS = [
-    # flag, setting, help (what the value may be comes from the setting: nbreason.allowed)
-    ("--model", "model", "model: auto (embedded unless an endpoint is set), local, local-small, "
-                          "local:/path/file.gguf, or an API model name"),
-    ("--base-url", "base_url", "OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1"),
-    ("--api-key", "api_key", "API key (prefer the environment: NBREASON_API_KEY or OPENAI_API_KEY)"),
-    ("--temperature", "temperature", "sampling temperature"),
-    ("--seed", "seed", "sampling seed, where the server supports it"),
-    ("--max-call-tokens", "max_tokens", "completion tokens per model call"),
-    ("--protocol", "protocol", "action protocol: auto, tools (native tool calls) or text (fenced code)"),
-    ("--sandbox", "sandbox", "where code runs: local (a kernel on this machine) or e2b"),
-    ("--timeout", "exec_timeout", "seconds allowed for one code execution"),
-    ("--memory-mb", "memory_mb", "sandbox memory limit (address space), MB"),
-    ("--max-steps", "max_steps", "budget: steps"),
-    ("--max-tokens", "max_total_tokens", "budget: total prompt + completion tokens"),
-    ("--max-seconds", "max_seconds", "budget: wall-clock seconds"),
-    ("--max-cost", "max_cost", "budget: US dollars (needs a known price)"),
-    ("--threshold", "reward_threshold", "reward needed to accept an answer (0-1)"),
-    ("--answer-type", "answer_type", "what a final answer looks like: any or number"),
-    ("--attempts", "attempts", "several attempts, each a whole loop in its own sandbox, then a vote"),
-    ("--strategy", "strategy", "with --attempts: vote, wvote (reward-weighted) or adaptive (stop once settled)"),
-    ("--trace", "trace", "write the run's events to this JSONL file as they happen"),
-]
-
-
-# flags that are not in RUN_OPTIONS, by the setting they set (for messages)
-OTHER_FLAGS = {"network": "--no-network", "confine": "--confine", "self_check": "--self-check",
-               "backtrack": "--no-backtrack"}
-RUN_FLAGS = {name: flag for flag, name, _ in RUN_OPTIONS} | OTHER_FLAGS
 REPLAY_DELAY = Allowed(float, low=0)
 
 
@@ -67,50 +38,19 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def flag_type(name: str):
-    """argparse `type` for a setting's flag: its kind, plus "none" where the setting allows
-    none (`--max-seconds none`: no limit). Ranges and choices are checked by load()."""
-    spec = allowed(name)
-    if spec.kind is str or spec.unset is None:
-        return spec.kind
-
-    def parse(text: str):
-        return text if text.strip().lower() in ("none", "null") else spec.kind(text)  # "none": load() reads it
-
-    parse.__name__ = spec.kind.__name__  # argparse says "invalid int value: 'lots'"
-    return parse
-
-
 def _fail(message: str, code: int = 2) -> int:
     print(f"nbreason: {message}", file=sys.stderr)
     return code
 
 
 def _run_parser(sub) -> None:
-    defaults = field_help()
     p = sub.add_parser("run", help="answer a question with the reasoning loop",
                        description="Answer a question: plan, write code, run it in a sandbox, check, decide.",
                        epilog=f"Config file: {config_file_path()} (NBREASON_CONFIG overrides). "
-                              "Precedence: defaults < config file < environment < flags.")
+                              "Precedence: defaults < config file < environment < flags; "
+                              "a default shown is the one in effect now.")
     p.add_argument("question", help="the question; '-' reads it from standard input")
-    for flag, name, text in RUN_OPTIONS:
-        default, env = defaults[name]
-        spec = allowed(name)
-        if spec.kind is not str:  # the range, from the setting's declaration
-            text = f"{text}; {spec.describe()}"
-        p.add_argument(flag, dest=name, type=flag_type(name), default=None,
-                       help=f"{text} [default {default}; env {env}]")
-    p.add_argument("--no-network", dest="network", action="store_false", default=None,
-                   help="turn the sandbox's network off [env NBREASON_NETWORK=false]")
-    p.add_argument("--confine", dest="confine", action="store_true", default=None,
-                   help="local sandbox: hide other processes and the home folder, read-only file system outside "
-                        "the sandbox folder [env NBREASON_CONFINE=true]")
-    p.add_argument("--self-check", dest="self_check", choices=allowed("self_check").choices, default=None,
-                   help="before accepting an answer: verify = the model writes a check that must print True; "
-                        "recompute = solve again from scratch until two solutions agree; auto = recompute for "
-                        "the embedded models [default auto; env NBREASON_SELF_CHECK]")
-    p.add_argument("--no-backtrack", dest="backtrack", action="store_false", default=None,
-                   help="end a stalled run instead of going back to its last good step [env NBREASON_BACKTRACK]")
+    flags.add_flags(p.add_argument_group("run settings"), flags.RUN, flags.effective())
     p.add_argument("--context", default="", help="extra context given to the model with the question")
     p.add_argument("--json", action="store_true", help="print the result as JSON on standard output")
     p.add_argument("--quiet", action="store_true", help="show only the final answer")
@@ -142,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_run(args) -> int:
     from rich.console import Console
 
+    from .progress_display import RichProgress
     from .runner import QuestionError, clean_question, reason
     from .trace import TraceInUse
     from .views.console import ConsoleView
@@ -150,23 +91,27 @@ def cmd_run(args) -> int:
     question = sys.stdin.buffer.read().decode("utf-8", "replace") if args.question == "-" else args.question
     try:
         question = clean_question(question)
-        config = load({name: getattr(args, name) for name in RUN_FLAGS}, labels=RUN_FLAGS)
+        values, labels = flags.given(args, flags.RUN)
+        config = load(values, labels=labels)
     except (QuestionError, ValueError) as exc:
         return _fail(str(exc))
     # With --json, the live view goes to stderr so stdout stays machine-readable.
     view = ConsoleView(Console(stderr=args.json, highlight=False), quiet=args.quiet)
+    show_progress = RichProgress(Console(stderr=True))  # preparing the model is not the run's output
 
     async def main():
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, stop.set)  # first Ctrl-C: stop cleanly, keep the trace
         try:
-            return await reason(question, config=config, subscribers=[view], stop=stop, context=args.context)
+            return await reason(question, config=config, subscribers=[view], stop=stop, context=args.context,
+                                on_progress=show_progress)
         finally:
             loop.remove_signal_handler(signal.SIGINT)
 
     try:
-        result = asyncio.run(main())
+        with show_progress:
+            result = asyncio.run(main())
     except TraceInUse as exc:  # refused before the run started; the other run's trace is untouched
         return _fail(str(exc))
     if args.json:
@@ -176,19 +121,47 @@ def cmd_run(args) -> int:
     return 0 if result.stop_reason != "error" else 1
 
 
+def model_status_table(rows: list[dict]):
+    """`embedded.status()` as a rich Table for `nbreason model status`."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title="nbreason embedded models")
+    for column in ("model", "alias", "parts", "file", "size", "sha-256", "server"):
+        table.add_column(column)
+    for row in rows:
+        if row["assembled"]:
+            file_cell = escape(row["path"])
+        elif row["installed"]:
+            file_cell = "not assembled yet (assembled on first use)"
+        else:
+            file_cell = f"[yellow]{escape(row['install'])}[/]"
+        server_cell = "\n".join(
+            f"{s['base_url']} pid {s['pid']} ({s['leases']} client{'s' if s['leases'] != 1 else ''})"
+            for s in row["servers"]
+        ) or "-"
+        table.add_row(escape(row["name"]), escape(row["alias"]), row["parts"], file_cell,
+                      f"{row['size'] / 1e9:.2f} GB", row["hash"], escape(server_cell))
+    return table
+
+
 def cmd_model(args) -> int:
     from rich.console import Console
 
     from .models import embedded
+    from .progress_display import RichProgress
 
     console = Console()
     if args.action == "status":
-        console.print(embedded.model_status_table())
+        console.print(model_status_table(embedded.status()))
         return 0
     try:
-        path = embedded.install(args.name)
+        with RichProgress(console) as show:
+            path = embedded.install(args.name, on_progress=show)
     except Exception as exc:
-        console.print(f"[red]{exc}[/red]")
+        from rich.markup import escape
+
+        console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
         return 1
     console.print(f"ready: {path}")
     return 0

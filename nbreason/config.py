@@ -105,8 +105,9 @@ class RunConfig:
             setattr(self, f.name, f.metadata["allowed"].check(getattr(self, f.name), f.name))
 
     def replace(self, **changes: Any) -> "RunConfig":
-        """A copy with `changes`; None means "not given" and leaves the field as it is."""
-        changes = {k: v for k, v in changes.items() if v is not None}
+        """A copy with `changes`, checked like any value. None is a value here, the setting's
+        "none" (`trace=None`: no trace, `max_seconds=None`: no limit), refused where a setting
+        needs one; leave a field out to keep it."""
         unknown = set(changes) - {f.name for f in fields(self)}
         if unknown:
             raise ValueError(f"unknown option(s): {', '.join(sorted(unknown))}")
@@ -131,10 +132,11 @@ def allowed(name: str) -> Allowed:
 _ALLOWED = {f.name: f.metadata["allowed"] for f in fields(RunConfig)}
 
 
-def _coerce(name: str, raw: Any) -> Any:
+def _coerce(name: str, raw: Any, label: str | None = None) -> Any:
     """A value for setting `name` from text (or as is), checked; ConfigError if it is not allowed."""
     spec = allowed(name)
-    return spec.from_text(raw, name) if isinstance(raw, str) else spec.check(raw, name)
+    label = label or name
+    return spec.from_text(raw, label) if isinstance(raw, str) else spec.check(raw, label)
 
 
 def config_file_path(env: dict | None = None) -> Path:
@@ -194,7 +196,8 @@ def load(overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | No
     values = from_file(config_file_path(env))
     values.update(from_env(env))  # an explicit "none" here clears a limit: it is kept, not dropped
     for name, value in overrides.items():
-        values[name] = _ALLOWED[name].check(value, labels.get(name, name))
+        # text is read like a variable's: "none" is the setting's none (`--max-seconds none`, `--trace none`)
+        values[name] = _coerce(name, value, labels.get(name, name))
     return RunConfig(**values)
 
 

@@ -21,43 +21,57 @@ import sys
 from IPython import get_ipython
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Bool, Float, Int, Unicode
+from IPython.core.magic_arguments import (ArgDecorator, argument, construct_parser, kwds, magic_arguments,
+                                          parse_argstring)
+from traitlets import TraitError, TraitType
 from traitlets.config import Configurable
 
 from . import config as nbconfig
+from . import flags
 from .allowed import Allowed
 from .config import RunConfig, allowed
 
 REPLAY_SPEED = Allowed(float, low=0, above=True)
-# %%reason options by the setting they set, for messages ("--max-steps: expected ...")
-MAGIC_FLAGS = {"model": "--model", "base_url": "--base-url", "sandbox": "--sandbox", "max_steps": "--max-steps",
-               "max_total_tokens": "--max-tokens", "max_seconds": "--max-seconds", "max_cost": "--max-cost",
-               "temperature": "--temperature", "seed": "--seed", "trace": "--trace", "exec_timeout": "--timeout",
-               "attempts": "--attempts", "strategy": "--strategy", "self_check": "--self-check"}
 
 MAGIC = "%%reason"
 STOP_NEEDS = (7, 4)  # first ipykernel that dispatches comm messages while an async cell awaits
 
 
+NONE = "none"  # a Reason value meaning the setting's own none ("no limit"); None means "not set here"
+
+
+class Setting(TraitType):
+    """One RunConfig field as a trait, checked by the field's own declaration when it is set
+    (`%config Reason.max_steps = 0` fails at once, naming `Reason.max_steps`).
+
+    None means "not set here": the value comes from nbreason's config file, the environment or
+    the built-in default. To clear a limit from here, set the text "none" (`Reason.max_seconds
+    = "none"`, `%reason_config max_seconds=none`); the trait keeps it as NONE."""
+
+    def __init__(self, name: str, **kwargs):
+        self.spec = allowed(name)
+        self.info_text = self.spec.describe()
+        super().__init__(default_value=None, allow_none=True, **kwargs)
+
+    def validate(self, obj, value):
+        if value is None:
+            return None
+        try:
+            checked = nbconfig._coerce(self.name, value, f"Reason.{self.name}")
+        except nbconfig.ConfigError as exc:
+            raise TraitError(str(exc)) from None
+        return NONE if checked is None else checked
+
+
 def _trait(f: dataclasses.Field):
-    help = f"default {f.default!r}; environment NBREASON_{f.name.upper()}"
-    kind = str(f.type)
-    if "bool" in kind:
-        trait = Bool(None, allow_none=True, help=help)
-    elif "int" in kind:
-        trait = Int(None, allow_none=True, help=help)
-    elif "float" in kind:
-        trait = Float(None, allow_none=True, help=help)
-    else:
-        trait = Unicode(None, allow_none=True, help=help)
-    return trait.tag(config=True)
+    help = f"{allowed(f.name).describe()}; default {f.default!r}; environment NBREASON_{f.name.upper()}"
+    return Setting(f.name, help=help).tag(config=True)
 
 
 # One trait per RunConfig field; None means "not set here".
 Reason = type("Reason", (Configurable,), {
     "__doc__": "Defaults for %%reason. Unset (None) fields come from nbreason's config file, "
-               "NBREASON_* environment variables, then built-in defaults.",
+               "NBREASON_* environment variables, then built-in defaults; \"none\" clears a limit.",
     **{f.name: _trait(f) for f in dataclasses.fields(RunConfig)},
 })
 
@@ -88,6 +102,39 @@ def _widgets_possible(shell) -> bool:
     return True
 
 
+_REASON_DOC = """Answer the question in the cell by planning, writing and running code, step by step.
+
+The cell body is the question. Example::
+
+    %%reason --with df --max-steps 4
+    Which region had the highest total sales?
+
+A run setting not given here comes from %config Reason / %reason_config, nbreason's config
+file, NBREASON_* variables, then the built-in default; the defaults shown are those in effect."""
+
+
+class _Settings(ArgDecorator):
+    """The run-setting flags of the one table (nbreason.flags), as %%reason arguments."""
+
+    current: RunConfig | None = None  # the defaults in effect, shown in the help
+
+    def add_to_parser(self, parser, group):
+        flags.add_flags(parser.add_argument_group("run settings"), flags.MAGIC, self.current)
+
+
+_SETTINGS = _Settings()
+
+
+def _refresh_help(defaults=None) -> None:
+    """Rebuild the %%reason parser, so `%%reason?` shows the defaults now in effect."""
+    try:
+        _SETTINGS.current = nbconfig.load(_set_defaults(defaults) if defaults is not None else {})
+    except ValueError:
+        _SETTINGS.current = None  # the built-in defaults; the next run says what is wrong
+    function = ReasonMagics.reason
+    function.parser = construct_parser(function)
+
+
 @magics_class
 class ReasonMagics(Magics):
     def __init__(self, shell, defaults):
@@ -96,39 +143,16 @@ class ReasonMagics(Magics):
         self.last = None  # the last RunResult, for %reason_export
 
     @magic_arguments()
-    @argument("--model", help="model name, 'auto', 'local', 'local-small' or 'local:/path.gguf'")
-    @argument("--base-url", help="OpenAI-compatible endpoint")
-    @argument("--sandbox", choices=allowed("sandbox").choices, help="where the code runs")
-    @argument("--max-steps", type=int, help="budget: steps")
-    @argument("--max-tokens", type=int, help="budget: total tokens over the run")
-    @argument("--max-seconds", type=float, help="budget: wall-clock seconds")
-    @argument("--max-cost", type=float, help="budget: dollars")
-    @argument("--temperature", type=float)
-    @argument("--seed", type=int)
+    @kwds(description=_REASON_DOC)
     @argument("--with", dest="with_", metavar="NAME[,NAME...]",
               help="copy these variables from this notebook into the sandbox")
-    @argument("-o", "--output", metavar="NAME", help="store the RunResult in this variable")
-    @argument("--trace", metavar="FILE", help="write the run's events to this JSONL file")
-    @argument("--quiet", action="store_true", help="show only the final answer")
     @argument("--check", metavar="FN",
               help="a function in this notebook, check(answer) -> bool, that verifies the answer")
-    @argument("--timeout", type=float, help="seconds per code execution in the sandbox")
-    @argument("--self-check", choices=allowed("self_check").choices,
-              help="before accepting an answer: verify = the model writes a check that must print True; "
-                   "recompute = solve again from scratch until two solutions agree; auto = recompute for "
-                   "the embedded models")
-    @argument("--attempts", type=int, help="several attempts, each in its own sandbox, then a vote")
-    @argument("--strategy", choices=allowed("strategy").choices,
-              help="with --attempts: majority vote, reward-weighted vote, or adaptive (stop once settled)")
+    @argument("-o", "--output", metavar="NAME", help="store the RunResult in this variable")
+    @argument("--quiet", action="store_true", help="show only the final answer")
+    @_SETTINGS
     @cell_magic
     def reason(self, line, cell):
-        """Answer the question in the cell by planning, writing and running code, step by step.
-
-        The cell body is the question. Example::
-
-            %%reason --with df --max-steps 4
-            Which region had the highest total sales?
-        """
         # Reached only when the input transformer is not active (e.g. run_cell_magic).
         coro = _run_cell(line, cell)
         try:
@@ -140,7 +164,8 @@ class ReasonMagics(Magics):
 
     @line_magic
     def reason_config(self, line):
-        """Show the effective %%reason settings, or set defaults: %reason_config max_steps=4 model=auto"""
+        """Show the effective %%reason settings, or set defaults: %reason_config max_steps=4 model=auto
+        (`max_seconds=none`: no time limit)."""
         names = {f.name for f in dataclasses.fields(RunConfig)}
         for item in line.split():
             key, sep, value = item.partition("=")
@@ -148,11 +173,9 @@ class ReasonMagics(Magics):
             if not sep or key not in names:
                 raise UsageError(f"expected name=value with a name from: {', '.join(sorted(names))}")
             try:
-                setattr(self.defaults, key, nbconfig._coerce(key, value))
-            except nbconfig.ConfigError as exc:
+                setattr(self.defaults, key, value)  # the trait reads the text: "none" clears a limit
+            except TraitError as exc:
                 raise UsageError(str(exc)) from None
-            except Exception as exc:
-                raise UsageError(f"{key}: {exc}") from None
         if line.strip():
             return
         try:
@@ -233,17 +256,9 @@ def parse_options(line: str, shell=None, defaults=None):
     args = parse_argstring(ReasonMagics.reason, line)
     overrides = _set_defaults(defaults) if defaults is not None else {}
     labels = {name: f"Reason.{name}" for name in overrides}  # set with %config or %reason_config
-    options = {
-        "model": args.model, "base_url": args.base_url, "sandbox": args.sandbox,
-        "max_steps": args.max_steps, "max_total_tokens": args.max_tokens,
-        "max_seconds": args.max_seconds, "max_cost": args.max_cost,
-        "temperature": args.temperature, "seed": args.seed, "trace": args.trace,
-        "exec_timeout": args.timeout, "attempts": args.attempts, "strategy": args.strategy,
-        "self_check": args.self_check,
-    }
-    given = {k: v for k, v in options.items() if v is not None}
+    given, given_labels = flags.given(args, flags.MAGIC)
     overrides.update(given)
-    labels.update({name: MAGIC_FLAGS[name] for name in given})
+    labels.update(given_labels)
     try:
         config = nbconfig.load(overrides, labels=labels)
     except ValueError as exc:
@@ -277,10 +292,12 @@ async def _run_cell(line: str, cell: str):
 
     from .runner import reason
 
+    from .progress_display import TextProgress, WidgetProgress
+
     stop = asyncio.Event()
     events = []
     subscribers = [events.append]
-    view = handle = None
+    view = handle = show_progress = None
     if args.quiet:
         pass
     elif _widgets_possible(shell):
@@ -288,6 +305,7 @@ async def _run_cell(line: str, cell: str):
 
         from .views.widgets import RunView
 
+        show_progress = WidgetProgress()  # preparing the model: shown only while it happens
         view = RunView(stop)
         warning = stop_warning(_kernel_version())
         if warning:
@@ -295,6 +313,7 @@ async def _run_cell(line: str, cell: str):
         handle = display(view.root, display_id=True)
         subscribers.append(view.on_event)
     else:
+        show_progress = TextProgress()
         subscribers.append(_terminal_view())
 
     from .redact import Redactor
@@ -303,7 +322,8 @@ async def _run_cell(line: str, cell: str):
     from .variables import VariableError
 
     try:
-        result = await _drive(reason(question, config=config, subscribers=subscribers, stop=stop, **kwargs), stop)
+        result = await _drive(reason(question, config=config, subscribers=subscribers, stop=stop,
+                                     on_progress=show_progress, **kwargs), stop)
     except (QuestionError, VariableError, TraceInUse) as exc:  # the user's input: one line, no traceback
         raise UsageError(str(exc)) from None
     except Exception as exc:  # the kernel must survive anything the run throws
@@ -311,6 +331,8 @@ async def _run_cell(line: str, cell: str):
         print(f"nbreason: the run failed: {text}", file=sys.stderr)
         return None
     finally:
+        if isinstance(show_progress, WidgetProgress):
+            show_progress.close()  # a run that failed while preparing leaves no bar behind
         if view is not None and handle is not None and events:
             _settle(view, handle, events)
 
@@ -390,6 +412,8 @@ def load_ipython_extension(shell) -> None:
         return  # already loaded
     defaults = Reason(parent=shell)
     shell.configurables.append(defaults)
+    _refresh_help(defaults)
+    defaults.observe(lambda change: _refresh_help(defaults))  # %config Reason.x, %reason_config
     shell.register_magics(ReasonMagics(shell, defaults))
     if _transform not in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.append(_transform)

@@ -23,7 +23,7 @@ from . import variables as variables_mod
 from .config import RunConfig
 from .events import Error, Event
 from .loop import Loop
-from .models import make_model
+from .models import OnProgress, make_model
 from .redact import Redactor
 from .result import RunResult
 from .sandboxes import make_sandbox
@@ -90,8 +90,12 @@ async def _place_variables(sandbox, values: dict[str, object]) -> str:
 async def reason(question: str, *, config: RunConfig, subscribers: Iterable[Subscriber] = (),
                  stop: asyncio.Event | None = None, variables: dict[str, object] | None = None,
                  context: str = "", model=None, sandbox=None,
-                 check: Callable[[Any], Any] | None = None) -> RunResult:
+                 check: Callable[[Any], Any] | None = None,
+                 on_progress: OnProgress | None = None) -> RunResult:
     """Run one question to its final answer. Always returns a result, whatever ended the run.
+
+    `on_progress` hears how preparing the model goes (assembling the embedded model's weights,
+    starting its server), before the first event; nbreason.progress_display shows it.
 
     Input that cannot be used is refused before anything starts, with a one-line message:
     QuestionError (empty, too long), VariableError (a `variables` value that cannot be sent),
@@ -112,7 +116,7 @@ async def reason(question: str, *, config: RunConfig, subscribers: Iterable[Subs
             fan(Error(run_id=run_id, source="trace", message=f"cannot write the trace to {config.trace}: {exc}"))
     own_model, own_sandbox = model is None, sandbox is None
     task = asyncio.ensure_future(_drive(question, config, fan, stop, variables or {}, context, model, sandbox,
-                                        check, run_id, own_model, own_sandbox))
+                                        check, run_id, own_model, own_sandbox, on_progress))
     try:
         await asyncio.shield(task)
     except (asyncio.CancelledError, KeyboardInterrupt):
@@ -130,11 +134,11 @@ async def reason(question: str, *, config: RunConfig, subscribers: Iterable[Subs
 
 
 async def _drive(question, config, fan, stop, variables, context, model, sandbox, check, run_id,
-                 own_model, own_sandbox) -> None:
+                 own_model, own_sandbox, on_progress=None) -> None:
     started = time.monotonic()
     try:
         if model is None:
-            model = await make_model(config)
+            model = await make_model(config, on_progress=on_progress)
         if config.attempts > 1:
             await _drive_attempts(question, config, fan, stop, variables, context, model, check, run_id, started)
             return

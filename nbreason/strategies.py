@@ -118,36 +118,6 @@ def parse_spec(text: str) -> Spec:
 
 
 
-def dedicated_model(config: RunConfig) -> RunConfig:
-    """The config with an embedded model named by its file ("local:/path.gguf"), which gets a
-    server of its own instead of sharing the one other notebooks use for "local"."""
-    from .models import embedded, wants_embedded
-
-    if not wants_embedded(config) or config.model.startswith("local:"):
-        return config
-    spec = "local" if config.model == "auto" else config.model
-    return config.replace(model=f"local:{embedded.resolve_model(spec, progress=False)}")
-
-
-def server_slots(config: RunConfig, wanted: int | None = None, threads: int | None = None) -> int:
-    """How many attempts to run at once: the embedded server's parallel slots (starting it with
-    `wanted` slots and `threads` threads if it is not running yet; a running server keeps its
-    own settings), else `wanted` or 4."""
-    from .models import wants_embedded
-
-    if not wants_embedded(config):
-        return wanted or 4
-    from .models.local_server import DEFAULT_PARALLEL, DEFAULT_THREADS, ensure_server, running_servers
-
-    spec = "local" if config.model == "auto" else config.model
-    handle = ensure_server(spec, parallel=wanted or DEFAULT_PARALLEL, threads=threads or DEFAULT_THREADS,
-                           progress=False)
-    for entry in running_servers():
-        if entry.get("pid") == handle.pid:
-            return int(entry.get("parallel", DEFAULT_PARALLEL))
-    return wanted or DEFAULT_PARALLEL
-
-
 class Solver:
     """Runs whole runs for the benchmark: one model client for all of them, at most `parallel` at
     once whatever the number of problems in flight."""

@@ -1,7 +1,5 @@
 import asyncio
-import contextlib
 import importlib.metadata
-import io
 import json
 
 import pytest
@@ -11,7 +9,6 @@ from nbreason.bench.cli import main
 from nbreason.bench.run import Bench, summarize, vote_curve, wilson
 from nbreason.config import RunConfig
 from nbreason.events import Usage
-from nbreason.models.openai_chat import OpenAIChatModel
 from nbreason.result import RunResult
 from nbreason.attempts import Attempt
 from nbreason.strategies import Solver, Spec, from_pool, parse_spec, run
@@ -77,7 +74,7 @@ async def test_loop_options_reach_the_attempt_config_and_sampled_attempts_skip_a
 
     problems = [datasets.Problem("p1", "q", "1", {})]
     specs = [parse_spec(s) for s in ("loop", "loop+recompute", "vote@2")]
-    await Bench(problems, specs, solver_with(loop, parallel=1), tmp_path, log=lambda m: None).run()
+    await Bench(problems, specs, solver_with(loop, parallel=1), tmp_path).run()
     assert seen == [("auto", 0.0), ("recompute", 0.0), ("off", 0.7), ("off", 0.7)]
 
 
@@ -201,7 +198,7 @@ async def test_a_bench_writes_results_summary_and_resumes_without_rerunning(tmp_
     loop = ScriptedLoop(["7", "0.5", "7", "7"])
     specs = [parse_spec(s) for s in ("loop", "vote@4", "adaptive@4")]
     out = tmp_path / "out"
-    await Bench(problems, specs, solver_with(loop), out, log=lambda m: None).run()
+    await Bench(problems, specs, solver_with(loop), out).run()
     assert loop.calls == 2 + 2 * 4  # one loop run each, one pool of 4 each, shared by vote and adaptive
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert {(r["problem"], r["strategy"]) for r in rows} == {(p, s) for p in ("0", "1")
@@ -211,7 +208,7 @@ async def test_a_bench_writes_results_summary_and_resumes_without_rerunning(tmp_
     assert by[("0", "vote@4")]["correct"]
 
     passes = (out / "passes.jsonl").read_text()
-    await Bench(problems, specs, solver_with(loop), out, log=lambda m: None).run()
+    await Bench(problems, specs, solver_with(loop), out).run()
     assert loop.calls == 10
     assert (out / "passes.jsonl").read_text() == passes  # nothing ran, nothing timed
 
@@ -275,15 +272,15 @@ async def test_attempts_that_fail_outright_are_retried_on_resume(tmp_path):
     problems = datasets.from_jsonl(write_problems(tmp_path))[:1]
     out = tmp_path / "out"
 
-    async def server_down(question, *, config, model):
+    async def server_down(question, *, config, model, **_):
         raise ConnectionError("model server is down")
 
-    await Bench(problems, [parse_spec("loop")], solver_with(server_down), out, log=lambda m: None).run()
+    await Bench(problems, [parse_spec("loop")], solver_with(server_down), out).run()
     first = json.loads((out / "results.jsonl").read_text())
     assert first["failed"] and "server is down" in first["attempts"][0]["error"]
 
     loop = ScriptedLoop(["7"])
-    await Bench(problems, [parse_spec("loop")], solver_with(loop), out, log=lambda m: None).run()
+    await Bench(problems, [parse_spec("loop")], solver_with(loop), out).run()
     assert loop.calls == 1
     summary = summarize(out)
     assert summary["strategies"][0]["accuracy"] == 1.0 and summary["failed_lines"] == 0
@@ -338,3 +335,106 @@ def test_the_bench_command_end_to_end_with_a_held_out_slice(tmp_path, capsys):
     assert len(server.requests) == 2 * 4
     assert sum(len(r["messages"]) == 2 and r["temperature"] == 0.7 for r in server.requests) == 2
     assert "| loop+recompute | 2 | 50.0%" in capsys.readouterr().out
+
+
+# -- run settings come from the config file and the environment, as for `nbreason run` ---------
+
+def test_the_config_file_and_environment_reach_the_bench_and_a_flag_overrides_them(tmp_path, monkeypatch, capsys):
+    for key in [k for k in __import__("os").environ if k.startswith(("NBREASON_", "OPENAI_"))]:
+        monkeypatch.delenv(key)
+    settings = tmp_path / "config.toml"
+    settings.write_text("exec_timeout = 7\nmax_steps = 3\nconfidence = 0.8\nparallel = 3\n")
+    monkeypatch.setenv("NBREASON_CONFIG", str(settings))
+    monkeypatch.setenv("NBREASON_MAX_STEPS", "4")
+    monkeypatch.setenv("NBREASON_API_KEY", "sk-test")
+    problems = tmp_path / "problems.jsonl"
+    problems.write_text('{"question": "7?", "answer": "7"}\n')
+
+    def bench(*flags, out):
+        # a single shot that writes no code: nothing runs in a sandbox, the settings still show in the summary
+        with ScriptedServer([Reply("No code.")] * 2) as server:
+            assert main(["--dataset", str(problems), "--strategies", "single-shot", "--model", "scripted",
+                         "--base-url", server.base_url, "--out", str(tmp_path / out), *flags]) == 0
+        return json.loads((tmp_path / out / "summary.json").read_text())["meta"]
+
+    meta = bench(out="from-config")
+    assert (meta["exec_timeout"], meta["max_steps"], meta["confidence"], meta["parallel"]) == (7, 4, 0.8, 3)
+    meta = bench("--timeout", "9", "--max-steps", "2", "--confidence", "0.9", "--parallel", "1", out="from-flags")
+    assert (meta["exec_timeout"], meta["max_steps"], meta["confidence"], meta["parallel"]) == (9, 2, 0.9, 1)
+    meta = bench("--exec-timeout", "11", out="old-spelling")
+    assert meta["exec_timeout"] == 11
+
+
+# -- progress as results arrive -----------------------------------------------------------------
+
+async def test_a_bench_reports_each_strategy_done_and_accurate_so_far_as_results_arrive(tmp_path):
+    problems = datasets.from_jsonl(write_problems(tmp_path))
+    reports = []
+    specs = [parse_spec(s) for s in ("loop", "vote@4", "adaptive@4")]
+    await Bench(problems, specs, solver_with(ScriptedLoop(["7", "0.5", "7", "7"])), tmp_path / "out",
+                on_progress=reports.append).run()
+    assert [r.phase for r in reports if r.phase_done == 0] == ["loop", "pool of 4 loop samples"]
+    assert [(r.phase_index, r.phases) for r in reports if r.phase_done == 0] == [(1, 2), (2, 2)]
+    done = [r.phase_done for r in reports if r.phase == "loop"]
+    assert done == [0, 1, 2]
+    first_loop_result = next(r for r in reports if r.phase == "loop" and r.phase_done == 1)
+    assert first_loop_result.seconds_left is not None  # estimated once an attempt has finished
+    assert [r.seconds_left for r in reports][0] is None  # nothing to estimate from before the first
+    last = reports[-1]
+    assert last.finished and last.seconds_left == 0.0
+    scores = {s.strategy: (s.done, s.correct, s.total) for s in last.scores}
+    assert scores == {"loop": (2, 1, 2), "vote@4": (2, 1, 2), "adaptive@4": (2, 1, 2)}
+    assert [s.accuracy for s in last.scores] == [0.5, 0.5, 0.5]
+    elapsed = [r.elapsed for r in reports]
+    assert elapsed == sorted(elapsed)
+
+
+async def test_a_resumed_bench_starts_from_the_results_it_already_has(tmp_path):
+    problems = datasets.from_jsonl(write_problems(tmp_path))
+    out = tmp_path / "out"
+    await Bench(problems, [parse_spec("loop")], solver_with(ScriptedLoop(["7"])), out).run()
+    reports = []
+    await Bench(problems, [parse_spec("loop"), parse_spec("single-shot")],
+                solver_with(ScriptedLoop(["7"])), out,
+                on_progress=reports.append).run()
+    first = reports[0]
+    assert {s.strategy: (s.done, s.correct) for s in first.scores} == {"loop": (2, 1), "single-shot": (0, 0)}
+
+
+async def test_a_broken_progress_display_is_turned_off_and_the_bench_goes_on(tmp_path, capsys):
+    problems = datasets.from_jsonl(write_problems(tmp_path))
+    calls = []
+
+    def broken(progress):
+        calls.append(progress)
+        raise BrokenPipeError(32, "Broken pipe")
+
+    loop = ScriptedLoop(["7"])
+    await Bench(problems, [parse_spec("loop")], solver_with(loop), tmp_path / "out", on_progress=broken).run()
+    assert len(calls) == 1 and loop.calls == 2
+    assert len((tmp_path / "out" / "results.jsonl").read_text().splitlines()) == 2
+    assert "progress display turned off: BrokenPipeError" in capsys.readouterr().err
+
+
+def test_progress_on_a_terminal_is_a_live_table_and_elsewhere_plain_lines(tmp_path):
+    from rich.console import Console
+
+    from nbreason.bench.cli import LiveTable, PlainLines, progress_display
+    from nbreason.bench.progress import BenchProgress, StrategyScore
+
+    report = BenchProgress((StrategyScore("loop", 12, 7, 60), StrategyScore("vote@8", 0, 0, 60)),
+                           "pool of 8 loop samples", 2, 3, 12, 60, elapsed=312.0, seconds_left=840.0)
+    console = Console(record=True, width=120)
+    console.print(LiveTable.render(report))
+    shown = console.export_text()
+    assert "pass 2/3: pool of 8 loop samples, 12/60 problems" in shown and "about 14 min left" in shown
+    assert "loop" in shown and "12/60" in shown and "58.3%" in shown and "vote@8" in shown
+
+    lines = []
+    plain = PlainLines(lines.append)
+    plain(report)
+    plain(report)  # nothing new: no second line
+    assert lines == ["[2/3 pool of 8 loop samples] 12/60 problems; loop 12/60 58.3%, vote@8 0/60; "
+                     "5 min elapsed, about 14 min left"]
+    with open(tmp_path / "log.txt", "w") as not_a_terminal:
+        assert isinstance(progress_display(not_a_terminal)[0], PlainLines)

@@ -87,3 +87,34 @@ def test_a_killed_run_leaves_a_readable_trace(tmp_path):
     while time.time() < deadline and sandbox_kernel_pids(proc.pid):
         time.sleep(0.5)
     assert not sandbox_kernel_pids(proc.pid)
+
+
+def test_model_progress_is_drawn_as_bars_that_give_the_console_back_when_done():
+    from rich.console import Console
+    from rich.live import Live
+
+    from nbreason.models.progress import Progress
+    from nbreason.progress_display import RichProgress
+
+    console = Console(record=True, width=100, force_terminal=True)
+    show = RichProgress(console)
+    for done in (0, 250_000_000, 491_400_064):
+        show(Progress("assembling qwen2.5-coder-0.5b", done, 491_400_064))
+    live = Live(console=console)  # the run's view comes next: it needs the console's one live display
+    live.start()
+    live.stop()
+    shown = console.export_text()
+    assert "assembling qwen2.5-coder-0.5b" in shown and "491 / 491 MB" in shown
+
+
+def test_model_status_shows_install_commands_as_written():
+    from rich.console import Console
+
+    from nbreason.cli import model_status_table
+
+    row = {"name": "qwen2.5-coder-0.5b", "alias": "local-small", "parts": "0/6", "installed": False,
+           "assembled": False, "size": 491_400_064, "hash": "absent", "path": "/x",
+           "install": 'pip install "nbreason[model-small]"', "servers": []}
+    console = Console(record=True, width=200)
+    console.print(model_status_table([row]))
+    assert 'pip install "nbreason[model-small]"' in console.export_text()

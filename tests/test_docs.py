@@ -67,3 +67,73 @@ def test_doc_examples_run(tmp_path, monkeypatch):
                     pytest.fail(f"docs/{name} example failed: {type(exc).__name__}: {exc}\n{code}")
         assert (tmp_path / "run.jsonl").exists()
         assert str(2**64 - 1) in (tmp_path / "run.jsonl").read_text()
+
+
+# -- the flags in the docs are the flags of the table ----------------------------------------------
+
+FLAG = re.compile(r"(?<![\w-])(--[a-z][a-z-]*|-o)(?![\w-])")
+
+
+def _surface_flags(surface: str) -> set[str]:
+    from nbreason import flags
+
+    own = {"run": {"--context", "--json", "--quiet"},
+           "magic": {"--with", "--check", "-o", "--output", "--quiet"},
+           "bench": {"--dataset", "--limit", "--skip", "--strategies", "--out", "--threads", "--summarize-only"}}
+    return flags.option_strings(surface) | own[surface] | {"--help"}
+
+
+def test_the_configuration_reference_lists_the_table_row_by_row():
+    from nbreason import flags
+
+    doc = (DOCS / "configuration.md").read_text()
+    rows = [line for line in doc.splitlines() if line.startswith("| `--")]
+    expected = [f"| {', '.join(f'`{o}`' for o in f.option_strings)} | `{f.field}` | "
+                + " | ".join("✓" if s in f.surfaces else "" for s in flags.SURFACES) + " |" for f in flags.FLAGS]
+    assert rows == expected
+
+
+def test_the_configuration_reference_names_every_setting_without_a_flag():
+    from nbreason import flags
+    from nbreason.config import field_help
+
+    doc = " ".join((DOCS / "configuration.md").read_text().split())
+    sentence = doc[doc.index("The settings without a flag"):].split("come from", 1)[0]
+    named = set(re.findall(r"`(\w+)`", sentence))
+    assert named == set(field_help()) - {f.field for f in flags.FLAGS}
+
+
+def test_the_notebook_guide_lists_every_magic_option_and_no_other():
+    doc = (DOCS / "notebook.md").read_text()
+    options = doc[doc.index("## Options"):doc.index("## Defaults")]
+    settings_line = next(line for line in options.splitlines() if line.startswith("`--model`"))
+    from nbreason import flags
+
+    assert set(FLAG.findall(settings_line)) == flags.option_strings(flags.MAGIC)
+    assert set(FLAG.findall(doc)) <= _surface_flags("magic")
+
+
+def _commands(text: str):
+    """Code in a Markdown file: the lines of fenced blocks, and inline `code` elsewhere."""
+    fenced = False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif fenced:
+            yield line.split("#", 1)[0] if not line.startswith("#") else ""
+        else:
+            yield from re.findall(r"`([^`]+)`", line)
+
+
+def test_flags_in_the_readme_and_docs_exist_on_the_command_they_are_given_to():
+    files = [DOCS.parent / "README.md", *sorted(DOCS.glob("*.md"))]
+    surfaces = {"nbreason run": "run", "%%reason": "magic", "nbreason bench": "bench"}
+    checked = 0
+    for path in files:
+        for code in _commands(path.read_text()):
+            for command, surface in surfaces.items():
+                if command in code:
+                    used = set(FLAG.findall(code.split(command, 1)[1]))
+                    assert used <= _surface_flags(surface), f"{path.name}: {code}"
+                    checked += len(used)
+    assert checked > 10  # the README and guides do show flags

@@ -43,10 +43,18 @@ def test_help_and_other_magics_are_left_alone(shell):
     assert "_run_cell" not in shell.transform_cell("%%reasonable\nx\n")
 
 
-def test_question_mark_shows_usage(shell, capsys):
+def test_question_mark_lists_every_option_with_its_help_default_and_variable(shell, capsys):
+    from nbreason import flags
+
+    shell.run_line_magic("reason_config", "max_steps=3")  # the default shown is the one in effect
     shell.run_cell("%%reason?")
-    out = capsys.readouterr().out
-    assert "--max-steps" in out and "--with" in out and "--check" in out
+    out = " ".join(capsys.readouterr().out.split())
+    for option in ("--with", "--check", "-o NAME, --output NAME", "--quiet"):
+        assert option in out
+    for flag in flags.flags_for(flags.MAGIC):
+        assert f"{flag.name}" in out and flag.help.split()[0] in out and f"env NBREASON_{flag.field.upper()}]" in out
+    assert "budget: steps; an integer >= 1 [default 3; env NBREASON_MAX_STEPS]" in out
+    assert "--api-key" not in out  # a key typed in a cell would be saved with the notebook
 
 
 def test_bad_option_is_a_one_line_usage_error(shell, capsys):
@@ -98,6 +106,37 @@ def test_ipython_config_files_reach_the_defaults():
     defaults = magic.Reason(config=Config({"Reason": {"model": "from-config", "max_cost": 0.25}}))
     config, _, _ = magic.parse_options("", InteractiveShell.instance(), defaults)
     assert config.model == "from-config" and config.max_cost == 0.25
+
+
+def test_none_in_reason_config_clears_a_limit_the_config_file_set(shell, tmp_path, monkeypatch):
+    path = tmp_path / "c.toml"
+    path.write_text("max_seconds = 30\n")
+    monkeypatch.setenv("NBREASON_CONFIG", str(path))
+    defaults = shell.magics_manager.registry["ReasonMagics"].defaults
+    assert magic.parse_options("", shell, defaults)[0].max_seconds == 30
+    shell.run_line_magic("reason_config", "max_seconds=none")
+    assert defaults.max_seconds == "none"
+    assert magic.parse_options("", shell, defaults)[0].max_seconds is None
+    assert magic.parse_options("--max-seconds 5", shell, defaults)[0].max_seconds == 5  # the line still wins
+    defaults.max_seconds = None  # not set here: the file counts again
+    assert magic.parse_options("", shell, defaults)[0].max_seconds == 30
+
+
+def test_percent_config_refuses_a_value_at_once_naming_the_trait(shell):
+    from traitlets import TraitError
+
+    defaults = shell.magics_manager.registry["ReasonMagics"].defaults
+    with pytest.raises(TraitError, match=r"^Reason.strategy: expected one of vote, wvote, adaptive, got 'bogus'$"):
+        defaults.strategy = "bogus"
+    defaults.max_cost = "none"
+    defaults.self_check = "true"  # an old spelling, read as the setting reads it
+    assert (defaults.max_cost, defaults.self_check) == ("none", "verify")
+
+
+def test_switches_turn_settings_on_and_off(shell):
+    config, _, _ = magic.parse_options("--no-network --confine --no-backtrack", shell)
+    assert (config.network, config.confine, config.backtrack) == (False, True, False)
+    assert magic.parse_options("--network", shell)[0].network is True
 
 
 def test_reason_config_sets_and_shows(shell, capsys):
@@ -178,7 +217,7 @@ def test_kernel_shows_usage_errors_in_one_line(monkeypatch, tmp_path):
     nb = run_in_kernel("%load_ext nbreason", "%%reason --sandbox moon\nq", "'alive'",
                        monkeypatch=monkeypatch, tmp_path=tmp_path)
     (error,) = nb.cells[1].outputs
-    assert error["name"] == "stderr" and error["text"].startswith("UsageError: argument --sandbox")
+    assert error["name"] == "stderr" and error["text"] == "UsageError: --sandbox: expected one of local, e2b, got 'moon'\n"
     assert nb.cells[2].outputs[0]["data"]["text/plain"] == "'alive'"
 
 
@@ -193,3 +232,29 @@ def test_export_cells_hold_question_answer_and_clean_code():
     assert "What is 2+2?" in cells[0].source and "**Answer:** 4" in cells[0].source
     assert [c.source for c in cells[1:]] == ["x = 2", "print(x + x)"]
     assert "<p>4</p>" in result._repr_html_()  # the static view of RunResult
+
+
+def test_model_progress_in_a_notebook_is_a_widget_that_goes_away_when_the_model_is_ready():
+    from nbreason.models.progress import Progress
+    from nbreason.progress_display import WidgetProgress
+
+    shown = []
+    show = WidgetProgress(display=shown.append)
+    show(Progress("assembling qwen2.5-coder-0.5b", 0, 100))
+    (box,) = shown
+    show(Progress("assembling qwen2.5-coder-0.5b", 40, 100))
+    bar, label = box.children
+    assert bar.value == 0.4 and label.value.startswith("assembling qwen2.5-coder-0.5b")
+    show(Progress("assembling qwen2.5-coder-0.5b", 100, 100))
+    assert box.comm is None  # closed: a saved notebook keeps no half-filled bar
+
+
+def test_model_progress_without_widgets_is_a_line_per_tenth():
+    from nbreason.models.progress import Progress
+    from nbreason.progress_display import TextProgress
+
+    lines = []
+    show = TextProgress(lines.append)
+    for done in range(0, 1001):
+        show(Progress("assembling m", done * 1000, 1_000_000))
+    assert len(lines) == 11 and lines[0] == "assembling m: 0% (0 / 1 MB)" and lines[-1].startswith("assembling m: 100%")

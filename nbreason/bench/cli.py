@@ -17,44 +17,38 @@ import sys
 import time
 from pathlib import Path
 
-from .. import strategies
+from .. import flags, models, strategies
 from ..allowed import Allowed
 from ..cli import Parser
-from ..config import allowed, load
+from ..config import load
 from . import datasets
 from .plot import plot
+from .progress import BenchProgress, duration, line
 from .run import Bench, summarize
 
 DEFAULT_STRATEGIES = "single-shot,loop,vote@4,vote@8,adaptive@8"
-# What each numeric option accepts: the bench's own, and the run settings it passes on (checked by load()).
-OPTIONS = {"limit": Allowed(int, low=1), "skip": Allowed(int, low=0), "parallel": Allowed(int, low=1),
-           "threads": Allowed(int, low=1), "confidence": allowed("confidence")}
-SETTINGS = {"model": "--model", "base_url": "--base-url", "max_steps": "--max-steps",
-            "exec_timeout": "--exec-timeout", "seed": "--seed"}
+# The bench's own numeric options; run settings (--model, --max-steps, ...) come from the one
+# table in nbreason.flags and are checked by config.load().
+OPTIONS = {"limit": Allowed(int, low=1), "skip": Allowed(int, low=0), "threads": Allowed(int, low=1)}
 
 
 def parser() -> argparse.ArgumentParser:
     p = Parser(prog="nbreason bench", description=__doc__.split("\n\n")[0],
-               formatter_class=argparse.RawDescriptionHelpFormatter)
+               formatter_class=argparse.RawDescriptionHelpFormatter,
+               epilog="Run settings not given here come from the config file and NBREASON_* variables, "
+                      "as for `nbreason run`; a default shown is the one in effect now.")
     p.add_argument("--dataset", default="gsm8k", help="gsm8k, math500 or a JSONL file of {question, answer}")
     p.add_argument("--limit", type=int, default=60, help="the first N problems (default 60)")
     p.add_argument("--skip", type=int, default=0,
                    help="leave out the first K problems: a held-out set after rules were tuned on the first ones")
     p.add_argument("--strategies", default=DEFAULT_STRATEGIES,
                    help=f"comma-separated (default {DEFAULT_STRATEGIES}); vote@N:single-shot votes on single shots")
-    p.add_argument("--model", default=None, help='"local", "local-small" or an API model name (with --base-url)')
-    p.add_argument("--base-url", default=None)
     p.add_argument("--out", default=None, help="output folder (default benchmarks/results/<dataset>-<model>)")
-    p.add_argument("--parallel", type=int, default=None,
-                   help="attempts at once; starts the embedded server with this many slots (a running one keeps its own)")
     p.add_argument("--threads", type=int, default=None,
                    help="run the embedded model on a server of its own with this many threads (on a busy "
                         "machine 1 thread is far faster than 2: llama.cpp threads wait on each other)")
-    p.add_argument("--confidence", type=float, default=0.95, help="adaptive stopping confidence (default 0.95)")
-    p.add_argument("--max-steps", type=int, default=None, help="loop steps per attempt")
-    p.add_argument("--exec-timeout", type=float, default=30.0, help="seconds per code run (default 30)")
-    p.add_argument("--seed", type=int, default=None)
     p.add_argument("--summarize-only", action="store_true", help="only rebuild summary and figure from --out")
+    flags.add_flags(p.add_argument_group("run settings"), flags.BENCH, flags.effective())
     return p
 
 
@@ -71,6 +65,86 @@ def source_version() -> str:
     return (commit or "unknown") + ("+changes" if dirty else "")
 
 
+class LiveTable:
+    """BenchProgress on a terminal: a table of strategies (problems done, accuracy so far)
+    under a line saying which pass runs and the time left, redrawn as results arrive."""
+
+    def __init__(self, console):
+        from rich.live import Live
+
+        self.console = console
+        self.live = Live(console=console, refresh_per_second=2, transient=False)
+        self.started = False
+
+    def __call__(self, progress: BenchProgress) -> None:
+        if not self.started:
+            self.live.start()
+            self.started = True
+        self.live.update(self.render(progress))
+
+    def close(self) -> None:
+        if self.started:
+            self.live.stop()
+            self.started = False
+
+    @staticmethod
+    def render(progress: BenchProgress):
+        from rich.console import Group
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(box=None, pad_edge=False)
+        for column, justify in (("strategy", "left"), ("problems", "right"), ("", "left"), ("accuracy", "right")):
+            table.add_column(column, justify=justify)
+        for score in progress.scores:
+            accuracy = f"{score.accuracy:.1%}" if score.accuracy is not None else "-"
+            table.add_row(score.strategy, f"{score.done}/{score.total}",
+                          ProgressBar(total=max(1, score.total), completed=score.done, width=24), accuracy)
+        if progress.finished:
+            head = f"done after {duration(progress.elapsed)}"
+        else:
+            left = (f"about {duration(progress.seconds_left)} left" if progress.seconds_left is not None
+                    else "time left: estimated once an attempt has finished")
+            head = (f"pass {progress.phase_index}/{progress.phases}: {progress.phase}, {progress.phase_done}/"
+                    f"{progress.phase_total} problems · {duration(progress.elapsed)} elapsed · {left}")
+        return Group(Text(head, style="bold"), table)
+
+
+class PlainLines:
+    """BenchProgress where output is not a terminal (a log file, CI): one line per change."""
+
+    def __init__(self, write=print):
+        self.write = write
+        self.last = None
+
+    def __call__(self, progress: BenchProgress) -> None:
+        text = line(progress)
+        key = (progress.phase_index, progress.phase_done, progress.finished)
+        if key != self.last:
+            self.last = key
+            self.write(text)
+
+    def close(self) -> None:
+        pass
+
+
+def progress_display(stream=None):
+    """(bench progress, model progress) renderers for where the output goes."""
+    stream = stream or sys.stdout
+    if stream.isatty():
+        from rich.console import Console
+
+        from ..progress_display import RichProgress
+
+        console = Console(file=stream)
+        return LiveTable(console), RichProgress(console)
+    from ..progress_display import TextProgress
+
+    write = lambda text: print(text, file=stream, flush=True)  # noqa: E731
+    return PlainLines(write), TextProgress(write)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -78,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
             if getattr(args, name) is not None:  # not given: the default
                 setattr(args, name, spec.check(getattr(args, name), f"--{name}"))
         specs = [strategies.parse_spec(s) for s in args.strategies.split(",") if s.strip()]
-        config = load({name: getattr(args, name) for name in SETTINGS}, labels=SETTINGS)
+        values, labels = flags.given(args, flags.BENCH)
+        config = load(values, labels=labels)  # the config file and environment count here too
     except ValueError as exc:
         print(f"nbreason bench: {exc}", file=sys.stderr)
         return 2
@@ -86,13 +161,16 @@ def main(argv: list[str] | None = None) -> int:
     if not args.summarize_only:
         problems = datasets.load(args.dataset, args.skip + args.limit)[args.skip:]
         version = source_version()  # now: the tree may change while the benchmark runs
+        show, show_model = progress_display()
+        requested = config.model
         if args.threads:
-            config = strategies.dedicated_model(config)
-        parallel = strategies.server_slots(config, args.parallel, args.threads)
-        if args.parallel and parallel != args.parallel:
+            config = models.dedicated(config, on_progress=show_model)
+        parallel = models.slots(config, config.parallel, args.threads, on_progress=show_model)
+        show_model.close()  # the model is ready: the bench table takes the console
+        if parallel != config.parallel:
             print(f"note: the running model server has {parallel} parallel slots; using {parallel}")
         solver = strategies.Solver(config, parallel=parallel)
-        bench = Bench(problems, specs, solver, out, confidence=args.confidence)
+        bench = Bench(problems, specs, solver, out, confidence=config.confidence, on_progress=show)
         started = time.monotonic()
 
         async def go():
@@ -101,10 +179,13 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 await solver.close()
 
-        asyncio.run(go())
-        meta = {"dataset": args.dataset, "limit": args.limit, "skip": args.skip, "model": args.model or config.model,
+        try:
+            asyncio.run(go())
+        finally:
+            show.close()
+        meta = {"dataset": args.dataset, "limit": args.limit, "skip": args.skip, "model": requested,
                 "served": config.model, "threads": args.threads, "nbreason": version,
-                "strategies": args.strategies, "parallel": parallel, "confidence": args.confidence,
+                "strategies": args.strategies, "parallel": parallel, "confidence": config.confidence,
                 "max_steps": config.max_steps, "exec_timeout": config.exec_timeout,
                 "sample_temperature": strategies.SAMPLE_TEMPERATURE, "machine": f"{platform.machine()}",
                 "wall_seconds": round(time.monotonic() - started, 1)}

@@ -21,6 +21,7 @@ import itertools
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from ..attempts import Attempt
 from ..strategies import Solver, Spec, StrategyResult
 from .datasets import Problem
 from .grading import grade
+from .progress import BenchProgress, OnBenchProgress, StrategyScore
 
 ADAPTIVE_CONFIDENCES = (0.6, 0.8, 0.9, 0.95, 0.99)
 
@@ -62,6 +64,19 @@ def _all_failed(attempts: list[Attempt]) -> bool:
     return all(a.stop_reason == "error" for a in attempts)
 
 
+def _kind(base: str) -> str:
+    """What one attempt costs like: a single shot, or a loop run (with or without options)."""
+    return "single-shot" if base == "single-shot" else "loop"
+
+
+@dataclass
+class _Pass:
+    label: str
+    kind: str  # "single-shot" or "loop": whose seconds per attempt estimate it
+    job: Callable  # problem -> awaitable bool (whether anything ran)
+    pending: Callable[[Problem], int]  # attempts still to run for a problem
+
+
 @dataclass
 class Bench:
     problems: list[Problem]
@@ -69,7 +84,7 @@ class Bench:
     solver: Solver
     out: Path
     confidence: float = 0.95
-    log: Callable[[str], None] = print
+    on_progress: OnBenchProgress | None = None  # hears a BenchProgress as each problem finishes
     _done: set = field(default_factory=set)
 
     def __post_init__(self):
@@ -78,9 +93,20 @@ class Bench:
         self.pool_path = self.out / "pool.jsonl"
         # Failed lines (the model server down, say) are run again on resume; the summary keeps
         # the last line of each (problem, strategy).
-        self._done = {(r["problem"], r["strategy"]) for r in _read_jsonl(self.results_path) if not r.get("failed")}
+        rows = _read_jsonl(self.results_path)
+        self._done = {(r["problem"], r["strategy"]) for r in rows if not r.get("failed")}
         self._pools = {(r["problem"], r["base"]): _attempts(r["attempts"]) for r in _read_jsonl(self.pool_path)
                        if not _all_failed(_attempts(r["attempts"]))}
+        ids = {p.id for p in self.problems}
+        self._scores: dict[str, dict[str, bool]] = {spec.name: {} for spec in self.specs}
+        for r in rows:  # what a resumed benchmark already knows
+            if r["problem"] in ids and r["strategy"] in self._scores and not r.get("failed"):
+                self._scores[r["strategy"]][r["problem"]] = bool(r["correct"])
+        self._attempts_run = {"single-shot": 0, "loop": 0}
+        self._seconds = {"single-shot": 0.0, "loop": 0.0}  # wall clock of passes, by the kind they ran
+        self._passes: list[_Pass] = []
+        self._phase = (None, 0, 0, 0)  # the pass running, its index, problems done, when it started
+        self._started = time.monotonic()
 
     def _append(self, path: Path, row: dict) -> None:
         # One write of the whole line in append mode, so two benchmarks sharing a folder never
@@ -93,14 +119,16 @@ class Bench:
 
     def _record(self, problem: Problem, result: StrategyResult, pooled: bool = False) -> None:
         verdict = grade(result.answer, problem.gold)
+        failed = _all_failed(result.attempts)
         row = {"problem": problem.id, "strategy": result.strategy, "gold": problem.gold,
-               "correct": verdict.correct, "graded_by": verdict.how, **result.to_json(),
-               "failed": _all_failed(result.attempts)}
+               "correct": verdict.correct, "graded_by": verdict.how, **result.to_json(), "failed": failed}
         if pooled:  # the attempts' code is in pool.jsonl already; do not repeat it per strategy
             for attempt in row["attempts"]:
                 attempt.pop("code", None)
         self._append(self.results_path, row)
         self._done.add((problem.id, result.strategy))
+        if not failed:
+            self._scores.setdefault(result.strategy, {})[problem.id] = bool(verdict.correct)
 
     def pool_sizes(self) -> dict[str, int]:
         """Samples needed per pool ("loop", "single-shot", "loop+self-check", ...)."""
@@ -138,32 +166,83 @@ class Bench:
         return sampled
 
     async def run(self) -> None:
+        self._started = time.monotonic()
+        self._passes = []
         for spec in self.specs:
-            if spec.sampled:
-                continue
-            await self._pass(spec.name, lambda p, s=spec: self._standalone(s, p))
+            if not spec.sampled:
+                self._passes.append(_Pass(
+                    spec.name, _kind(spec.kind), lambda p, s=spec: self._standalone(s, p),
+                    lambda p, n=spec.name: int((p.id, n) not in self._done)))
         for base, size in self.pool_sizes().items():
-            await self._pass(f"pool of {size} {base} samples", lambda p, b=base, n=size: self._pool(b, n, p))
+            spec = next(s for s in self.specs if s.sampled and s.pool == base)
+            self._passes.append(_Pass(
+                f"pool of {size} {base} samples", _kind(spec.base), lambda p, b=base, n=size: self._pool(b, n, p),
+                lambda p, b=base, n=size: max(0, n - len(self._pools.get((p.id, b), [])))))
+        for index, one_pass in enumerate(self._passes, 1):
+            await self._pass(index, one_pass)
+        self._phase = (None, len(self._passes), len(self.problems), time.monotonic())
+        self._report()
 
-    async def _pass(self, label: str, job) -> None:
+    async def _pass(self, index: int, one_pass: _Pass) -> None:
         started = time.monotonic()
-        self.log(f"{label}: {len(self.problems)} problems, {self.solver.parallel} at a time")
+        pending = {p.id: one_pass.pending(p) for p in self.problems}
         finished = ran = 0
+        self._phase = (one_pass, index, 0, started)
+        self._report()
 
         async def one(problem: Problem) -> None:
             nonlocal finished, ran
-            ran += bool(await job(problem))
+            did = bool(await one_pass.job(problem))
+            ran += did
+            if did:
+                self._attempts_run[one_pass.kind] += pending[problem.id]
             finished += 1
-            if finished % 10 == 0 or finished == len(self.problems):
-                self.log(f"  {label}: {finished}/{len(self.problems)} after {time.monotonic() - started:.0f} s")
+            self._phase = (one_pass, index, finished, started)
+            self._report()
 
         # Problems run concurrently; the solver's slots bound how many runs are live.
         await asyncio.gather(*(one(p) for p in self.problems))
         if not ran:  # everything was already done: no pass to time
             return
-        self._append(self.out / "passes.jsonl", {"pass": label, "problems": ran,
-                                                  "wall_seconds": round(time.monotonic() - started, 1),
+        wall = time.monotonic() - started
+        self._seconds[one_pass.kind] += wall
+        self._append(self.out / "passes.jsonl", {"pass": one_pass.label, "problems": ran,
+                                                  "wall_seconds": round(wall, 1),
                                                   "parallel": self.solver.parallel})
+
+    def _seconds_left(self) -> float | None:
+        one_pass, index, _, started = self._phase
+        seconds = dict(self._seconds)
+        if one_pass is not None:  # the pass running counts with the time it has taken so far
+            seconds[one_pass.kind] += time.monotonic() - started
+        rates = {k: seconds[k] / n for k, n in self._attempts_run.items() if n}
+        if not rates:
+            return None
+        overall = sum(seconds.values()) / sum(self._attempts_run.values())
+        left = 0.0
+        for later in self._passes[max(0, index - 1):]:
+            attempts = sum(later.pending(p) for p in self.problems)
+            left += attempts * rates.get(later.kind, overall)
+        return left
+
+    def progress(self) -> BenchProgress:
+        """Where the benchmark is now."""
+        one_pass, index, done, _ = self._phase
+        scores = tuple(StrategyScore(spec.name, len(self._scores.get(spec.name, {})),
+                                     sum(self._scores.get(spec.name, {}).values()), len(self.problems))
+                       for spec in self.specs)
+        return BenchProgress(scores, one_pass.label if one_pass else "", index, len(self._passes), done,
+                             len(self.problems), time.monotonic() - self._started,
+                             self._seconds_left() if one_pass else 0.0)
+
+    def _report(self) -> None:
+        if self.on_progress is None:
+            return
+        try:
+            self.on_progress(self.progress())
+        except Exception as exc:  # a display that breaks (a closed pipe) must not end an hour of measuring
+            self.on_progress = None
+            print(f"nbreason bench: progress display turned off: {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 # -- summarising ---------------------------------------------------------------------------

@@ -20,6 +20,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from .progress import OnProgress, report
+
 CHUNK = 8 * 1024 * 1024
 
 
@@ -173,11 +175,14 @@ def _mark_verified(path: Path, sha256: str) -> None:
     os.replace(tmp, side)
 
 
-def file_sha256(path: Path) -> str:
+def file_sha256(path: Path, on_progress: OnProgress | None = None, stage: str = "checking") -> str:
     digest = hashlib.sha256()
+    total, done = max(1, path.stat().st_size), 0
     with open(path, "rb") as fh:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
+            done += len(chunk)
+            report(on_progress, stage, done, total)
     return digest.hexdigest()
 
 
@@ -199,18 +204,9 @@ def model_path(entry: ModelEntry) -> Path:
     return models_dir() / entry.filename
 
 
-def _progress(enabled: bool):
-    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
-                               TimeRemainingColumn, TransferSpeedColumn)
-
-    return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
-        TransferSpeedColumn(), TimeRemainingColumn(), disable=not enabled, transient=False,
-    )
-
-
-def assemble(entry: ModelEntry | str, *, progress: bool = True) -> Path:
-    """The verified GGUF file of a catalog model, assembled from its parts on first use."""
+def assemble(entry: ModelEntry | str, *, on_progress: OnProgress | None = None) -> Path:
+    """The verified GGUF file of a catalog model, assembled from its parts on first use.
+    `on_progress` hears how far the assembly (or a re-check of the hash) has got."""
     entry = lookup(entry) if isinstance(entry, str) else entry
     target = model_path(entry)
     if is_verified(target, entry.sha256):
@@ -220,7 +216,7 @@ def assemble(entry: ModelEntry | str, *, progress: bool = True) -> Path:
             return target
         if target.is_file() and target.stat().st_size == entry.size:
             # Assembled before, sidecar lost: one hash pass is cheaper than a rebuild.
-            if file_sha256(target) == entry.sha256:
+            if file_sha256(target, on_progress, f"checking {entry.name}") == entry.sha256:
                 _mark_verified(target, entry.sha256)
                 return target
         files = part_files(entry)
@@ -240,14 +236,16 @@ def assemble(entry: ModelEntry | str, *, progress: bool = True) -> Path:
         tmp = target.with_name(f".{target.name}.{os.getpid()}.partial")
         digest = hashlib.sha256()
         try:
-            with open(tmp, "wb") as out, _progress(progress) as bar:
-                task = bar.add_task(f"assembling {entry.name}", total=total)
+            stage, done = f"assembling {entry.name}", 0
+            report(on_progress, stage, done, total)
+            with open(tmp, "wb") as out:
                 for path in files:
                     with open(path, "rb") as src:
                         while chunk := src.read(CHUNK):
                             digest.update(chunk)
                             out.write(chunk)
-                            bar.advance(task, len(chunk))
+                            done += len(chunk)
+                            report(on_progress, stage, done, total)
                 out.flush()
                 os.fsync(out.fileno())
             if digest.hexdigest() != entry.sha256:
@@ -263,9 +261,9 @@ def assemble(entry: ModelEntry | str, *, progress: bool = True) -> Path:
         return target
 
 
-def install(name: str = DEFAULT_MODEL, *, progress: bool = True) -> Path:
+def install(name: str = DEFAULT_MODEL, *, on_progress: OnProgress | None = None) -> Path:
     """Assemble a catalog model now (for `nbreason model install`)."""
-    return assemble(lookup(name), progress=progress)
+    return assemble(lookup(name), on_progress=on_progress)
 
 
 # -- model specs -------------------------------------------------------------------------
@@ -275,14 +273,14 @@ def is_embedded(spec: str) -> bool:
     return spec.startswith("local:") or spec in CATALOG or spec in ALIASES
 
 
-def resolve_model(spec: str, *, progress: bool = True) -> Path:
+def resolve_model(spec: str, *, on_progress: OnProgress | None = None) -> Path:
     """The GGUF file for "local", "local-small", a catalog name or "local:/path/to/any.gguf"."""
     if spec.startswith("local:"):
         path = Path(spec[len("local:"):]).expanduser()
         if not path.is_file():
             raise ModelInstallError(f"model file not found: {path}")
         return path.resolve()
-    return assemble(lookup(spec), progress=progress)
+    return assemble(lookup(spec), on_progress=on_progress)
 
 
 def served_name(spec: str) -> str:
@@ -333,28 +331,3 @@ def status() -> list[dict]:
                 "path": str(path), "install": "", "servers": [server],
             })
     return rows
-
-
-def model_status_table():
-    """`status()` as a rich Table for `nbreason model status`."""
-    from rich.table import Table
-
-    table = Table(title="nbreason embedded models")
-    for column in ("model", "alias", "parts", "file", "size", "sha-256", "server"):
-        table.add_column(column)
-    for row in status():
-        if row["assembled"]:
-            file_cell = row["path"]
-        elif row["installed"]:
-            file_cell = "not assembled yet (assembled on first use)"
-        else:
-            file_cell = f"[yellow]{row['install']}[/]"
-        server_cell = "\n".join(
-            f"{s['base_url']} pid {s['pid']} ({s['leases']} client{'s' if s['leases'] != 1 else ''})"
-            for s in row["servers"]
-        ) or "-"
-        table.add_row(
-            row["name"], row["alias"], row["parts"], file_cell,
-            f"{row['size'] / 1e9:.2f} GB", row["hash"], server_cell,
-        )
-    return table

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from . import embedded
 from .llama_server import live_leases, process_start_time
+from .progress import OnProgress, report
 
 DEFAULT_CTX = 4096  # tokens per slot
 DEFAULT_PARALLEL = 2
@@ -53,6 +54,7 @@ class ServerHandle:
     model_path: Path = field(default_factory=Path)
     reused: bool = False
     lease: Path | None = None
+    parallel: int = DEFAULT_PARALLEL  # requests it serves at once (a reused server keeps its own)
 
     def release(self) -> None:
         release(self)
@@ -173,13 +175,14 @@ def _wait_ready(proc: subprocess.Popen, host: str, port: int, log: Path, timeout
 
 def ensure_server(model_spec: str = "local", *, ctx: int = DEFAULT_CTX, parallel: int = DEFAULT_PARALLEL,
                   threads: int = DEFAULT_THREADS, host: str = "127.0.0.1", timeout: float = START_TIMEOUT,
-                  progress: bool = True) -> ServerHandle:
+                  on_progress: OnProgress | None = None) -> ServerHandle:
     """A running server for this model, started if needed, with a lease held by this process.
 
     A server already running for the same model file is reused as it is (its ctx and
-    parallel settings win). Blocks while the model is assembled and loaded.
+    parallel settings win). Blocks while the model is assembled and loaded; `on_progress`
+    hears about both (nothing when the server is already running).
     """
-    model = embedded.resolve_model(model_spec, progress=progress)
+    model = embedded.resolve_model(model_spec, on_progress=on_progress)
     name = embedded.served_name(model_spec)
     key = model_key(model_spec, model)
     files = _files(key)
@@ -192,10 +195,13 @@ def ensure_server(model_spec: str = "local", *, ctx: int = DEFAULT_CTX, parallel
         if entry and is_server_process(entry["pid"]) and healthy(entry["host"], entry["port"], BUSY_PATIENCE):
             lease = _add_lease(files["leases"])
             return ServerHandle(entry["base_url"], entry["model_name"], entry["pid"], Path(entry["log"]),
-                                entry.get("api_key", ""), Path(entry["model_path"]), reused=True, lease=lease)
+                                entry.get("api_key", ""), Path(entry["model_path"]), reused=True, lease=lease,
+                                parallel=int(entry.get("parallel", DEFAULT_PARALLEL)))
         files["registry"].unlink(missing_ok=True)
         lease = _add_lease(files["leases"])  # before the spawn: the server watches from its start
         api_key = secrets.token_urlsafe(24)
+        stage = f"starting the model server ({name})"
+        report(on_progress, stage, 0, 1, unit="")
         try:
             for attempt in range(3):  # a port taken between pick and bind makes the server exit
                 port = _free_port(host)
@@ -211,6 +217,7 @@ def ensure_server(model_spec: str = "local", *, ctx: int = DEFAULT_CTX, parallel
             _drop_lease(lease)
             raise
         _children.append(proc)
+        report(on_progress, stage, 1, 1, unit="")
         base_url = f"http://{host}:{port}/v1"
         entry = {"pid": proc.pid, "host": host, "port": port, "base_url": base_url, "model_name": name,
                  "model_path": str(model), "model_key": key, "ctx": ctx, "parallel": parallel,
@@ -220,7 +227,8 @@ def ensure_server(model_spec: str = "local", *, ctx: int = DEFAULT_CTX, parallel
         with os.fdopen(fd, "w") as fh:
             json.dump(entry, fh, indent=1)
         os.replace(tmp, files["registry"])
-        return ServerHandle(base_url, name, proc.pid, files["log"], api_key, model, reused=False, lease=lease)
+        return ServerHandle(base_url, name, proc.pid, files["log"], api_key, model, reused=False, lease=lease,
+                            parallel=parallel)
 
 
 def _drop_lease(lease: Path, *, all_handles: bool = False) -> None:
@@ -267,7 +275,7 @@ def stop_servers(model_spec: str | None = None, *, timeout: float = 10.0) -> lis
     """Stop the server of one model (or all) now, whoever holds leases. Returns the pids."""
     wanted = None
     if model_spec:
-        model = embedded.resolve_model(model_spec, progress=False)
+        model = embedded.resolve_model(model_spec)
         wanted = model_key(model_spec, model)
     pids = [e["pid"] for e in running_servers() if wanted in (None, e.get("model_key"))]
     for pid in pids:
