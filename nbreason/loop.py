@@ -20,6 +20,7 @@ from .calls import Calls, StopRequested
 from .history import History
 from .models.base import Completion, Model, ModelError, ModelProfile, OutOfTime
 from .policy import Choice, Judgement, Reply, RunState, Settings, StallDetector, Verification
+from .policy.methods import plan_for
 from .sandboxes.base import Sandbox, SandboxError
 from .sandboxes.results import last_line
 
@@ -202,8 +203,9 @@ class Loop(Calls):
             self.evidence.rejections[choice.answer] = self.evidence.rejections.get(choice.answer, 0) + 1
         if choice.action == "verify" and choice.check == "verify":
             self.verifying = choice.answer
-        if choice.action == "verify" and choice.check == "recompute":
-            self.verification = Verification(choice.answer, extra=self.config.recompute_max)
+        if choice.action == "verify" and choice.check in ("recompute", "methods"):
+            self.verification = Verification(choice.answer, extra=self.config.recompute_max, mode=choice.check,
+                                             plan=plan_for(self.question) if choice.check == "methods" else ())
         if choice.message:
             if call_id and call_id not in replies:
                 replies[call_id] = choice.message
@@ -214,46 +216,53 @@ class Loop(Calls):
                 yield event
 
     def _judgement(self, answer: str) -> Judgement:
-        check = self.verification
         signals = policy.judge_signals(
-            answer, answer_type=self.config.answer_type, outputs=self.evidence.outputs,
+            answer, question=self.question, answer_type=self.config.answer_type, outputs=self.evidence.outputs,
             last_execution=self.evidence.last_execution, self_check=self.evidence.self_checks.get(answer),
-            solutions=check.answers if check else None, needed=check.needed(answer) if check else 2,
-            user=policy.user_check(answer, self.check))
+            verification=self.verification, user=policy.user_check(answer, self.check))
         return Judgement(answer, policy.combine(signals), tuple(signals))
 
     async def _check_step(self, outcome: list[Choice]) -> AsyncIterator[Event]:
         """One independent solution of the running verification: the question alone, in a fresh
-        context (the model sees neither its earlier code nor its answer), sampled, one program,
-        run once. Its messages stay out of the run's history."""
+        conversation (the model sees neither its earlier code nor its answer), by the method the
+        policy names next; a program runs once, prose answers in its last line. Its messages stay
+        out of the run's history."""
         check = self.verification
         assert check is not None
+        method, sampled = check.next_method()
         sample = policy.solution_sampling(self.config.temperature, self.config.seed, check.extra_done)
-        messages = [prompts.system("text"), prompts.question(self.question, self.context)]
+        temperature = sample.temperature if sampled else self.config.temperature
         completion: Completion | None = None
-        async for item in self._call_model(messages, temperature=sample.temperature, seed=sample.seed):
+        async for item in self._call_model(method.messages(self.question, self.context), temperature=temperature,
+                                           seed=sample.seed):
             if isinstance(item, Completion):
                 completion = item
             else:
                 yield item
         assert completion is not None
-        action = actions.from_text(completion.text)
-        if action.plan:
-            yield self.ev(Plan, text=action.plan)
         answer, execution = None, None
-        if action.code and action.code.strip():
-            yield self.ev(Code, code=action.code)
-            async for item in self._execute(action.code):
-                if isinstance(item, tuple):
-                    execution = item[0]
-                else:
-                    yield item
-            if not execution.get("error"):
-                answer = last_line(self.evidence.outputs[-1])
+        if method.code:
+            action = actions.from_text(completion.text)
+            if action.plan:
+                yield self.ev(Plan, text=f"**{method.name}.** {action.plan}")
+            if action.code and action.code.strip():
+                yield self.ev(Code, code=action.code)
+                async for item in self._execute(action.code):
+                    if isinstance(item, tuple):
+                        execution = item[0]
+                    else:
+                        yield item
+                if not execution.get("error"):
+                    answer = last_line(self.evidence.outputs[-1])
+            else:
+                yield self.ev(Error, message=f"the {method.name} solution had no code block", source="model")
         else:
-            yield self.ev(Error, message="the independent solution had no code block", source="model")
-        check.add(answer)
-        signals = [policy.code_ran(execution), policy.agreement(answer, check.answers, check.needed(answer))]
+            yield self.ev(Plan, text=f"**{method.name}.** {completion.text.strip()}")
+            answer = method.answer(completion.text)
+        check.add(answer, method, sampled)
+        signals = ([policy.code_ran(execution)] if method.code else []) + [
+            policy.method_agreement(answer, check) if check.mode == "methods"
+            else policy.agreement(answer, check.answers, check.needed(answer))]
         yield self.ev(Check, reward=policy.combine(signals), signals=signals, answer=answer)
         choice = policy.decide(RunState(phase="check", settings=self.settings, steps_left=self._steps_left(),
                                         verification=check))
