@@ -29,7 +29,7 @@ from .redact import redact_urls
 
 #: Model spec meaning "the embedded offline model unless an endpoint is configured".
 AUTO_MODEL = "auto"
-SELF_CHECK_MODES = ("auto", "off", "verify", "recompute")
+SELF_CHECK_MODES = ("auto", "off", "methods", "verify", "recompute")
 # self_check was a true/false setting: true still means "verify"
 SELF_CHECK_ALIASES = (("true", "verify"), ("yes", "verify"), ("on", "verify"), ("false", "off"), ("no", "off"),
                       ("none", "off"))
@@ -82,11 +82,13 @@ class RunConfig:
     answer_from_output: bool = setting(False, Allowed(bool))
     # a stalled run goes back to its last good step once and tries another way
     backtrack: bool = setting(True, Allowed(bool))
-    # Before accepting an answer: "verify" = the model writes a check that must print True;
-    # "recompute" = solve again from scratch until two solutions agree; "auto" = recompute for
-    # the embedded models in a one-attempt run, else off (see policy/stopping.py).
+    # Before accepting an answer: "methods" = solve it again by other routes (prose, simulation,
+    # enumeration, exact arithmetic, a quantities table) until two route families agree;
+    # "verify" = the model writes a check that must print True; "recompute" = solve again by the
+    # same route, sampled, until two solutions agree; "auto" = methods for the embedded models in a
+    # one-attempt run, else off (see policy/stopping.py).
     self_check: str = setting("auto", Allowed(str, choices=SELF_CHECK_MODES, aliases=SELF_CHECK_ALIASES))
-    recompute_max: int = setting(3, Allowed(int, low=1))  # recompute: further independent solutions, at most
+    recompute_max: int = setting(4, Allowed(int, low=1))  # methods / recompute: further solutions, at most
     answer_type: str = setting("any", Allowed(str, choices=ANSWER_TYPES))  # what a well-formed final answer looks like
     # test-time scaling: several attempts, each a whole loop in its own sandbox
     attempts: int = setting(1, Allowed(int, low=1))

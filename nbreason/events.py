@@ -96,6 +96,16 @@ class AttemptAnswer:
 
 
 @dataclass(frozen=True)
+class SolutionRow:
+    """One solution of an answer's check: which method gave which value."""
+
+    method: str  # "program" for the run's own answer, else the method's name ("prose", "simulation", …)
+    answer: str | None = None
+    family: str = ""  # methods of one family share their failure modes
+    sampled: bool = False  # a repeat of a route already used, drawn at the sampling temperature
+
+
+@dataclass(frozen=True)
 class TallyEntry:
     """The votes one answer got: a count, or the summed reward of its attempts."""
 
@@ -317,6 +327,8 @@ class FinalAnswer(Event):
     usage: Usage = field(default_factory=Usage)
     steps: int = 0
     code: list[str] = field(default_factory=list)  # the code cells that ran without error
+    confidence: float | None = None  # how likely the answer is right (policy/confidence.py); verified above its cut-off
+    solutions: list[SolutionRow] = field(default_factory=list)  # the check's solutions: which method gave which value
 
 
 EVENT_TYPES: dict[str, type[Event]] = {

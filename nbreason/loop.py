@@ -15,12 +15,16 @@ from typing import Any, AsyncIterator, Callable
 
 from . import actions, policy, prompts
 from .config import RunConfig
-from .events import BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, Plan, RunStarted, Signal, Stopped
+from .events import (BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, Plan, RunStarted, Signal,
+                     SolutionRow, Stopped)
+from .answers import is_value
 from .calls import Calls, StopRequested
 from .execution import ExecutionRecord
 from .history import History
 from .models.base import Completion, Model, ModelError, ModelProfile, OutOfTime
 from .policy import Choice, Judgement, Reply, RunState, Settings, StallDetector, Verification
+from .policy import confidence, plausibility
+from .policy.methods import plan_for
 from .sandboxes.base import Sandbox, SandboxError
 from .sandboxes.results import last_line
 
@@ -37,10 +41,10 @@ class Evidence:
     self_checks: dict[str, Signal] = field(default_factory=dict)  # answer -> its model-written check
 
     def candidate(self) -> str | None:
-        """Best answer so far: the best-scored proposal, else the last printed line."""
-        if self.best:
+        """Best answer so far: the best-scored proposal, else the last printed value."""
+        if self.best and is_value(self.best[1]):
             return self.best[1]
-        return next((line for text in reversed(self.outputs) if (line := last_line(text))), None)
+        return next((line for text in reversed(self.outputs) if is_value(line := last_line(text))), None)
 
 
 class Loop(Calls):
@@ -203,8 +207,9 @@ class Loop(Calls):
             self.evidence.rejections[choice.answer] = self.evidence.rejections.get(choice.answer, 0) + 1
         if choice.action == "verify" and choice.check == "verify":
             self.verifying = choice.answer
-        if choice.action == "verify" and choice.check == "recompute":
-            self.verification = Verification(choice.answer, extra=self.config.recompute_max)
+        if choice.action == "verify" and choice.check in ("recompute", "methods"):
+            self.verification = Verification(choice.answer, extra=self.config.recompute_max, mode=choice.check,
+                                             plan=plan_for(self.question) if choice.check == "methods" else ())
         if choice.message:
             if call_id and call_id not in replies:
                 replies[call_id] = choice.message
@@ -215,46 +220,53 @@ class Loop(Calls):
                 yield event
 
     def _judgement(self, answer: str) -> Judgement:
-        check = self.verification
         signals = policy.judge_signals(
-            answer, answer_type=self.config.answer_type, outputs=self.evidence.outputs,
+            answer, question=self.question, answer_type=self.config.answer_type, outputs=self.evidence.outputs,
             last_execution=self.evidence.last_execution, self_check=self.evidence.self_checks.get(answer),
-            solutions=check.answers if check else None, needed=check.needed(answer) if check else 2,
-            user=policy.user_check(answer, self.check))
+            verification=self.verification, user=policy.user_check(answer, self.check))
         return Judgement(answer, policy.combine(signals), tuple(signals))
 
     async def _check_step(self, outcome: list[Choice]) -> AsyncIterator[Event]:
         """One independent solution of the running verification: the question alone, in a fresh
-        context (the model sees neither its earlier code nor its answer), sampled, one program,
-        run once. Its messages stay out of the run's history."""
+        conversation (the model sees neither its earlier code nor its answer), by the method the
+        policy names next; a program runs once, prose answers in its last line. Its messages stay
+        out of the run's history."""
         check = self.verification
         assert check is not None
+        method, sampled = check.next_method()
         sample = policy.solution_sampling(self.config.temperature, self.config.seed, check.extra_done)
-        messages = [prompts.system("text"), prompts.question(self.question, self.context)]
+        temperature = sample.temperature if sampled else self.config.temperature
         completion: Completion | None = None
-        async for item in self._call_model(messages, temperature=sample.temperature, seed=sample.seed):
+        async for item in self._call_model(method.messages(self.question, self.context), temperature=temperature,
+                                           seed=sample.seed):
             if isinstance(item, Completion):
                 completion = item
             else:
                 yield item
         assert completion is not None
-        action = actions.from_text(completion.text)
-        if action.plan:
-            yield self.ev(Plan, text=action.plan)
         answer, execution = None, None
-        if action.code and action.code.strip():
-            yield self.ev(Code, code=action.code)
-            async for item in self._execute(action.code):
-                if isinstance(item, tuple):
-                    execution = item[0]
-                else:
-                    yield item
-            if execution.ok:
-                answer = last_line(self.evidence.outputs[-1])
+        if method.code:
+            action = actions.from_text(completion.text)
+            if action.plan:
+                yield self.ev(Plan, text=f"**{method.name}.** {action.plan}")
+            if action.code and action.code.strip():
+                yield self.ev(Code, code=action.code)
+                async for item in self._execute(action.code):
+                    if isinstance(item, tuple):
+                        execution = item[0]
+                    else:
+                        yield item
+                if execution.ok:
+                    answer = last_line(self.evidence.outputs[-1])
+            else:
+                yield self.ev(Error, message=f"the {method.name} solution had no code block", source="model")
         else:
-            yield self.ev(Error, message="the independent solution had no code block", source="model")
-        check.add(answer)
-        signals = [policy.code_ran(execution), policy.agreement(answer, check.answers, check.needed(answer))]
+            yield self.ev(Plan, text=f"**{method.name}.** {completion.text.strip()}")
+            answer = method.answer(completion.text)
+        check.add(answer, method, sampled)
+        signals = ([policy.code_ran(execution)] if method.code else []) + [
+            policy.method_agreement(answer, check) if check.mode == "methods"
+            else policy.agreement(answer, check.answers, check.needed(answer))]
         yield self.ev(Check, reward=policy.combine(signals), signals=signals, answer=answer)
         choice = policy.decide(RunState(phase="check", settings=self.settings, steps_left=self._steps_left(),
                                         verification=check))
@@ -292,19 +304,32 @@ class Loop(Calls):
     async def _finish(self, final: Choice | None, stop_reason: str) -> AsyncIterator[Event]:
         given = final.answer if final is not None else None  # the policy ended the run on this answer
         answer = given if given is not None else self.evidence.candidate()
-        reward, verified = 0.0, None
-        if given is None and answer is not None:
-            # Ended otherwise (budget, stall, Stop): the best answer so far still goes through the verifier.
+        judged: Judgement | None = None
+        if answer is not None:
             judged = self._judgement(answer)
-            reward, verified = judged.reward, policy.accepts(judged.reward, self.settings)
-            yield self.ev(Check, reward=reward, signals=list(judged.signals), answer=answer)
-        elif given is not None:
-            reward = self.evidence.best[0] if self.evidence.best else 0.0
-            verified = policy.accepts(reward, self.settings)
+            if given is None:  # ended otherwise (budget, stall, Stop): the best answer so far is still checked
+                yield self.ev(Check, reward=judged.reward, signals=list(judged.signals), answer=answer)
+        reward = judged.reward if given is None and judged else (self.evidence.best[0] if self.evidence.best else 0.0)
+        sure, verified = None, None
+        if judged is not None:
+            checks = self.verification if self.verification is not None and self.verification.extra_done else None
+            features = confidence.features(answer, reward, plausibility.suspicion(judged.signals), checks,
+                                           user_check=_user_verdict(judged.signals))
+            sure = 0.0 if plausibility.vetoed(judged.signals) else confidence.confidence(features)
+            verified = confidence.verified(sure)
         if final is not None:
             stop_reason = final.outcome
+        solutions = [SolutionRow("program" if s.method == "run" else s.method, s.answer, s.family, s.sampled)
+                     for s in self.verification.solutions] if self.verification else []
         yield self.ev(FinalAnswer, answer=answer, stop_reason=stop_reason or "answered", reward=reward,
-                      verified=verified, usage=self.budget.usage, steps=self.step, code=list(self.evidence.code))
+                      verified=verified, usage=self.budget.usage, steps=self.step, code=list(self.evidence.code),
+                      confidence=sure, solutions=solutions)
+
+
+def _user_verdict(signals) -> bool | None:
+    """What the user's own check (--check fn) said, if the run had one."""
+    user = next((s for s in signals if s.name == "user_check"), None)
+    return None if user is None else user.value >= 1.0
 
 
 def _lone_line(output: str) -> str | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from .events import (AttemptAnswer, BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, ModelCall,
+from .events import (AttemptAnswer, SolutionRow, BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, ModelCall,
                      ModelDelta, Observation, Plan, Retry, RunStarted, Stopped, Usage, Vote)
 from .execution import ExecutionRecord
 
@@ -201,6 +201,8 @@ class RunResult:
     config: dict = field(default_factory=dict, repr=False)
     attempts: list[AttemptAnswer] = field(default_factory=list)  # several attempts: each one's answer and reward
     vote_why: str = ""
+    confidence: float | None = None  # how likely the answer is right; `verified` means above the cut-off
+    solutions: list[SolutionRow] = field(default_factory=list)  # the answer's check: which method gave which value
 
     @classmethod
     def from_events(cls, events: list[Event], trace_path: str | None = None) -> "RunResult":
@@ -214,7 +216,17 @@ class RunResult:
         if final:
             result.answer, result.stop_reason = final.answer, final.stop_reason
             result.reward, result.verified, result.usage = final.reward, final.verified, final.usage
+            result.confidence, result.solutions = final.confidence, list(final.solutions)
         return result
+
+    @property
+    def competing(self) -> str:
+        """Which method gave which value, when the check saw more than one ("program: 10.0 · prose: 30")."""
+        from .answers import key
+
+        if len({key(s.answer) for s in self.solutions if s.answer is not None}) < 2:
+            return ""
+        return solutions_text(self.solutions)
 
     @property
     def final(self) -> FinalAnswer | None:
@@ -232,7 +244,9 @@ class RunResult:
 
     def to_json(self) -> dict:
         return {"question": self.question, "answer": self.answer, "stop_reason": self.stop_reason,
-                "reward": self.reward, "verified": self.verified, "usage": self.usage.to_json(),
+                "reward": self.reward, "verified": self.verified, "confidence": self.confidence,
+                "solutions": [asdict(row) for row in self.solutions], "competing": self.competing,
+                "usage": self.usage.to_json(),
                 "steps": [s.to_json() for s in self.steps], "trace_path": self.trace_path,
                 "attempts": [asdict(a) for a in self.attempts], "vote": self.vote_why, "config": self.config}
 
@@ -252,3 +266,9 @@ class RunResult:
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), default=str)
+
+
+def solutions_text(solutions) -> str:
+    """"program: 10.0 · prose: 30 · quantities table (sampled): 30"."""
+    return " · ".join(f"{row.method}{' (sampled)' if row.sampled else ''}: "
+                      f"{row.answer if row.answer is not None else 'no answer'}" for row in solutions)

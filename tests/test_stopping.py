@@ -67,9 +67,9 @@ def test_a_stricter_rule_settles_later_and_falls_back_to_the_plurality():
     assert check.settled() is None and check.plurality() == "6"
 
 
-def test_auto_self_check_is_recompute_only_for_embedded_models_in_one_attempt_runs():
+def test_auto_self_check_is_other_methods_only_for_embedded_models_in_one_attempt_runs():
     api = ModelProfile()
-    assert self_check_mode("auto", EMBEDDED) == "recompute"
+    assert self_check_mode("auto", EMBEDDED) == "methods"
     assert self_check_mode("auto", EMBEDDED, voted=True) == "off"  # the vote checks attempts
     assert self_check_mode("auto", api) == "off"
     assert self_check_mode("verify", api) == "verify"

@@ -5,6 +5,9 @@
     decide.py        every rule that continues or ends a run: decide(state) -> Choice
     state.py         the typed state those rules read, and the Choice they return
     verification.py  checking an answer against independent solutions
+    methods.py       the independent routes to an answer, and which ones a question gets
+    plausibility.py  what the question says a right answer must look like
+    confidence.py    how likely a final answer is right, calibrated on development data
     stopping.py      stall detection; which self-check a run uses
     sampling.py      how independent samples (attempts, solutions) are drawn
     voting.py        votes over attempts, and when to stop sampling more
@@ -12,8 +15,8 @@
 
 from .budget import Budget, Limits
 from .decide import MAX_BACKTRACKS, MAX_REJECTIONS, STALL_REPEATS, accepts, decide, proposed_answer
-from .reward import (agreement, answer_parses, code_ran, combine, grounded, judge_signals, self_check_signal,
-                     user_check)
+from .reward import (agreement, answer_parses, code_ran, combine, grounded, judge_signals, method_agreement,
+                     self_check_signal, user_check)
 from .sampling import SAMPLE_TEMPERATURE, Sampling, attempt_sampling, solution_sampling
 from .state import Choice, Judgement, Reply, RunState, Settings
 from .stopping import StallDetector, self_check_mode
@@ -22,5 +25,5 @@ from .verification import Verification
 __all__ = ["Budget", "Choice", "Judgement", "Limits", "MAX_BACKTRACKS", "MAX_REJECTIONS", "Reply", "RunState",
            "SAMPLE_TEMPERATURE", "STALL_REPEATS", "Sampling", "Settings", "StallDetector", "Verification",
            "accepts", "agreement", "answer_parses", "attempt_sampling", "code_ran", "combine", "decide", "grounded",
-           "judge_signals", "proposed_answer", "self_check_mode", "self_check_signal", "solution_sampling",
+           "judge_signals", "method_agreement", "proposed_answer", "self_check_mode", "self_check_signal", "solution_sampling",
            "user_check"]

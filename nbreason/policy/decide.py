@@ -6,13 +6,16 @@ rules, in the order they are tried:
 After a step of the run ("step" phase)
   1. refused      the model declined and said nothing else           -> final ("refused")
   2. an answer    the step proposed one (`proposed_answer`): judged by its reward
-       a. reward >= threshold and a self-check is asked for and not yet done, steps left
+       a. an answer that cannot be right (policy/plausibility.py: no value, a probability above 1, …)
+                    sent back; the second time the run ends without one -> revise / final
+       b. reward >= threshold and a self-check is asked for and not yet done, steps left
+                    methods: solve again by other routes             -> verify
                     recompute: solve again from scratch              -> verify
                     verify: the model writes a check printing True   -> verify
-       b. reward >= threshold                                        -> final ("answered")
-       c. the same answer was already sent back MAX_REJECTIONS - 1 times
+       c. reward >= threshold                                        -> final ("answered")
+       d. the same answer was already sent back MAX_REJECTIONS - 1 times
                                                                      -> final ("answered (unverified)")
-       d. otherwise: told which signals are weak                     -> revise
+       e. otherwise: told which signals are weak                     -> revise
   3. code ran without an answer
        a. stalled (the same failing code again, or the same error STALL_REPEATS times) and
           backtracking allowed and fewer than MAX_BACKTRACKS made    -> backtrack
@@ -24,13 +27,15 @@ After a step of the run ("step" phase)
        b. otherwise: asked for code (or `FINAL ANSWER:` once output exists)  -> revise
 After an independent solution of a running verification ("check" phase)
   5. settled (policy/verification.py), or no solutions or steps left -> final
-     otherwise                                                      -> verify (solve once more)
+     otherwise                                                      -> verify (solve once more,
+                                                                       by the next method)
 Budget limits (policy/budget.py) and the Stop button end a run between steps.
 """
 
 from __future__ import annotations
 
 from .. import prompts
+from .plausibility import vetoed
 from .state import Choice, Reply, RunState, Settings
 from .verification import Verification
 from ..answers import key as answer_key
@@ -84,7 +89,18 @@ def _judge(state: RunState) -> Choice:
     judged, settings = state.judged, state.settings
     assert judged is not None
     answer, reward = judged.answer, judged.reward
+    implausible = vetoed(judged.signals)
+    if implausible:  # an answer that cannot be right is never accepted
+        if state.rejections + 1 >= MAX_REJECTIONS:
+            return Choice("final", f"the answer came back after revision and still cannot be right: {implausible}",
+                          verified=False, outcome="no acceptable answer")
+        return Choice("revise", f"cannot be right: {implausible}", answer=answer,
+                      message=prompts.revise(answer, [implausible]))
     if accepts(reward, settings) and _has_steps(state.steps_left):
+        if settings.self_check == "methods" and state.verification is None:
+            return Choice("verify", f"before accepting {answer!r}: solving the question again by other methods "
+                                    f"(up to {settings.recompute_max}), without showing this answer",
+                          answer=answer, check="methods")
         if settings.self_check == "recompute" and state.verification is None:
             return Choice("verify", f"before accepting {answer!r}: solving the question again from scratch "
                                     f"(up to {settings.recompute_max} more times) until the answers agree",
@@ -116,6 +132,8 @@ def _after_code(state: RunState) -> Choice:
 
 
 def _settle(check: Verification, steps_left: int | None) -> Choice:
+    if check.mode == "methods":
+        return _settle_methods(check, steps_left)
     latest = check.answers[-1]
     settled = check.settled()
     if settled is None and not check.exhausted() and _has_steps(steps_left):
@@ -131,3 +149,18 @@ def _settle(check: Verification, steps_left: int | None) -> Choice:
         why = f"{votes} give {settled}, replacing the first answer {check.first}"
     return Choice("final", why, answer=final, verified=settled is not None,
                   outcome="answered" if settled is not None else "answered (unverified)")
+
+
+def _settle_methods(check: Verification, steps_left: int | None) -> Choice:
+    agreed = check.agreeing()
+    if agreed is None and not check.exhausted() and _has_steps(steps_left):
+        method, sampled = check.next_method()
+        return Choice("verify", f"{check.summary()}: not settled yet, solving again by "
+                                f"{method.name}{' (sampled)' if sampled else ''}", answer=check.first, check="methods")
+    if agreed is not None:
+        routes = " and ".join(dict.fromkeys(agreed.families))
+        return Choice("final", f"{routes} agree on {agreed.answer} ({check.summary()})", answer=agreed.answer,
+                      verified=True, outcome="answered")
+    final = check.plurality()
+    return Choice("final", f"the methods disagree ({check.summary()}); {final} has the most support: unverified",
+                  answer=final, verified=False, outcome="answered (unverified)")

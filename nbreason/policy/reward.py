@@ -12,6 +12,8 @@ from typing import Any, Callable
 from ..answers import key, number, number_key, numbers_in, same_number, tally, unwrap
 from ..events import Signal
 from ..execution import ExecutionRecord
+from .plausibility import plausibility
+from .verification import Verification
 
 MAX_ANSWER_WORDS = 15  # longer "answers" are usually prose about the problem, not an answer
 
@@ -107,15 +109,29 @@ def self_check_signal(execution: ExecutionRecord | None) -> Signal:
     return Signal("self_check", 0.5, f"the check printed {verdict[:40]!r}, not True/False: inconclusive", 2.0)
 
 
-def judge_signals(answer: str | None, *, answer_type: str, outputs: list[str], last_execution: ExecutionRecord | None,
-                  self_check: Signal | None = None, solutions: list[str | None] | None = None,
-                  needed: int = 2, user: Signal | None = None) -> list[Signal]:
+def method_agreement(answer: str | None, check: Verification) -> Signal:
+    """Do independent methods of different families give `answer`? (policy/verification.py)"""
+    standing = next((s for s in check.standings() if key(s.answer) == key(answer)), None)
+    families = len(standing.families) if standing else 0
+    value = 1.0 if families >= 2 else 0.0
+    return Signal("agreement", value, f"{families} method famil{'y' if families == 1 else 'ies'} give {answer}: "
+                                      f"{check.summary()}", 2.0)
+
+
+def judge_signals(answer: str | None, *, question: str, answer_type: str, outputs: list[str],
+                  last_execution: ExecutionRecord | None, self_check: Signal | None = None,
+                  verification: Verification | None = None, user: Signal | None = None) -> list[Signal]:
     """Every signal that scores an answer: its form, whether the code's output backs it, whether
-    the last code ran, and the checks the run made (the model's own check, independent
-    solutions, the user's function)."""
+    the last code ran, what the question says a right answer looks like (weight 0: they veto or
+    lower confidence, policy/plausibility.py), and the checks the run made (the model's own check,
+    independent solutions, the user's function)."""
     signals = [answer_parses(answer, answer_type), grounded(answer, outputs), code_ran(last_execution)]
+    signals += plausibility(answer, question, outputs)
     if self_check is not None:
         signals.append(self_check)
-    if solutions and len(solutions) > 1:
-        signals.append(agreement(answer, solutions, needed))
+    if verification is not None and verification.extra_done:
+        if verification.mode == "methods":
+            signals.append(method_agreement(answer, verification))
+        else:
+            signals.append(agreement(answer, verification.answers, verification.needed(answer)))
     return signals + ([user] if user else [])

@@ -48,7 +48,7 @@ class Settings:
     """The run's configuration, as far as stopping is concerned."""
 
     threshold: float = 0.7
-    self_check: str = "off"  # off | verify | recompute (auto is resolved before: see self_check_mode)
+    self_check: str = "off"  # off | methods | verify | recompute (auto is resolved first: see self_check_mode)
     backtrack: bool = True
     answers_by_printing: bool = False
     recompute_max: int = 3  # recompute: further independent solutions, at most
@@ -86,7 +86,7 @@ class Choice:
     verified: bool | None = None  # final: whether the answer passed every check the run asked for
     outcome: str = ""  # final: the stop reason ("answered", "answered (unverified)", "stalled: …")
     message: str | None = None  # revise/verify: what the model is told next
-    check: str | None = None  # verify: which check runs next ("verify" or "recompute")
+    check: str | None = None  # verify: which check runs next ("methods", "verify" or "recompute")
 
     @property
     def ends(self) -> bool:

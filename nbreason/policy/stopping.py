@@ -40,9 +40,11 @@ class StallDetector:
 
 
 def self_check_mode(configured: str, profile: ModelProfile, voted: bool = False) -> str:
-    """The self-check a run uses. "auto" means recompute for the embedded models, whose wrong
-    answers are mostly programs that run and print a plausible number (no other signal sees
-    them), and off for API models and for runs whose attempts vote (the vote is the check)."""
+    """The self-check a run uses. "auto" means solving again by other methods for the embedded
+    models, whose wrong answers are mostly programs that run and print a plausible number (no
+    other signal sees them; measured in docs/policies.md), and off for API models (whose bill the
+    checks would double: ask for them with self_check = "methods") and for runs whose attempts vote
+    (the vote is the check)."""
     if configured != "auto":
         return configured
-    return "recompute" if profile.embedded and not voted else "off"
+    return "methods" if profile.embedded and not voted else "off"

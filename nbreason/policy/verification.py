@@ -1,51 +1,131 @@
 """Verification by solving again: the answer the run reached is checked against independent
-solutions of the same question (fresh context, no sight of the first answer, sampled).
+solutions of the same question, each in a fresh conversation that never shows the first answer.
 
-An answer is settled once `confirm` solutions give it, the first answer's own vote included
-(one agreeing solution confirms the first answer), or `replace` solutions agree on another
-answer. If nothing settles within `extra` more solutions, the most-voted answer stands,
-unverified; ties keep the first. Stricter rules (`confirm`, `replace` = 3) were measured too and
-cost more for no accuracy on GSM8K with the 1.5B (docs/policies.md).
+Two modes (the run's `self_check`):
+
+methods    (the default) other *routes* to the answer, chosen for the question
+           (policy/methods.py: prose, quantities table, simulation, enumeration, exact arithmetic),
+           then sampled repeats of the routes already used. Each solution supports its answer with
+           weight 1 if its method family is new for that answer and `SAME_FAMILY` if that family
+           already supports it: two programs agreeing say less than a program and a prose solution
+           agreeing. An answer is settled once two different families support it and its support
+           leads every other answer's by at least `MARGIN`. Otherwise solving goes on, up to `extra`
+           more solutions; then the best-supported answer stands, unverified.
+recompute  the run's own route again, sampled: settled once `confirm` solutions give the first answer
+           (its own vote included) or `replace` solutions agree on another; else the plurality,
+           unverified; ties keep the first.
+Solutions whose answer is no value at all (None, nan, inf) support nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..answers import key, tally
+from ..answers import is_value, key, number, tally
+from .methods import PROGRAM, Method
 
 FIRST = "run"  # the method name of the run's own answer
+SAME_FAMILY = 0.5  # support from a family that already backs the answer
+MARGIN = 1.0  # support the settled answer needs over the runner-up
 
 
 @dataclass(frozen=True)
 class Solution:
-    method: str  # how it was reached: "run" for the run's own answer, "recompute" for a fresh solution
+    method: str  # how it was reached: "run" for the run's own answer, else a method name
+    family: str
     answer: str | None  # None: the solution failed or printed nothing
+    sampled: bool = False  # a repeat of a route already used, drawn at the sampling temperature
+    supports: str | None = None  # the answer it counts for: itself, or an earlier one an estimate is close to
+
+    @property
+    def vote(self) -> str | None:
+        return self.supports if self.supports is not None else self.answer
+
+
+@dataclass(frozen=True)
+class Standing:
+    """One answer's support among the solutions."""
+
+    answer: str
+    support: float
+    families: tuple[str, ...]
+    methods: tuple[str, ...]  # every method that gave it, in order
 
 
 @dataclass
 class Verification:
     first: str
-    extra: int = 3
+    extra: int = 3  # further solutions, at most
+    mode: str = "recompute"  # recompute | methods
+    plan: tuple[Method, ...] = ()  # methods mode: the routes to try, in order
     confirm: int = 2
     replace: int = 2
+    first_family: str = PROGRAM.family
     solutions: list[Solution] = field(init=False)  # the first answer's own included
 
     def __post_init__(self):
-        self.solutions = [Solution(FIRST, self.first)]
+        self.solutions = [Solution(FIRST, self.first_family, self.first)]
 
-    def add(self, answer: str | None, method: str = "recompute") -> None:
-        self.solutions.append(Solution(method, answer))
+    # -- what to solve next ---------------------------------------------------------------
+    def next_method(self) -> tuple[Method, bool]:
+        """The method of the next solution, and whether it is a sampled repeat of a route used before."""
+        if self.mode != "methods":
+            return PROGRAM, True
+        used = {s.method for s in self.solutions}
+        fresh = [m for m in self.plan if m.name not in used]
+        if fresh:
+            return fresh[0], False
+        # Every route used: repeat them, sampled, the first answer's own route included.
+        routes = [*self.plan, PROGRAM]
+        return routes[(self.extra_done - len(self.plan)) % len(routes)], True
+
+    def add(self, answer: str | None, method: Method = PROGRAM, sampled: bool = True) -> None:
+        answer = answer if is_value(answer) else None
+        supports = None
+        if answer is not None and method.tolerance:  # an estimate supports an earlier answer it is close to
+            supports = next((s.answer for s in self.solutions if s.answer is not None
+                             and close(answer, s.answer, method.tolerance)), None)
+        self.solutions.append(Solution(method.name, method.family, answer, sampled, supports))
 
     @property
     def answers(self) -> list[str | None]:
-        return [s.answer for s in self.solutions]
+        return [s.vote for s in self.solutions]
 
     @property
     def extra_done(self) -> int:
         """Independent solutions so far, besides the first answer."""
         return len(self.solutions) - 1
 
+    def exhausted(self) -> bool:
+        return self.extra_done >= self.extra
+
+    # -- methods mode ---------------------------------------------------------------------
+    def standings(self) -> list[Standing]:
+        """Every answer with its support, best first (ties keep the order answers first appeared)."""
+        rows: dict[str, dict] = {}
+        for solution in self.solutions:
+            k = key(solution.vote)
+            if k is None:
+                continue
+            row = rows.setdefault(k, {"answer": solution.vote, "support": 0.0, "families": [], "methods": []})
+            row["support"] += SAME_FAMILY if solution.family in row["families"] else 1.0
+            if solution.family not in row["families"]:
+                row["families"].append(solution.family)
+            row["methods"].append(solution.method)
+        ranked = sorted(rows.values(), key=lambda r: -r["support"])
+        return [Standing(r["answer"], r["support"], tuple(r["families"]), tuple(r["methods"])) for r in ranked]
+
+    def agreeing(self) -> Standing | None:
+        """Methods mode: the answer two families back, leading the rest by MARGIN, if there is one."""
+        ranked = self.standings()
+        if not ranked:
+            return None
+        best, runner_up = ranked[0], ranked[1].support if len(ranked) > 1 else 0.0
+        if len(best.families) >= 2 and best.support - runner_up >= MARGIN:
+            return best
+        return None
+
+    # -- recompute mode -------------------------------------------------------------------
     def needed(self, answer: str | None) -> int:
         return self.confirm if key(answer) == key(self.first) else self.replace
 
@@ -53,7 +133,10 @@ class Verification:
         return tally(self.answers).votes(answer)
 
     def settled(self) -> str | None:
-        """The answer with the votes it needs (the first answer before others), or None."""
+        """The answer the check settles on, or None."""
+        if self.mode == "methods":
+            agreed = self.agreeing()
+            return agreed.answer if agreed else None
         counted = tally(self.answers)
         for answer in self.answers:
             if key(answer) is not None and counted.votes(answer) >= self.needed(answer):
@@ -61,12 +144,31 @@ class Verification:
         return None
 
     def plurality(self) -> str | None:
-        """The most-voted answer; ties keep the first answer, then the earliest."""
+        """The best-supported answer (methods) or the most-voted one (recompute); ties keep the first."""
+        if self.mode == "methods":
+            ranked = self.standings()
+            if not ranked or (key(self.first) is not None and
+                              next((r.support for r in ranked if key(r.answer) == key(self.first)), 0.0)
+                              == ranked[0].support):
+                return self.first
+            return ranked[0].answer
         counted = tally(self.answers)
         leader = counted.leader
         if leader is None or counted.votes(self.first) == leader.votes:
             return self.first
         return leader.answer
 
-    def exhausted(self) -> bool:
-        return self.extra_done >= self.extra
+    def summary(self) -> str:
+        """Which route gave which value: "program: 10.0 · prose: 30 · quantities table: 30"."""
+        names = {FIRST: "program"}
+        return " · ".join(f"{names.get(s.method, s.method)}{' (sampled)' if s.sampled and s.method != 'run' else ''}"
+                          f": {s.answer if s.answer is not None else 'no answer'}" for s in self.solutions)
+
+
+def close(estimate: str, value: str, tolerance: float) -> bool:
+    """An estimate (a simulation's) agrees with a value within `tolerance`, relative (absolute near 0)."""
+    a, b = number(estimate), number(value)
+    if a is None or b is None:
+        return False
+    x, y = float(a.value), float(b.value)
+    return abs(x - y) <= tolerance * max(abs(y), 1e-9) or abs(x - y) <= tolerance * 0.05

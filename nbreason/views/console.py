@@ -22,6 +22,7 @@ from ..events import (AttemptAnswer, BudgetUpdate, Check, Code, Decision, Error,
                       ModelDelta, Observation, Plan, Retry, RunStarted, Stopped, Vote)
 from .safe import terminal_text
 from .templates import count_text, number_text
+from .html import competing_text, confidence_text
 
 STREAM_TAIL = 400  # characters of streaming text shown while the model writes
 
@@ -156,10 +157,13 @@ class ConsoleView:
                                                          else ""), style="green"))
 
     def _on_final(self, e: FinalAnswer) -> None:
-        verified = {True: "verified", False: "not verified", None: "unchecked"}[e.verified]
         cost = "cost unknown" if e.usage.cost is None else f"${e.usage.cost:.4f}"
         body = _text(e.answer if e.answer is not None else "(no answer)", style="bold")
+        disagree = competing_text(e)
+        if disagree:
+            body = Group(body, _text(f"the methods disagree: {disagree}", style="yellow"))
         self.console.print(Panel(body, title="final answer", border_style="green" if e.verified else "yellow",
-                                 subtitle=_text(f"{e.stop_reason} · reward {number_text(e.reward)} ({verified}) · "
+                                 subtitle=_text(f"{e.stop_reason} · {confidence_text(e)} · reward "
+                                                f"{number_text(e.reward)} · "
                                                 f"{e.steps} steps · {e.usage.total_tokens} tokens · {cost} · "
                                                 f"{number_text(e.elapsed, 1)}s")))

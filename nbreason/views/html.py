@@ -131,9 +131,25 @@ def check_html(check: Check) -> Markup:
 
 
 def stop_reason_text(final: FinalAnswer) -> str:
-    verified = {True: ", verified", False: ", verification failed"}.get(final.verified, "") \
-        if isinstance(final.verified, bool) else ""
-    return f"{final.stop_reason} · reward {number_text(final.reward)}{verified} · {final.steps} step(s)"
+    return f"{final.stop_reason} · {confidence_text(final)} · reward {number_text(final.reward)} · {final.steps} step(s)"
+
+
+def confidence_text(final: FinalAnswer) -> str:
+    """'confidence 0.95, verified' / 'confidence 0.41, not verified' / 'unchecked'."""
+    if not isinstance(final.confidence, (int, float)) or isinstance(final.confidence, bool):
+        # Traces written before confidences existed say only whether the reward passed.
+        return {True: "verified", False: "not verified"}.get(final.verified, "unchecked") \
+            if isinstance(final.verified, bool) else "unchecked"
+    return f"confidence {number_text(final.confidence)}, {'verified' if final.verified else 'not verified'}"
+
+
+def competing_text(final: FinalAnswer) -> str:
+    """Which method gave which value, when the methods disagreed ("program: 10.0 · prose: 30")."""
+    from ..answers import key
+    from ..result import solutions_text
+
+    rows = [row for row in final.solutions if getattr(row, "method", None)]
+    return solutions_text(rows) if len({key(r.answer) for r in rows if r.answer is not None}) > 1 else ""
 
 
 def error_line(error: Error) -> str:
@@ -172,7 +188,7 @@ def header_html(started: RunStarted | None) -> Markup:
 
 def final_html(final: FinalAnswer) -> Markup:
     answer = markdown_html(final.answer) if final.answer else None
-    return render("final.html", answer=answer, stopped=stop_reason_text(final))
+    return render("final.html", answer=answer, stopped=stop_reason_text(final), competing=competing_text(final))
 
 
 def step_html(step: Step, *, open: bool = False) -> Markup:
@@ -254,7 +270,9 @@ def _event_text(event: Event) -> str | None:
     if isinstance(event, Stopped):
         return event.reason
     if isinstance(event, FinalAnswer):
-        return f"\nAnswer: {event.answer if event.answer is not None else '(none)'}\n({stop_reason_text(event)})"
+        disagree = competing_text(event)
+        return (f"\nAnswer: {event.answer if event.answer is not None else '(none)'}\n({stop_reason_text(event)})"
+                + (f"\nthe methods disagree: {disagree}" if disagree else ""))
     return None
 
 

@@ -62,6 +62,7 @@ TEMPLATES = {
     "final.html": (
         '<div class="nbreason-answer" style="border-left:4px solid #2a7;padding:4px 8px">'
         '<div><b>Answer</b></div>{{ answer if answer else "<i>no answer</i>"|safe }}'
+        '{% if competing %}<div class="nbreason-competing">the methods disagree: {{ competing }}</div>{% endif %}'
         '<div style="color:#666">stopped: {{ stopped }}</div></div>'
     ),
     "step.html": (

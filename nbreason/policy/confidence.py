@@ -1,0 +1,65 @@
+"""Confidence: how likely the final answer is right, from the evidence the run gathered.
+
+    confidence = 1 / (1 + exp(-(b0 + Σ bᵢ·featureᵢ)))
+
+over the features of `Features` (how many method families agree on the answer, its share of the
+support, the plausibility rules, the reward). The coefficients are fitted by logistic regression
+on development data only — GSM8K problems 0–59 and MATH-500 problems 0–49, with the embedded
+1.5B model and the default settings — by `benchmarks/calibrate.py`, which also picks `CUTOFF`:
+the lowest confidence at which the verified answers of the development data were at least 90 %
+right. An answer is *verified* when its confidence reaches `CUTOFF`. docs/policies.md gives the
+precision this measured on held-out problems.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from .verification import Verification
+
+# Fitted by benchmarks/calibrate.py (see the module docstring); the fit's data and date are in
+# benchmarks/results/calibration.json.
+COEFFICIENTS = {"bias": -6.4, "families": 2.5, "share": 3.0, "suspicion": 2.0, "reward": 0.0, "unchecked": -0.9}
+CUTOFF = 0.7
+
+
+@dataclass(frozen=True)
+class Features:
+    families: int = 1  # distinct method families giving the answer (the run's own route included)
+    share: float = 1.0  # the answer's share of all support among the solutions (1: no other answer)
+    suspicion: float = 1.0  # the lowest plausibility value (1: nothing suspicious)
+    reward: float = 0.0  # the combined reward of the answer's last check
+    unchecked: float = 1.0  # 1: no independent solution was made
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def features(answer: str | None, reward: float, suspicion: float, check: Verification | None,
+             user_check: bool | None = None) -> Features:
+    """The features of a final answer. A user's own check (--check fn) that passes counts as one more
+    agreeing family, one that fails as a disagreeing one."""
+    extra = {True: 1, False: 0, None: 0}[user_check]
+    if user_check is False:
+        return Features(1, 0.5, suspicion, reward, 0.0)
+    if check is None or check.extra_done == 0:
+        return Features(1 + extra, 1.0, suspicion, reward, 0.0 if extra else 1.0)
+    standings = check.standings()
+    from ..answers import key
+
+    mine = next((s for s in standings if key(s.answer) == key(answer)), None)
+    total = sum(s.support for s in standings) or 1.0
+    if mine is None:
+        return Features(extra, 0.0, suspicion, reward, 0.0)
+    return Features(len(mine.families) + extra, mine.support / total, suspicion, reward, 0.0)
+
+
+def confidence(f: Features, coefficients: dict | None = None) -> float:
+    c = coefficients or COEFFICIENTS
+    z = c["bias"] + sum(c[name] * value for name, value in asdict(f).items())
+    return round(1 / (1 + math.exp(-z)), 4)
+
+
+def verified(value: float, cutoff: float | None = None) -> bool:
+    return value >= (CUTOFF if cutoff is None else cutoff)

@@ -1,0 +1,103 @@
+"""Plausibility: what the question itself says a right answer must look like. No model involved.
+
+Each rule that applies to the question gives one signal with its reason, shown under the step:
+
+  value        None, nan, inf and empty answers are no answer at all (never accepted)
+  probability  a probability lies in [0, 1] (or 0 % to 100 %); exactly 0 or 1 is suspicious
+  count        "how many …" is a non-negative whole number
+  decimals     "to N decimal places" / "rounded to N decimals" gives N decimals
+  money        an amount of money is not negative
+  copied       the answer is a number the question already states (often a misread question)
+  overflow     an exact answer (a count, a remainder) printed as a float in scientific notation
+  rows         the code's output shows a selection of zero rows ("Empty DataFrame")
+
+They carry weight 0 in the reward: a rule at 0 (an answer that cannot be right: no value, a
+probability above 1, a negative count or amount) vetoes the answer, which is sent back and never
+accepted; a suspicion (between 0 and 1) lowers the answer's confidence (policy/confidence.py).
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+from ..answers import is_value, number, numbers_in
+from ..events import Signal
+from .methods import question_kind
+
+RULES = ("value", "probability", "count", "decimals", "money", "overflow", "copied", "rows")
+
+_HOW_MANY = re.compile(r"\bhow many\b", re.I)
+_DECIMALS = re.compile(r"\b(?:to|rounded to|round(?:ed)? it to|with)\s+(\w+)\s+decimal(?:\s+places?|s)?\b", re.I)
+_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
+_MONEY = re.compile(r"(\$|€|£|\bdollars?\b|\bcents?\b|\beuros?\b|\bcost\w*\b|\bprice\w*\b|\bpa(?:y|id)\b|\bearn\w*\b|"
+                    r"\bspen[dt]\b|\bprofit\b|\bsav(?:e|ed|ings)\b)", re.I)
+_LOSS = re.compile(r"\b(loss|lose|lost|owe\w*|debt|change in|difference|net)\b", re.I)
+_SCIENTIFIC = re.compile(r"\d[eE][+-]?\d+")
+_EMPTY = re.compile(r"Empty DataFrame|Empty Series|\b0 rows\b|Series\(\[\], ", re.I)
+
+
+def _note(name: str, value: float, reason: str) -> Signal:
+    return Signal(name, value, reason, 0.0)  # shown, but outside the reward's mean (see the module docstring)
+
+
+def _decimals(question: str) -> int | None:
+    match = _DECIMALS.search(question)
+    if not match:
+        return None
+    word = match.group(1).lower()
+    return int(word) if word.isdigit() else _WORDS.get(word)
+
+
+def plausibility(answer: str | None, question: str, outputs: list[str] | None = None) -> list[Signal]:
+    """The signals of every rule that applies to this question and answer (see the module docstring)."""
+    if not is_value(answer):
+        shown = "no answer" if answer is None or not str(answer).strip() else repr(str(answer).strip()[:20])
+        return [Signal("value", 0.0, f"{shown} is not a value: never accepted as an answer", 0.0)]
+    signals = [Signal("value", 1.0, "a value", 0.0)]
+    text = str(answer).strip()
+    stated = number(text)
+    value = stated.value if stated else None
+    kind = question_kind(question)
+    if kind == "probability" and value is not None:
+        share = value / 100 if stated.percent else value
+        if not 0 <= share <= 1:
+            signals.append(_note("probability", 0.0, f"a probability, but {text} is outside [0, 1]"))
+        elif share in (0, 1):
+            signals.append(_note("probability", 0.5, f"a probability of exactly {text} is rare: "
+                                                      "often a rounding or integer-division slip"))
+        else:
+            signals.append(_note("probability", 1.0, f"a probability in [0, 1]: {text}"))
+    if _HOW_MANY.search(question) and value is not None:
+        if value < 0 or value.denominator != 1:
+            signals.append(_note("count", 0.0, f"\"how many\" asks for a whole number ≥ 0, not {text}"))
+        else:
+            signals.append(_note("count", 1.0, f"a whole number ≥ 0: {text}"))
+    places = _decimals(question)
+    if places is not None and value is not None:
+        shown = text.split(".", 1)[1] if "." in text else ""
+        digits = len(re.match(r"\d*", shown).group(0))
+        ok = digits == places
+        signals.append(_note("decimals", 1.0 if ok else 0.3,
+                              f"{places} decimal places asked, {digits} given" + ("" if ok else f" ({text})")))
+    if _MONEY.search(question) and value is not None and value < 0 and not _LOSS.search(question):
+        signals.append(_note("money", 0.0, f"an amount of money, but {text} is negative"))
+    if value is not None and kind != "word" and _SCIENTIFIC.search(text) and abs(value) >= 10**15:
+        signals.append(_note("overflow", 0.3, f"{text} is a float in scientific notation where an exact value "
+                                               "is asked: digits are lost"))
+    given = {n.value for n in numbers_in(question)}
+    if value is not None and value in given and len(given) > 1 and value not in (Fraction(0), Fraction(1)):
+        signals.append(_note("copied", 0.5, f"{text} is a number the question already states"))
+    if outputs and any(_EMPTY.search(out or "") for out in outputs[-1:]):
+        signals.append(_note("rows", 0.3, "the code's output shows a selection of zero rows"))
+    return signals
+
+
+def vetoed(signals: list[Signal] | tuple[Signal, ...]) -> str | None:
+    """Why the answer cannot be right (a plausibility rule at 0), or None."""
+    return next((s.reason for s in signals if s.name in RULES and s.value == 0.0), None)
+
+
+def suspicion(signals: list[Signal] | tuple[Signal, ...]) -> float:
+    """The lowest plausibility value among the signals (1.0: nothing suspicious)."""
+    return min((s.value for s in signals if s.name in RULES), default=1.0)

@@ -1,0 +1,114 @@
+"""Checking an answer by other methods, end to end: the real openai client against the scripted
+server, a real kernel. The scripted model answers each method by its instructions."""
+
+from __future__ import annotations
+
+import json
+
+from nbreason.config import RunConfig
+from nbreason.events import Check, Decision, FinalAnswer
+from nbreason.policy import confidence
+from nbreason.policy.methods import PROSE, QUANTITIES, SIMULATION, plan_for
+from nbreason.runner import reason
+from tests.support.scripted_server import Reply, ScriptedServer
+
+PENS = "A shop sells pens at 3 for $2. How much do 45 pens cost?"
+
+
+def config(server, **kw) -> RunConfig:
+    return RunConfig(**({"model": "scripted", "base_url": server.base_url, "api_key": "sk-test-checks",
+                         "protocol": "text", "exec_timeout": 20, "self_check": "methods",
+                         "answer_from_output": True} | kw))
+
+
+def by_method(answers: dict[str, str]):
+    """A scripted model: the run's program prints answers["program"]; each method's fresh
+    conversation (told apart by its instructions) answers answers[method name]."""
+
+    def reply(body: dict) -> Reply:
+        system = body["messages"][0]["content"]
+        if system == PROSE.instructions:
+            return Reply(f"45 pens is 15 groups of 3.\nANSWER: {answers['prose']}")
+        if system == QUANTITIES.instructions:
+            return Reply(f"```python\npens = 45  # '45 pens'\nprint({answers['quantities table']})\n```")
+        if system == SIMULATION.instructions:
+            return Reply(f"```python\nprint({answers['simulation']})\n```")
+        return Reply(f"```python\nprint({answers['program']})\n```")
+
+    return reply
+
+
+async def test_a_second_method_that_agrees_verifies_the_answer():
+    with ScriptedServer([by_method({"program": "30", "prose": "$30"})] * 4) as server:
+        result = await reason(PENS, config=config(server))
+        fresh = server.requests[1]["messages"]
+    assert result.answer == "30" and result.stop_reason == "answered" and result.verified
+    assert result.confidence >= confidence.CUTOFF
+    assert [(s.method, s.answer) for s in result.solutions] == [("program", "30"), ("prose", "$30")]
+    # the prose solution is a fresh conversation: its own instructions and the question, no first answer
+    assert [m["role"] for m in fresh] == ["system", "user"] and "30" not in json.dumps(fresh)
+    decision = [e for e in result.events if isinstance(e, Decision)][-1]
+    assert "program and prose agree on 30" in decision.reason
+
+
+async def test_a_wrong_program_is_replaced_when_two_other_methods_agree():
+    answers = {"program": "10.0", "prose": "30", "quantities table": "30"}
+    with ScriptedServer([by_method(answers)] * 6) as server:
+        result = await reason(PENS, config=config(server))
+    assert result.answer == "30" and result.verified
+    assert [(s.method, s.answer) for s in result.solutions] == [
+        ("program", "10.0"), ("prose", "30"), ("quantities table", "30")]
+    agreement = [s for e in result.events if isinstance(e, Check) for s in e.signals if s.name == "agreement"][-1]
+    assert "program: 10.0 · prose: 30 · quantities table: 30" in agreement.reason
+
+
+async def test_methods_that_keep_disagreeing_give_an_unverified_answer_with_the_competing_values(tmp_path):
+    answers = {"program": "10.0", "prose": "30", "quantities table": "20"}
+    trace = tmp_path / "t.jsonl"
+    with ScriptedServer([by_method(answers)] * 8) as server:
+        result = await reason(PENS, config=config(server, recompute_max=2, trace=str(trace)))
+    assert result.stop_reason == "answered (unverified)" and not result.verified
+    assert result.confidence < confidence.CUTOFF
+    assert result.competing == "program: 10.0 · prose: 30 · quantities table: 20"
+    assert json.loads(result.dumps())["competing"] == result.competing
+    final = json.loads(trace.read_text().splitlines()[-1])
+    assert final["kind"] == "final" and [s["answer"] for s in final["solutions"]] == ["10.0", "30", "20"]
+
+
+async def test_a_simulation_supports_an_exact_probability_within_its_tolerance():
+    question = "Two fair dice are rolled. What is the probability that the sum is 7?"
+    assert plan_for(question)[0] is SIMULATION
+    with ScriptedServer([by_method({"program": "1/6", "simulation": "0.16702"})] * 4) as server:
+        result = await reason(question, config=config(server))
+    assert result.answer == "0.16666666666666666" and result.verified
+    assert [(s.method, s.answer) for s in result.solutions] == [("program", result.answer),
+                                                                 ("simulation", "0.16702")]
+
+
+async def test_nan_is_never_accepted_even_when_a_second_method_agrees():
+    with ScriptedServer([by_method({"program": "float('nan')", "prose": "nan"})] * 6) as server:
+        result = await reason("What is the mean price of the rows where kind == 'x'?", config=config(server))
+    assert result.answer is None and result.stop_reason == "no acceptable answer" and not result.verified
+    reasons = [s.reason for e in result.events if isinstance(e, Check) for s in e.signals if s.name == "value"]
+    assert reasons and all("not a value" in r for r in reasons)
+    assert not any("prose" in str(r["messages"]) for r in server.requests)  # no check is spent on it
+
+
+async def test_a_probability_above_one_is_sent_back_with_the_reason():
+    script = [Reply("```python\nprint(7/6)\n```"), Reply("```python\nprint(1/6)\n```"),
+              Reply("```python\nprint(0.1671)\n```")]
+    with ScriptedServer(script) as server:
+        result = await reason("Two fair dice are rolled. What is the probability that the sum is 7?",
+                              config=config(server))
+    decisions = [e for e in result.events if isinstance(e, Decision)]
+    assert decisions[0].action == "revise" and "outside [0, 1]" in decisions[0].reason
+    assert "outside [0, 1]" in server.requests[1]["messages"][-1]["content"]
+    assert result.answer == "0.16666666666666666" and result.verified
+
+
+async def test_the_final_event_carries_the_confidence_and_the_solutions():
+    with ScriptedServer([by_method({"program": "30", "prose": "30"})] * 4) as server:
+        result = await reason(PENS, config=config(server))
+    final = result.final
+    assert isinstance(final, FinalAnswer) and final.confidence == result.confidence
+    assert [s.family for s in final.solutions] == ["program", "prose"]

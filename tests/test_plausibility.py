@@ -1,0 +1,75 @@
+"""What the question says a right answer must look like, as a table: policy/plausibility.py."""
+
+import pytest
+
+from nbreason.policy.methods import PROSE, question_kind
+from nbreason.policy.plausibility import plausibility, suspicion, vetoed
+
+PROBABILITY = "A fair coin is tossed 3 times. What is the probability of exactly two heads?"
+COUNT = "How many positive integers below 100 are divisible by 7?"
+MONEY = "Tom buys 3 pens at $2 each. How much does he pay?"
+DECIMALS = "What is the square root of 2, rounded to 3 decimal places?"
+
+ROWS = [
+    # (why, answer, question, outputs, rule, value)
+    ("nan is no value", "nan", MONEY, [], "value", 0.0),
+    ("None is no value", "None", MONEY, [], "value", 0.0),
+    ("inf is no value", "inf", COUNT, [], "value", 0.0),
+    ("an empty answer is no value", " ", MONEY, [], "value", 0.0),
+    ("a probability above 1", "1.25", PROBABILITY, [], "probability", 0.0),
+    ("a probability as a percentage", "37.5%", PROBABILITY, [], "probability", 1.0),
+    ("a probability of exactly 0 is suspicious", "0.0", PROBABILITY, [], "probability", 0.5),
+    ("a fraction is a probability", "3/8", PROBABILITY, [], "probability", 1.0),
+    ("a count is whole", "14", COUNT, [], "count", 1.0),
+    ("a count is not a fraction", "14.5", COUNT, [], "count", 0.0),
+    ("a count is not negative", "-3", COUNT, [], "count", 0.0),
+    ("money is not negative", "-6", MONEY, [], "money", 0.0),
+    ("the decimals asked for", "1.414", DECIMALS, [], "decimals", 1.0),
+    ("too many decimals", "1.41421356", DECIMALS, [], "decimals", 0.3),
+    ("a number the question states", "3", MONEY, [], "copied", 0.5),
+    ("an exact count printed as a float", "1.2676506002282294e+30", "How many ways are there to choose "
+     "50 of 100 items, exactly?", [], "overflow", 0.3),
+    ("zero rows selected", "0", "How many penguins weigh over 9 kg?", ["Empty DataFrame\nColumns: [mass]"],
+     "rows", 0.3),
+]
+
+
+@pytest.mark.parametrize("why,answer,question,outputs,rule,value", ROWS, ids=[r[0] for r in ROWS])
+def test_each_rule(why, answer, question, outputs, rule, value):
+    signals = {s.name: s for s in plausibility(answer, question, outputs)}
+    assert rule in signals, signals
+    assert signals[rule].value == value and signals[rule].reason
+    assert signals[rule].weight == 0.0  # shown, but outside the reward's mean
+    assert (vetoed(list(signals.values())) is not None) == (value == 0.0)
+
+
+def test_a_plain_right_answer_is_not_suspicious():
+    signals = plausibility("6", MONEY, ["6"])
+    assert suspicion(signals) == 1.0 and vetoed(signals) is None
+
+
+KINDS = [
+    ("What is the probability that two dice show a sum of 7?", "probability"),
+    ("If a card is drawn at random, what are the odds it is red?", "probability"),
+    ("How many ways can 5 people sit in a row?", "counting"),
+    ("How many distinct positive divisors does 360 have?", "counting"),
+    ("What is the remainder when 2^100 is divided by 7?", "exact"),
+    ("Express the answer as a common fraction.", "exact"),
+    ("Janet's ducks lay 16 eggs per day. How many does she sell?", "word"),
+]
+
+
+@pytest.mark.parametrize("question,kind", KINDS)
+def test_the_kind_of_question_chooses_the_methods(question, kind):
+    assert question_kind(question) == kind
+
+
+@pytest.mark.parametrize("reply,answer", [
+    ("Step one.\nANSWER: 30", "30"),
+    ("So it costs $30.\n**ANSWER:** $30", "$30"),
+    ("Therefore the total is \\(\\boxed{42}\\).", "42"),
+    ("The total is 12 + 18 = 30 dollars", "30"),
+    ("I cannot tell.", None),
+])
+def test_a_prose_solution_is_read_from_its_last_line(reply, answer):
+    assert PROSE.answer(reply) == answer
