@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Awaitable, Callable
 
 from .answers import key as answer_key
@@ -43,6 +43,9 @@ class Attempt:
     error: str | None = None  # why the attempt failed outright
     verified: bool | None = None
     attempt: int = 0  # 1, 2, … within its run; 0 for a lone run
+    confidence: float | None = None  # policy/confidence.py
+    solutions: list = field(default_factory=list)  # the check's solutions: [{method, answer, family, sampled}]
+    features: dict = field(default_factory=dict)  # what the confidence was computed from (for calibration)
 
     @classmethod
     def from_result(cls, result: Any, attempt: int = 0, seconds: float = 0.0) -> "Attempt":
@@ -53,7 +56,9 @@ class Attempt:
         return cls(result.answer, reward=float(result.reward or 0.0),
                    generated_tokens=usage.completion_tokens + usage.reasoning_tokens,
                    total_tokens=usage.total_tokens, seconds=seconds, stop_reason=result.stop_reason, code=code,
-                   error=fatal[-1] if fatal else None, verified=result.verified, attempt=attempt)
+                   error=fatal[-1] if fatal else None, verified=result.verified, attempt=attempt,
+                   confidence=result.confidence, solutions=[asdict(row) for row in result.solutions],
+                   features=dict(final.features) if final is not None else {})
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -329,6 +329,7 @@ class FinalAnswer(Event):
     code: list[str] = field(default_factory=list)  # the code cells that ran without error
     confidence: float | None = None  # how likely the answer is right (policy/confidence.py); verified above its cut-off
     solutions: list[SolutionRow] = field(default_factory=list)  # the check's solutions: which method gave which value
+    features: dict = field(default_factory=dict)  # what `confidence` was computed from (policy/confidence.py)
 
 
 EVENT_TYPES: dict[str, type[Event]] = {

@@ -310,7 +310,7 @@ class Loop(Calls):
             if given is None:  # ended otherwise (budget, stall, Stop): the best answer so far is still checked
                 yield self.ev(Check, reward=judged.reward, signals=list(judged.signals), answer=answer)
         reward = judged.reward if given is None and judged else (self.evidence.best[0] if self.evidence.best else 0.0)
-        sure, verified = None, None
+        sure, verified, features = None, None, None
         if judged is not None:
             checks = self.verification if self.verification is not None and self.verification.extra_done else None
             features = confidence.features(answer, reward, plausibility.suspicion(judged.signals), checks,
@@ -323,7 +323,7 @@ class Loop(Calls):
                      for s in self.verification.solutions] if self.verification else []
         yield self.ev(FinalAnswer, answer=answer, stop_reason=stop_reason or "answered", reward=reward,
                       verified=verified, usage=self.budget.usage, steps=self.step, code=list(self.evidence.code),
-                      confidence=sure, solutions=solutions)
+                      confidence=sure, solutions=solutions, features=features.to_json() if features else {})
 
 
 def _user_verdict(signals) -> bool | None:
