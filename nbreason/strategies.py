@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import attempts as engine
+from .answers import key as answer_key
 from .attempts import Attempt
 from .config import RunConfig
 from .policy.sampling import SAMPLE_TEMPERATURE  # noqa: F401  (shown in bench summaries)
@@ -47,6 +48,8 @@ class StrategyResult:
     why: str
     attempts: list[Attempt] = field(default_factory=list)
     seconds: float = 0.0  # wall clock; attempts may overlap
+    verified: bool | None = None  # the answer's: a lone run's own, a vote's winning attempt's
+    confidence: float | None = None
 
     @property
     def generated_tokens(self) -> int:
@@ -59,7 +62,8 @@ class StrategyResult:
     def to_json(self) -> dict:
         return {"strategy": self.strategy, "answer": self.answer, "why": self.why,
                 "generated_tokens": self.generated_tokens, "total_tokens": self.total_tokens,
-                "seconds": round(self.seconds, 3), "attempts": [a.to_json() for a in self.attempts]}
+                "seconds": round(self.seconds, 3), "verified": self.verified, "confidence": self.confidence,
+                "attempts": [a.to_json() for a in self.attempts]}
 
 
 @dataclass(frozen=True)
@@ -180,7 +184,10 @@ def from_pool(spec: Spec, pool: list[Attempt], confidence: float = 0.95) -> Stra
         used = pool[: spec.n]
         result = engine.vote(spec.kind, used)
         why = result.why
-    return StrategyResult(spec.name, result.answer, why, list(used), seconds=sum(a.seconds for a in used))
+    winner = next((a for a in used if answer_key(a.answer) == result.key), None)
+    return StrategyResult(spec.name, result.answer, why, list(used), seconds=sum(a.seconds for a in used),
+                          verified=winner.verified if winner else None,
+                          confidence=winner.confidence if winner else None)
 
 
 async def run(spec: Spec | str, question: str, solver: Solver, *, confidence: float = 0.95) -> StrategyResult:
@@ -191,9 +198,11 @@ async def run(spec: Spec | str, question: str, solver: Solver, *, confidence: fl
         attempt = await solver.one(question, spec.overrides)
         # The attempt's own time: waiting for a free slot is not part of answering.
         return StrategyResult(spec.name, attempt.answer, f"the one attempt ({attempt.stop_reason})", [attempt],
-                              attempt.seconds)
+                              attempt.seconds, attempt.verified, attempt.confidence)
     outcome = await engine.run(question, config=solver.config.replace(**spec.overrides), solve=solver.solve,
                                n=spec.n, strategy=spec.kind, parallel=solver.parallel, confidence=confidence)
     why = outcome.vote.why + (f"; stopped after {len(outcome.attempts)}: {outcome.sampling_ended}"
                               if outcome.sampling_ended else "")
-    return StrategyResult(spec.name, outcome.vote.answer, why, outcome.attempts, time.monotonic() - started)
+    winner = outcome.winner
+    return StrategyResult(spec.name, outcome.vote.answer, why, outcome.attempts, time.monotonic() - started,
+                          winner.verified if winner else None, winner.confidence if winner else None)

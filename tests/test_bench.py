@@ -6,7 +6,8 @@ import pytest
 
 from nbreason.bench import datasets
 from nbreason.bench.cli import main
-from nbreason.bench.run import Bench, summarize, vote_curve, wilson
+from nbreason.bench.run import Bench
+from nbreason.bench.summary import summarize, vote_curve, wilson
 from nbreason.config import RunConfig
 from nbreason.events import Usage
 from nbreason.result import RunResult
@@ -170,7 +171,7 @@ def test_vote_curve_averages_every_subset():
 
 
 def test_paired_comparison_counts_wins_and_losses_with_an_exact_p_value():
-    from nbreason.bench.run import paired
+    from nbreason.bench.summary import paired
 
     rows = [{"problem": f"p{i}", "strategy": "single-shot", "correct": i < 5} for i in range(10)]
     rows += [{"problem": f"p{i}", "strategy": "loop", "correct": i < 4 or i >= 7} for i in range(10)]
@@ -438,3 +439,25 @@ def test_progress_on_a_terminal_is_a_live_table_and_elsewhere_plain_lines(tmp_pa
                      "5 min elapsed, about 14 min left"]
     with open(tmp_path / "log.txt", "w") as not_a_terminal:
         assert isinstance(progress_display(not_a_terminal)[0], PlainLines)
+
+
+def test_trust_reports_verified_precision_coverage_and_calibration(tmp_path):
+    def row(problem, correct, verified, confidence):
+        return {"problem": problem, "strategy": "loop", "gold": "1", "correct": correct, "answer": "1", "why": "",
+                "generated_tokens": 10, "total_tokens": 20, "seconds": 1.0, "verified": verified,
+                "confidence": confidence, "attempts": [Attempt("1").to_json()]}
+
+    rows = [row("a", True, True, 0.95), row("b", True, True, 0.92), row("c", False, True, 0.91),
+            row("d", False, False, 0.15), row("e", True, False, 0.35)]
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    summary = summarize(tmp_path)
+    (trust,) = summary["trust"]
+    assert (trust["verified"], trust["verified_right"], trust["coverage"]) == (3, 2, 0.6)
+    assert trust["verified_precision"] == 2 / 3
+    # bins: [0.9, 1.0] holds 3 answers, 2 right (conf 0.9267); [0.1, 0.2) 1 wrong; [0.3, 0.4) 1 right
+    expected = 3 / 5 * abs(2 / 3 - (0.95 + 0.92 + 0.91) / 3) + 1 / 5 * 0.15 + 1 / 5 * 0.65
+    assert abs(trust["ece"] - expected) < 1e-9
+    assert "| loop | 3 of 5 | 66.7% | 60.0% |" in (tmp_path / "summary.md").read_text()
+    from nbreason.bench.trust import plot_reliability
+
+    assert plot_reliability(summary["trust"], tmp_path / "reliability.png").stat().st_size > 0

@@ -24,7 +24,9 @@ from ..config import load
 from . import datasets
 from .plot import plot
 from .progress import BenchProgress, duration, line
-from .run import Bench, summarize
+from .run import Bench
+from .summary import summarize
+from .trust import plot_reliability
 
 DEFAULT_STRATEGIES = "single-shot,loop,vote@4,vote@8,adaptive@8"
 # The bench's own numeric options; run settings (--model, --max-steps, ...) come from the one
@@ -192,8 +194,9 @@ def main(argv: list[str] | None = None) -> int:
         summary = summarize(out, meta)
     else:
         summary = summarize(out)
-    plot(summary, out / "accuracy_vs_compute.png",
-         title=f"{summary['meta'].get('dataset', '')} · {summary['meta'].get('model', '')}")
+    title = f"{summary['meta'].get('dataset', '')} · {summary['meta'].get('model', '')}"
+    plot(summary, out / "accuracy_vs_compute.png", title=title)
+    plot_reliability(summary.get("trust") or [], out / "reliability.png", title=f"reliability · {title}")
     print((out / "summary.md").read_text())
     print(f"written to {out}/")
     return 0
