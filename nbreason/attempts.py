@@ -6,9 +6,10 @@ The one engine behind `%%reason --attempts N`, `nbreason run --attempts N` and `
 at a time. Strategies, one vote each:
   vote      all N attempts, majority vote
   wvote     all N attempts, each answer weighted by its attempt's reward
-  adaptive  stop drawing once the leading answer is settled (policy.voting.stop_check:
-            P(leader is the majority) ≥ confidence, or it cannot be caught), at most N;
-            then the reward-weighted vote
+  adaptive  attempts keep their checks (self_check "auto": other methods); stop drawing once an
+            attempt is verified (its confidence at the cut-off) or the leading answer is settled
+            (policy.voting.stop_check: P(leader is the majority) ≥ confidence, or it cannot be
+            caught), at most N; then the vote weighted by each attempt's confidence
 Inside a run, every attempt's events are forwarded with `attempt = i`, so views and traces show
 them side by side; the `Vote` event says how the answers were counted and why one won.
 """
@@ -64,19 +65,25 @@ class Attempt:
         return asdict(self)
 
 
-def attempt_config(config: RunConfig, i: int) -> RunConfig:
+def attempt_config(config: RunConfig, i: int, strategy: str = "vote") -> RunConfig:
     """Attempt `i`'s settings: sampled with a seed of its own, one attempt, no trace of its own (the
-    run's trace holds every attempt), and no "auto" self-check (the vote is the check)."""
+    run's trace holds every attempt). Attempts that vote skip the "auto" self-check (the vote is the
+    check); adaptive attempts keep it, since a verified attempt ends the sampling."""
     sampling = attempt_sampling(config.temperature, config.seed, i)
+    check = "off" if config.self_check == "auto" and strategy != "adaptive" else config.self_check
     return dataclasses.replace(config, temperature=sampling.temperature, seed=sampling.seed, attempts=1, trace=None,
-                               self_check="off" if config.self_check == "auto" else config.self_check)
+                               self_check=check)
 
 
 def vote(strategy: str, attempts: list[Attempt]) -> voting.VoteResult:
-    """The vote a strategy uses: majority for `vote`, reward-weighted for `wvote` and `adaptive`."""
+    """The vote a strategy uses: majority for `vote`, reward-weighted for `wvote`, and for `adaptive`
+    weighted by each attempt's confidence (its reward where it has none)."""
     answers = [a.answer for a in attempts]
     if strategy == "vote":
         return voting.majority_vote(answers)
+    if strategy == "adaptive":
+        return voting.weighted_vote(answers, [a.reward if a.confidence is None else a.confidence for a in attempts],
+                                    weight="confidence")
     return voting.weighted_vote(answers, [a.reward for a in attempts])
 
 
@@ -121,8 +128,8 @@ async def run(question: str, *, config: RunConfig, solve: Solve, n: int | None =
         started = time.monotonic()
         subscribers = [lambda event, i=i: forward(i, event)] if forward else []
         try:
-            result = await solve(question, config=attempt_config(config, i), subscribers=subscribers, stop=stop,
-                                 **solve_options)
+            result = await solve(question, config=attempt_config(config, i, strategy), subscribers=subscribers,
+                                 stop=stop, **solve_options)
             finished[i] = Attempt.from_result(result, i, time.monotonic() - started)
         except Exception as exc:  # one failed attempt must not sink the others
             if forward:
@@ -143,8 +150,12 @@ async def run(question: str, *, config: RunConfig, solve: Solve, n: int | None =
         for task in done:
             task.result()
         if strategy == "adaptive" and not settled and launched < n:
-            verdict = voting.stop_check([finished[i].answer for i in order], n, confidence)
-            settled = verdict.why if verdict.stop else ""
+            sure = next((finished[i] for i in order if finished[i].verified and finished[i].answer is not None), None)
+            if sure is not None:  # an attempt whose checks verified its answer: no need to sample more
+                settled = f"attempt {sure.attempt} verified {sure.answer} (confidence {sure.confidence:.2f})"
+            else:
+                verdict = voting.stop_check([finished[i].answer for i in order], n, confidence)
+                settled = verdict.why if verdict.stop else ""
     attempts = [finished[i] for i in sorted(finished)]
     ended = voting.stop_check([finished[i].answer for i in order], n, confidence).why if strategy == "adaptive" else ""
     return Outcome(attempts, vote(strategy, attempts), settled, settled or ended)
@@ -168,7 +179,9 @@ def overall_final(vote: Vote, finals: list[FinalAnswer], stopped: bool) -> Final
                                                  else "no attempt answered")
     return FinalAnswer(run_id=vote.run_id, elapsed=vote.elapsed, answer=vote.winner, stop_reason=reason,
                        reward=winner.reward if winner else 0.0, verified=winner.verified if winner else None,
-                       usage=usage, steps=sum(f.steps for f in finals), code=list(winner.code) if winner else [])
+                       usage=usage, steps=sum(f.steps for f in finals), code=list(winner.code) if winner else [],
+                       confidence=winner.confidence if winner else None,
+                       solutions=list(winner.solutions) if winner else [], features=dict(winner.features) if winner else {})
 
 
 def attempt_finals(events: list[Any]) -> list[FinalAnswer]:

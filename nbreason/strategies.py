@@ -4,8 +4,9 @@
     loop             one reason() run: plan, code, run, check, decide
     vote@N           N sampled attempts in parallel, majority vote
     wvote@N          the same, each vote weighted by its attempt's reward
-    adaptive@N       sampled attempts a few at a time, stopping once the leader is settled
-                     (voting.stop_check), at most N; reward-weighted vote
+    adaptive@N       sampled attempts, each with its checks, a few at a time, stopping once one is
+                     verified or the leader is settled (voting.stop_check), at most N;
+                     confidence-weighted vote
 
 Every strategy runs through `runner.reason` and the attempts engine (nbreason/attempts.py), the
 same code `%%reason` and `nbreason run --attempts N --strategy S` run, so the benchmark measures
@@ -95,7 +96,9 @@ class Spec:
 
     @property
     def sampled(self) -> bool:
-        return self.kind in ("vote", "wvote", "adaptive")
+        """Drawn from a shared pool of unchecked samples (vote@4 and vote@8 read one pool). Adaptive
+        attempts check their answers and stop early, so they run live."""
+        return self.kind in ("vote", "wvote")
 
 
 def parse_spec(text: str) -> Spec:

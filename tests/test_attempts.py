@@ -92,3 +92,21 @@ async def test_widgets_show_attempts_side_by_side_and_the_vote():
     assert "7" in view.answer.value
     page = report_html(result.events)
     assert page.count('class="nbreason-attempt"') == 2 and "winner:" in page
+
+
+async def test_adaptive_attempts_check_themselves_and_stop_at_the_first_verified_one():
+    from nbreason.policy.methods import PROSE
+
+    def reply(body):  # every attempt's program prints 30; the prose check agrees
+        if body["messages"][0]["content"] == PROSE.instructions:
+            return Reply("15 groups of 3 pens cost 15 × 2 dollars.\nANSWER: 30")
+        return Reply("```python\nprint(45 // 3 * 2)\n```")
+
+    with ScriptedServer([reply] * 16) as server:
+        result = await reason("A shop sells pens at 3 for $2. How much do 45 pens cost?",
+                              config=config(server, attempts=8, strategy="adaptive", parallel=1, self_check="methods",
+                                            answer_from_output=True))
+    vote = next(e for e in result.events if isinstance(e, Vote))
+    assert len(vote.answers) == 1 and "attempt 1 verified 30" in vote.stopped_early
+    assert result.answer == "30" and result.verified and "confidence-weighted" in result.vote_why
+    assert len(server.requests) == 2  # the program and its prose check, nothing more

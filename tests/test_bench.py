@@ -200,7 +200,8 @@ async def test_a_bench_writes_results_summary_and_resumes_without_rerunning(tmp_
     specs = [parse_spec(s) for s in ("loop", "vote@4", "adaptive@4")]
     out = tmp_path / "out"
     await Bench(problems, specs, solver_with(loop), out).run()
-    assert loop.calls == 2 + 2 * 4  # one loop run each, one pool of 4 each, shared by vote and adaptive
+    # one loop run each, one pool of 4 each for the vote, and adaptive live (its attempts check themselves)
+    assert loop.calls == 2 + 2 * 4 + 2 * 4
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert {(r["problem"], r["strategy"]) for r in rows} == {(p, s) for p in ("0", "1")
                                                                for s in ("loop", "vote@4", "adaptive@4")}
@@ -210,7 +211,7 @@ async def test_a_bench_writes_results_summary_and_resumes_without_rerunning(tmp_
 
     passes = (out / "passes.jsonl").read_text()
     await Bench(problems, specs, solver_with(loop), out).run()
-    assert loop.calls == 10
+    assert loop.calls == 18
     assert (out / "passes.jsonl").read_text() == passes  # nothing ran, nothing timed
 
     summary = summarize(out, {"dataset": "test"})
@@ -374,8 +375,8 @@ async def test_a_bench_reports_each_strategy_done_and_accurate_so_far_as_results
     specs = [parse_spec(s) for s in ("loop", "vote@4", "adaptive@4")]
     await Bench(problems, specs, solver_with(ScriptedLoop(["7", "0.5", "7", "7"])), tmp_path / "out",
                 on_progress=reports.append).run()
-    assert [r.phase for r in reports if r.phase_done == 0] == ["loop", "pool of 4 loop samples"]
-    assert [(r.phase_index, r.phases) for r in reports if r.phase_done == 0] == [(1, 2), (2, 2)]
+    assert [r.phase for r in reports if r.phase_done == 0] == ["loop", "adaptive@4", "pool of 4 loop samples"]
+    assert [(r.phase_index, r.phases) for r in reports if r.phase_done == 0] == [(1, 3), (2, 3), (3, 3)]
     done = [r.phase_done for r in reports if r.phase == "loop"]
     assert done == [0, 1, 2]
     first_loop_result = next(r for r in reports if r.phase == "loop" and r.phase_done == 1)

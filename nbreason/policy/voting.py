@@ -41,16 +41,16 @@ def majority_vote(answers: list[str | None]) -> VoteResult:
     return result
 
 
-def weighted_vote(answers: list[str | None], rewards: list[float]) -> VoteResult:
-    """Each answer votes with its attempt's reward, so checked answers count for more."""
+def weighted_vote(answers: list[str | None], rewards: list[float], weight: str = "reward") -> VoteResult:
+    """Each answer votes with its attempt's reward (or confidence), so checked answers count for more."""
     if len(rewards) != len(answers):
-        raise ValueError("one reward per answer is needed")
+        raise ValueError("one weight per answer is needed")
     counted = tally(answers, [max(0.0, float(r)) for r in rewards])
     result = _result(counted)
     if counted.leader is not None:
         total = sum(c.weight for c in counted.candidates)
-        result.why = (f"reward-weighted: {result.answer!r} holds {counted.leader.weight:.2f} of {total:.2f}"
-                      f" total reward ({len(counted.candidates)} distinct answers)")
+        result.why = (f"{weight}-weighted: {result.answer!r} holds {counted.leader.weight:.2f} of {total:.2f}"
+                      f" total {weight} ({len(counted.candidates)} distinct answers)")
     return result
 
 
