@@ -1,0 +1,106 @@
+"""Fit the confidence model (nbreason/policy/confidence.py) on development data, and pick the cut-off.
+
+Reads the `results.jsonl` of benchmark folders run on the development slices only (GSM8K problems
+0–59, MATH-500 problems 0–49), takes every answer that recorded the features its confidence was
+computed from, and fits a logistic regression of "the answer was right" on those features
+(Newton's method, a small L2 penalty so separable data stays finite). Then it picks `CUTOFF`: the
+lowest confidence at which the development answers at or above it were at least `--precision`
+right, with at least `--min-answers` of them.
+
+    python benchmarks/calibrate.py benchmarks/results/gsm8k-dev-60 benchmarks/results/math500-dev-50
+
+It writes benchmarks/results/calibration.json (coefficients, cut-off, what they were fitted on, and
+the fit's precision, coverage and calibration error on that data) and prints the two constants to
+put into nbreason/policy/confidence.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from nbreason.bench.trust import ece  # noqa: E402
+from nbreason.policy.confidence import Features  # noqa: E402
+
+NAMES = [name for name in Features.__dataclass_fields__]
+
+
+def rows(folders: list[Path]) -> list[tuple[list[float], bool, str]]:
+    out = []
+    for folder in folders:
+        last = {}
+        for line in (folder / "results.jsonl").read_text().splitlines():
+            row = json.loads(line)
+            last[(row["problem"], row["strategy"])] = row
+        for (problem, strategy), row in last.items():
+            for attempt in row["attempts"][:1]:  # lone runs: the answer is the attempt's
+                features = attempt.get("features")
+                if features and row["answer"] is not None and len(row["attempts"]) == 1:
+                    out.append(([float(features.get(n, 0.0)) for n in NAMES], bool(row["correct"]),
+                                f"{folder.name}/{strategy}"))
+    return out
+
+
+def fit(x: np.ndarray, y: np.ndarray, penalty: float = 0.1, steps: int = 50) -> np.ndarray:
+    """Logistic regression by Newton's method; column 0 of x is the bias."""
+    w = np.zeros(x.shape[1])
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-x @ w))
+        gradient = x.T @ (p - y) + penalty * np.r_[0, w[1:]]
+        hessian = x.T @ (x * (p * (1 - p))[:, None]) + penalty * np.diag(np.r_[0, np.ones(len(w) - 1)])
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w
+
+
+def cutoff(confidences: list[float], right: list[bool], precision: float, min_answers: int) -> float:
+    for c in sorted(set(confidences)):
+        chosen = [ok for conf, ok in zip(confidences, right) if conf >= c]
+        if len(chosen) >= min_answers and sum(chosen) / len(chosen) >= precision:
+            return c
+    return 1.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folders", nargs="+", type=Path)
+    parser.add_argument("--precision", type=float, default=0.9)
+    parser.add_argument("--min-answers", type=int, default=10)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "calibration.json")
+    args = parser.parse_args()
+    data = rows(args.folders)
+    if not data:
+        print("no answers with features in these folders", file=sys.stderr)
+        return 2
+    x = np.array([[1.0, *f] for f, _, _ in data])
+    y = np.array([1.0 if ok else 0.0 for _, ok, _ in data])
+    w = fit(x, y)
+    coefficients = {"bias": round(float(w[0]), 3), **{n: round(float(v), 3) for n, v in zip(NAMES, w[1:])}}
+    confidences = [1 / (1 + math.exp(-(coefficients["bias"] + sum(coefficients[n] * v for n, v in zip(NAMES, f)))))
+                   for f, _, _ in data]
+    right = [ok for _, ok, _ in data]
+    cut = round(cutoff(confidences, right, args.precision, args.min_answers), 3)
+    chosen = [ok for c, ok in zip(confidences, right) if c >= cut]
+    report = {"coefficients": coefficients, "cutoff": cut, "fitted_on": sorted({src for _, _, src in data}),
+              "answers": len(data), "accuracy": sum(right) / len(right),
+              "verified_precision": sum(chosen) / len(chosen) if chosen else None,
+              "coverage": len(chosen) / len(data), "ece": ece(list(zip(confidences, right))),
+              "target_precision": args.precision}
+    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps(report, indent=1))
+    print(f"\nCOEFFICIENTS = {json.dumps(coefficients)}\nCUTOFF = {cut}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
