@@ -1,4 +1,4 @@
-"""Reading, normalising and comparing answers: nbreason/answers.py."""
+"""Reading, normalising and comparing answers: nbreason/answers/."""
 
 import sys
 from fractions import Fraction as F
@@ -6,6 +6,7 @@ from fractions import Fraction as F
 import pytest
 
 from nbreason import answers
+from nbreason.answers import sameness
 from nbreason.answers import (Number, compare, is_value, key, number, numbers_in, parse_number, same, same_number,
                               tally, unwrap)
 
@@ -204,13 +205,13 @@ def test_compare_says_what_decided():
 
 def test_a_missing_math_verify_raises_instead_of_comparing_as_different(monkeypatch):
     monkeypatch.setitem(sys.modules, "math_verify", None)
-    answers._math_verify.cache_clear()
+    sameness._math_verify.cache_clear()
     try:
         assert same("1,000", "1000")  # numbers and keys need no math-verify
         with pytest.raises(ImportError):
             same("x**2 + 1", "1 + x^2")
     finally:
-        answers._math_verify.cache_clear()
+        sameness._math_verify.cache_clear()
 
 
 def test_a_tally_counts_by_key_in_order_of_first_appearance():

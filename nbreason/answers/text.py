@@ -1,0 +1,53 @@
+"""Unwrapping an answer from what surrounds it, and telling values from non-answers."""
+
+from __future__ import annotations
+
+import re
+
+# What programs print when they have no value; compared after unwrapping, lower-cased.
+_NON_VALUES = frozenset({"", "none", "null", "nan", "+nan", "-nan", "inf", "+inf", "-inf", "<na>", "nat", "zoo"})
+
+# "FINAL ANSWER: 12", "The answer is 12", "**Final Answer:** 12": small models repeat the marker.
+_LEAD_IN = re.compile(r"^(?:[\s*_]*(?:the\s+)?(?:final\s+)?answer[\s*_]*(?:is\b|:|=)[\s*_:]*)+", re.I)
+_BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
+_DELIMITERS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
+
+
+def _last_boxed(text: str) -> str | None:
+    """The content of the last `\\boxed{…}`, braces balanced, or None."""
+    starts = [m.end() for m in _BOXED.finditer(text)]
+    for start in reversed(starts):
+        depth = 1
+        for i in range(start, len(text)):
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            if depth == 0:
+                return text[start:i]
+    return None
+
+
+def unwrap(answer: str) -> str:
+    """The answer without what surrounds it: lead-ins, markdown, `\\boxed{}`, `$…$`, a final stop."""
+    text = str(answer)
+    while True:
+        before = text
+        text = _LEAD_IN.sub("", text.strip().strip("*`_ \t")).strip()
+        boxed = _last_boxed(text)
+        if boxed is not None:
+            text = boxed.strip()
+        for left, right in _DELIMITERS:
+            if len(text) > len(left) + len(right) and text.startswith(left) and text.endswith(right):
+                text = text[len(left):-len(right)].strip()
+                break
+        if text.endswith(".") and not text.endswith(".."):
+            text = text[:-1].rstrip()
+        if text == before:
+            return text
+
+
+def is_value(answer: object) -> bool:
+    """Whether `answer` is an answer at all: not None, not empty, not nan/inf/None printed."""
+    if answer is None:
+        return False
+    return re.sub(r"\s+", "", unwrap(str(answer))).lower() not in _NON_VALUES
+
+
