@@ -6,12 +6,10 @@ from __future__ import annotations
 import ast
 import asyncio
 import atexit
-import inspect
 import json
 import logging
 import os
 import queue
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -23,31 +21,22 @@ from typing import Any
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 
-from .base import Execution, ExecutionError, Logs, OutputHandler, ResultHandler, SandboxError
-from .capped import Capped
-from .ingest import KERNEL_SETUP, error_from_content, result_from_message, stream_text
+from .base import Execution, OutputHandler, ResultHandler, SandboxError
+from .iopub import POLL_SECONDS, UNDECODABLE, collect, parent_id as _parent_id
+from .ingest import KERNEL_SETUP
+from .cleanup import remove_cgroup as _remove_cgroup, remove_tree as _remove_tree
 from .kernel_log import KernelLog
 from .kernelspec import (CONFINED_KERNEL_NAME, KERNEL_NAME, PIDS_MAX, find_bwrap, find_kernel_dir,
                          load_launcher, probe_bubblewrap)
-from .results import has_image, strip_ansi
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.5  # one iopub read; also how often deadlines and liveness are checked
 # Tracebacks without ANSI codes (IPython 8 and 9); lone surrogates sent escaped, not lost.
 SETUP_CODE = "%colors nocolor\n" + KERNEL_SETUP
 # Read in the kernel right after setup, before any model code: what it runs with.
 PRIVILEGES = ("__import__('json').dumps({k: v.split()[0] for k, _, v in "
               "(line.partition(':') for line in open('/proc/self/status')) "
               "if k in ('CapEff', 'CapBnd', 'NoNewPrivs')})")
-# What a message the kernel sent could not be decoded with: bad JSON, nesting too deep for the
-# parser, a bad signature, missing header fields. Code in the kernel can send any of these.
-UNDECODABLE = (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError)
-
-
-def _parent_id(msg: Any) -> Any:
-    parent = msg.get("parent_header") if isinstance(msg, dict) else None
-    return parent.get("msg_id") if isinstance(parent, dict) else None
 
 
 def _expression(reply: dict, name: str) -> dict:
@@ -58,51 +47,6 @@ def _expression(reply: dict, name: str) -> dict:
         return json.loads(ast.literal_eval(raw)) if raw != "None" else {}  # the repr of a str
     except (ValueError, SyntaxError):
         return {}
-
-
-async def _call(handler, value) -> None:
-    if handler is not None:
-        outcome = handler(value)
-        if inspect.isawaitable(outcome):
-            await outcome
-
-
-async def _stop(task: asyncio.Future) -> None:
-    """Cancel `task` and wait until it has stopped (without taking its cancellation for ours)."""
-    task.cancel()
-    await asyncio.wait({task})
-
-
-def _remove_tree(path: str | os.PathLike) -> None:
-    """Delete a sandbox folder, unless something is mounted below it: rmtree would delete the
-    mounted file system too (a kernel that can mount, as an unconfined root kernel with
-    capabilities could, might bind / there). Left in place with a warning instead."""
-    prefix = os.path.realpath(path).rstrip("/") + "/"
-    try:
-        with open("/proc/self/mountinfo") as fh:
-            mounted = [fields[4] for fields in map(str.split, fh) if fields[4].startswith(prefix)]
-    except (OSError, IndexError):
-        mounted = []
-    if mounted:
-        log.warning("local sandbox: not removing %s: something is mounted below it (%s)",
-                    path, ", ".join(mounted))
-        return
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def _remove_cgroup(path: str | None) -> None:
-    """A confined kernel's pids cgroup, once its processes are gone (a launcher also sweeps
-    up those left behind)."""
-    if not path or not os.path.basename(path).startswith("nbreason-"):
-        return
-    for _ in range(20):
-        try:
-            os.rmdir(path)
-            return
-        except FileNotFoundError:
-            return
-        except OSError:  # still busy: the killed processes are being reaped
-            time.sleep(0.01)
 
 
 # Kernels still running at interpreter exit are killed (best effort; JPY_PARENT_PID covers crashes).
@@ -417,131 +361,13 @@ class LocalSandbox:
                 await self.restart()
                 notes.append(f"[the kernel had died ({why}); it was restarted and earlier variables are lost]\n")
             try:
-                return await self._execute(code, timeout or self.timeout, on_stdout, on_stderr, on_result, notes)
+                return await collect(self, code, timeout or self.timeout, on_stdout, on_stderr, on_result, notes)
             except asyncio.CancelledError:
                 # The caller gave up (Stop button, Ctrl-C): stop the code too, or the next call
                 # would queue behind it.
                 if self._km is not None:
                     await asyncio.shield(self.interrupt())
                 raise
-
-    async def _execute(self, code, timeout, on_stdout, on_stderr, on_result, notes) -> Execution:
-        limit = self.max_output_chars
-        streams = {"stdout": Capped(limit), "stderr": Capped(limit)}
-        handlers = {"stdout": on_stdout, "stderr": on_stderr}
-        results, error, count = [], None, None
-        images = skipped = undecodable = 0
-
-        async def note(text: str) -> None:
-            streams["stderr"].add(text)
-            await _call(on_stderr, text)
-
-        for text in notes:
-            await note(text)
-
-        msg_id = self._kc.execute(code, allow_stdin=False, stop_on_error=False)
-        # The kernel sends its execute_reply (shell) just before its idle status (iopub). Code in
-        # the kernel can publish a status of its own, so idle alone does not end the execution.
-        reply = asyncio.ensure_future(self._await_reply(msg_id))
-        idle = reply_late = False
-        started = time.monotonic()
-        interrupted_at: float | None = None
-        try:
-            while True:
-                if idle and not reply.done() and not reply_late:
-                    await asyncio.wait({reply}, timeout=POLL_SECONDS)
-                    reply_late = not reply.done()  # a forged idle: keep reading, in short slices
-                if idle and reply.done():
-                    break
-                now = time.monotonic()
-                if interrupted_at is None and now - started > timeout:
-                    await self.interrupt()
-                    interrupted_at = now
-                elif interrupted_at is not None and now - interrupted_at > self.grace:
-                    # The code ignores SIGINT (or is stuck in C): only a restart stops it.
-                    await _stop(reply)  # it would read the restarted kernel's replies
-                    await self.restart()
-                    error = ExecutionError(
-                        "TimeoutError",
-                        f"execution exceeded {timeout:g} s and did not stop when interrupted; "
-                        "the kernel was restarted and all variables are lost", "")
-                    break
-                if self._log is not None:
-                    self._log.trim()
-                try:
-                    msg = await self._kc.get_iopub_msg(timeout=0.05 if idle else POLL_SECONDS)
-                except queue.Empty:
-                    if not await self._km.is_alive():
-                        why = self._exit_reason()
-                        await _stop(reply)
-                        await self.restart()
-                        error = ExecutionError(
-                            "KernelDied",
-                            f"the kernel died while running this code ({why}); it was restarted "
-                            "and all variables are lost", "")
-                        break
-                    continue
-                except UNDECODABLE:
-                    undecodable += 1
-                    continue
-                if _parent_id(msg) != msg_id:
-                    continue
-                kind, content = msg.get("msg_type"), msg.get("content")
-                if not isinstance(content, dict):
-                    undecodable += 1
-                    continue
-                if kind == "status":
-                    idle = idle or content.get("execution_state") == "idle"
-                elif kind == "execute_input":
-                    value = content.get("execution_count")
-                    count = value if isinstance(value, int) and not isinstance(value, bool) else count
-                elif kind == "stream":
-                    name, text, dropped = stream_text(content)
-                    for text_note in dropped:
-                        await note(text_note)
-                    if not text:
-                        continue
-                    stream = streams[name]
-                    shown = stream.add(text)
-                    if shown:  # handlers see the head live; the tail arrives with the result
-                        await _call(handlers[name], shown)
-                        if stream.full:
-                            await _call(handlers[name], "\n[… further output is not shown live …]\n")
-                elif kind in ("execute_result", "display_data"):
-                    result, dropped = result_from_message(content.get("data"),
-                                                          is_main_result=kind == "execute_result")
-                    for text_note in dropped:
-                        await note(text_note)
-                    if result is None:
-                        continue
-                    image = has_image(result)
-                    if len(results) >= self.max_results or (image and images >= self.max_images):
-                        skipped += 1
-                        continue
-                    images += image
-                    results.append(result)
-                    await _call(on_result, result)
-                elif kind == "error":
-                    error = error_from_content(content)
-                    error.traceback = strip_ansi(error.traceback)
-        finally:
-            reply.cancel()
-            if self._log is not None:
-                self._log.trim(force=True)
-
-        if interrupted_at is not None and (error is None or error.name == "KeyboardInterrupt"):
-            error = ExecutionError(
-                "TimeoutError",
-                f"execution exceeded {timeout:g} s and was interrupted; variables are kept",
-                error.traceback if error else "")
-        if skipped:
-            streams["stderr"].add(f"[{skipped} display outputs dropped: more than "
-                                  f"{self.max_images} images or {self.max_results} outputs]\n")
-        if undecodable:
-            streams["stderr"].add(f"[{undecodable} malformed messages from the kernel were dropped]\n")
-        return Execution(results=results,
-                         logs=Logs(stdout=streams["stdout"].chunks(), stderr=streams["stderr"].chunks()),
-                         error=error, execution_count=count)
 
     def _exit_reason(self) -> str:
         process = getattr(getattr(self._km, "provisioner", None), "process", None)
