@@ -21,7 +21,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .events import SCHEMA_VERSION, Event, ModelDelta, event_from_json
+from .event_json import event_from_json
+from .events import SCHEMA_VERSION, Event, ModelDelta
 
 SKIP = (ModelDelta,)
 _LISTED_LINES = 10  # line numbers named in a note; the rest are counted

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from nbreason.event_json import event_from_json
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from rich.console import Console
@@ -26,8 +28,7 @@ from traitlets import TraitError
 from nbreason import magic
 from nbreason.bench.cli import main as bench_main
 from nbreason.config import ConfigError, RunConfig, load
-from nbreason.events import (SCHEMA_VERSION, Check, Code, Error, FinalAnswer, Plan, RunStarted, Signal,
-                             event_from_json)
+from nbreason.events import (SCHEMA_VERSION, Check, Code, Error, FinalAnswer, Plan, RunStarted, Signal)
 from nbreason.models.base import OutOfTime
 from nbreason.models.openai_chat import OpenAIChatModel
 from nbreason.models.retry import RetryPolicy

@@ -9,8 +9,9 @@ from e2b_code_interpreter.models import Execution, ExecutionError, Logs, Result
 
 from nbreason.events import (
     AttemptAnswer, BudgetUpdate, Check, Code, Decision, Error, FinalAnswer, Limits, ModelCall, Observation, Plan,
-    RunStarted, Signal, Spent, TallyEntry, ToolCall, Usage, Vote, event_from_json,
+    RunStarted, Signal, Spent, TallyEntry, ToolCall, Usage, Vote,
 )
+from nbreason.event_json import event_from_json
 from nbreason.execution import ErrorRecord, ExecutionRecord, ResultRecord
 from nbreason.trace import TraceWriter, load_trace, read_trace
 
