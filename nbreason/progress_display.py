@@ -23,7 +23,24 @@ def amount(progress: Progress) -> str:
     return f"{progress.done / 1e6:,.0f} / {progress.total / 1e6:,.0f} MB"
 
 
-class RichProgress:
+class _Stages:
+    """What live displays share: they go away once every stage they showed has finished."""
+
+    _open: set[str]
+
+    def _settle(self, progress: Progress) -> None:
+        if progress.finished:
+            self._open.discard(progress.stage)
+        else:
+            self._open.add(progress.stage)
+        if not self._open:
+            self.close()
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class RichProgress(_Stages):
     """Progress bars on a rich console (the `nbreason` command), one per stage. The bars stop
     once every stage has finished: a console has one live display at a time, and the run's own
     view needs it next.
@@ -55,12 +72,7 @@ class RichProgress:
         if task is None:
             task = self._tasks[progress.stage] = self._bars.add_task(progress.stage, total=progress.total, amount="")
         self._bars.update(task, completed=progress.done, total=progress.total, amount=amount(progress))
-        if progress.finished:
-            self._open.discard(progress.stage)
-        else:
-            self._open.add(progress.stage)
-        if not self._open:
-            self.close()
+        self._settle(progress)
 
     def close(self) -> None:
         if self._bars is not None:
@@ -90,7 +102,7 @@ class TextProgress:
         pass  # lines stay where they were written
 
 
-class WidgetProgress:
+class WidgetProgress(_Stages):
     """A progress bar widget in the cell's output, shown at the first report and removed when
     every stage has finished (a saved notebook keeps no half-filled bar)."""
 
@@ -113,12 +125,7 @@ class WidgetProgress:
             self._display(self._box)
         self._bar.value = progress.fraction
         self._label.value = f"{progress.stage} {amount(progress)}".strip()
-        if progress.finished:
-            self._open.discard(progress.stage)
-        else:
-            self._open.add(progress.stage)
-        if not self._open:
-            self.close()
+        self._settle(progress)
 
     def close(self) -> None:
         if self._box is not None:
