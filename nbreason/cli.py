@@ -5,7 +5,9 @@
     nbreason model status
     nbreason bench --dataset gsm8k --limit 60
     nbreason replay run.jsonl
+    nbreason replay checked.jsonl unchecked.jsonl      (two runs side by side)
     nbreason export run.jsonl -o run.ipynb     (or run.html)
+    nbreason export checked.jsonl unchecked.jsonl -o compare.html
 
 Every `run` option can also come from an environment variable or the config file; the
 order is documented in nbreason.config (flags win).
@@ -87,11 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     _model_parser(sub)
     sub.add_parser("bench", help="accuracy vs compute over a problem set (see `nbreason bench --help`)",
                    add_help=False)
-    rp = sub.add_parser("replay", help="replay a trace in the terminal")
+    rp = sub.add_parser("replay", help="replay a trace in the terminal; two traces: the runs side by side")
     rp.add_argument("trace")
+    rp.add_argument("other", nargs="?", help="a second trace: both runs side by side, the first difference marked")
     rp.add_argument("--delay", type=float, default=0.0, help="seconds between events")
     ep = sub.add_parser("export", help="turn a trace into a notebook (.ipynb) or a one-file HTML report (.html)")
     ep.add_argument("trace")
+    ep.add_argument("other", nargs="?", help="a second trace: one page comparing the two runs (.html)")
     ep.add_argument("-o", "--output", required=True, help="FILE.ipynb or FILE.html")
     return parser
 
@@ -152,6 +156,8 @@ def cmd_model(args) -> int:
 
 
 def cmd_replay(args) -> int:
+    if args.other:
+        return cmd_compare(args)
     import time
 
     from .trace import read_trace
@@ -165,7 +171,41 @@ def cmd_replay(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    """`nbreason replay A B`: two runs side by side in the terminal (`views/compare.py`)."""
+    from pathlib import Path
+
+    from .trace import read_trace
+    from .views.compare import print_comparison
+
+    try:
+        runs = [read_trace(path) for path in (args.trace, args.other)]
+    except (OSError, ValueError) as exc:
+        print(f"nbreason: {exc}", file=sys.stderr)
+        return 1
+    print_comparison(*runs, labels=(Path(args.trace).name, Path(args.other).name), delay=args.delay)
+    return 0
+
+
+def cmd_export_comparison(args) -> int:
+    """`nbreason export A B -o compare.html`: one page with both runs side by side."""
+    from pathlib import Path
+
+    from .export import write_comparison
+    from .trace import read_trace
+
+    try:
+        print(write_comparison(read_trace(args.trace), read_trace(args.other), args.output,
+                               labels=(Path(args.trace).name, Path(args.other).name)))
+    except (OSError, ValueError) as exc:
+        print(f"nbreason: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_export(args) -> int:
+    if args.other:
+        return cmd_export_comparison(args)
     from .export import write_export
     from .trace import read_trace
 

@@ -34,11 +34,11 @@ class Row:
 
     @property
     def step(self) -> int:
-        return (self.left or self.right).step
+        return whole((self.left or self.right).step)
 
     @property
     def attempt(self) -> int:
-        return (self.left or self.right).attempt
+        return whole((self.left or self.right).attempt)
 
 
 @dataclass(frozen=True)
@@ -78,12 +78,17 @@ class Comparison:
 
 # --- alignment ---------------------------------------------------------------------------
 
+def whole(value) -> int:
+    """A step or attempt number as an int (a hand-crafted trace may put anything there: 0)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 def _section(event: Event) -> int:
     """The run itself first, then each attempt in turn, then the run's own closing (vote, answer):
     attempts run in parallel and interleave in a trace, differently in every run."""
-    if event.attempt == 0 and isinstance(event, CLOSING):
+    if whole(event.attempt) == 0 and isinstance(event, CLOSING):
         return 1 << 30
-    return event.attempt
+    return whole(event.attempt)
 
 
 def moments(events: list[Event]) -> list[tuple[tuple, Event]]:
@@ -93,9 +98,9 @@ def moments(events: list[Event]) -> list[tuple[tuple, Event]]:
     ordered = sorted((e for e in events if not isinstance(e, ModelDelta)), key=_section)  # sort is stable
     for event in ordered:
         if isinstance(event, (RunStarted, *CLOSING)):
-            base = (event.attempt, event.kind)
+            base = (whole(event.attempt), event.kind)
         else:
-            base = (event.attempt, event.step, event.kind)
+            base = (whole(event.attempt), whole(event.step), event.kind)
         count = seen.get(base, 0)
         seen[base] = count + 1
         keyed.append((base + (count,), event))
@@ -235,7 +240,7 @@ def _num(value) -> str:
 
 def _last_step(rows: list[Row], side: str, attempt: int) -> int:
     events = (getattr(row, side) for row in rows)
-    return max((e.step for e in events if e is not None and e.attempt == attempt), default=0)
+    return max((whole(e.step) for e in events if e is not None and whole(e.attempt) == attempt), default=0)
 
 
 def first_divergence(rows: list[Row], labels: tuple[str, str] = ("A", "B")) -> Divergence | None:
@@ -249,10 +254,10 @@ def first_divergence(rows: list[Row], labels: tuple[str, str] = ("A", "B")) -> D
 # --- the ends ------------------------------------------------------------------------------
 
 def run_end(events: list[Event]) -> RunEnd:
-    final = next((e for e in reversed(events) if isinstance(e, FinalAnswer) and e.attempt == 0), None)
+    final = next((e for e in reversed(events) if isinstance(e, FinalAnswer) and whole(e.attempt) == 0), None)
     if final is None:  # a trace cut short: what it got to
-        steps = max((e.step for e in events if e.attempt == 0), default=0)
-        last = max((e.elapsed for e in events), default=0.0)
+        steps = max((whole(e.step) for e in events if whole(e.attempt) == 0), default=0)
+        last = max((e.elapsed for e in events if isinstance(e.elapsed, (int, float))), default=0.0)
         return RunEnd(None, None, None, "unfinished", steps, 0, None, last, finished=False)
     return RunEnd(final.answer, final.reward, final.verified, final.stop_reason, final.steps,
                   final.usage.total_tokens, final.usage.cost, final.elapsed)
