@@ -60,10 +60,8 @@ class CompareView(Stepper):
                       for title, view in zip(self.titles, self.views)]
         self.columns = w.HBox(self.panes, layout=w.Layout(width="100%", align_items="flex-start"))
         self.banner = w.HTML()
-        self.banner.add_class("nbreason-compare-banner")
         self.ends = w.HTML(ends_html(self.comparison, self.labels), layout=w.Layout(display="none"))
-        self.ends.add_class("nbreason-compare-ends")
-        self.root.children = [self.bar, self.banner, self.columns, self.ends]
+        self.root.children = [self.controls, self.label, self.banner, self.columns, self.ends]
         self.root.add_class("nbreason-compare")
         self.show(0)
 

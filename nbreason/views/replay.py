@@ -55,13 +55,11 @@ class Stepper:
 
     def __init__(self, total: int, *, speed: float = 1.0, presenter: bool = False, mark: int = -1):
         self.position = 0
-        self.controls = ReplayControls(total=total, speed=float(speed), mark=mark,
-                                       layout=w.Layout(flex="1 1 auto", min_width="0"))
+        self.controls = ReplayControls(total=total, speed=float(speed), mark=mark, layout=w.Layout(width="100%"))
         self.controls.add_class("nbreason-replay-controls")
         self.controls.observe(self._moved, names="position")
-        self.label = w.HTML(layout=w.Layout(flex="0 1 auto", min_width="0", overflow="hidden"))
-        self.bar = w.HBox([self.controls, self.label], layout=w.Layout(width="100%", align_items="center"))
-        self.root = w.VBox([self.bar])
+        self.label = w.HTML()  # where the replay is, on its own line: the bar keeps its width for the controls
+        self.root = w.VBox([self.controls, self.label])
         self.root.add_class("nbreason-replay")
         if presenter:
             self.root.add_class("nbreason-presenter")
@@ -122,7 +120,7 @@ class ReplayView(Stepper):
         super().__init__(len(self.events), speed=speed, presenter=presenter)
         self.view = replay_run_view()
         self.body = w.VBox([self.view.root])
-        self.root.children = [self.bar, self.body]
+        self.root.children = [self.controls, self.label, self.body]
         self.show(0)
 
     def _reset(self) -> None:
