@@ -30,7 +30,7 @@ class Row:
     key: tuple
     left: Event | None
     right: Event | None
-    differs: str | None = None  # what differs here: see `difference`
+    differs: str | None = None  # what differs here (a `Divergence.kind`); None: nothing that counts
 
     @property
     def step(self) -> int:
@@ -46,7 +46,7 @@ class Divergence:
     """Where the runs first part ways: the row, what differs there, said in one sentence."""
 
     row: int
-    kind: str  # code | output | check | decision | error | stopped | answer | only-left | only-right
+    kind: str  # code | output | check | decision | error | answer | only-left | only-right
     step: int
     attempt: int
     what: str

@@ -165,7 +165,14 @@ def test_controls_fit_and_the_keyboard_drives_a_replay_and_a_comparison(page):
     assert "self_check" in banner  # what was set differently
     assert compared.locator("button.nbreason-jump.nbreason-reached").count() == 1
     screenshot(page, compared, "browser-compare-divergence.png")
-    page.keyboard.press("ArrowRight")
+    mark = int(position(compared).split("/")[0])
+    for _ in range(3):  # on through the first step: its output, check and decision
+        page.keyboard.press("ArrowRight")
+    wait_position(page, 1, f"{mark + 3}/")
+    assert page.evaluate("() => document.querySelectorAll('.nbreason-compare .nbreason-diverged').length") == 2
+    page.set_viewport_size({"width": 1024, "height": 1600})  # tall enough for the whole comparison
+    compared.screenshot(path=str(ARTIFACTS / "browser-compare-step.png"))  # the picture in docs/educators.md
+    page.set_viewport_size({"width": 1024, "height": 900})
     page.keyboard.press("End")
     ends = compared.locator(".nbreason-compare-ends")
     ends.wait_for(state="visible", timeout=15_000)
