@@ -5,7 +5,9 @@
     nbreason model status
     nbreason bench --dataset gsm8k --limit 60
     nbreason replay run.jsonl
+    nbreason replay checked.jsonl unchecked.jsonl      (two runs side by side)
     nbreason export run.jsonl -o run.ipynb     (or run.html)
+    nbreason export checked.jsonl unchecked.jsonl -o compare.html
 
 Every `run` option can also come from an environment variable or the config file; the
 order is documented in nbreason.config (flags win).
@@ -70,11 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     _model_parser(sub)
     sub.add_parser("bench", help="accuracy vs compute over a problem set (see `nbreason bench --help`)",
                    add_help=False)
-    rp = sub.add_parser("replay", help="replay a trace in the terminal")
+    rp = sub.add_parser("replay", help="replay a trace in the terminal; two traces: the runs side by side")
     rp.add_argument("trace")
+    rp.add_argument("other", nargs="?", help="a second trace: both runs side by side, the first difference marked")
     rp.add_argument("--delay", type=float, default=0.0, help="seconds between events (0 or more)")
     ep = sub.add_parser("export", help="turn a trace into a notebook (.ipynb) or a one-file HTML report (.html)")
     ep.add_argument("trace")
+    ep.add_argument("other", nargs="?", help="a second trace: one page comparing the two runs (.html)")
     ep.add_argument("-o", "--output", required=True, help="FILE.ipynb or FILE.html")
     return parser
 
@@ -180,6 +184,8 @@ def _read(path: str):
 
 
 def cmd_replay(args) -> int:
+    if args.other:
+        return cmd_compare(args)
     import time
 
     from .trace import TraceError
@@ -198,7 +204,47 @@ def cmd_replay(args) -> int:
     return 1 if contents.skipped else 0  # shown, but the trace is damaged
 
 
+def cmd_compare(args) -> int:
+    """`nbreason replay A B`: two runs side by side in the terminal (`views/compare.py`)."""
+    from pathlib import Path
+
+    from .trace import TraceError
+    from .views.compare import print_comparison
+
+    try:
+        delay = REPLAY_DELAY.check(args.delay, "--delay")
+        runs = [_read(path) for path in (args.trace, args.other)]
+    except (TraceError, ValueError) as exc:
+        return _fail(str(exc))
+    print_comparison(*(run.events for run in runs), labels=(Path(args.trace).name, Path(args.other).name),
+                     delay=delay)
+    return 1 if any(run.skipped for run in runs) else 0
+
+
+def cmd_export_comparison(args) -> int:
+    """`nbreason export A B -o compare.html`: one page with both runs side by side."""
+    from pathlib import Path
+
+    from .export import write_comparison
+    from .trace import TraceError
+
+    if Path(args.output).suffix not in (".html", ".htm"):
+        return _fail(f"-o {args.output}: two runs are compared on one .html page")
+    try:
+        runs = [_read(path) for path in (args.trace, args.other)]
+    except TraceError as exc:
+        return _fail(str(exc))
+    try:
+        print(write_comparison(runs[0].events, runs[1].events, args.output,
+                               labels=(Path(args.trace).name, Path(args.other).name)))
+    except (OSError, ValueError) as exc:
+        return _fail(f"cannot write {args.output}: {exc}", 1)
+    return 0
+
+
 def cmd_export(args) -> int:
+    if args.other:
+        return cmd_export_comparison(args)
     from pathlib import Path
 
     from .export import write_export

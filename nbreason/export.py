@@ -214,6 +214,19 @@ def report_html(events, title: str | None = None) -> str:
                       body=run_html(events, open_steps=True)))
 
 
+def write_comparison(left, right, path, labels: tuple[str, str] = ("A", "B")) -> str:
+    """Write two runs side by side to `path`, an .html page (sanitised like every other view)."""
+    from pathlib import Path
+
+    from .views.compare import compare_report
+
+    target = Path(path)
+    if target.suffix not in (".html", ".htm"):
+        raise ValueError(f"{path}: two runs compared export to .html")
+    target.write_text(compare_report(left, right, labels), encoding="utf-8")
+    return str(target)
+
+
 def write_export(events, path) -> str:
     """Write a run to `path`: .ipynb (notebook) or .html (report)."""
     from pathlib import Path

@@ -187,37 +187,64 @@ class ReasonMagics(Magics):
             mark = "  (Reason)" if key in mine else ""
             print(f"{key:18} = {value!r}{mark}")
 
+    @magic_arguments()
+    @argument("trace", nargs="+", metavar="TRACE",
+              help="a trace (.jsonl) to replay; two traces: the two runs side by side, stepping together")
+    @argument("--speed", type=float, default=1.0, metavar="N",
+              help="events per second while playing (default 1); the speed control shows the same number")
+    @argument("--presenter", action="store_true", help="larger text, for a projector")
+    @argument("--export", metavar="FILE",
+              help="write FILE.ipynb or FILE.html instead of showing the replay (two traces: FILE.html)")
     @line_magic
     def reason_replay(self, line):
-        """Replay a saved trace with the live widgets: %reason_replay run.jsonl [--speed 2] [--export out.ipynb]"""
-        import shlex
+        """Replay a saved run step by step with the live run's widgets, or compare two runs side by side.
 
-        from .export import write_export
+        Click the replay, then: ← / → one event, space play / pause, Home / End the start / end,
+        D the first point where two compared runs differ. Examples::
+
+            %reason_replay lesson.jsonl --speed 2
+            %reason_replay checked.jsonl unchecked.jsonl --presenter
+            %reason_replay lesson.jsonl --export lesson.html
+        """
+        from pathlib import Path
+
         from .trace import TraceError, load_trace
-        from .views.replay import ReplayView
 
-        args = shlex.split(line)
-        if not args:
-            raise UsageError("usage: %reason_replay TRACE.jsonl [--speed X] [--export FILE.ipynb|FILE.html]")
-        path, options = args[0], dict(zip(args[1::2], args[2::2]))
-        unknown = set(options) - {"--speed", "--export"}
-        if unknown or len(args[1:]) % 2:
-            raise UsageError(f"unknown or incomplete option(s): {' '.join(args[1:])}")
+        args = parse_argstring(ReasonMagics.reason_replay, line)
+        if len(args.trace) > 2:
+            raise UsageError("%reason_replay takes one trace, or two to compare")
         try:
-            speed = REPLAY_SPEED.check(options.get("--speed", 1.0), "--speed")
-            contents = load_trace(path)
-        except (TraceError, ValueError) as exc:
-            raise UsageError(str(exc)) from None
-        if contents.note():
-            print(f"nbreason: {path}: {contents.note()}", file=sys.stderr)
-        events = contents.events
-        if "--export" in options:
+            speed = REPLAY_SPEED.check(args.speed, "--speed")
+        except ValueError as exc:
+            raise UsageError(f"{exc} (events per second, e.g. 2)") from None
+        runs = []
+        for path in args.trace:
             try:
-                print("written:", write_export(events, options["--export"]))
+                contents = load_trace(path)
+            except TraceError as exc:
+                raise UsageError(str(exc)) from None
+            if contents.note():
+                print(f"nbreason: {path}: {contents.note()}", file=sys.stderr)
+            runs.append(contents.events)
+        labels = tuple(Path(path).name for path in args.trace)
+        if args.export:
+            from .export import write_comparison, write_export
+
+            try:
+                written = write_export(runs[0], args.export) if len(runs) == 1 else \
+                    write_comparison(*runs, args.export, labels=labels)
             except (OSError, ValueError) as exc:
-                raise UsageError(f"--export {options['--export']}: {exc}") from None
+                raise UsageError(f"--export: {exc}") from None
+            print("written:", written)
             return
-        view = ReplayView(events, interval_ms=max(20, int(800 / speed)))
+        if len(runs) == 1:
+            from .views.replay import ReplayView
+
+            view = ReplayView(runs[0], speed=speed, presenter=args.presenter)
+        else:
+            from .views.compare import CompareView
+
+            view = CompareView(*runs, labels=labels, speed=speed, presenter=args.presenter)
         from IPython.display import display
 
         display(view)

@@ -7,6 +7,7 @@ to the front end, the replay), nor reach a terminal as escape sequences (the ric
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import re
 import time
@@ -28,6 +29,7 @@ from nbreason.magic import _settle
 from nbreason.result import RunResult
 from nbreason.trace import TraceWriter
 from nbreason.views import html as static
+from nbreason.views.compare import CompareView, compare_report, print_comparison
 from nbreason.views.console import ConsoleView
 from nbreason.views.replay import ReplayView
 from nbreason.views.widgets import RunView
@@ -201,12 +203,31 @@ def report_body(events) -> list[str]:
     return [body]
 
 
+def other_answer(events) -> list:
+    """The same run, but its checks judged another answer: compared, they differ at the check."""
+    return [dataclasses.replace(e, answer="another") if isinstance(e, Check) else e for e in events]
+
+
+def comparison_pages(events) -> list[str]:
+    label = events[0].question  # a file name can be hostile too
+    pages = []
+    for left, right in ((events, other_answer(events)), (events, []), ([], events)):
+        head, body = compare_report(left, right, labels=(label, "b.jsonl")).split("<body>", 1)
+        title = head.split("<title>", 1)[1].split("</title>", 1)[0]
+        assert head.count("<style>") == 1 and "<" not in title  # the label in the title is text
+        pages.append(body)
+    return pages
+
+
 ROUTES = {
     "export report": report_body,
     "_repr_html_": lambda events: [RunResult(question="q", events=events)._repr_html_()],
     "static copy stored by %%reason": lambda events: [settled_copy(events)],
     "live widgets": lambda events: shown_by_widgets(feed(RunView(), events).root),
     "replay": lambda events: shown_by_widgets(ReplayView(events).show_all().root),
+    "comparison report": comparison_pages,
+    "comparison widgets": lambda events: shown_by_widgets(
+        CompareView(events, other_answer(events), labels=(events[0].question, "b")).show_all().root),
 }
 INERT_MIME = {"text/html", "image/png", "image/jpeg", "text/latex", "application/json", "text/plain"}
 
@@ -564,6 +585,16 @@ def test_quiet_console_and_plain_text_also_escape_control_characters():
     text = static.run_text(terminal_run(HOSTILE))
     assert all(sequence not in text for sequence in INJECTED)
     assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", text)
+
+
+def test_the_terminal_comparison_escapes_control_characters_too():
+    buffer = io.StringIO()
+    run = terminal_run(HOSTILE)
+    print_comparison(run, other_answer(run), labels=(HOSTILE, "b"),
+                     console=Console(file=buffer, force_terminal=True, width=400, color_system="standard"))
+    out = buffer.getvalue()
+    assert all(sequence not in out for sequence in INJECTED)
+    assert "\\x1b[2J" in out and "first divergence" in out
 
 
 def test_newlines_and_tabs_are_kept_for_the_terminal():

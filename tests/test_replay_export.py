@@ -48,17 +48,17 @@ async def test_replay_renders_what_the_live_run_showed(live_run):
 async def test_replay_steps_forward_and_back(live_run):
     _, _, trace = live_run
     replay = ReplayView(read_trace(trace))
-    replay.next.click()
-    replay.next.click()
+    replay.next()
+    replay.next()
     assert replay.position == 2 and "2/" in replay.label.value
     halfway = len(replay.events) // 2
     replay.show(halfway)
     at_half = snapshot(replay.view.root)
     replay.show_all()
-    replay.previous.click()
+    replay.previous()
     replay.show(halfway)
     assert snapshot(replay.view.root) == at_half  # going back rebuilds the same picture
-    replay.slider.value = 0
+    replay.controls.position = 0  # as the browser sets it: the slider, Home, a click on Start
     assert replay.position == 0 and not replay.view.cards
 
 

@@ -1,8 +1,10 @@
 """Replaying a saved run with the live run's own widgets, one event at a time.
 
 The replay feeds the trace's events into a fresh `RunView`, the same subscriber a live run
-uses, so a replayed run looks exactly as it did live. Previous / Next step through events,
-Play advances on its own at the chosen speed (driven by the browser, so the kernel stays free).
+uses, so a replayed run looks exactly as it did live. The control bar (`controls.py`) steps
+through the events with buttons or the keyboard, and Play advances on its own at `speed`
+events per second (driven by the browser, so the kernel stays free). Going back rebuilds the
+picture from the start, so every position always looks the same.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import ipywidgets as w
 
 from ..events import Event, ModelDelta
+from .controls import ReplayControls
 from .templates import render
 from .widgets import RunView
 
@@ -39,62 +42,95 @@ def snapshot(widget: w.Widget) -> list:
     return shown
 
 
-class ReplayView:
-    """`ReplayView(read_trace(path))`; display it (or `.root`)."""
+def replay_run_view() -> RunView:
+    """A `RunView` for a replay: nothing to stop."""
+    view = RunView()
+    view.stop_button.layout.display = "none"
+    return view
 
-    def __init__(self, events: list[Event], *, interval_ms: int = 800):
-        self.events = [e for e in events if not isinstance(e, ModelDelta)]
+
+class Stepper:
+    """Positions 0..total, shown through the control bar. Subclasses say what a position looks like:
+    `_reset` (back to nothing shown) and `_advance(start, end)` (show what lies between)."""
+
+    def __init__(self, total: int, *, speed: float = 1.0, presenter: bool = False, mark: int = -1):
         self.position = 0
-        self.view = self._fresh_view()
-        total = len(self.events)
-        self.slider = w.IntSlider(value=0, min=0, max=total, description="event", continuous_update=False,
-                                  layout=w.Layout(width="420px"))
-        self.play = w.Play(value=0, min=0, max=total, step=1, interval=interval_ms, description="Play")
-        w.jslink((self.play, "value"), (self.slider, "value"))
-        self.previous = w.Button(description="Previous", icon="step-backward", layout=w.Layout(width="auto"))
-        self.next = w.Button(description="Next", icon="step-forward", layout=w.Layout(width="auto"))
-        self.speed = w.FloatLogSlider(value=1.0, base=2, min=-2, max=3, step=0.5, description="speed ×",
-                                      readout_format=".2g")
-        self.label = w.HTML()
-        self.previous.on_click(lambda _: self.show(self.position - 1))
-        self.next.on_click(lambda _: self.show(self.position + 1))
-        self.slider.observe(lambda change: self.show(change["new"]), names="value")
-        self.speed.observe(lambda change: setattr(self.play, "interval", max(20, int(interval_ms / change["new"]))),
-                           names="value")
-        self.controls = w.HBox([self.previous, self.next, self.play, self.slider, self.speed, self.label])
+        self.controls = ReplayControls(total=total, speed=float(speed), mark=mark, layout=w.Layout(width="100%"))
         self.controls.add_class("nbreason-replay-controls")
-        self.body = w.VBox([self.view.root])
-        self.root = w.VBox([self.controls, self.body])
+        self.controls.observe(self._moved, names="position")
+        self.label = w.HTML()  # where the replay is, on its own line: the bar keeps its width for the controls
+        self.root = w.VBox([self.controls, self.label])
         self.root.add_class("nbreason-replay")
-        self._label()
+        if presenter:
+            self.root.add_class("nbreason-presenter")
 
-    def _fresh_view(self) -> RunView:
-        view = RunView()
-        view.stop_button.layout.display = "none"  # nothing to stop in a replay
-        return view
+    def _moved(self, change) -> None:  # the bar moved (a click, a key, Play)
+        if change["new"] != self.position:
+            self.show(change["new"])
 
-    def _label(self) -> None:
-        event = self.events[self.position - 1] if self.position else None
-        what = f"{event.kind} (step {event.step})" if event else "start"
-        self.label.value = render("replay_position.html", position=self.position, total=len(self.events), what=what)
+    @property
+    def total(self) -> int:
+        return self.controls.total
 
-    def show(self, position: int) -> None:
-        """Show the run as it was after `position` events."""
-        position = max(0, min(len(self.events), position))
+    @property
+    def speed(self) -> float:
+        """Events per second while playing: what `--speed` set and what the bar shows."""
+        return self.controls.speed
+
+    def _reset(self) -> None:
+        raise NotImplementedError
+
+    def _advance(self, start: int, end: int) -> None:
+        raise NotImplementedError
+
+    def _what(self) -> str:
+        return "start"
+
+    def show(self, position: int) -> "Stepper":
+        """Show the run(s) as they were after `position` steps of the replay."""
+        position = max(0, min(self.total, position))
         if position < self.position:  # going back: rebuild from the start
-            self.view = self._fresh_view()
-            self.body.children = [self.view.root]
+            self._reset()
             self.position = 0
-        for event in self.events[self.position:position]:
-            self.view.on_event(event)
+        self._advance(self.position, position)
         self.position = position
-        if self.slider.value != position:
-            self.slider.value = position
-        self._label()
-
-    def show_all(self) -> "ReplayView":
-        self.show(len(self.events))
+        if self.controls.position != position:
+            self.controls.position = position
+        self.label.value = render("replay_position.html", position=position, total=self.total, what=self._what())
         return self
+
+    def next(self) -> "Stepper":
+        return self.show(self.position + 1)
+
+    def previous(self) -> "Stepper":
+        return self.show(self.position - 1)
+
+    def show_all(self) -> "Stepper":
+        return self.show(self.total)
 
     def _repr_mimebundle_(self, **kwargs):
         return self.root._repr_mimebundle_(**kwargs)
+
+
+class ReplayView(Stepper):
+    """`ReplayView(read_trace(path), speed=2)`; display it (or `.root`)."""
+
+    def __init__(self, events: list[Event], *, speed: float = 1.0, presenter: bool = False):
+        self.events = [e for e in events if not isinstance(e, ModelDelta)]
+        super().__init__(len(self.events), speed=speed, presenter=presenter)
+        self.view = replay_run_view()
+        self.body = w.VBox([self.view.root])
+        self.root.children = [self.controls, self.label, self.body]
+        self.show(0)
+
+    def _reset(self) -> None:
+        self.view = replay_run_view()
+        self.body.children = [self.view.root]
+
+    def _advance(self, start: int, end: int) -> None:
+        for event in self.events[start:end]:
+            self.view.on_event(event)
+
+    def _what(self) -> str:
+        event = self.events[self.position - 1] if self.position else None
+        return f"{event.kind} (step {event.step})" if event else "start"

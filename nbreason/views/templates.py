@@ -112,7 +112,58 @@ TEMPLATES = {
     "status.html": '<span style="color:#666">{{ text }}</span>',
     "error.html": '<pre style="color:#b00;margin:2px 0">{{ message }}</pre>',
     "text.html": "{{ text }}",
-    "replay_position.html": "<span class='nbreason-replay-position'>{{ position }}/{{ total }} · {{ what }}</span>",
+    "replay_position.html": (
+        "<span class='nbreason-replay-position' style='white-space:nowrap'>{{ position }}/{{ total }} · {{ what }}</span>"
+    ),
+    # --- two runs compared ---------------------------------------------------------------
+    "compare_title.html": (
+        '<div class="nbreason-compare-title" style="font-weight:bold;border-bottom:2px solid #888;'
+        'margin-bottom:4px">{{ run }} · {{ label }}</div>'
+    ),
+    "compare_settings.html": (
+        '{% if settings %}<div class="nbreason-compare-settings">settings that differ: '
+        '{% for name, a, b in settings %}<code>{{ name }}</code> {{ a }} ({{ names[0] }}) vs {{ b }} ({{ names[1] }})'
+        '{{ "; " if not loop.last else "" }}{% endfor %}</div>{% endif %}'
+    ),
+    "compare_banner.html": (
+        '<div class="nbreason-compare-banner" style="padding:4px 0">'
+        '{% if questions[0] != questions[1] %}<div style="color:#b00">the two runs answer different questions: '
+        '<i>{{ questions[0] }}</i> vs <i>{{ questions[1] }}</i></div>{% endif %}'
+        '{{ settings }}'
+        '{% if first is none %}<div>The two runs do the same at every step.</div>'
+        '{% elif reached %}<div><b>First difference</b> <span class="nbreason-diverged-text" '
+        'style="background:rgba(245,158,11,0.35);padding:2px 6px;border-radius:3px">{{ first.what }}</span></div>'
+        '{% else %}<div style="color:#666">The same so far. The runs part ways further on: step there, or press '
+        '<kbd>D</kbd> (the <i>Differs</i> button) to jump.</div>{% endif %}</div>'
+    ),
+    "compare_ends.html": (
+        '<table class="nbreason-compare-ends" style="border-collapse:collapse;margin:6px 0">'
+        '<tr><th></th>{% for name, label in runs %}<th style="padding:2px 10px;text-align:left">{{ name }} · {{ label }}'
+        '</th>{% endfor %}</tr>'
+        '<tr><td><b>answer</b></td>{% for e in ends %}<td style="padding:2px 10px"><b>'
+        '{{ e.answer if e.answer is not none else ("no answer" if e.finished else "unfinished") }}</b></td>{% endfor %}</tr>'
+        '<tr><td>checked</td>{% for e in ends %}<td style="padding:2px 10px">'
+        '{{ {True: "verified", False: "not verified"}.get(e.verified, "unchecked") }} · {{ e.stop_reason }}</td>'
+        '{% endfor %}</tr>'
+        '<tr><td>reward</td>{% for e in ends %}<td style="padding:2px 10px">'
+        '{{ e.reward|number if e.reward is not none else "–" }}</td>{% endfor %}</tr>'
+        '<tr><td>cost</td>{% for e in ends %}<td style="padding:2px 10px">'
+        '{{ "$%.4f"|format(e.cost) if e.cost is number else "unknown" }} · {{ e.tokens|count }} tokens</td>{% endfor %}</tr>'
+        '<tr><td>took</td>{% for e in ends %}<td style="padding:2px 10px">{{ e.steps|count }} step(s) · '
+        '{{ e.seconds|number(1) }} s</td>{% endfor %}</tr></table>'
+    ),
+    "compare.html": (
+        '<div class="nbreason-compare">{{ header }}{{ banner }}'
+        '<table class="nbreason-compare-steps" style="width:100%;table-layout:fixed;border-collapse:collapse">'
+        '<tr>{% for name, label in runs %}<th style="text-align:left">{{ name }} · {{ label }}</th>{% endfor %}</tr>'
+        '{% for row in steps %}{% if row.diverged %}<tr class="nbreason-diverged" '
+        'style="outline:3px solid #d97706;background:rgba(217,119,6,0.10)">{% else %}<tr>{% endif %}'
+        '{% for cell in row.cells %}<td style="vertical-align:top;padding:2px 6px;width:50%">'
+        '{% if row.attempt %}<div style="color:#666">attempt {{ row.attempt }}</div>{% endif %}'
+        '{{ cell if cell else "<i style=\'color:#888\'>no such step</i>"|safe }}</td>{% endfor %}</tr>{% endfor %}'
+        '<tr>{% for final in finals %}<td style="vertical-align:top;padding:2px 6px">{{ final }}</td>{% endfor %}</tr>'
+        '</table>{{ ends }}</div>'
+    ),
 }
 
 environment = Environment(loader=DictLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined)
