@@ -17,7 +17,7 @@ from . import actions, policy, prompts
 from .config import RunConfig
 from .events import (BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, Plan, RunStarted, Signal,
                      SolutionRow, Stopped)
-from .answers import is_value
+from .answers import is_value, numbers_in
 from .calls import Calls, StopRequested
 from .execution import ExecutionRecord
 from .history import History
@@ -333,10 +333,13 @@ def _user_verdict(signals) -> bool | None:
 
 
 def _lone_line(output: str) -> str | None:
-    """The one short line a program printed, if that is all it printed (the text protocol asks
-    for code that prints only the final answer)."""
+    """The one short line a program printed, if that is all it printed and it states at most one
+    number (the text protocol asks for code that prints only the final answer; "80 and 150" is two
+    values, for the model to choose between)."""
     lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
-    return lines[0] if len(lines) == 1 and len(lines[0].split()) <= 6 else None
+    if len(lines) != 1 or len(lines[0].split()) > 6 or len(numbers_in(lines[0])) > 1:
+        return None
+    return lines[0]
 
 
 def sandbox_state(sandbox: Sandbox) -> dict:

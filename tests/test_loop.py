@@ -10,6 +10,7 @@ import pytest
 from nbreason.config import RunConfig
 from nbreason.events import (BudgetUpdate, Check, Code, Decision, Error, FinalAnswer, ModelCall, ModelDelta,
                              Observation, Plan, RunStarted, Stopped)
+from nbreason.policy import confidence
 from nbreason.runner import reason
 from nbreason.trace import read_trace
 from tests.support.kernels import sandbox_kernel_pids
@@ -290,8 +291,10 @@ async def test_recompute_check_replaces_an_answer_two_independent_solutions_cont
     assert [e.action for e in result.events if isinstance(e, Decision)] == \
         ["continue", "verify", "verify", "verify", "final"]
     assert result.answer == "6" and result.stop_reason == "answered" and result.steps[-1].step == 5
-    # samples of one route agreeing weigh less than two routes agreeing: not verified
-    assert not result.verified and [s.method for s in result.final.solutions] == ["program"] * 4
+    # samples of one route agreeing weigh less than two routes agreeing
+    assert [s.method for s in result.final.solutions] == ["program"] * 4
+    two_routes = confidence.Features(families=2, share=1.0, suspicion=1.0, reward=1.0, unchecked=0.0, settled=1.0)
+    assert result.confidence < confidence.confidence(two_routes)
     assert seeds(server) == [1000, 1001, 1002]  # each solution its own seed
     final_decision = [e for e in result.events if isinstance(e, Decision)][-1]
     assert "2 of 4 solutions give 6, replacing the first answer 5" in final_decision.reason

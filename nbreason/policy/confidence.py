@@ -20,7 +20,8 @@ from .verification import Verification
 
 # Fitted by benchmarks/calibrate.py (see the module docstring); the fit's data and date are in
 # benchmarks/results/calibration.json.
-COEFFICIENTS = {"bias": -6.4, "families": 2.5, "share": 3.0, "suspicion": 2.0, "reward": 0.0, "unchecked": -0.9}
+COEFFICIENTS = {"bias": -6.4, "families": 2.5, "share": 3.0, "suspicion": 2.0, "reward": 0.0, "unchecked": -0.9,
+                "settled": 1.0}
 CUTOFF = 0.7
 
 
@@ -31,6 +32,7 @@ class Features:
     suspicion: float = 1.0  # the lowest plausibility value (1: nothing suspicious)
     reward: float = 0.0  # the combined reward of the answer's last check
     unchecked: float = 1.0  # 1: no independent solution was made
+    settled: float = 0.0  # 1: the check's agreement rule settled on this answer (not a fallback plurality)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -40,19 +42,20 @@ def features(answer: str | None, reward: float, suspicion: float, check: Verific
              user_check: bool | None = None) -> Features:
     """The features of a final answer. A user's own check (--check fn) that passes counts as one more
     agreeing family, one that fails as a disagreeing one."""
-    extra = {True: 1, False: 0, None: 0}[user_check]
-    if user_check is False:
-        return Features(1, 0.5, suspicion, reward, 0.0)
-    if check is None or check.extra_done == 0:
-        return Features(1 + extra, 1.0, suspicion, reward, 0.0 if extra else 1.0)
-    standings = check.standings()
     from ..answers import key
 
+    extra = {True: 1, False: 0, None: 0}[user_check]
+    if user_check is False:
+        return Features(1, 0.5, suspicion, reward, 0.0, 0.0)
+    if check is None or check.extra_done == 0:
+        return Features(1 + extra, 1.0, suspicion, reward, 0.0 if extra else 1.0, float(bool(extra)))
+    standings = check.standings()
     mine = next((s for s in standings if key(s.answer) == key(answer)), None)
     total = sum(s.support for s in standings) or 1.0
+    settled = float(key(check.settled()) == key(answer) and key(answer) is not None)
     if mine is None:
-        return Features(extra, 0.0, suspicion, reward, 0.0)
-    return Features(len(mine.families) + extra, mine.support / total, suspicion, reward, 0.0)
+        return Features(extra, 0.0, suspicion, reward, 0.0, settled)
+    return Features(len(mine.families) + extra, mine.support / total, suspicion, reward, 0.0, settled)
 
 
 def confidence(f: Features, coefficients: dict | None = None) -> float:

@@ -3,6 +3,7 @@
 Each rule that applies to the question gives one signal with its reason, shown under the step:
 
   value        None, nan, inf and empty answers are no answer at all (never accepted)
+  single       "how many / how much …" asks for one quantity, not a line of several numbers
   probability  a probability lies in [0, 1] (or 0 % to 100 %); exactly 0 or 1 is suspicious
   count        "how many …" is a non-negative whole number
   decimals     "to N decimal places" / "rounded to N decimals" gives N decimals
@@ -25,9 +26,10 @@ from ..answers import is_value, number, numbers_in
 from ..events import Signal
 from .methods import question_kind
 
-RULES = ("value", "probability", "count", "decimals", "money", "overflow", "copied", "rows")
+RULES = ("value", "single", "probability", "count", "decimals", "money", "overflow", "copied", "rows")
 
 _HOW_MANY = re.compile(r"\bhow many\b", re.I)
+_ONE_QUANTITY = re.compile(r"\bhow (?:many|much|far|long|old|tall|fast)\b", re.I)
 _DECIMALS = re.compile(r"\b(?:to|rounded to|round(?:ed)? it to|with)\s+(\w+)\s+decimal(?:\s+places?|s)?\b", re.I)
 _WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
 _MONEY = re.compile(r"(\$|€|£|\bdollars?\b|\bcents?\b|\beuros?\b|\bcost\w*\b|\bprice\w*\b|\bpa(?:y|id)\b|\bearn\w*\b|"
@@ -68,6 +70,9 @@ def plausibility(answer: str | None, question: str, outputs: list[str] | None = 
                                                       "often a rounding or integer-division slip"))
         else:
             signals.append(_note("probability", 1.0, f"a probability in [0, 1]: {text}"))
+    if _ONE_QUANTITY.search(question) and value is None and len(numbers_in(text)) > 1:
+        signals.append(_note("single", 0.3, f"the question asks for one quantity; {text[:40]!r} states "
+                                            f"{len(numbers_in(text))} numbers"))
     if _HOW_MANY.search(question) and value is not None:
         if value < 0 or value.denominator != 1:
             signals.append(_note("count", 0.0, f"\"how many\" asks for a whole number ≥ 0, not {text}"))

@@ -112,7 +112,8 @@ class Verification:
             if solution.family not in row["families"]:
                 row["families"].append(solution.family)
             row["methods"].append(solution.method)
-        ranked = sorted(rows.values(), key=lambda r: -r["support"])
+        # Best supported first; on equal support, the answer more families give; then the earliest.
+        ranked = sorted(rows.values(), key=lambda r: (-r["support"], -len(r["families"])))
         return [Standing(r["answer"], r["support"], tuple(r["families"]), tuple(r["methods"])) for r in ranked]
 
     def agreeing(self) -> Standing | None:
@@ -147,11 +148,13 @@ class Verification:
         """The best-supported answer (methods) or the most-voted one (recompute); ties keep the first."""
         if self.mode == "methods":
             ranked = self.standings()
-            if not ranked or (key(self.first) is not None and
-                              next((r.support for r in ranked if key(r.answer) == key(self.first)), 0.0)
-                              == ranked[0].support):
+            if not ranked:
                 return self.first
-            return ranked[0].answer
+            mine = next((r for r in ranked if key(r.answer) == key(self.first)), None)
+            best = ranked[0]
+            if mine is not None and (mine.support, len(mine.families)) == (best.support, len(best.families)):
+                return self.first
+            return best.answer
         counted = tally(self.answers)
         leader = counted.leader
         if leader is None or counted.votes(self.first) == leader.votes:
