@@ -2,7 +2,7 @@
 
 Reads the `results.jsonl` of benchmark folders run on the development slices only (GSM8K problems
 0–59, MATH-500 problems 0–49), takes every answer that recorded the features its confidence was
-computed from, and fits a logistic regression of "the answer was right" on those features
+computed from (worked out again from its recorded solutions under today's rules), and fits a logistic regression of "the answer was right" on those features
 (Newton's method, a small L2 penalty so separable data stays finite). Then it picks `CUTOFF`: the
 lowest confidence at which the development answers at or above it were at least `--precision`
 right, with at least `--min-answers` of them.
@@ -27,10 +27,32 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from nbreason.bench.grading import grade  # noqa: E402
 from nbreason.bench.trust import ece  # noqa: E402
-from nbreason.policy.confidence import Features  # noqa: E402
+from nbreason.policy.confidence import Features, features  # noqa: E402
+from nbreason.policy.methods import METHODS, PROGRAM  # noqa: E402
+from nbreason.policy.verification import Verification  # noqa: E402
 
 NAMES = [name for name in Features.__dataclass_fields__]
+
+
+def replayed(attempt: dict) -> tuple[str | None, Features] | None:
+    """The answer today's rules give from the attempt's recorded solutions (policy/verification.py,
+    replayed: the same solutions, in the same order), with its features worked out again, the
+    recorded reward and plausibility kept. Results recorded before a rule or feature changed
+    still count."""
+    recorded = attempt.get("features")
+    if not recorded or attempt.get("answer") is None:
+        return None
+    solutions = attempt.get("solutions") or []
+    check, answer = None, attempt["answer"]
+    if len(solutions) > 1:
+        mode = "methods" if any(s["method"] != "program" for s in solutions[1:]) else "recompute"
+        check = Verification(solutions[0]["answer"], extra=len(solutions), mode=mode)
+        for s in solutions[1:]:
+            check.add(s["answer"], METHODS.get(s["method"], PROGRAM), s.get("sampled", False))
+        answer = check.settled() or check.plurality()
+    return answer, features(answer, recorded.get("reward", 0.0), recorded.get("suspicion", 1.0), check)
 
 
 def rows(folders: list[Path]) -> list[tuple[list[float], bool, str]]:
@@ -41,11 +63,13 @@ def rows(folders: list[Path]) -> list[tuple[list[float], bool, str]]:
             row = json.loads(line)
             last[(row["problem"], row["strategy"])] = row
         for (problem, strategy), row in last.items():
-            for attempt in row["attempts"][:1]:  # lone runs: the answer is the attempt's
-                features = attempt.get("features")
-                if features and row["answer"] is not None and len(row["attempts"]) == 1:
-                    out.append(([float(features.get(n, 0.0)) for n in NAMES], bool(row["correct"]),
-                                f"{folder.name}/{strategy}"))
+            if len(row["attempts"]) != 1:  # lone runs only: the answer is the attempt's
+                continue
+            found = replayed(row["attempts"][0])
+            if found is not None:
+                answer, f = found
+                out.append(([float(getattr(f, n)) for n in NAMES], grade(answer, row["gold"]).correct,
+                             f"{folder.name}/{strategy}"))
     return out
 
 

@@ -42,7 +42,6 @@ def features(answer: str | None, reward: float, suspicion: float, check: Verific
              user_check: bool | None = None) -> Features:
     """The features of a final answer. A user's own check (--check fn) that passes counts as one more
     agreeing family, one that fails as a disagreeing one."""
-    from ..answers import key
 
     extra = {True: 1, False: 0, None: 0}[user_check]
     if user_check is False:
@@ -50,9 +49,10 @@ def features(answer: str | None, reward: float, suspicion: float, check: Verific
     if check is None or check.extra_done == 0:
         return Features(1 + extra, 1.0, suspicion, reward, 0.0 if extra else 1.0, float(bool(extra)))
     standings = check.standings()
-    mine = next((s for s in standings if key(s.answer) == key(answer)), None)
+    mine = check.standing_of(answer)
     total = sum(s.support for s in standings) or 1.0
-    settled = float(key(check.settled()) == key(answer) and key(answer) is not None)
+    agreed = check.settled()
+    settled = float(mine is not None and agreed is not None and check.standing_of(agreed) == mine)
     if mine is None:
         return Features(extra, 0.0, suspicion, reward, 0.0, settled)
     return Features(len(mine.families) + extra, mine.support / total, suspicion, reward, 0.0, settled)

@@ -111,7 +111,7 @@ def self_check_signal(execution: ExecutionRecord | None) -> Signal:
 
 def method_agreement(answer: str | None, check: Verification) -> Signal:
     """Do independent methods of different families give `answer`? (policy/verification.py)"""
-    standing = next((s for s in check.standings() if key(s.answer) == key(answer)), None)
+    standing = check.standing_of(answer)
     families = len(standing.families) if standing else 0
     value = 1.0 if families >= 2 else 0.0
     return Signal("agreement", value, f"{families} method famil{'y' if families == 1 else 'ies'} give {answer}: "
