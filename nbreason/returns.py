@@ -19,6 +19,7 @@ would need hundreds of matplotlib classes allowed.
 
 from __future__ import annotations
 
+import _compat_pickle
 import io
 import json
 import pickle
@@ -114,6 +115,9 @@ class SafeUnpickler(pickle.Unpickler):
     """An unpickler that loads only what ALLOWED names (see the module docstring)."""
 
     def find_class(self, module: str, name: str):
+        # Old protocols spell some names the Python 2 way (__builtin__.exec): checked as they load.
+        module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
+        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
         if (module, name) == ("pyarrow.lib", "_restore_array"):
             return _validated_arrow_array
         if (module, name) in ALLOWED:
@@ -147,10 +151,11 @@ def _nbreason_return(names, folder, cap):
         def __init__(self, path):
             self.file, self.size = open(path, "wb"), 0
         def write(self, data):
-            self.size += len(data)
+            size = memoryview(data).nbytes  # protocol 5 hands large buffers over as PickleBuffer
+            self.size += size
             if self.size <= cap:
                 self.file.write(data)
-            return len(data)
+            return size
 
     class Pickler(pickle.Pickler):
         def reducer_override(self, obj):
