@@ -2,10 +2,12 @@
 
     nbreason run "How many primes are below 1000?"
     nbreason run --model gpt-4o-mini --base-url https://api.openai.com/v1 "..."
+    nbreason run --with sales.csv --trace one.jsonl "Which region sold most?"
+    nbreason run --continue one.jsonl "And per month?"
     nbreason model status
     nbreason bench --dataset gsm8k --limit 60
     nbreason replay run.jsonl
-    nbreason export run.jsonl -o run.ipynb     (or run.html)
+    nbreason export run.jsonl -o run.ipynb     (or run.html; several traces: a chain of follow-ups)
 
 Every `run` option can also come from an environment variable or the config file; the
 order is documented in nbreason.config (flags win).
@@ -51,6 +53,11 @@ def _run_parser(sub) -> None:
                               "a default shown is the one in effect now.")
     p.add_argument("question", help="the question; '-' reads it from standard input")
     flags.add_flags(p.add_argument_group("run settings"), flags.RUN, flags.effective())
+    p.add_argument("--with", dest="with_", action="append", default=[], metavar="PATH",
+                   help="a data file: copied into the sandbox's working folder and described to the model "
+                        "(columns, types, rows, a few values for tables); repeat for several")
+    p.add_argument("--continue", dest="continue_", metavar="TRACE",
+                   help="a follow-up: continue the run this trace recorded; its state is rebuilt from its code")
     p.add_argument("--context", default="", help="extra context given to the model with the question")
     p.add_argument("--json", action="store_true", help="print the result as JSON on standard output")
     p.add_argument("--quiet", action="store_true", help="show only the final answer")
@@ -70,11 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     _model_parser(sub)
     sub.add_parser("bench", help="accuracy vs compute over a problem set (see `nbreason bench --help`)",
                    add_help=False)
-    rp = sub.add_parser("replay", help="replay a trace in the terminal")
-    rp.add_argument("trace")
+    rp = sub.add_parser("replay", help="replay a trace in the terminal (several: a chain of follow-ups, in order)")
+    rp.add_argument("trace", nargs="+")
     rp.add_argument("--delay", type=float, default=0.0, help="seconds between events (0 or more)")
     ep = sub.add_parser("export", help="turn a trace into a notebook (.ipynb) or a one-file HTML report (.html)")
-    ep.add_argument("trace")
+    ep.add_argument("trace", nargs="+", help="one trace, or several in order (a chain of follow-ups)")
     ep.add_argument("-o", "--output", required=True, help="FILE.ipynb or FILE.html")
     return parser
 
@@ -82,7 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_run(args) -> int:
     from rich.console import Console
 
+    from . import datafiles, followup
     from .progress_display import RichProgress
+    from .returns import ReturnError
     from .runner import QuestionError, clean_question, reason
     from .trace import TraceInUse
     from .views.console import ConsoleView
@@ -95,6 +104,12 @@ def cmd_run(args) -> int:
         config = load(values, labels=labels)
     except (QuestionError, ValueError) as exc:
         return _fail(str(exc))
+    try:  # data files and the trace to continue: checked before anything starts
+        files = [datafiles.describe(path) for path in args.with_]
+        datafiles.check_names(files)
+        follows = followup.continues_of(args.continue_) if args.continue_ else None
+    except (datafiles.DataFileError, followup.FollowupError) as exc:
+        return _fail(str(exc))
     # With --json, the live view goes to stderr so stdout stays machine-readable.
     view = ConsoleView(Console(stderr=args.json, highlight=False), quiet=args.quiet)
     show_progress = RichProgress(Console(stderr=True))  # preparing the model is not the run's output
@@ -105,15 +120,15 @@ def cmd_run(args) -> int:
         loop.add_signal_handler(signal.SIGINT, stop.set)  # first Ctrl-C: stop cleanly, keep the trace
         try:
             return await reason(question, config=config, subscribers=[view], stop=stop, context=args.context,
-                                on_progress=show_progress)
+                                on_progress=show_progress, files=files, follows=follows)
         finally:
             loop.remove_signal_handler(signal.SIGINT)
 
     try:
         with show_progress:
             result = asyncio.run(main())
-    except TraceInUse as exc:  # refused before the run started; the other run's trace is untouched
-        return _fail(str(exc))
+    except (TraceInUse, followup.FollowupError, datafiles.DataFileError, ReturnError) as exc:
+        return _fail(str(exc))  # refused before the run started; the other run's trace is untouched
     if args.json:
         print(json.dumps(result.to_json(), default=str))
     if result.stop_reason == "stopped by user":
@@ -187,34 +202,35 @@ def cmd_replay(args) -> int:
 
     try:
         delay = REPLAY_DELAY.check(args.delay, "--delay")
-        contents = _read(args.trace)
+        traces = [_read(path) for path in args.trace]  # all readable, or nothing shown
     except (TraceError, ValueError) as exc:
         return _fail(str(exc))
     view = ConsoleView()
-    for event in contents.events:
-        view(event)
-        if delay:
-            time.sleep(delay)
-    return 1 if contents.skipped else 0  # shown, but the trace is damaged
+    for contents in traces:
+        for event in contents.events:
+            view(event)
+            if delay:
+                time.sleep(delay)
+    return 1 if any(c.skipped for c in traces) else 0  # shown, but a trace is damaged
 
 
 def cmd_export(args) -> int:
     from pathlib import Path
 
-    from .export import write_export
+    from .export import write_runs
     from .trace import TraceError
 
     if Path(args.output).suffix not in (".ipynb", ".html", ".htm"):
         return _fail(f"-o {args.output}: export to a .ipynb or .html file")
     try:
-        contents = _read(args.trace)
+        traces = [_read(path) for path in args.trace]
     except TraceError as exc:
         return _fail(str(exc))
     try:
-        print(write_export(contents.events, args.output))
+        print(write_runs([c.events for c in traces], args.output))
     except (OSError, ValueError) as exc:
         return _fail(f"cannot write {args.output}: {exc}", 1)
-    return 1 if contents.skipped else 0
+    return 1 if any(c.skipped for c in traces) else 0
 
 
 def main(argv: list[str] | None = None) -> int:
