@@ -142,14 +142,15 @@ def _run_parser():
 def test_nbreason_run_offers_exactly_the_run_flags_of_the_table_and_its_own():
     from nbreason import flags
 
-    assert _options(_run_parser()) == flags.option_strings(flags.RUN) | {"--context", "--json", "--quiet"}
+    own = {"--with", "--continue", "--context", "--json", "--quiet"}
+    assert _options(_run_parser()) == flags.option_strings(flags.RUN) | own
 
 
 def test_the_magic_offers_exactly_the_magic_flags_of_the_table_and_its_own():
     from nbreason import flags
     from nbreason.magic import ReasonMagics
 
-    own = {"--with", "--check", "-o", "--output", "--quiet"}
+    own = {"--with", "--check", "--continue", "--return", "-o", "--output", "--quiet"}
     assert _options(ReasonMagics.reason.parser) == flags.option_strings(flags.MAGIC) | own
 
 
