@@ -48,7 +48,7 @@ def continues_of(previous: Any) -> Continues:
                             "(or, in the terminal, its trace file)")
     started = next((e for e in events if isinstance(e, RunStarted) and e.attempt == 0), None)
     if started is None:
-        raise FollowupError("the earlier run has no start event: it cannot be continued")
+        raise FollowupError("the earlier run ended before it started (see its error): there is nothing to continue")
     final = next((e for e in reversed(events) if isinstance(e, FinalAnswer) and e.attempt == 0), None)
     if final is not None:
         code = list(final.code)

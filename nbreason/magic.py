@@ -372,9 +372,9 @@ async def _run_cell(line: str, cell: str):
     from .trace import TraceInUse
     from .variables import VariableError
 
-    _given_again(kwargs, shell.user_ns if shell is not None else {})
     earlier, refused = (magics.last if magics is not None else None), False
     try:
+        _given_again(kwargs, shell.user_ns if shell is not None else {})
         # The run's sandbox stays open for a follow-up (--continue) until the next run ends.
         result = await _drive(reason(question, config=config, subscribers=subscribers, stop=stop,
                                      on_progress=show_progress, keep_sandbox=True, **kwargs), stop)
@@ -489,8 +489,30 @@ def load_ipython_extension(shell) -> None:
         shell.input_transformers_cleanup.append(_transform)
 
 
+def _release(result) -> None:
+    """Close the sandbox a run kept open for a follow-up, from synchronous code (unloading)."""
+    if getattr(result, "sandbox", None) is None:
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if loop is not None:  # in a kernel: unloading runs inside its loop; the close finishes there
+        _closing.add(task := loop.create_task(_close_quietly(result)))
+        task.add_done_callback(_closing.discard)
+        return
+    from IPython.core.async_helpers import get_asyncio_loop  # where terminal IPython awaited the run
+
+    get_asyncio_loop().run_until_complete(_close_quietly(result))
+
+
+_closing: set = set()  # closes under way (a task nobody holds can be collected before it ends)
+
+
 def unload_ipython_extension(shell) -> None:
     magics = _magics(shell)
+    if magics is not None:
+        _release(magics.last)
     if _transform in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.remove(_transform)
     if magics is not None:

@@ -236,14 +236,14 @@ async def fetch(sandbox, names: list[str], *, timeout: float = 60.0, limit: int 
         return out
     for name in names:
         entry = report.get(name) if isinstance(report.get(name), dict) else {}
-        status, kind = entry.get("status"), str(entry.get("type", "value"))
+        status, kind = entry.get("status"), str(entry.get("type", "value"))[:120]  # the sandbox wrote these
         if status == "missing":
             out.notes.append(f"--return {name}: the run did not define {name}")
         elif status == "too big":
             out.notes.append(f"--return {name}: not returned: the {kind} is {_size(entry.get('size'))} pickled, "
                              f"over the {_size(limit)} limit")
         elif status == "unpicklable":
-            out.notes.append(f"--return {name}: a {kind} cannot be sent back ({entry.get('why', '')})")
+            out.notes.append(f"--return {name}: a {kind} cannot be sent back ({str(entry.get('why', ''))[:200]})")
         elif status == "ok":
             try:
                 out.values[name] = await _read_back(sandbox, name, entry.get("how"), limit)

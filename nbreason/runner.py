@@ -218,9 +218,9 @@ async def _drive(question, config, fan, stop, variables, context, model, sandbox
         fan(Error(run_id=run_id, source=_source(exc), fatal=True, message=_message(exc)))
         fan(FinalAnswer(run_id=run_id, stop_reason="error", elapsed=round(time.monotonic() - started, 3)))
     finally:
-        if sandbox is not None and (extras.keep_sandbox or not own_sandbox) and config.attempts == 1:
+        if sandbox is not None and own_sandbox and extras.keep_sandbox:
             # Marked for a follow-up; a kept sandbox that cannot be marked is closed.
-            if await followup.mark(sandbox, run_id) and own_sandbox:
+            if await followup.mark(sandbox, run_id):
                 extras.kept, own_sandbox = sandbox, False
         if own_sandbox and sandbox is not None:
             try:

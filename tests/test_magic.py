@@ -316,3 +316,14 @@ def test_two_cells_in_a_real_kernel_continue_one_session_and_bring_a_value_back(
     assert nb.cells[4].outputs[0]["data"]["text/plain"] == "(True, 'Oslo', 'Cairo')"
     static = [o for o in nb.cells[3].outputs if o["output_type"] == "display_data"][-1]["data"]["text/html"]
     assert "continues:" in static and "Which city is warmest?" in static and "Cairo" in static
+
+
+def test_unloading_closes_the_sandbox_the_last_run_kept(shell):
+    from tests.support.kernels import sandbox_kernel_pids
+
+    with ScriptedServer(list(SCRIPT)) as server:
+        shell.run_cell(f"%%reason --quiet --model scripted --base-url {server.base_url} -o r\nWhat is 2+2?")
+    assert shell.user_ns["r"].sandbox is not None and sandbox_kernel_pids()
+    magic.unload_ipython_extension(shell)
+    assert shell.user_ns["r"].sandbox is None and not sandbox_kernel_pids()
+    magic.load_ipython_extension(shell)  # the fixture unloads again
