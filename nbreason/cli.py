@@ -2,11 +2,13 @@
 
     nbreason run "How many primes are below 1000?"
     nbreason run --model gpt-4o-mini --base-url https://api.openai.com/v1 "..."
+    nbreason run --with sales.csv --trace one.jsonl "Which region sold most?"
+    nbreason run --continue one.jsonl "And per month?"
     nbreason model status
     nbreason bench --dataset gsm8k --limit 60
     nbreason replay run.jsonl
     nbreason replay checked.jsonl unchecked.jsonl      (two runs side by side)
-    nbreason export run.jsonl -o run.ipynb     (or run.html)
+    nbreason export run.jsonl -o run.ipynb     (or run.html; traces of follow-ups, in order: one chain)
     nbreason export checked.jsonl unchecked.jsonl -o compare.html
 
 Every `run` option can also come from an environment variable or the config file; the
@@ -53,6 +55,11 @@ def _run_parser(sub) -> None:
                               "a default shown is the one in effect now.")
     p.add_argument("question", help="the question; '-' reads it from standard input")
     flags.add_flags(p.add_argument_group("run settings"), flags.RUN, flags.effective())
+    p.add_argument("--with", dest="with_", action="append", default=[], metavar="PATH",
+                   help="a data file: copied into the sandbox's working folder and described to the model "
+                        "(columns, types, rows, a few values for tables); repeat for several")
+    p.add_argument("--continue", dest="continue_", metavar="TRACE",
+                   help="a follow-up: continue the run this trace recorded; its state is rebuilt from its code")
     p.add_argument("--context", default="", help="extra context given to the model with the question")
     p.add_argument("--json", action="store_true", help="print the result as JSON on standard output")
     p.add_argument("--quiet", action="store_true", help="show only the final answer")
@@ -72,13 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     _model_parser(sub)
     sub.add_parser("bench", help="accuracy vs compute over a problem set (see `nbreason bench --help`)",
                    add_help=False)
-    rp = sub.add_parser("replay", help="replay a trace in the terminal; two traces: the runs side by side")
-    rp.add_argument("trace")
-    rp.add_argument("other", nargs="?", help="a second trace: both runs side by side, the first difference marked")
+    rp = sub.add_parser("replay", help="replay a trace in the terminal; two unrelated traces: side by side; "
+                                       "follow-ups: the chain in order")
+    rp.add_argument("trace", nargs="+")
     rp.add_argument("--delay", type=float, default=0.0, help="seconds between events (0 or more)")
     ep = sub.add_parser("export", help="turn a trace into a notebook (.ipynb) or a one-file HTML report (.html)")
-    ep.add_argument("trace")
-    ep.add_argument("other", nargs="?", help="a second trace: one page comparing the two runs (.html)")
+    ep.add_argument("trace", nargs="+", help="one trace; several follow-ups in order (a chain); or two unrelated "
+                                             "runs to compare (.html)")
     ep.add_argument("-o", "--output", required=True, help="FILE.ipynb or FILE.html")
     return parser
 
@@ -86,7 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_run(args) -> int:
     from rich.console import Console
 
+    from . import datafiles, followup
     from .progress_display import RichProgress
+    from .returns import ReturnError
     from .runner import QuestionError, clean_question, reason
     from .trace import TraceInUse
     from .views.console import ConsoleView
@@ -99,6 +108,12 @@ def cmd_run(args) -> int:
         config = load(values, labels=labels)
     except (QuestionError, ValueError) as exc:
         return _fail(str(exc))
+    try:  # data files and the trace to continue: checked before anything starts
+        files = [datafiles.describe(path) for path in args.with_]
+        datafiles.check_names(files)
+        follows = followup.continues_of(args.continue_) if args.continue_ else None
+    except (datafiles.DataFileError, followup.FollowupError) as exc:
+        return _fail(str(exc))
     # With --json, the live view goes to stderr so stdout stays machine-readable.
     view = ConsoleView(Console(stderr=args.json, highlight=False), quiet=args.quiet)
     show_progress = RichProgress(Console(stderr=True))  # preparing the model is not the run's output
@@ -109,15 +124,15 @@ def cmd_run(args) -> int:
         loop.add_signal_handler(signal.SIGINT, stop.set)  # first Ctrl-C: stop cleanly, keep the trace
         try:
             return await reason(question, config=config, subscribers=[view], stop=stop, context=args.context,
-                                on_progress=show_progress)
+                                on_progress=show_progress, files=files, follows=follows)
         finally:
             loop.remove_signal_handler(signal.SIGINT)
 
     try:
         with show_progress:
             result = asyncio.run(main())
-    except TraceInUse as exc:  # refused before the run started; the other run's trace is untouched
-        return _fail(str(exc))
+    except (TraceInUse, followup.FollowupError, datafiles.DataFileError, ReturnError) as exc:
+        return _fail(str(exc))  # refused before the run started; the other run's trace is untouched
     if args.json:
         print(json.dumps(result.to_json(), default=str))
     if result.stop_reason == "stopped by user":
@@ -183,8 +198,21 @@ def _read(path: str):
     return contents
 
 
+def _comparing(paths: list[str]) -> bool:
+    """Two traces are compared side by side unless the second continues the first (a chain)."""
+    if len(paths) != 2:
+        return False
+    from .followup import continues_from
+    from .trace import TraceError
+
+    try:
+        return not continues_from(_read(paths[1]).events, _read(paths[0]).events)
+    except TraceError:
+        return False  # the chain path reports it
+
+
 def cmd_replay(args) -> int:
-    if args.other:
+    if _comparing(args.trace):
         return cmd_compare(args)
     import time
 
@@ -193,15 +221,16 @@ def cmd_replay(args) -> int:
 
     try:
         delay = REPLAY_DELAY.check(args.delay, "--delay")
-        contents = _read(args.trace)
+        traces = [_read(path) for path in args.trace]  # all readable, or nothing shown
     except (TraceError, ValueError) as exc:
         return _fail(str(exc))
     view = ConsoleView()
-    for event in contents.events:
-        view(event)
-        if delay:
-            time.sleep(delay)
-    return 1 if contents.skipped else 0  # shown, but the trace is damaged
+    for contents in traces:
+        for event in contents.events:
+            view(event)
+            if delay:
+                time.sleep(delay)
+    return 1 if any(c.skipped for c in traces) else 0  # shown, but a trace is damaged
 
 
 def cmd_compare(args) -> int:
@@ -213,10 +242,10 @@ def cmd_compare(args) -> int:
 
     try:
         delay = REPLAY_DELAY.check(args.delay, "--delay")
-        runs = [_read(path) for path in (args.trace, args.other)]
+        runs = [_read(path) for path in args.trace]
     except (TraceError, ValueError) as exc:
         return _fail(str(exc))
-    print_comparison(*(run.events for run in runs), labels=(Path(args.trace).name, Path(args.other).name),
+    print_comparison(*(run.events for run in runs), labels=tuple(Path(path).name for path in args.trace),
                      delay=delay)
     return 1 if any(run.skipped for run in runs) else 0
 
@@ -231,36 +260,36 @@ def cmd_export_comparison(args) -> int:
     if Path(args.output).suffix not in (".html", ".htm"):
         return _fail(f"-o {args.output}: two runs are compared on one .html page")
     try:
-        runs = [_read(path) for path in (args.trace, args.other)]
+        runs = [_read(path) for path in args.trace]
     except TraceError as exc:
         return _fail(str(exc))
     try:
         print(write_comparison(runs[0].events, runs[1].events, args.output,
-                               labels=(Path(args.trace).name, Path(args.other).name)))
+                               labels=tuple(Path(path).name for path in args.trace)))
     except (OSError, ValueError) as exc:
         return _fail(f"cannot write {args.output}: {exc}", 1)
     return 0
 
 
 def cmd_export(args) -> int:
-    if args.other:
+    if _comparing(args.trace):
         return cmd_export_comparison(args)
     from pathlib import Path
 
-    from .export import write_export
+    from .export import write_runs
     from .trace import TraceError
 
     if Path(args.output).suffix not in (".ipynb", ".html", ".htm"):
         return _fail(f"-o {args.output}: export to a .ipynb or .html file")
     try:
-        contents = _read(args.trace)
+        traces = [_read(path) for path in args.trace]
     except TraceError as exc:
         return _fail(str(exc))
     try:
-        print(write_export(contents.events, args.output))
+        print(write_runs([c.events for c in traces], args.output))
     except (OSError, ValueError) as exc:
         return _fail(f"cannot write {args.output}: {exc}", 1)
-    return 1 if contents.skipped else 0
+    return 1 if any(c.skipped for c in traces) else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -173,12 +173,52 @@ def _to_json(value: Any) -> Any:
 
 
 @dataclass
+class Continues:
+    """The earlier run a follow-up continues (nbreason/followup.py): what the model is reminded of,
+    and what rebuilds that run's state in a new sandbox when its own is gone."""
+
+    run_id: str = ""
+    question: str = ""
+    answer: str | None = None
+    trace: str | None = None  # the earlier run's trace file, where it had one
+    code: list[str] = field(default_factory=list)  # the earlier run's code that ran cleanly
+    setup: list[str] = field(default_factory=list)  # code the earlier run's own session started from
+    variables: list[str] = field(default_factory=list)  # notebook variables the chain was given (--with NAME)
+    files: list[str] = field(default_factory=list)  # data files the chain was given (--with PATH)
+
+
+@dataclass
 class RunStarted(Event):
     kind: ClassVar[str] = "run_started"
     question: str = ""
     context: str = ""
     config: dict = field(default_factory=dict)  # secrets removed
     versions: dict = field(default_factory=dict)
+    continues: Continues | None = None  # a follow-up: the run it continues
+    variables: list[str] = field(default_factory=list)  # names passed from the notebook (--with NAME)
+    files: list[str] = field(default_factory=list)  # data files copied into the sandbox (--with PATH)
+    returns: list[str] = field(default_factory=list)  # names to bring back into the notebook (--return)
+
+
+@dataclass
+class Rebuilt(Event):
+    """A follow-up's earlier sandbox was gone, so its state was rebuilt by re-running its clean code
+    in this run's sandbox. `failed` says which block failed and how ('' when all ran)."""
+
+    kind: ClassVar[str] = "rebuilt"
+    why: str = ""  # why the earlier sandbox could not be reused
+    blocks: int = 0  # code blocks to re-run
+    ran: int = 0  # blocks that ran cleanly
+    failed: str = ""
+    notes: list[str] = field(default_factory=list)  # inputs that could not be given again
+
+    @property
+    def message(self) -> str:
+        text = f"{self.why}: its state was rebuilt by re-running its {self.blocks} code block" \
+               f"{'s' if self.blocks != 1 else ''}"
+        if self.failed:
+            text = f"{self.why}: rebuilding its state stopped at block {self.ran + 1} of {self.blocks} ({self.failed})"
+        return "; ".join([text, *self.notes])
 
 
 @dataclass
@@ -337,6 +377,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
         RunStarted, ModelDelta, ModelCall, Retry, Plan, Code, Observation,
-        Check, Decision, BudgetUpdate, Error, Stopped, Vote, FinalAnswer,
+        Check, Decision, BudgetUpdate, Error, Stopped, Vote, FinalAnswer, Rebuilt,
     )
 }

@@ -109,16 +109,38 @@ def notebook_from_events(events):
 
     With several attempts, each gets a section of its own. Only the winning attempt's clean code
     becomes code cells: the attempts ran in separate sandboxes, so the others' code is shown as
-    markdown, where running it cannot disturb the winner's state."""
+    markdown, where running it cannot disturb the winner's state.
+
+    A follow-up (a run that continued an earlier one) opens with the earlier run's question and
+    answer, and its code as code cells: the follow-up's session already held that state."""
+    return notebook_from_runs([events])
+
+
+def notebook_from_runs(runs):
+    """Several runs, in order, as one notebook: a chain of follow-ups (`nbreason export a.jsonl
+    b.jsonl`) shares one session, so a run whose predecessor is the run before it in the list
+    does not repeat that run's code."""
     import nbformat
 
     from .result import fold
 
-    run = fold(events)
     nb = v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    cells = nb.cells
-    cells += _opening_cells(run.started)
+    before = None
+    for events in runs:
+        run = fold(events)
+        nb.cells += _run_cells(run, follows_previous=before is not None and run.started is not None
+                               and run.started.continues is not None and run.started.continues.run_id == before,
+                               first=before is None)
+        before = run.started.run_id if run.started is not None else None
+    nbformat.validate(nb)
+    return nb
+
+
+def _run_cells(run, *, follows_previous: bool, first: bool) -> list:
+    cells = _opening_cells(run.started, follows_previous=follows_previous, first=first)
+    if run.part(0).rebuilt is not None:
+        cells.append(v4.new_markdown_cell(f"*{run.part(0).rebuilt.message}.*"))
     if not run.attempts:
         cells += _step_cells(run.steps_of(0), runnable=True)
     for number in run.attempts:
@@ -141,19 +163,35 @@ def notebook_from_events(events):
         cells.append(v4.new_markdown_cell(
             f"**Answer:** {final.answer}\n\n*{final.stop_reason} after {final.steps} steps, "
             f"{final.usage.total_tokens} tokens.*"))
-    nbformat.validate(nb)
-    return nb
+    return cells
 
 
-def _opening_cells(started) -> list:
+def _opening_cells(started, *, follows_previous: bool = False, first: bool = True) -> list:
     if started is None:
         return []
     cfg = started.config if isinstance(started.config, dict) else {}
     question = started.question.strip()
+    continues = started.continues
+    title = question.splitlines()[0][:120] if question else "nbreason run"
+    heading = f"# {title}" if first else f"## Follow-up: {title}"
     cells = [v4.new_markdown_cell(
-        f"# {question.splitlines()[0][:120] if question else 'nbreason run'}\n\n"
+        f"{heading}\n\n"
         f"{started.question}\n\n*Solved by nbreason with model `{cfg.get('model')}` in a `{cfg.get('sandbox')}` "
         "sandbox. The code cells below re-run without nbreason.*")]
+    if continues is not None:
+        cells.append(v4.new_markdown_cell(
+            f"*This run continues an earlier one:* **{continues.question.strip()}** → "
+            f"`{continues.answer}`" + ("" if follows_previous else
+                                       "\n\nThe earlier run's code comes first: this run's session held its state.")))
+        if not follows_previous:
+            cells += [v4.new_code_cell(block.strip("\n"))
+                      for block in [*continues.setup, *continues.code] if block.strip()]
+    if started.files:
+        from pathlib import PurePath
+
+        names = ", ".join(f"`{PurePath(path).name}`" for path in started.files)
+        cells.append(v4.new_markdown_cell(f"The run was given these data files: {names} (put them beside this "
+                                          "notebook first)."))
     if started.context.strip():
         cells.append(v4.new_markdown_cell("The run had these variables (recreate them first):\n\n```\n"
                                           f"{started.context.strip()}\n```"))
@@ -205,13 +243,18 @@ def report_html(events, title: str | None = None) -> str:
 
     Its content is sanitised like every other view; the page also forbids scripts, remote
     loads and forms (Content-Security-Policy), so a browser would refuse anything that slipped by."""
+    return report_html_runs([events], title)
+
+
+def report_html_runs(runs, title: str | None = None) -> str:
+    """Several runs (a chain of follow-ups), one after the other, in one page."""
     from markupsafe import Markup
 
     from .views.html import run_html
     from .views.templates import render
 
-    return str(render("report.html", title=title or "nbreason run", style=Markup(REPORT_STYLE),
-                      body=run_html(events, open_steps=True)))
+    body = Markup("").join(run_html(events, open_steps=True) for events in runs)
+    return str(render("report.html", title=title or "nbreason run", style=Markup(REPORT_STYLE), body=body))
 
 
 def write_comparison(left, right, path, labels: tuple[str, str] = ("A", "B")) -> str:
@@ -229,15 +272,20 @@ def write_comparison(left, right, path, labels: tuple[str, str] = ("A", "B")) ->
 
 def write_export(events, path) -> str:
     """Write a run to `path`: .ipynb (notebook) or .html (report)."""
+    return write_runs([events], path)
+
+
+def write_runs(runs, path) -> str:
+    """Write runs, in order, to one .ipynb or .html file."""
     from pathlib import Path
 
     import nbformat
 
     target = Path(path)
     if target.suffix == ".ipynb":
-        nbformat.write(notebook_from_events(events), target)
+        nbformat.write(notebook_from_runs(runs), target)
     elif target.suffix in (".html", ".htm"):
-        target.write_text(report_html(events), encoding="utf-8")
+        target.write_text(report_html_runs(runs), encoding="utf-8")
     else:
         raise ValueError(f"{path}: export to .ipynb or .html")
     return str(target)

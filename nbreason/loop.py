@@ -50,8 +50,13 @@ class Evidence:
 class Loop(Calls):
     def __init__(self, question: str, *, config: RunConfig, model: Model, sandbox: Sandbox,
                  context: str = "", stop: asyncio.Event | None = None,
-                 check: Callable[[Any], Any] | None = None, run_id: str | None = None, attempt: int = 0):
+                 check: Callable[[Any], Any] | None = None, run_id: str | None = None, attempt: int = 0,
+                 earlier: str = "", returns: tuple[str, ...] = (), started: dict | None = None,
+                 preface: tuple[Event, ...] = ()):
         self.attempt = attempt
+        # A follow-up (followup.py): the digest of the run it continues, the names the notebook takes
+        # back, what RunStarted records of both, and events (a rebuilt state) that follow RunStarted.
+        self.earlier, self.returns, self.started, self.preface = earlier, tuple(returns), dict(started or {}), preface
         self.question, self.config, self.model, self.sandbox = question, config, model, sandbox
         self.context, self.check = context, check
         self.stop = stop or asyncio.Event()
@@ -90,14 +95,17 @@ class Loop(Calls):
         yield self.ev(RunStarted, question=self.question, context=self.context, config=self.config.public() | {
             "model": getattr(self.model, "name", self.config.model),
             "sandbox": getattr(self.sandbox, "name", self.config.sandbox),
-            "protocol": self.protocol, **sandbox_state(self.sandbox)})
+            "protocol": self.protocol, **sandbox_state(self.sandbox)}, **self.started)
+        for event in self.preface:
+            yield replace(event, run_id=self.run_id, attempt=self.attempt, step=0,
+                          elapsed=round(time.monotonic() - self.t0, 3))
         # Limits weaker than asked (no process limit): every view shows errors, so the user reads
         # these where they read the run, not only in a log.
         for warning in getattr(self.sandbox, "warnings", None) or []:
             yield self.ev(Error, message=f"{getattr(self.sandbox, 'name', 'the')} sandbox: {warning}",
                           source="sandbox", fatal=False)
         self.history.add(prompts.system(self.protocol))
-        self.history.add(prompts.question(self.question, self.context))
+        self.history.add(prompts.question(self.question, self.context, earlier=self.earlier, returns=self.returns))
         final: Choice | None = None
         stop_reason = ""
         try:
@@ -237,7 +245,9 @@ class Loop(Calls):
         sample = policy.solution_sampling(self.config.temperature, self.config.seed, check.extra_done)
         temperature = sample.temperature if sampled else self.config.temperature
         completion: Completion | None = None
-        async for item in self._call_model(method.messages(self.question, self.context), temperature=temperature,
+        # An independent solution of a follow-up still needs to know what it follows.
+        context = "\n\n".join(part for part in (self.earlier, self.context) if part.strip())
+        async for item in self._call_model(method.messages(self.question, context), temperature=temperature,
                                            seed=sample.seed):
             if isinstance(item, Completion):
                 completion = item

@@ -148,6 +148,11 @@ class ReasonMagics(Magics):
               help="copy these variables from this notebook into the sandbox")
     @argument("--check", metavar="FN",
               help="a function in this notebook, check(answer) -> bool, that verifies the answer")
+    @argument("--continue", dest="continue_", nargs="?", const="", metavar="NAME",
+              help="a follow-up: continue the last %%%%reason run of this notebook (or the RunResult in NAME) "
+                   "in its Python session, its variables still there")
+    @argument("--return", dest="return_", metavar="NAME[,NAME...]",
+              help="bring these variables back from the sandbox into this notebook when the run ends")
     @argument("-o", "--output", metavar="NAME", help="store the RunResult in this variable")
     @argument("--quiet", action="store_true", help="show only the final answer")
     @_SETTINGS
@@ -305,7 +310,50 @@ def parse_options(line: str, shell=None, defaults=None):
         if not callable(fn):
             raise UsageError(f"--check: {args.check!r} is not a function in this notebook")
         kwargs["check"] = fn
+    if args.return_ is not None:
+        from .returns import ReturnError, check_names
+
+        try:
+            kwargs["returns"] = check_names(args.return_)
+        except ReturnError as exc:
+            raise UsageError(str(exc)) from None
+    if args.continue_ is not None:
+        kwargs["follows"] = _earlier(args.continue_, namespace, _magics(shell))
     return config, kwargs, args
+
+
+def _earlier(name: str, namespace: dict, magics):
+    """The run `--continue [NAME]` continues: the RunResult in NAME, else the notebook's last run."""
+    from .result import RunResult
+
+    if not name:
+        earlier = magics.last if magics is not None else None
+        if earlier is None:
+            raise UsageError("--continue: no earlier %%reason run in this notebook to continue; run one first "
+                             "(or name a result kept with -o: --continue NAME)")
+        return earlier
+    if name not in namespace:
+        raise UsageError(f"--continue: no variable named {name} in this notebook")
+    if not isinstance(namespace[name], RunResult):
+        raise UsageError(f"--continue: {name} is a {type(namespace[name]).__name__}, not the result of a run "
+                         "(keep one with -o NAME)")
+    return namespace[name]
+
+
+def _given_again(kwargs: dict, namespace: dict) -> None:
+    """A follow-up that will rebuild its earlier state needs the notebook variables that state was
+    built from: pass those still in the notebook again."""
+    from .followup import continues_of
+
+    earlier = kwargs.get("follows")
+    if earlier is None or getattr(earlier, "sandbox", None) is not None:
+        return
+    variables = kwargs.setdefault("variables", {})
+    for name in continues_of(earlier).variables:
+        if name not in variables and name in namespace:
+            variables[name] = namespace[name]
+    if not variables:
+        del kwargs["variables"]
 
 
 async def _run_cell(line: str, cell: str):
@@ -343,16 +391,23 @@ async def _run_cell(line: str, cell: str):
         show_progress = TextProgress()
         subscribers.append(_terminal_view())
 
+    from .datafiles import DataFileError
+    from .followup import FollowupError
     from .redact import Redactor
+    from .returns import ReturnError
     from .runner import QuestionError
     from .trace import TraceInUse
     from .variables import VariableError
 
+    earlier, refused = (magics.last if magics is not None else None), False
     try:
+        _given_again(kwargs, shell.user_ns if shell is not None else {})
+        # The run's sandbox stays open for a follow-up (--continue) until the next run ends.
         result = await _drive(reason(question, config=config, subscribers=subscribers, stop=stop,
-                                     on_progress=show_progress, **kwargs), stop)
-    except (QuestionError, VariableError, TraceInUse) as exc:  # the user's input: one line, no traceback
-        raise UsageError(str(exc)) from None
+                                     on_progress=show_progress, keep_sandbox=True, **kwargs), stop)
+    except (QuestionError, VariableError, TraceInUse, FollowupError, ReturnError, DataFileError) as exc:
+        refused = True  # nothing ran: the last run's sandbox stays open for a corrected follow-up
+        raise UsageError(str(exc)) from None  # the user's input: one line, no traceback
     except Exception as exc:  # the kernel must survive anything the run throws
         text = Redactor.for_config(config).text(f"{type(exc).__name__}: {exc}")
         print(f"nbreason: the run failed: {text}", file=sys.stderr)
@@ -362,16 +417,31 @@ async def _run_cell(line: str, cell: str):
             show_progress.close()  # a run that failed while preparing leaves no bar behind
         if view is not None and handle is not None and events:
             _settle(view, handle, events)
+        if earlier is not None and not refused:
+            await _close_quietly(earlier)  # no longer the last run (a follow-up took its sandbox over)
 
     if magics is not None:
         magics.last = result
     if args.output:
         shell.user_ns[args.output] = result
+    if result.returned:
+        shell.user_ns.update(result.returned)
     if args.quiet:
+        from .events import Error, Rebuilt
         from .views.safe import terminal_text
 
+        for event in result.events:  # what the quiet view leaves out and the user must still hear
+            if isinstance(event, Rebuilt) or (isinstance(event, Error) and event.source == "returns"):
+                print(f"nbreason: {terminal_text(getattr(event, 'message', ''))}", file=sys.stderr)
         print(terminal_text(result.answer))  # the model's text: no escape sequences into a terminal
     return None
+
+
+async def _close_quietly(result) -> None:
+    try:
+        await asyncio.wait_for(result.close(), timeout=10)
+    except Exception:
+        pass
 
 
 async def _drive(coro, stop: asyncio.Event):
@@ -446,8 +516,30 @@ def load_ipython_extension(shell) -> None:
         shell.input_transformers_cleanup.append(_transform)
 
 
+def _release(result) -> None:
+    """Close the sandbox a run kept open for a follow-up, from synchronous code (unloading)."""
+    if getattr(result, "sandbox", None) is None:
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if loop is not None:  # in a kernel: unloading runs inside its loop; the close finishes there
+        _closing.add(task := loop.create_task(_close_quietly(result)))
+        task.add_done_callback(_closing.discard)
+        return
+    from IPython.core.async_helpers import get_asyncio_loop  # where terminal IPython awaited the run
+
+    get_asyncio_loop().run_until_complete(_close_quietly(result))
+
+
+_closing: set = set()  # closes under way (a task nobody holds can be collected before it ends)
+
+
 def unload_ipython_extension(shell) -> None:
     magics = _magics(shell)
+    if magics is not None:
+        _release(magics.last)
     if _transform in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.remove(_transform)
     if magics is not None:

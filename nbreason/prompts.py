@@ -52,10 +52,16 @@ def system(protocol: str) -> dict:
     return {"role": "system", "content": SYSTEM_TOOLS if protocol == "tools" else SYSTEM_TEXT}
 
 
-def question(text: str, context: str = "") -> dict:
+def question(text: str, context: str = "", *, earlier: str = "", returns: list[str] | tuple[str, ...] = ()) -> dict:
+    """The question message. `earlier`: the digest of the run this one follows (followup.py);
+    `returns`: names the notebook takes back from the session when the run ends."""
     body = text.strip()
+    if earlier.strip():
+        body = f"{earlier.strip()}\n\nThe question now: {body}"
     if context.strip():
         body = f"{body}\n\nAvailable in the Python session:\n{context.strip()}"
+    if returns:
+        body = f"{body}\n\nWhen you are done, leave these names defined in the Python session: {', '.join(returns)}."
     return {"role": "user", "content": body}
 
 

@@ -12,8 +12,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from .events import (AttemptAnswer, SolutionRow, BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, ModelCall,
-                     ModelDelta, Observation, Plan, Retry, RunStarted, Stopped, Usage, Vote)
+from typing import Any
+
+from .events import (AttemptAnswer, SolutionRow, BudgetUpdate, Check, Code, Continues, Decision, Error, Event,
+                     FinalAnswer, ModelCall, ModelDelta, Observation, Plan, Rebuilt, Retry, RunStarted, Stopped, Usage,
+                     Vote)
 from .execution import ExecutionRecord
 
 
@@ -74,6 +77,7 @@ class RunPart:
     stopped: Stopped | None = None
     final: FinalAnswer | None = None
     errors: list[Error] = field(default_factory=list)  # errors outside any step (setup, sandbox warnings)
+    rebuilt: Rebuilt | None = None  # a follow-up whose earlier state was rebuilt
 
 
 class RunFold:
@@ -101,6 +105,8 @@ class RunFold:
             part.stopped = event
         elif isinstance(event, Vote):
             self.vote = event
+        elif isinstance(event, Rebuilt):
+            part.rebuilt = event
         elif isinstance(event, Retry):
             pass  # a transient wait, shown live only
         elif event.step > 0:
@@ -203,6 +209,9 @@ class RunResult:
     vote_why: str = ""
     confidence: float | None = None  # how likely the answer is right; `verified` means above the cut-off
     solutions: list[SolutionRow] = field(default_factory=list)  # the answer's check: which method gave which value
+    returned: dict[str, Any] = field(default_factory=dict, repr=False)  # --return: the values, by name
+    # The run's sandbox, left open for a follow-up (reason(..., keep_sandbox=True)); `close()` closes it.
+    sandbox: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_events(cls, events: list[Event], trace_path: str | None = None) -> "RunResult":
@@ -218,6 +227,18 @@ class RunResult:
             result.reward, result.verified, result.usage = final.reward, final.verified, final.usage
             result.confidence, result.solutions = final.confidence, list(final.solutions)
         return result
+
+    @property
+    def continues(self) -> Continues | None:
+        """The earlier run this one followed, if it was a follow-up."""
+        started = next((e for e in self.events if isinstance(e, RunStarted) and e.attempt == 0), None)
+        return started.continues if started else None
+
+    async def close(self) -> None:
+        """Close the sandbox kept for a follow-up (a follow-up of this run then rebuilds its state)."""
+        sandbox, self.sandbox = self.sandbox, None
+        if sandbox is not None:
+            await sandbox.close()
 
     @property
     def competing(self) -> str:
@@ -248,7 +269,8 @@ class RunResult:
                 "solutions": [asdict(row) for row in self.solutions], "competing": self.competing,
                 "usage": self.usage.to_json(),
                 "steps": [s.to_json() for s in self.steps], "trace_path": self.trace_path,
-                "attempts": [asdict(a) for a in self.attempts], "vote": self.vote_why, "config": self.config}
+                "attempts": [asdict(a) for a in self.attempts], "vote": self.vote_why, "config": self.config,
+                "continues": asdict(self.continues) if self.continues else None, "returned": sorted(self.returned)}
 
     def __str__(self) -> str:
         return f"{self.answer} ({self.stop_reason}, {len(self.steps)} steps, {self.usage.total_tokens} tokens)"

@@ -17,11 +17,13 @@ import asyncio
 import dataclasses
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
+from . import datafiles, followup, returns as returns_mod
 from . import variables as variables_mod
 from .config import RunConfig
-from .events import Error, Event
+from .events import Error, Event, FinalAnswer, Rebuilt
 from .loop import Loop
 from .models import OnProgress, make_model
 from .redact import Redactor
@@ -47,8 +49,8 @@ def clean_question(question: str) -> str:
         raise QuestionError(
             f"the question is {len(question):,} characters; the limit is {MAX_QUESTION_CHARS:,}. "
             "Put large data in a file and name the file in the question (the code can read it), "
-            "or in a notebook pass a variable with %%reason --with NAME: data goes to the sandbox, "
-            "not into the prompt.")
+            "or give the file with `nbreason run --with PATH` (in a notebook, a variable with "
+            "%%reason --with NAME): data goes to the sandbox, not into the prompt.")
     return question.encode("utf-8", "replace").decode("utf-8")
 
 
@@ -87,24 +89,63 @@ async def _place_variables(sandbox, values: dict[str, object]) -> str:
     return "\n".join(lines)
 
 
+@dataclass
+class Extras:
+    """What a run brings beyond the question (follow-ups, data files, variables to take back),
+    checked before anything starts; and what the run hands back besides its events."""
+
+    follows: Any = None  # the earlier RunResult (or Continues, or trace path) a follow-up continues
+    continues: Any = None  # events.Continues of `follows`
+    files: list = dataclasses.field(default_factory=list)  # datafiles.DataFile
+    returns: list[str] = dataclasses.field(default_factory=list)
+    keep_sandbox: bool = False
+    kept: Any = None  # the sandbox left open for a follow-up
+    returned: dict = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def check(cls, config: RunConfig, follows, files, returns, keep_sandbox: bool) -> "Extras":
+        extras = cls(follows=follows, keep_sandbox=keep_sandbox and config.attempts == 1)
+        if returns:
+            extras.returns = returns_mod.check_names(returns)
+            if config.attempts > 1:
+                raise returns_mod.ReturnError("--return needs one attempt: several attempts each end in a "
+                                              "sandbox of their own")
+        if follows is not None:
+            if config.attempts > 1:
+                raise followup.FollowupError("--continue needs one attempt: several attempts each run in a "
+                                             "sandbox of their own")
+            extras.continues = followup.continues_of(follows)
+        extras.files = [f if isinstance(f, datafiles.DataFile) else datafiles.describe(f) for f in files or ()]
+        datafiles.check_names(extras.files)
+        return extras
+
+
 async def reason(question: str, *, config: RunConfig, subscribers: Iterable[Subscriber] = (),
                  stop: asyncio.Event | None = None, variables: dict[str, object] | None = None,
                  context: str = "", model=None, sandbox=None,
                  check: Callable[[Any], Any] | None = None,
-                 on_progress: OnProgress | None = None) -> RunResult:
+                 on_progress: OnProgress | None = None, follows: Any = None, files: Iterable[Any] | None = None,
+                 returns: Iterable[str] | str | None = None, keep_sandbox: bool = False) -> RunResult:
     """Run one question to its final answer. Always returns a result, whatever ended the run.
 
     `on_progress` hears how preparing the model goes (assembling the embedded model's weights,
     starting its server), before the first event; nbreason.progress_display shows it.
 
+    A follow-up: `follows` is the earlier run (its RunResult; or its trace file), whose sandbox it
+    continues in when that run was kept open (`keep_sandbox=True`; close it with
+    `await result.close()`), else rebuilds (nbreason/followup.py). `files`: data files copied into
+    the sandbox and described to the model (nbreason/datafiles.py). `returns`: names whose values
+    come back in `RunResult.returned` (nbreason/returns.py).
+
     Input that cannot be used is refused before anything starts, with a one-line message:
     QuestionError (empty, too long), VariableError (a `variables` value that cannot be sent),
-    TraceInUse (another run is writing `config.trace`)."""
+    TraceInUse (another run is writing `config.trace`), FollowupError, DataFileError, ReturnError."""
     question = clean_question(question)
     run_id = uuid.uuid4().hex[:12]
     if variables:
         for name, value in variables.items():  # fail before anything starts
             variables_mod.dump(name, value)
+    extras = Extras.check(config, follows, files, returns, keep_sandbox)
     fan = Fanout(subscribers, run_id, Redactor.for_config(config))
     stop = stop or asyncio.Event()
     writer = None
@@ -116,7 +157,7 @@ async def reason(question: str, *, config: RunConfig, subscribers: Iterable[Subs
             fan(Error(run_id=run_id, source="trace", message=f"cannot write the trace to {config.trace}: {exc}"))
     own_model, own_sandbox = model is None, sandbox is None
     task = asyncio.ensure_future(_drive(question, config, fan, stop, variables or {}, context, model, sandbox,
-                                        check, run_id, own_model, own_sandbox, on_progress))
+                                        check, run_id, own_model, own_sandbox, on_progress, extras))
     try:
         await asyncio.shield(task)
     except (asyncio.CancelledError, KeyboardInterrupt):
@@ -130,34 +171,57 @@ async def reason(question: str, *, config: RunConfig, subscribers: Iterable[Subs
     finally:
         if writer:
             writer.close()
-    return RunResult.from_events(fan.events, trace_path=str(writer.path) if writer else None)
+    result = RunResult.from_events(fan.events, trace_path=str(writer.path) if writer else None)
+    result.sandbox, result.returned = extras.kept, extras.returned
+    return result
 
 
 async def _drive(question, config, fan, stop, variables, context, model, sandbox, check, run_id,
-                 own_model, own_sandbox, on_progress=None) -> None:
+                 own_model, own_sandbox, on_progress=None, extras: Extras | None = None) -> None:
     started = time.monotonic()
+    extras = extras or Extras()
     try:
         if model is None:
             model = await make_model(config, on_progress=on_progress)
         if config.attempts > 1:
-            await _drive_attempts(question, config, fan, stop, variables, context, model, check, run_id, started)
+            await _drive_attempts(question, config, fan, stop, variables, context, model, check, run_id, started,
+                                  extras.files)
             return
+        why = ""
+        if sandbox is None and extras.continues is not None:
+            sandbox, why = await _earlier_sandbox(extras)
         if sandbox is None:
             sandbox = make_sandbox(config)
         await sandbox.start()
         if variables:
             described = await _place_variables(sandbox, variables)
             context = f"{context}\n{described}".strip()
+        for file in extras.files:
+            await datafiles.place(sandbox, file)
+        context = "\n".join(part for part in (context, *(f.description for f in extras.files)) if part.strip())
+        preface: tuple[Event, ...] = ()
+        if why:
+            preface = (Rebuilt(**await followup.rebuild(
+                sandbox, extras.continues, why, timeout=config.exec_timeout,
+                given_files=[str(f.path) for f in extras.files], given_variables=list(variables))),)
         loop = Loop(question, config=config, model=model, sandbox=sandbox, context=context, stop=stop,
-                    check=check, run_id=run_id)
+                    check=check, run_id=run_id, preface=preface, returns=tuple(extras.returns),
+                    earlier=followup.digest(extras.continues) if extras.continues else "",
+                    started={"continues": extras.continues, "variables": list(variables),
+                             "files": [str(f.path) for f in extras.files], "returns": list(extras.returns)})
         loop.t0 = started
         async for event in loop.run():
+            if isinstance(event, FinalAnswer) and event.attempt == 0 and extras.returns:
+                await _take_back(sandbox, extras, config, fan, loop)  # before the final answer: it is the last event
             fan(event)
     except Exception as exc:  # setting up failed: still end with a final answer event
-        from .events import FinalAnswer
         fan(Error(run_id=run_id, source=_source(exc), fatal=True, message=_message(exc)))
         fan(FinalAnswer(run_id=run_id, stop_reason="error", elapsed=round(time.monotonic() - started, 3)))
     finally:
+        if sandbox is not None and own_sandbox and extras.keep_sandbox:
+            # Marked for a follow-up; a kept sandbox that cannot be marked is closed.
+            if await followup.mark(sandbox, run_id):
+                extras.kept, own_sandbox = sandbox, False
         if own_sandbox and sandbox is not None:
             try:
                 await asyncio.wait_for(sandbox.close(), timeout=10)
@@ -170,7 +234,31 @@ async def _drive(question, config, fan, stop, variables, context, model, sandbox
                 pass
 
 
-async def _drive_attempts(question, config, fan, stop, variables, context, model, check, run_id, started) -> None:
+async def _earlier_sandbox(extras: Extras):
+    """(the sandbox a follow-up runs in, why its earlier state must be rebuilt: '' when it holds it)."""
+    kept = followup.take_sandbox(extras.follows)
+    if kept is None:
+        return None, followup.gone_reason(extras.follows)
+    if await followup.holds(kept, extras.continues.run_id):
+        return kept, ""
+    try:
+        await asyncio.wait_for(kept.close(), timeout=10)
+    except Exception:
+        pass
+    return None, "the earlier run's sandbox lost its state (its kernel restarted or expired)"
+
+
+async def _take_back(sandbox, extras: Extras, config: RunConfig, fan: Fanout, loop: Loop) -> None:
+    """Bring the `--return` names back; a note (an Error every view shows) for each that did not come."""
+    back = await returns_mod.fetch(sandbox, extras.returns, timeout=max(60.0, config.exec_timeout))
+    extras.returned = back.values
+    for note in back.notes:
+        fan(Error(run_id=loop.run_id, source="returns", message=note,
+                  elapsed=round(time.monotonic() - loop.t0, 3)))
+
+
+async def _drive_attempts(question, config, fan, stop, variables, context, model, check, run_id, started,
+                          files=()) -> None:
     """Several attempts, each a whole run of its own (nbreason/attempts.py), their events forwarded
     into this run's stream tagged with their attempt number, then the vote and the final answer."""
     from . import attempts
@@ -178,7 +266,8 @@ async def _drive_attempts(question, config, fan, stop, variables, context, model
 
     fan(RunStarted(run_id=run_id, question=question, context=context, config=config.public() | {
         "model": getattr(model, "name", config.model), "sandbox": config.sandbox,
-        "attempts": config.attempts, "strategy": config.strategy}))
+        "attempts": config.attempts, "strategy": config.strategy},
+        variables=list(variables or ()), files=[str(f.path) for f in files]))
     began: dict[int, float] = {}
 
     def forward(attempt: int, event) -> None:
@@ -186,7 +275,7 @@ async def _drive_attempts(question, config, fan, stop, variables, context, model
         fan(dataclasses.replace(event, run_id=run_id, attempt=attempt, elapsed=round(event.elapsed + offset, 3)))
 
     outcome = await attempts.run(question, config=config, solve=reason, stop=stop, forward=forward, model=model,
-                                 variables=variables or None, context=context, check=check)
+                                 variables=variables or None, context=context, check=check, files=list(files) or None)
     vote = attempts.vote_event(outcome, config.strategy, run_id, round(time.monotonic() - started, 3))
     fan(vote)
     fan(attempts.overall_final(vote, attempts.attempt_finals(fan.events), stop.is_set()))
@@ -198,7 +287,7 @@ def _source(exc: Exception) -> str:
         return "sandbox"
     if "model" in module:
         return "model"
-    if isinstance(exc, variables_mod.VariableError):
+    if isinstance(exc, (variables_mod.VariableError, datafiles.DataFileError)):
         return "user"
     return "nbreason"
 

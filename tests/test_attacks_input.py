@@ -326,7 +326,7 @@ def test_a_one_megabyte_question_on_stdin_is_one_line_that_suggests_a_file(tmp_p
     assert proc.returncode == 2
     message = one_line_error(proc)
     assert "the limit is 100,000" in message and "in a file" in message
-    assert "pass large data with --with" not in message.lower()  # `nbreason run` has no --with
+    assert "nbreason run --with PATH" in message  # the terminal's way to give the model data
 
 
 # -- 11. every option validates its range ---------------------------------------------------------

@@ -50,7 +50,8 @@ def open_in_lab(tmp_path, notebook: str, script):
     playwright = pytest.importorskip("playwright.sync_api")
     if CHROMIUM is None:
         pytest.skip("Debian chromium is not installed")
-    shutil.copy(ROOT / "examples" / notebook, tmp_path / notebook)
+    if not (tmp_path / notebook).exists():  # a test may write its own notebook
+        shutil.copy(ROOT / "examples" / notebook, tmp_path / notebook)
     with ScriptedServer([script] * 40) as server:
         env = {"NBREASON_BASE_URL": server.base_url, "NBREASON_MODEL": "scripted",
                "NBREASON_CONFIG": str(tmp_path / "none.toml"), "PYTHONPATH": str(ROOT)}
@@ -64,6 +65,34 @@ def open_in_lab(tmp_path, notebook: str, script):
                 yield page
             finally:
                 browser.close()
+
+
+def city_step(body: dict) -> Reply:
+    """The first run finds the warmest city; its follow-up (told the earlier run) the coldest."""
+    question = body["messages"][1]["content"]
+    answered = any(m["role"] == "assistant" for m in body["messages"])
+    if "The question now:" not in question:
+        return Reply("FINAL ANSWER: Cairo") if answered else Reply(
+            "Tabulate the temperatures.\n```python\ntemps = {'Oslo': 6, 'Lisbon': 18, 'Cairo': 23}\n"
+            "print(max(temps, key=temps.get))\n```")
+    return Reply("FINAL ANSWER: Oslo") if answered else Reply(
+        "Reuse them.\n```python\ncoldest = min(temps, key=temps.get)\nprint(coldest)\n```")
+
+
+FOLLOW_UP_CELLS = ["%load_ext nbreason", "%%reason --self-check off -o first\nWhich city is warmest?",
+                   "%%reason --continue --return coldest --self-check off -o second\nAnd the coldest?",
+                   "print('came back:', coldest)"]
+
+
+@pytest.fixture
+def follow_up_page(tmp_path):
+    import nbformat
+    import nbformat.v4 as v4
+
+    nb = v4.new_notebook(cells=[v4.new_code_cell(c) for c in FOLLOW_UP_CELLS])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "follow_up.ipynb")
+    yield from open_in_lab(tmp_path, "follow_up.ipynb", city_step)
 
 
 @pytest.fixture
@@ -123,3 +152,25 @@ def test_finished_run_shows_its_chart_and_answer(data_page):
                            ".some(img => img.getBoundingClientRect().width > 100)", timeout=10_000)
     scroll_to(page, ".nbreason-outputs img")
     page.screenshot(path=str(ARTIFACTS / "browser-answered.png"))
+
+
+def test_a_follow_up_run_links_to_the_run_it_continues(follow_up_page):
+    page = follow_up_page
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+    page.wait_for_function("() => document.body.innerText.includes('came back: Oslo')", timeout=120_000)
+    link = page.locator(".nbreason-continues a")
+    assert link.count() == 1  # only the follow-up continues another run
+    assert " ".join(link.inner_text().split()) == "Which city is warmest? → Cairo"
+    target = link.get_attribute("href")
+    assert target.startswith("#nbreason-run-")
+    # The link leads to the earlier run's header, on the same page.
+    assert page.evaluate("(id) => { const el = document.getElementById(id); return !!el && "
+                         "el.innerText.includes('Which city is warmest?'); }", target[1:])
+    finals = page.locator(".nbreason-final")
+    assert finals.count() == 2 and "Oslo" in finals.nth(1).inner_text()
+    page.evaluate("() => document.querySelectorAll('.nbreason-header')[1].scrollIntoView()")
+    page.screenshot(path=str(ARTIFACTS / "browser-follow-up.png"))
+    link.click()  # the browser scrolls back to the run it continues
+    page.wait_for_function("(id) => { const r = document.getElementById(id).getBoundingClientRect(); "
+                           "return r.top >= 0 && r.bottom <= window.innerHeight; }", arg=target[1:], timeout=10_000)

@@ -118,3 +118,61 @@ def test_model_status_shows_install_commands_as_written():
     console = Console(record=True, width=200)
     console.print(model_status_table([row]))
     assert 'pip install "nbreason[model-small]"' in console.export_text()
+
+
+def test_continue_rebuilds_the_earlier_run_from_its_trace_and_replay_and_export_follow_the_chain(tmp_path):
+    (tmp_path / "temps.csv").write_text("city,temp\nOslo,6\nCairo,23\nLima,19\n")
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    first = "import pandas as pd\nt = pd.read_csv('temps.csv')\nprint(t.loc[t.temp.idxmax(), 'city'])"
+    script = [Reply(f"```python\n{first}\n```"), Reply("FINAL ANSWER: Cairo"),
+              Reply("```python\nprint(t.loc[t.temp.idxmin(), 'city'])\n```"), Reply("FINAL ANSWER: Oslo")]
+    with ScriptedServer(script) as server:
+        env = cli_env(server, tmp_path)
+        proc = subprocess.run(nbreason("run", "--self-check", "off", "--with", str(tmp_path / "temps.csv"),
+                                       "--trace", str(one), "Which city is warmest?"),
+                              env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        proc = subprocess.run(nbreason("run", "--json", "--self-check", "off", "--continue", str(one),
+                                       "--trace", str(two), "And the coldest?"),
+                              env=env, capture_output=True, text=True, timeout=120)
+        digest = server.requests[2]["messages"][1]["content"]
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["answer"] == "Oslo"
+    assert "Earlier question: Which city is warmest?" in digest and "t = pd.read_csv('temps.csv')" in digest
+    assert "continues: Which city is warmest? → Cairo" in proc.stderr
+    # Rebuilt in a new sandbox, the data file copied there again: the earlier code read it without error.
+    assert "rebuilt: the earlier run ran in another process: its state was rebuilt by re-running its 1 code block" \
+           in " ".join(proc.stderr.split())
+    events = read_trace(two)
+    assert events[0].continues.trace == str(one) and events[0].continues.files == [str(tmp_path / "temps.csv")]
+
+    replay = subprocess.run(nbreason("replay", str(one), str(two)), capture_output=True, text=True, timeout=60)
+    assert replay.returncode == 0 and replay.stdout.index("Which city is warmest?") < replay.stdout.index(
+        "And the coldest?")
+
+    import nbformat
+
+    alone = subprocess.run(nbreason("export", str(two), "-o", str(tmp_path / "two.ipynb")), capture_output=True,
+                           text=True, timeout=60)
+    assert alone.returncode == 0, alone.stderr
+    cells = nbformat.read(tmp_path / "two.ipynb", as_version=4).cells
+    text = "\n".join(c.source for c in cells)
+    assert "*This run continues an earlier one:* **Which city is warmest?** → `Cairo`" in text
+    code = [c.source for c in cells if c.cell_type == "code"]
+    assert code == [first, "print(t.loc[t.temp.idxmin(), 'city'])"]  # the earlier code first: it re-runs
+    chain = subprocess.run(nbreason("export", str(one), str(two), "-o", str(tmp_path / "chain.ipynb")),
+                           capture_output=True, text=True, timeout=60)
+    assert chain.returncode == 0, chain.stderr
+    cells = nbformat.read(tmp_path / "chain.ipynb", as_version=4).cells
+    assert [c.source for c in cells if c.cell_type == "code"] == code  # once each, in order
+    assert any(c.source.startswith("## Follow-up: And the coldest?") for c in cells)
+
+
+def test_continue_with_what_is_not_a_trace_is_one_line_and_rc_2(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello\n")
+    for path, expected in ((tmp_path / "nope.jsonl", "no such file"), (tmp_path / "notes.txt", "not an nbreason trace"),
+                           (tmp_path, "is a folder")):
+        proc = subprocess.run(nbreason("run", "--continue", str(path), "q"), capture_output=True, text=True,
+                              timeout=60, env={**os.environ, "NBREASON_CONFIG": str(tmp_path / "none.toml")})
+        assert proc.returncode == 2 and proc.stderr.startswith(f"nbreason: --continue {path}: ")
+        assert expected in proc.stderr and proc.stderr.count("\n") == 1

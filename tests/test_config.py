@@ -118,7 +118,7 @@ def test_self_check_takes_a_mode_and_the_old_true_false_values(tmp_path):
     assert RunConfig(self_check=True).self_check == "verify"
     assert load({}, env=env | {"NBREASON_SELF_CHECK": "false"}).self_check == "off"
     assert load({}, env=env | {"NBREASON_SELF_CHECK": "Recompute"}).self_check == "recompute"
-    with pytest.raises(ValueError, match="self_check: expected one of auto, off, verify, recompute"):
+    with pytest.raises(ValueError, match="self_check: expected one of auto, off, methods, verify, recompute"):
         RunConfig(self_check="sometimes")
     with pytest.raises(ValueError, match="recompute_max"):
         RunConfig(recompute_max=0)
@@ -142,14 +142,15 @@ def _run_parser():
 def test_nbreason_run_offers_exactly_the_run_flags_of_the_table_and_its_own():
     from nbreason import flags
 
-    assert _options(_run_parser()) == flags.option_strings(flags.RUN) | {"--context", "--json", "--quiet"}
+    own = {"--with", "--continue", "--context", "--json", "--quiet"}
+    assert _options(_run_parser()) == flags.option_strings(flags.RUN) | own
 
 
 def test_the_magic_offers_exactly_the_magic_flags_of_the_table_and_its_own():
     from nbreason import flags
     from nbreason.magic import ReasonMagics
 
-    own = {"--with", "--check", "-o", "--output", "--quiet"}
+    own = {"--with", "--check", "--continue", "--return", "-o", "--output", "--quiet"}
     assert _options(ReasonMagics.reason.parser) == flags.option_strings(flags.MAGIC) | own
 
 

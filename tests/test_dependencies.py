@@ -10,8 +10,9 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# Imported only when the embedded model runs; installed by the extras that need it.
-OPTIONAL = {"xllamacpp": "local"}
+# Imported only where they are needed, and installed by the extras that need them: the embedded
+# model's runtime, and the readers of Parquet and Excel files passed with `nbreason run --with`.
+OPTIONAL = {"xllamacpp": "local", "pyarrow": "data", "openpyxl": "data"}
 
 
 def _name(requirement: str) -> str:

@@ -77,8 +77,8 @@ FLAG = re.compile(r"(?<![\w-])(--[a-z][a-z-]*|-o)(?![\w-])")
 def _surface_flags(surface: str) -> set[str]:
     from nbreason import flags
 
-    own = {"run": {"--context", "--json", "--quiet"},
-           "magic": {"--with", "--check", "-o", "--output", "--quiet"},
+    own = {"run": {"--with", "--continue", "--context", "--json", "--quiet"},
+           "magic": {"--with", "--check", "--continue", "--return", "-o", "--output", "--quiet"},
            "bench": {"--dataset", "--limit", "--skip", "--strategies", "--out", "--threads", "--summarize-only"}}
     return flags.option_strings(surface) | own[surface] | {"--help"}
 

@@ -258,3 +258,72 @@ def test_model_progress_without_widgets_is_a_line_per_tenth():
     for done in range(0, 1001):
         show(Progress("assembling m", done * 1000, 1_000_000))
     assert len(lines) == 11 and lines[0] == "assembling m: 0% (0 / 1 MB)" and lines[-1].startswith("assembling m: 100%")
+
+
+# -- follow-ups (--continue) and variables back (--return) ----------------------------------------
+
+FIRST_CELL = [Reply("```python\ntemps = {'Oslo': 6, 'Cairo': 23}\nprint(id(temps))\n```"), Reply("FINAL ANSWER: Cairo")]
+SECOND_CELL = [Reply("```python\nprint(id(temps))\ncoldest = min(temps, key=temps.get)\nprint(coldest)\n```"),
+               Reply("FINAL ANSWER: Oslo")]
+
+
+def test_continue_without_an_earlier_run_is_a_one_line_usage_error(shell):
+    shell.user_ns.update(number=3)
+    with pytest.raises(UsageError, match=r"^--continue: no earlier %%reason run in this notebook to continue"):
+        magic.parse_options("--continue", shell)
+    with pytest.raises(UsageError, match=r"^--continue: no variable named nope in this notebook$"):
+        magic.parse_options("--continue nope", shell)
+    with pytest.raises(UsageError, match=r"^--continue: number is a int, not the result of a run"):
+        magic.parse_options("--continue number", shell)
+    with pytest.raises(UsageError, match=r"^--return: '2x' is not a valid Python name$"):
+        magic.parse_options("--return a,2x", shell)
+
+
+def test_a_follow_up_cell_reuses_the_sandbox_and_returns_variables(shell, capsys):
+    with ScriptedServer(FIRST_CELL + SECOND_CELL) as server:
+        shell.run_cell(f"%%reason --model scripted --base-url {server.base_url} --self-check off -o a\n"
+                       "Which city is warmest?")
+        kept = shell.user_ns["a"].sandbox
+        assert kept is not None  # open for a follow-up
+        shell.run_cell(f"%%reason --continue --return coldest --model scripted --base-url {server.base_url} "
+                       "--self-check off -o b\nAnd the coldest?")
+        assert "Earlier question: Which city is warmest?" in server.requests[2]["messages"][1]["content"]
+    a, b = shell.user_ns["a"], shell.user_ns["b"]
+    assert b.steps[0].execution.stdout_text.split()[0] == a.steps[0].execution.stdout_text.split()[0]
+    assert shell.user_ns["coldest"] == "Oslo" and b.returned == {"coldest": "Oslo"}
+    assert a.sandbox is None and b.sandbox is kept  # handed over, still open for the next follow-up
+    assert "continues: Which city is warmest? → Cairo" in capsys.readouterr().out
+    with ScriptedServer([Reply("FINAL ANSWER: done")]) as server:
+        shell.run_cell(f"%%reason --model scripted --base-url {server.base_url} --self-check off -o c\nAnything?")
+    assert b.sandbox is None and kept._km is None  # a run that does not continue it closes it
+
+
+@pytest.mark.timeout(240)
+def test_two_cells_in_a_real_kernel_continue_one_session_and_bring_a_value_back(monkeypatch, tmp_path):
+    with ScriptedServer(FIRST_CELL + SECOND_CELL) as server:
+        monkeypatch.setenv("NBREASON_BASE_URL", server.base_url)
+        monkeypatch.setenv("NBREASON_MODEL", "scripted")
+        nb = run_in_kernel(
+            "%load_ext nbreason",
+            "%%reason --continue\nq",
+            "%%reason --self-check off -o first\nWhich city is warmest?",
+            "%%reason --continue --return coldest --self-check off -o second\nAnd the coldest?",
+            "(first.steps[0].execution.stdout_text.split()[0] == second.steps[0].execution.stdout_text.split()[0],"
+            " coldest, second.continues.answer)",
+            monkeypatch=monkeypatch, tmp_path=tmp_path)
+    (error,) = nb.cells[1].outputs
+    assert error["text"].startswith("UsageError: --continue: no earlier %%reason run") and error["text"].count("\n") == 1
+    assert nb.cells[4].outputs[0]["data"]["text/plain"] == "(True, 'Oslo', 'Cairo')"
+    static = [o for o in nb.cells[3].outputs if o["output_type"] == "display_data"][-1]["data"]["text/html"]
+    assert "continues:" in static and "Which city is warmest?" in static and "Cairo" in static
+
+
+def test_unloading_closes_the_sandbox_the_last_run_kept(shell):
+    from tests.support.kernels import sandbox_kernel_pids
+
+    with ScriptedServer(list(SCRIPT)) as server:
+        shell.run_cell(f"%%reason --quiet --model scripted --base-url {server.base_url} -o r\nWhat is 2+2?")
+    assert shell.user_ns["r"].sandbox is not None and sandbox_kernel_pids()
+    magic.unload_ipython_extension(shell)
+    assert shell.user_ns["r"].sandbox is None and not sandbox_kernel_pids()
+    magic.load_ipython_extension(shell)  # the fixture unloads again

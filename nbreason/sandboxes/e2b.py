@@ -257,6 +257,25 @@ class E2BSandbox:
             raise await self._translate(exc) from exc
         return info.path
 
+    async def download(self, name: str, *, limit: int) -> bytes:
+        await self.start()
+        base = self._context.cwd.rstrip("/")
+        target = posixpath.normpath(posixpath.join(base, name))
+        if not target.startswith(base + "/"):
+            raise ValueError(f"{name!r} is outside the sandbox's working folder")
+        try:
+            info = await self._sandbox.files.get_info(target)
+            if (info.size or 0) > limit:
+                raise ValueError(f"{name} is {info.size:,} bytes, over the limit of {limit:,}")
+            data = await self._sandbox.files.read(target, format="bytes")
+        except ValueError:
+            raise
+        except Exception as exc:
+            raise await self._translate(exc) from exc
+        if len(data) > limit:
+            raise ValueError(f"{name} is {len(data):,} bytes, over the limit of {limit:,}")
+        return bytes(data)
+
     # --- running code ------------------------------------------------------------------------
 
     async def run_code(

@@ -341,6 +341,15 @@ class LocalSandbox:
         await asyncio.to_thread(target.write_bytes, data)
         return str(target)
 
+    async def download(self, name: str, *, limit: int) -> bytes:
+        """The bytes of `name` in the working folder, at most `limit` (ValueError past it).
+
+        The sandbox writes these files: each part of the path is opened without following a
+        symbolic link, so a link it planted cannot make us read a file outside its folder."""
+        if self.workdir is None:
+            raise ValueError("the sandbox has not started")
+        return await asyncio.to_thread(_read_inside, self.workdir, name, limit)
+
     # --- running code ------------------------------------------------------------------------
 
     async def run_code(
@@ -380,3 +389,26 @@ class LocalSandbox:
             except ValueError:
                 return f"killed by signal {-code}"
         return f"exit code {code}"
+
+
+def _read_inside(folder: Path, name: str, limit: int) -> bytes:
+    parts = [p for p in Path(name).parts if p not in ("", ".")]
+    if not parts or ".." in parts or Path(name).is_absolute():
+        raise ValueError(f"{name!r} is outside the sandbox's working folder")
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        file_fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd)
+    finally:
+        os.close(fd)
+    with os.fdopen(file_fd, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size > limit:
+            raise ValueError(f"{name} is {size:,} bytes, over the limit of {limit:,}")
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{name} grew past the limit of {limit:,} bytes while it was read")
+    return data

@@ -18,11 +18,11 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
 
-from ..events import (AttemptAnswer, BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, ModelCall,
-                      ModelDelta, Observation, Plan, Retry, RunStarted, Stopped, Vote)
+from ..events import (AttemptAnswer, BudgetUpdate, Check, Code, Continues, Decision, Error, Event, FinalAnswer,
+                      ModelCall, ModelDelta, Observation, Plan, Rebuilt, Retry, RunStarted, Stopped, Vote)
 from .safe import terminal_text
 from .templates import count_text, number_text
-from .html import competing_text, confidence_text
+from .html import competing_text, confidence_text, continues_text, rebuilt_text
 
 STREAM_TAIL = 400  # characters of streaming text shown while the model writes
 
@@ -53,7 +53,7 @@ class ConsoleView:
             return
         self._end_stream()
         handler = getattr(self, "_on_" + event.kind, None)
-        if self.quiet and not isinstance(event, (FinalAnswer, Error)):
+        if self.quiet and not isinstance(event, (FinalAnswer, Error, Rebuilt)):
             return
         if event.attempt and not isinstance(event, (FinalAnswer, RunStarted)) and handler:
             self.console.print(_text(f"── attempt {event.attempt}", style="dim cyan"), end=" ")
@@ -86,8 +86,14 @@ class ConsoleView:
 
     def _on_run_started(self, e: RunStarted) -> None:
         cfg = e.config if isinstance(e.config, dict) else {}
-        self.console.print(Panel(_text(e.question), title="nbreason", subtitle=_text(
+        body = _text(e.question)
+        if isinstance(e.continues, Continues):
+            body = Group(body, _text(continues_text(e.continues), style="dim"))
+        self.console.print(Panel(body, title="nbreason", subtitle=_text(
             f"model {cfg.get('model')} · sandbox {cfg.get('sandbox')} · protocol {cfg.get('protocol')}")))
+
+    def _on_rebuilt(self, e: Rebuilt) -> None:
+        self.console.print(_text(rebuilt_text(e), style="yellow"))
 
     def _on_model_call(self, e: ModelCall) -> None:
         u = e.usage

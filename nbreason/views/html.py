@@ -15,8 +15,8 @@ from __future__ import annotations
 from markupsafe import Markup
 
 from ..events import (
-    AttemptAnswer, BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, Observation, Plan, Retry,
-    RunStarted, Stopped, TallyEntry, Vote,
+    AttemptAnswer, BudgetUpdate, Check, Code, Continues, Decision, Error, Event, FinalAnswer, Observation, Plan,
+    Rebuilt, Retry, RunStarted, Stopped, TallyEntry, Vote,
 )
 from ..execution import ErrorRecord, ExecutionRecord, ResultRecord
 from ..result import RunFold, Step, fold
@@ -182,8 +182,30 @@ def budget_rows(started: RunStarted | None, budget: BudgetUpdate | None) -> list
 
 
 def header_html(started: RunStarted | None) -> Markup:
+    """The question, the model and sandbox, and for a follow-up a link to the run it continues."""
     config = started.config if started is not None and isinstance(started.config, dict) else {}
-    return render("header.html", started=started, config=config)
+    continues = started.continues if started is not None and isinstance(started.continues, Continues) else None
+    return render("header.html", started=started, config=config, continues=continues)
+
+
+def continues_text(continues: Continues) -> str:
+    """'continues: Which city is warmest? → Cairo'."""
+    question = continues.question if len(continues.question) <= 120 else continues.question[:119] + "…"
+    return f"continues: {question} → {continues.answer if continues.answer is not None else 'no answer'}"
+
+
+def notes_html(rebuilt: Rebuilt | None, started: RunStarted | None = None) -> Markup:
+    """Notes under the header: a rebuilt state; in a saved view, the earlier run's code too."""
+    notes = render("notes.html", notes=[rebuilt_text(rebuilt)] if rebuilt is not None else [])
+    continues = started.continues if started is not None and isinstance(started.continues, Continues) else None
+    if continues is not None and continues.code:
+        code = code_html("\n\n".join(block.strip("\n") for block in continues.code))
+        notes += render("earlier.html", code=code, blocks=len(continues.code))
+    return Markup(notes)
+
+
+def rebuilt_text(rebuilt: Rebuilt) -> str:
+    return f"rebuilt: {rebuilt.message}"
 
 
 def final_html(final: FinalAnswer) -> Markup:
@@ -220,6 +242,7 @@ def run_html(events, *, open_steps: bool = False) -> Markup:
     if run.vote is not None:
         parts.append(vote_html(run.vote))
     return render("run.html", header=header_html(run.started), budget=None, parts=parts,
+                  notes=notes_html(run.part(0).rebuilt, run.started),
                   errors=[error_line(e) for e in run.errors], final=final_html(run.final) if run.final else "")
 
 
@@ -231,6 +254,7 @@ def _part_html(run: RunFold, attempt: int, open_steps: bool) -> Markup:
         for key, label, spent, limit in budget_rows(part.started, part.budget)
     )
     return render("run.html", header=header_html(part.started), budget=budget,
+                  notes=notes_html(part.rebuilt, part.started),
                   parts=[step_html(step, open=open_steps) for step in run.steps_of(attempt)],
                   errors=[error_line(e) for e in part.errors], final=final_html(part.final) if part.final else "")
 
@@ -244,7 +268,13 @@ def event_text(event: Event) -> str | None:
 
 def _event_text(event: Event) -> str | None:
     if isinstance(event, RunStarted):
-        return f"? {event.question}\n  model {event.config.get('model')} · sandbox {event.config.get('sandbox')}"
+        cfg = event.config if isinstance(event.config, dict) else {}
+        text = f"? {event.question}\n  model {cfg.get('model')} · sandbox {cfg.get('sandbox')}"
+        if isinstance(event.continues, Continues):
+            text += f"\n  {continues_text(event.continues)}"
+        return text
+    if isinstance(event, Rebuilt):
+        return rebuilt_text(event)
     if isinstance(event, Plan):
         return f"\n[step {event.step}] plan\n{event.text}"
     if isinstance(event, Code):

@@ -36,9 +36,23 @@ def _general(value) -> str:
 TEMPLATES = {
     "header.html": (
         '{% if started is none %}<div><b>nbreason</b></div>{% else %}'
-        '<div class="nbreason-header"><div style="font-size:110%"><b>{{ started.question }}</b></div>'
+        '<div class="nbreason-header" id="nbreason-run-{{ started.run_id }}">'
+        '<div style="font-size:110%"><b>{{ started.question }}</b></div>'
+        '{% if continues %}<div class="nbreason-continues" style="color:#555">continues: '
+        '<a href="#nbreason-run-{{ continues.run_id }}" title="the earlier run this one follows" '
+        'style="color:#1a6fb5;text-decoration:underline">'
+        '{{ continues.question|truncate(120) }} → {{ continues.answer if continues.answer is not none else "no answer" }}'
+        '</a></div>{% endif %}'
         '<div style="color:#666">model <code>{{ config.get("model", "") }}</code>'
         ' · sandbox <code>{{ config.get("sandbox", "") }}</code></div></div>{% endif %}'
+    ),
+    "notes.html": (
+        '{% for note in notes %}<div class="nbreason-note" style="color:#8a6d00;margin:2px 0">{{ note }}</div>'
+        '{% endfor %}'
+    ),
+    "earlier.html": (
+        '<details class="nbreason-earlier"><summary>the earlier run\'s code ({{ blocks }} block{{ "s" if blocks != 1 }})'
+        '</summary>{{ code }}</details>'
     ),
     "outputs.html": (
         '{% for out in outputs %}'
@@ -87,7 +101,7 @@ TEMPLATES = {
         '{{ final.answer if final else "…" }}</summary>{{ body }}</details>'
     ),
     "run.html": (
-        '<div class="nbreason-run">{{ header }}'
+        '<div class="nbreason-run">{{ header }}{{ notes }}'
         '{% if budget is not none %}<div style="color:#666">{{ budget }}</div>{% endif %}'
         '{% for part in parts %}{{ part }}{% endfor %}'
         '{% for error in errors %}<pre style="color:#b00">{{ error }}</pre>{% endfor %}'

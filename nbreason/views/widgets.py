@@ -22,7 +22,7 @@ import ipywidgets as w
 
 from ..events import (
     BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, ModelCall, ModelDelta,
-    Observation, Plan, Retry, RunStarted, Stopped, Vote,
+    Observation, Plan, Rebuilt, Retry, RunStarted, Stopped, Vote,
 )
 from ..result import RunFold, Step
 from . import html as static
@@ -118,6 +118,8 @@ class RunView:
         self._flush_handle = None
 
         self.header = w.HTML(static.header_html(None))
+        self.notes = w.HTML()  # a follow-up's rebuilt state
+        self.notes.add_class("nbreason-notes")
         self.gauges = {key: Gauge(key, label) for key, label, _ in static.BUDGETS}
         self.status = w.HTML(render("status.html", text="starting…"))
         self.status.add_class("nbreason-status")
@@ -143,7 +145,7 @@ class RunView:
         self.export_button.on_click(self._export_clicked)
         self.export_output = w.Output()
         self.root = w.VBox([
-            self.header,
+            self.header, self.notes,
             w.VBox([g.box for g in self.gauges.values()]),
             self.status, self.steps, self.attempts, self.vote, self.errors, self.answer,
             w.HBox([self.stop_button, self.export_button]),
@@ -180,6 +182,8 @@ class RunView:
             self.header.value = static.header_html(event)
             for key, _, spent, limit in static.budget_rows(event, None):
                 self.gauges[key].set(spent, limit)
+        elif isinstance(event, Rebuilt):
+            self.notes.value = render("notes.html", notes=[static.rebuilt_text(event)])
         elif isinstance(event, BudgetUpdate):
             for key, _, spent, limit in static.budget_rows(self.started, event):
                 self.gauges[key].set(spent, limit)
@@ -203,7 +207,7 @@ class RunView:
     def _attempt_view(self, attempt: int) -> "RunView":
         if attempt not in self.attempt_views:
             view = RunView(nested=True, fold=self.fold)
-            for part in (view.header, view.stop_button, view.export_button):
+            for part in (view.header, view.notes, view.stop_button, view.export_button):
                 part.layout.display = "none"
             self.attempt_views[attempt] = view
             self.attempt_titles.setdefault(attempt, f"attempt {attempt}")

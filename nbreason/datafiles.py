@@ -1,0 +1,196 @@
+"""Data files for a run (`nbreason run --with PATH`): copied into the sandbox's working folder,
+and described to the model in a few lines instead of being pasted into the prompt.
+
+A table (CSV, TSV, Parquet, Excel, JSON) is described by its columns, their types, its rows and a
+few values, read here with pandas and bounded: only a head is parsed, rows are counted exactly
+for small files, by lines for larger ones, and not at all past COUNT_LIMIT (a 10 GB file is never
+read whole). Any other file is described by its name, size and type.
+
+A path that is missing, a folder, or that cannot be read is refused before anything starts, with
+one line (`DataFileError`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+import os
+import shutil
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+HEAD_ROWS = 5  # rows parsed to learn the columns and show a few values
+SHOWN_ROWS = 3
+MAX_COLUMNS = 30  # described; the rest are counted
+EXACT_LIMIT = 32 * 2**20  # files up to this size are read whole to count their rows exactly
+COUNT_LIMIT = 512 * 2**20  # larger files up to this size have their lines counted; beyond, rows are not counted
+SAMPLE_CHARS = 600
+
+TABLES = {".csv": "CSV", ".tsv": "TSV", ".tab": "TSV", ".parquet": "Parquet", ".pq": "Parquet",
+          ".xlsx": "Excel", ".xlsm": "Excel", ".xls": "Excel", ".json": "JSON", ".jsonl": "JSON lines",
+          ".ndjson": "JSON lines"}
+NEEDS = {"Parquet": "pyarrow", "Excel": "openpyxl"}  # pandas reads these formats with these packages
+
+
+class DataFileError(ValueError):
+    """A data file that cannot be given to a run; the message names it and says why."""
+
+
+@dataclass(frozen=True)
+class DataFile:
+    path: Path  # resolved, on this machine
+    name: str  # its name in the sandbox's working folder
+    size: int
+    description: str  # what the model is told
+
+    def to_json(self) -> dict:
+        return {"path": str(self.path), "name": self.name, "size": self.size}
+
+
+def size_text(size: int) -> str:
+    for unit, scale in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} bytes"
+
+
+def describe(path: str | os.PathLike, *, with_sample: bool = True) -> DataFile:
+    """Check a data file and describe it. DataFileError when it is missing, a folder, not a regular
+    file, or unreadable."""
+    given = str(path)
+    target = Path(path).expanduser()
+    try:
+        info = target.stat()
+    except FileNotFoundError:
+        raise DataFileError(f"--with {given}: no such file") from None
+    except OSError as exc:
+        raise DataFileError(f"--with {given}: cannot read it ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise DataFileError(f"--with {given}: is a folder; give the files in it one by one")
+    if not stat.S_ISREG(info.st_mode):  # a FIFO or a device: reading it could block or never end
+        raise DataFileError(f"--with {given}: not a regular file")
+    try:
+        with open(target, "rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise DataFileError(f"--with {given}: cannot read it ({exc.strerror or exc})") from None
+    resolved = target.resolve()
+    name = resolved.name
+    text = f"{name}: a file in the working folder, {size_text(info.st_size)}"
+    if with_sample:
+        text = _describe_table(resolved, info.st_size, text) or _describe_other(resolved, text)
+    return DataFile(resolved, name, info.st_size, text)
+
+
+def check_names(files: list[DataFile]) -> None:
+    """Two files of one name would overwrite each other in the working folder."""
+    seen: dict[str, Path] = {}
+    for file in files:
+        if file.name in seen and seen[file.name] != file.path:
+            raise DataFileError(f"--with: two files are named {file.name} ({seen[file.name]} and {file.path}); "
+                                "rename one")
+        seen[file.name] = file.path
+
+
+def _describe_other(path: Path, text: str) -> str:
+    kind, _ = mimetypes.guess_type(path.name)
+    return f"{text}, type {kind or 'unknown'}"
+
+
+def _describe_table(path: Path, size: int, text: str) -> str | None:
+    kind = TABLES.get(path.suffix.lower())
+    if kind is None:
+        return None
+    need = NEEDS.get(kind)
+    if need:
+        try:
+            __import__(need)
+        except ImportError:
+            return f"{text}, {kind} (not described here: reading it needs the {need} package)"
+    try:
+        head, rows = _read(path, kind, size)
+    except Exception as exc:  # not the table its name says: described as a file, with why
+        reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        return _describe_other(path, text) + f" (could not be read as {kind}: {reason})"
+    columns = [f"{c} ({head[c].dtype})" for c in list(head.columns)[:MAX_COLUMNS]]
+    more = f" and {len(head.columns) - MAX_COLUMNS} more" if len(head.columns) > MAX_COLUMNS else ""
+    lines = [f"{text}, {kind}, {rows}, {len(head.columns)} columns: {', '.join(columns)}{more}"]
+    sample = head.head(SHOWN_ROWS).to_string(max_cols=12, max_colwidth=30)
+    if len(sample) > SAMPLE_CHARS:
+        sample = sample[:SAMPLE_CHARS] + " …"
+    lines.append("first rows:\n" + sample)
+    return "\n".join(lines)
+
+
+def _read(path: Path, kind: str, size: int):
+    """(the first HEAD_ROWS rows as a DataFrame, the row count as text)."""
+    import pandas as pd
+
+    if kind in ("CSV", "TSV"):
+        sep = "\t" if kind == "TSV" else ","
+        if size <= EXACT_LIMIT:
+            whole = pd.read_csv(path, sep=sep)
+            return whole.head(HEAD_ROWS), f"{len(whole):,} rows"
+        return pd.read_csv(path, sep=sep, nrows=HEAD_ROWS), _lines(path, size, header=True)
+    if kind == "JSON lines":
+        if size <= EXACT_LIMIT:
+            whole = pd.read_json(path, lines=True)
+            return whole.head(HEAD_ROWS), f"{len(whole):,} rows"
+        return pd.read_json(path, lines=True, nrows=HEAD_ROWS), _lines(path, size, header=False)
+    if kind == "JSON":
+        if size > EXACT_LIMIT:  # one document: no way to read a head of it
+            raise ValueError(f"larger than {size_text(EXACT_LIMIT)}, not parsed here")
+        whole = pd.read_json(path)
+        return whole.head(HEAD_ROWS), f"{len(whole):,} rows"
+    if kind == "Parquet":
+        import pyarrow.parquet as pq
+
+        parquet = pq.ParquetFile(path)  # the row count is in the file's footer
+        batch = next(parquet.iter_batches(batch_size=HEAD_ROWS), None)
+        head = batch.to_pandas() if batch is not None else parquet.schema_arrow.empty_table().to_pandas()
+        return head, f"{parquet.metadata.num_rows:,} rows"
+    if kind == "Excel":
+        head = pd.read_excel(path, nrows=HEAD_ROWS)
+        rows = "rows not counted"
+        if path.suffix.lower() != ".xls":
+            import openpyxl
+
+            book = openpyxl.load_workbook(path, read_only=True)
+            try:
+                sheet = book.worksheets[0]
+                if sheet.max_row:
+                    rows = f"about {max(0, sheet.max_row - 1):,} rows (first sheet)"
+            finally:
+                book.close()
+        return head, rows
+    raise ValueError(f"unknown kind {kind}")
+
+
+def _lines(path: Path, size: int, *, header: bool) -> str:
+    if size > COUNT_LIMIT:
+        return f"rows not counted ({size_text(size)})"
+    count = 0
+    last = b"\n"
+    with open(path, "rb") as fh:
+        while chunk := fh.read(4 * 2**20):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    count += last != b"\n"  # a last line without its newline
+    return f"about {max(0, count - header):,} rows (counted by lines)"
+
+
+async def place(sandbox, file: DataFile) -> str:
+    """Copy the file into the sandbox's working folder; its path there.
+
+    A local sandbox shares this machine's disk: the file is copied, never held in memory whole.
+    Other sandboxes (E2B) get it through `Sandbox.upload`."""
+    workdir = getattr(sandbox, "workdir", None)
+    if isinstance(workdir, Path):
+        target = (workdir / file.name).resolve()
+        if not target.is_relative_to(workdir):
+            raise DataFileError(f"--with {file.path}: its name leads outside the working folder")
+        await asyncio.to_thread(shutil.copyfile, file.path, target)
+        return str(target)
+    data = await asyncio.to_thread(file.path.read_bytes)
+    return await sandbox.upload(file.name, data)

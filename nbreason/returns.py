@@ -1,0 +1,278 @@
+"""Variables back from the sandbox into the notebook (`%%reason --return NAME[,NAME]`,
+`reason(..., returns=[...])`).
+
+After the run, code in the sandbox pickles each named variable into a file in its working folder
+(a matplotlib figure, or an Axes, is drawn to a PNG instead), the notebook reads the files back,
+and `RunResult.returned` holds the values. Each is capped at MAX_BYTES; a name the run left
+undefined, or one too large, is a one-line note and the other names still come back.
+
+The trust boundary. The sandbox runs code the model wrote; unpickling runs whatever callables a
+pickle names, in the notebook's own process. So a pickle from the sandbox is read by
+`SafeUnpickler`, which resolves only the classes and functions listed in ALLOWED (plain Python
+containers and values, datetime, decimal, fractions, uuid, numpy arrays and scalars, pandas data
+structures) and refuses every other name, with a message naming it. A class the model defined
+(its `__reduce__` could name `os.system`), `eval`, `getattr`, a reader such as `pandas.read_pickle`:
+none of them can be named, so none of them runs. Figures come back as PNG bytes checked by their
+signature and wrapped in `IPython.display.Image`, not as figure objects: unpickling a figure
+would need hundreds of matplotlib classes allowed.
+"""
+
+from __future__ import annotations
+
+import _compat_pickle
+import io
+import json
+import pickle
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_BYTES = 50 * 2**20  # per variable
+FOLDER = ".nbreason_return"
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+class ReturnError(ValueError):
+    """The names asked for cannot be used (not Python names)."""
+
+
+class Refused(pickle.UnpicklingError):
+    """A pickle from the sandbox names something that may not be loaded into the notebook."""
+
+
+def check_names(names) -> list[str]:
+    """`"a, b"` or `["a", "b"]` as a list of names; ReturnError for anything that is not a name."""
+    if isinstance(names, str):
+        names = names.split(",")
+    cleaned = [str(n).strip() for n in names if str(n).strip()]
+    bad = [n for n in cleaned if not n.isidentifier()]
+    if bad:
+        raise ReturnError(f"--return: {', '.join(map(repr, bad))} {'is' if len(bad) == 1 else 'are'} "
+                          "not a valid Python name")
+    return list(dict.fromkeys(cleaned))
+
+
+# --- what may be loaded ----------------------------------------------------------------------
+
+def _names(module: str, *names: str) -> set[tuple[str, str]]:
+    return {(module, name) for name in names}
+
+
+ALLOWED: set[tuple[str, str]] = (
+    _names("builtins", "list", "dict", "set", "frozenset", "tuple", "bytearray", "bytes", "str", "int", "float",
+           "complex", "bool", "slice", "range", "Ellipsis", "NotImplemented")
+    | _names("collections", "OrderedDict", "defaultdict", "deque", "Counter")
+    | _names("copyreg", "_reconstructor")  # object.__new__(cls) for a cls that is itself checked here
+    | _names("datetime", "date", "datetime", "time", "timedelta", "timezone")
+    | _names("zoneinfo", "ZoneInfo")
+    | _names("decimal", "Decimal") | _names("fractions", "Fraction") | _names("uuid", "UUID")
+    # numpy: arrays (also masked and record arrays), dtypes and scalars. In numpy 1 the same
+    # functions live in numpy.core.
+    | _names("numpy", "ndarray", "dtype", "bool_", "record", "recarray")
+    | _names("numpy.ma", "MaskedArray") | _names("numpy.ma.core", "MaskedArray", "_mareconstruct")
+    | _names("numpy.rec", "recarray", "record")
+    | {(f"numpy.{core}.{module}", name) for core in ("core", "_core")
+       for module, name in (("multiarray", "_reconstruct"), ("multiarray", "scalar"), ("numeric", "_frombuffer"))}
+    # pandas: its data structures, dtypes, and the functions their pickles rebuild them with
+    | _names("pandas", "DataFrame", "Series", "Index", "MultiIndex", "RangeIndex", "DatetimeIndex", "TimedeltaIndex",
+             "PeriodIndex", "IntervalIndex", "CategoricalIndex", "Categorical", "Timestamp", "Timedelta", "Period",
+             "Interval", "NA", "NaT", "CategoricalDtype", "DatetimeTZDtype", "PeriodDtype", "IntervalDtype",
+             "StringDtype", "BooleanDtype", "SparseDtype", "ArrowDtype", "Int8Dtype", "Int16Dtype", "Int32Dtype",
+             "Int64Dtype", "UInt8Dtype", "UInt16Dtype", "UInt32Dtype", "UInt64Dtype", "Float32Dtype", "Float64Dtype")
+    | _names("pandas.arrays", "ArrowExtensionArray", "ArrowStringArray", "BooleanArray", "DatetimeArray",
+             "FloatingArray", "IntegerArray", "IntervalArray", "NumpyExtensionArray", "PeriodArray", "SparseArray",
+             "StringArray", "TimedeltaArray")
+    | _names("pandas.core.frame", "DataFrame") | _names("pandas.core.series", "Series")
+    | _names("pandas.core.indexes.base", "_new_Index", "Index")
+    | _names("pandas.core.indexes.datetimes", "_new_DatetimeIndex")
+    | _names("pandas.core.indexes.multi", "MultiIndex")
+    | _names("pandas.core.internals.managers", "BlockManager", "SingleBlockManager")
+    | _names("pandas._libs.internals", "_unpickle_block")
+    | _names("pandas._libs.arrays", "__pyx_unpickle_NDArrayBacked")
+    | _names("pandas._libs.interval", "__pyx_unpickle_IntervalMixin", "Interval")
+    | _names("pandas._libs.missing", "NA", "C_NA")
+    | _names("pandas._libs.tslibs.nattype", "_nat_unpickle")
+    | _names("pandas._libs.tslibs.timestamps", "_unpickle_timestamp", "Timestamp")
+    | _names("pandas._libs.tslibs.timedeltas", "_timedelta_unpickle", "Timedelta")
+    | _names("pandas._libs.tslibs.period", "Period")
+    # pandas' Arrow-backed strings: buffers and types, the arrays checked once rebuilt (below)
+    | _names("pyarrow.lib", "py_buffer", "type_for_alias", "chunked_array")
+)
+
+# Date offsets (Day, MonthEnd, …) are classes of one module: any subclass of its BaseOffset.
+OFFSETS_MODULE = "pandas._libs.tslibs.offsets"
+
+
+def _validated_arrow_array(data):
+    """pyarrow rebuilds an array from buffers without checking them: check it, fully."""
+    from pyarrow.lib import _restore_array
+
+    array = _restore_array(data)
+    array.validate(full=True)
+    return array
+
+
+class SafeUnpickler(pickle.Unpickler):
+    """An unpickler that loads only what ALLOWED names (see the module docstring)."""
+
+    def find_class(self, module: str, name: str):
+        # Old protocols spell some names the Python 2 way (__builtin__.exec): checked as they load.
+        module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
+        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
+        if (module, name) == ("pyarrow.lib", "_restore_array"):
+            return _validated_arrow_array
+        if (module, name) in ALLOWED:
+            return super().find_class(module, name)
+        if module == OFFSETS_MODULE and name.isidentifier():
+            from pandas._libs.tslibs import offsets
+
+            found = getattr(offsets, name, None)
+            if isinstance(found, type) and issubclass(found, offsets.BaseOffset):
+                return found
+        raise Refused(f"{module}.{name}")
+
+
+def safe_loads(data: bytes) -> Any:
+    """Unpickle data that came from the sandbox. Refused (naming the class or function) when the
+    pickle names anything outside ALLOWED."""
+    return SafeUnpickler(io.BytesIO(data)).load()
+
+
+# --- in the sandbox ---------------------------------------------------------------------------
+
+SANDBOX_CODE = '''
+def _nbreason_return(names, folder, cap):
+    import io, json, os, pickle, sys
+    zoneinfo = sys.modules.get("zoneinfo")
+    figure = getattr(sys.modules.get("matplotlib.figure"), "Figure", None)
+    artist = getattr(sys.modules.get("matplotlib.artist"), "Artist", None)
+
+    class Sink:
+        """Writes up to the cap, then only counts: the report gives the exact size either way."""
+        def __init__(self, path):
+            self.file, self.size = open(path, "wb"), 0
+        def write(self, data):
+            size = memoryview(data).nbytes  # protocol 5 hands large buffers over as PickleBuffer
+            self.size += size
+            if self.size <= cap:
+                self.file.write(data)
+            return size
+
+    class Pickler(pickle.Pickler):
+        def reducer_override(self, obj):
+            if zoneinfo is not None and isinstance(obj, zoneinfo.ZoneInfo):
+                return zoneinfo.ZoneInfo, (obj.key,)  # by its key, not through getattr
+            return NotImplemented
+
+    os.makedirs(folder, exist_ok=True)
+    for old in os.listdir(folder):
+        os.remove(os.path.join(folder, old))
+    report = {}
+    space = globals()
+    for name in names:
+        if name not in space:
+            report[name] = {"status": "missing"}
+            continue
+        value = space[name]
+        kind = type(value).__module__ + "." + type(value).__qualname__
+        if artist is not None and figure is not None and isinstance(value, artist) and not isinstance(value, figure):
+            value = value.get_figure() or value
+        sink = Sink(os.path.join(folder, name))
+        try:
+            if figure is not None and isinstance(value, figure):
+                buffer = io.BytesIO()
+                value.savefig(buffer, format="png", bbox_inches="tight")
+                sink.write(buffer.getvalue())
+                how = "png"
+            else:
+                Pickler(sink, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+                how = "pickle"
+        except Exception as exc:
+            report[name] = {"status": "unpicklable", "type": kind, "why": f"{type(exc).__name__}: {exc}"[:200]}
+            continue
+        finally:
+            sink.file.close()
+        if sink.size > cap:
+            os.remove(os.path.join(folder, name))
+            report[name] = {"status": "too big", "type": kind, "size": sink.size}
+        else:
+            report[name] = {"status": "ok", "type": kind, "size": sink.size, "how": how}
+    sys.stdout.write(json.dumps(report) + "\\n")
+
+_nbreason_return(%(names)r, %(folder)r, %(cap)d)
+del _nbreason_return
+'''
+
+
+@dataclass
+class Returned:
+    """What came back: the values by name, and a note for each name that did not."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _size(size: Any) -> str:
+    from .datafiles import size_text
+
+    return size_text(size) if isinstance(size, int) and not isinstance(size, bool) else "an unknown size"
+
+
+async def fetch(sandbox, names: list[str], *, timeout: float = 60.0, limit: int | None = None) -> Returned:
+    """Bring `names` back from `sandbox`. Never raises for what the run did: each failure is a note."""
+    limit = MAX_BYTES if limit is None else limit
+    out = Returned()
+    try:
+        keep = await sandbox.upload(f"{FOLDER}/.keep", b"")  # where the working folder is, in the sandbox
+        folder = keep.rsplit("/", 1)[0]
+        execution = await sandbox.run_code(SANDBOX_CODE % {"names": names, "folder": folder, "cap": limit},
+                                           timeout=timeout)
+    except Exception as exc:
+        out.notes.append(f"--return: nothing came back: {type(exc).__name__}: {exc}")
+        return out
+    report = _report(execution)
+    if report is None:
+        why = f"{execution.error.name}: {execution.error.value}" if execution.error else "no report"
+        out.notes.append(f"--return: nothing came back ({why})")
+        return out
+    for name in names:
+        entry = report.get(name) if isinstance(report.get(name), dict) else {}
+        status, kind = entry.get("status"), str(entry.get("type", "value"))[:120]  # the sandbox wrote these
+        if status == "missing":
+            out.notes.append(f"--return {name}: the run did not define {name}")
+        elif status == "too big":
+            out.notes.append(f"--return {name}: not returned: the {kind} is {_size(entry.get('size'))} pickled, "
+                             f"over the {_size(limit)} limit")
+        elif status == "unpicklable":
+            out.notes.append(f"--return {name}: a {kind} cannot be sent back ({str(entry.get('why', ''))[:200]})")
+        elif status == "ok":
+            try:
+                out.values[name] = await _read_back(sandbox, name, entry.get("how"), limit)
+            except Refused as exc:
+                out.notes.append(f"--return {name}: refused: the {kind} needs {exc}, which is not loaded into the "
+                                 "notebook (only plain data crosses from the sandbox: built-in values, numpy, pandas, "
+                                 "datetime; figures come back as images); convert it in the run, e.g. to a dict")
+            except Exception as exc:
+                out.notes.append(f"--return {name}: could not be read back ({type(exc).__name__}: {exc})")
+        else:
+            out.notes.append(f"--return {name}: the sandbox said nothing about it")
+    return out
+
+
+def _report(execution) -> dict | None:
+    lines = "".join(execution.logs.stdout).strip().splitlines()
+    try:
+        report = json.loads(lines[-1]) if lines else None
+    except ValueError:
+        return None
+    return report if isinstance(report, dict) else None
+
+
+async def _read_back(sandbox, name: str, how: Any, limit: int) -> Any:
+    data = await sandbox.download(f"{FOLDER}/{name}", limit=limit)
+    if how == "png":
+        if not data.startswith(PNG):
+            raise ValueError("the figure is not a PNG image")
+        from IPython.display import Image
+
+        return Image(data=data, format="png")
+    return safe_loads(data)

@@ -1,0 +1,167 @@
+"""Follow-up questions: a run that continues an earlier one in the same Python session, through the
+Python API, a real kernel and the scripted server."""
+
+from __future__ import annotations
+
+import pytest
+
+from nbreason.config import RunConfig
+from nbreason.events import Error, Rebuilt, RunStarted
+from nbreason.followup import FollowupError, continues_of, digest
+from nbreason.runner import reason
+from nbreason.trace import read_trace
+from tests.support.kernels import sandbox_kernel_pids
+from tests.support.scripted_server import Reply, ScriptedServer
+
+FIRST = [Reply("Find the warmest.\n```python\ntemps = {'Oslo': 6, 'Lisbon': 18, 'Cairo': 23}\n"
+               "warmest = max(temps, key=temps.get)\nprint(id(temps))\nprint(warmest)\n```"),
+         Reply("FINAL ANSWER: Cairo")]
+SECOND = [Reply("Reuse temps.\n```python\nprint(id(temps))\nprint(sorted(temps, key=temps.get)[0])\n```"),
+          Reply("FINAL ANSWER: Oslo")]
+
+
+def config(server: ScriptedServer, **kw) -> RunConfig:
+    base = dict(model="scripted", base_url=server.base_url, api_key="sk-test", protocol="text", exec_timeout=20,
+                self_check="off")
+    return RunConfig(**(base | kw))
+
+
+def printed(result, step: int = 0) -> list[str]:
+    return result.steps[step].execution.stdout_text.split()
+
+
+async def test_a_follow_up_runs_in_the_same_session_and_sees_the_same_objects():
+    with ScriptedServer(FIRST + SECOND) as server:
+        first = await reason("Which city is warmest?", config=config(server), keep_sandbox=True)
+        assert first.sandbox is not None and first.answer == "Cairo"
+        second = await reason("Now the coldest?", config=config(server), follows=first)
+    assert second.answer == "Oslo"
+    assert printed(second)[0] == printed(first)[0]  # the same dict object: the sandbox was reused
+    assert first.sandbox is None  # handed over to the follow-up, which closed it at its end
+    assert not any(isinstance(e, Rebuilt) for e in second.events)
+    continues = second.continues
+    assert (continues.question, continues.answer, continues.run_id) == (
+        "Which city is warmest?", "Cairo", first.events[0].run_id)
+    assert not sandbox_kernel_pids()
+
+
+async def test_the_model_sees_a_short_digest_of_the_earlier_run_in_its_first_request():
+    with ScriptedServer(FIRST + SECOND) as server:
+        first = await reason("Which city is warmest?", config=config(server), keep_sandbox=True)
+        await reason("Now the coldest?", config=config(server), follows=first)
+        question = server.requests[2]["messages"][1]["content"]
+    assert question.startswith("This question follows an earlier one")
+    assert "Earlier question: Which city is warmest?" in question and "Its answer: Cairo" in question
+    assert "temps = {'Oslo': 6" in question  # the code that ran cleanly
+    assert question.endswith("The question now: Now the coldest?")
+    assert len(server.requests[2]["messages"]) == 2  # the digest, not the earlier conversation
+
+
+def test_the_digest_keeps_the_newest_code_within_its_limit():
+    from nbreason.events import Continues
+
+    blocks = [f"x{i} = {i}\n" + "# filler\n" * 40 for i in range(20)]
+    text = digest(Continues(question="q", answer="a", code=blocks))
+    assert len(text) < 2_000 and "x19 = 19" in text and "x0 = 0" not in text
+    assert "earlier blocks not shown" in text
+
+
+async def test_a_follow_up_whose_sandbox_was_closed_rebuilds_the_state_and_says_so():
+    with ScriptedServer(FIRST + SECOND) as server:
+        first = await reason("Which city is warmest?", config=config(server), keep_sandbox=True)
+        await first.close()
+        seen = []
+        second = await reason("Now the coldest?", config=config(server), follows=first, subscribers=[seen.append])
+    (rebuilt,) = [e for e in second.events if isinstance(e, Rebuilt)]
+    assert rebuilt.why == "the earlier run's sandbox was closed" and (rebuilt.blocks, rebuilt.ran) == (1, 1)
+    assert second.events.index(rebuilt) == 1 and rebuilt in seen  # right after the start, seen by every view
+    assert second.answer == "Oslo" and printed(second)[1] == "Oslo"  # temps is back
+    assert printed(second)[0] != printed(first)[0]  # a new object, rebuilt by re-running the code
+
+
+async def test_a_kept_sandbox_whose_kernel_restarted_is_rebuilt():
+    with ScriptedServer(FIRST + SECOND) as server:
+        first = await reason("Which city is warmest?", config=config(server), keep_sandbox=True)
+        kept = first.sandbox
+        await kept.restart()  # the variables are gone, the object is still open
+        second = await reason("Now the coldest?", config=config(server), follows=first)
+    (rebuilt,) = [e for e in second.events if isinstance(e, Rebuilt)]
+    assert "lost its state" in rebuilt.why and second.answer == "Oslo"
+    assert kept._km is None  # the stale sandbox was closed, not leaked
+
+
+async def test_a_follow_up_of_a_trace_rebuilds_in_a_new_sandbox_and_records_the_chain(tmp_path):
+    with ScriptedServer(FIRST + SECOND + [Reply("```python\nprint(len(temps))\n```"), Reply("FINAL ANSWER: 3")]) \
+            as server:
+        await reason("Which city is warmest?", config=config(server, trace=str(tmp_path / "one.jsonl")))
+        second = await reason("Now the coldest?", config=config(server, trace=str(tmp_path / "two.jsonl")),
+                              follows=str(tmp_path / "one.jsonl"))
+        third = await reason("How many cities?", config=config(server), follows=str(tmp_path / "two.jsonl"))
+    started = read_trace(tmp_path / "two.jsonl")[0]
+    assert isinstance(started, RunStarted) and started.continues.trace == str(tmp_path / "one.jsonl")
+    (rebuilt,) = [e for e in second.events if isinstance(e, Rebuilt)]
+    assert rebuilt.why == "the earlier run ran in another process"
+    # The third run rebuilds the whole chain: the first run's code, then the second's.
+    (rebuilt,) = [e for e in third.events if isinstance(e, Rebuilt)]
+    assert (rebuilt.blocks, rebuilt.ran, rebuilt.failed) == (2, 2, "") and third.answer == "3"
+    assert third.continues.setup == started.continues.code
+
+
+async def test_a_rebuild_that_fails_says_where_and_the_run_goes_on():
+    script = [Reply("```python\nimport random\nx = 1\n```"), Reply("```python\nprint(x)\n```"), Reply("FINAL ANSWER: 1"),
+              Reply("```python\nprint(2)\n```"), Reply("FINAL ANSWER: 2")]
+    with ScriptedServer(script) as server:
+        first = await reason("x?", config=config(server))
+        first.final.code[0] = "raise RuntimeError('gone')"  # what a trace of a broken environment would hold
+        second = await reason("y?", config=config(server), follows=first)
+    (rebuilt,) = [e for e in second.events if isinstance(e, Rebuilt)]
+    assert rebuilt.failed == "RuntimeError: gone" and rebuilt.ran == 0
+    assert "stopped at block 1 of 2 (RuntimeError: gone)" in rebuilt.message
+    assert second.answer == "2"
+
+
+@pytest.mark.parametrize("follows,message", [
+    ("missing.jsonl", "--continue missing.jsonl: no such file"),
+    (42, "cannot continue a int"),
+])
+async def test_what_cannot_be_continued_is_one_line_before_anything_starts(follows, message, tmp_path):
+    with pytest.raises(FollowupError, match=message):
+        await reason("q", config=RunConfig(model="none", base_url="http://127.0.0.1:9/v1"), follows=follows)
+
+
+def test_a_file_that_is_not_a_trace_cannot_be_continued(tmp_path):
+    path = tmp_path / "notes.jsonl"
+    path.write_text("hello\nworld\n")
+    with pytest.raises(FollowupError, match=r"not an nbreason trace"):
+        continues_of(str(path))
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    with pytest.raises(FollowupError, match="is a folder"):
+        continues_of(str(folder))
+
+
+async def test_several_attempts_cannot_continue_a_run():
+    with pytest.raises(FollowupError, match="needs one attempt"):
+        await reason("q", config=RunConfig(model="none", base_url="http://127.0.0.1:9/v1", attempts=2),
+                     follows="x.jsonl")
+
+
+async def test_every_view_shows_the_link_and_the_rebuild(tmp_path):
+    from nbreason.export import report_html
+    from nbreason.views.html import run_text
+    from nbreason.views.widgets import RunView
+
+    with ScriptedServer(FIRST + SECOND) as server:
+        first = await reason("Which city is warmest?", config=config(server))
+        view = RunView()
+        second = await reason("Now the coldest?", config=config(server), follows=first, subscribers=[view.on_event])
+    header = str(view.header.value)
+    assert "continues:" in header and "Which city is warmest?" in header and "→" in header and "Cairo" in header
+    anchor = f'href="#nbreason-run-{first.events[0].run_id}"'
+    assert anchor in header
+    assert "the earlier run&#39;s sandbox was closed" in str(view.notes.value)
+    text = run_text(second.events)
+    assert "continues: Which city is warmest? → Cairo" in text and "rebuilt" in text
+    report = report_html(second.events)
+    assert "continues:" in report and "rebuilt by re-running" in report
+    assert not [e for e in second.events if isinstance(e, Error)]
