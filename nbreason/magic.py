@@ -1,10 +1,7 @@
 """`%load_ext nbreason`: the `%%reason` cell magic, `%reason_config`, `%reason_export` and `%reason_replay`.
 
-A plain cell magic would block the kernel's thread, and a blocked kernel never sees the
-Stop button's click. So an input transformer rewrites a `%%reason` cell into
-`await nbreason.magic._run_cell(line, cell)`: the cell becomes an async cell awaited on the
-kernel's own event loop. It still blocks (Run All and nbclient wait for it), while
-ipykernel >= 7.4 keeps handling widget messages, so Stop works mid-run.
+What a `%%reason` cell does once it runs (and why it is rewritten into an awaited call so that
+Stop works mid-run) is in nbreason/cell.py; this module registers the magics and their options.
 
 Defaults come from the `Reason` configurable (`%config Reason.model = "..."`, or
 `c.Reason.max_steps = 4` in an IPython config file) on top of nbreason's own config file and
@@ -18,7 +15,6 @@ import concurrent.futures
 import dataclasses
 import sys
 
-from IPython import get_ipython
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import (ArgDecorator, argument, construct_parser, kwds, magic_arguments,
@@ -29,12 +25,11 @@ from traitlets.config import Configurable
 from . import config as nbconfig
 from . import flags
 from .allowed import Allowed
+from .cell import _close_quietly, _magics, _set_defaults, _solution_code, run_cell, transform
 from .config import RunConfig, allowed
 
 REPLAY_SPEED = Allowed(float, low=0, above=True)
 
-MAGIC = "%%reason"
-STOP_NEEDS = (7, 4)  # first ipykernel that dispatches comm messages while an async cell awaits
 
 
 NONE = "none"  # a Reason value meaning the setting's own none ("no limit"); None means "not set here"
@@ -74,32 +69,6 @@ Reason = type("Reason", (Configurable,), {
                "NBREASON_* environment variables, then built-in defaults; \"none\" clears a limit.",
     **{f.name: _trait(f) for f in dataclasses.fields(RunConfig)},
 })
-
-
-def _kernel_version() -> tuple[int, ...] | None:
-    try:
-        import ipykernel
-    except ImportError:
-        return None
-    return tuple(int(p) for p in ipykernel.__version__.split(".")[:2] if p.isdigit())
-
-
-def stop_warning(version: tuple[int, ...] | None) -> str | None:
-    """What to tell users whose kernel cannot see a click while the cell runs."""
-    if version is None or version >= STOP_NEEDS:
-        return None
-    return (f"nbreason: ipykernel {'.'.join(map(str, version))} cannot handle button clicks while the cell "
-            "runs, so Stop will not respond; interrupt the kernel instead (or upgrade to ipykernel >= 7.4).")
-
-
-def _widgets_possible(shell) -> bool:
-    if getattr(shell, "kernel", None) is None:  # terminal IPython: nothing renders widgets
-        return False
-    try:
-        import ipywidgets  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 _REASON_DOC = """Answer the question in the cell by planning, writing and running code, step by step.
@@ -159,7 +128,7 @@ class ReasonMagics(Magics):
     @cell_magic
     def reason(self, line, cell):
         # Reached only when the input transformer is not active (e.g. run_cell_magic).
-        coro = _run_cell(line, cell)
+        coro = run_cell(line, cell)
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -270,240 +239,6 @@ class ReasonMagics(Magics):
         insert_below(code, self.shell)
 
 
-def _set_defaults(defaults) -> dict:
-    return {f.name: getattr(defaults, f.name) for f in dataclasses.fields(RunConfig)
-            if getattr(defaults, f.name) is not None}
-
-
-def _solution_code(result) -> list[str]:
-    for event in reversed(getattr(result, "events", None) or []):
-        if getattr(event, "kind", "") == "final":
-            return list(event.code)
-    return [s.code for s in getattr(result, "steps", []) if s.code]
-
-
-def parse_options(line: str, shell=None, defaults=None):
-    """The `%%reason` line as (RunConfig, run keyword arguments). Bad input -> UsageError."""
-    shell = shell or get_ipython()
-    args = parse_argstring(ReasonMagics.reason, line)
-    overrides = _set_defaults(defaults) if defaults is not None else {}
-    labels = {name: f"Reason.{name}" for name in overrides}  # set with %config or %reason_config
-    given, given_labels = flags.given(args, flags.MAGIC)
-    overrides.update(given)
-    labels.update(given_labels)
-    try:
-        config = nbconfig.load(overrides, labels=labels)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    if args.output and not args.output.isidentifier():
-        raise UsageError(f"-o: {args.output!r} is not a valid variable name")
-    namespace = shell.user_ns if shell is not None else {}
-    kwargs = {}
-    if args.with_:
-        names = [n.strip() for n in args.with_.split(",") if n.strip()]
-        missing = [n for n in names if n not in namespace]
-        if missing:
-            raise UsageError(f"--with: no variable named {', '.join(missing)} in this notebook")
-        kwargs["variables"] = {n: namespace[n] for n in names}
-    if args.check:
-        fn = namespace.get(args.check)
-        if not callable(fn):
-            raise UsageError(f"--check: {args.check!r} is not a function in this notebook")
-        kwargs["check"] = fn
-    if args.return_ is not None:
-        from .returns import ReturnError, check_names
-
-        try:
-            kwargs["returns"] = check_names(args.return_)
-        except ReturnError as exc:
-            raise UsageError(str(exc)) from None
-    if args.continue_ is not None:
-        kwargs["follows"] = _earlier(args.continue_, namespace, _magics(shell))
-    return config, kwargs, args
-
-
-def _earlier(name: str, namespace: dict, magics):
-    """The run `--continue [NAME]` continues: the RunResult in NAME, else the notebook's last run."""
-    from .result import RunResult
-
-    if not name:
-        earlier = magics.last if magics is not None else None
-        if earlier is None:
-            raise UsageError("--continue: no earlier %%reason run in this notebook to continue; run one first "
-                             "(or name a result kept with -o: --continue NAME)")
-        return earlier
-    if name not in namespace:
-        raise UsageError(f"--continue: no variable named {name} in this notebook")
-    if not isinstance(namespace[name], RunResult):
-        raise UsageError(f"--continue: {name} is a {type(namespace[name]).__name__}, not the result of a run "
-                         "(keep one with -o NAME)")
-    return namespace[name]
-
-
-def _given_again(kwargs: dict, namespace: dict) -> None:
-    """A follow-up that will rebuild its earlier state needs the notebook variables that state was
-    built from: pass those still in the notebook again."""
-    from .followup import continues_of
-
-    earlier = kwargs.get("follows")
-    if earlier is None or getattr(earlier, "sandbox", None) is not None:
-        return
-    variables = kwargs.setdefault("variables", {})
-    for name in continues_of(earlier).variables:
-        if name not in variables and name in namespace:
-            variables[name] = namespace[name]
-    if not variables:
-        del kwargs["variables"]
-
-
-async def _run_cell(line: str, cell: str):
-    """What a `%%reason` cell becomes. Returns None: the view (or text) already shows the run."""
-    shell = get_ipython()
-    magics = _magics(shell)
-    config, kwargs, args = parse_options(line, shell, magics.defaults if magics else None)
-    question = cell.strip()
-    if not question:
-        raise UsageError("write the question in the cell, below the %%reason line")
-
-    from .runner import reason
-
-    from .progress_display import TextProgress, WidgetProgress
-
-    stop = asyncio.Event()
-    events = []
-    subscribers = [events.append]
-    view = handle = show_progress = None
-    if args.quiet:
-        pass
-    elif _widgets_possible(shell):
-        from IPython.display import display
-
-        from .views.widgets import RunView
-
-        show_progress = WidgetProgress()  # preparing the model: shown only while it happens
-        view = RunView(stop)
-        warning = stop_warning(_kernel_version())
-        if warning:
-            print(warning, file=sys.stderr)
-        handle = display(view.root, display_id=True)
-        subscribers.append(view.on_event)
-    else:
-        show_progress = TextProgress()
-        subscribers.append(_terminal_view())
-
-    from .datafiles import DataFileError
-    from .followup import FollowupError
-    from .redact import Redactor
-    from .returns import ReturnError
-    from .runner import QuestionError
-    from .trace import TraceInUse
-    from .variables import VariableError
-
-    earlier, refused = (magics.last if magics is not None else None), False
-    try:
-        _given_again(kwargs, shell.user_ns if shell is not None else {})
-        # The run's sandbox stays open for a follow-up (--continue) until the next run ends.
-        result = await _drive(reason(question, config=config, subscribers=subscribers, stop=stop,
-                                     on_progress=show_progress, keep_sandbox=True, **kwargs), stop)
-    except (QuestionError, VariableError, TraceInUse, FollowupError, ReturnError, DataFileError) as exc:
-        refused = True  # nothing ran: the last run's sandbox stays open for a corrected follow-up
-        raise UsageError(str(exc)) from None  # the user's input: one line, no traceback
-    except Exception as exc:  # the kernel must survive anything the run throws
-        text = Redactor.for_config(config).text(f"{type(exc).__name__}: {exc}")
-        print(f"nbreason: the run failed: {text}", file=sys.stderr)
-        return None
-    finally:
-        if isinstance(show_progress, WidgetProgress):
-            show_progress.close()  # a run that failed while preparing leaves no bar behind
-        if view is not None and handle is not None and events:
-            _settle(view, handle, events)
-        if earlier is not None and not refused:
-            await _close_quietly(earlier)  # no longer the last run (a follow-up took its sandbox over)
-
-    if magics is not None:
-        magics.last = result
-    if args.output:
-        shell.user_ns[args.output] = result
-    if result.returned:
-        shell.user_ns.update(result.returned)
-    if args.quiet:
-        from .events import Error, Rebuilt
-        from .views.safe import terminal_text
-
-        for event in result.events:  # what the quiet view leaves out and the user must still hear
-            if isinstance(event, Rebuilt) or (isinstance(event, Error) and event.source == "returns"):
-                print(f"nbreason: {terminal_text(getattr(event, 'message', ''))}", file=sys.stderr)
-        print(terminal_text(result.answer))  # the model's text: no escape sequences into a terminal
-    return None
-
-
-async def _close_quietly(result) -> None:
-    try:
-        await asyncio.wait_for(result.close(), timeout=10)
-    except Exception:
-        pass
-
-
-async def _drive(coro, stop: asyncio.Event):
-    """Await the run; on Ctrl-C or cancellation, ask it to stop and keep what it did."""
-    task = asyncio.ensure_future(coro)
-    try:
-        return await asyncio.shield(task)
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        stop.set()
-        try:
-            return await asyncio.wait_for(asyncio.shield(task), 30)
-        except BaseException:
-            task.cancel()
-            raise
-
-
-def _settle(view, handle, events) -> None:
-    """Keep the live widget, and add a static HTML copy for viewers without widgets (GitHub, nbviewer)."""
-    from .views.html import run_html
-
-    try:
-        bundle = dict(view.root._repr_mimebundle_())
-        bundle["text/html"] = str(run_html(events))
-        handle.update(bundle, raw=True)
-    except Exception as exc:
-        print(f"nbreason: could not save the static view: {exc}", file=sys.stderr)
-
-
-def _terminal_view():
-    try:
-        from .views.console import ConsoleView
-
-        return ConsoleView()
-    except ImportError:  # rich missing: plain text
-        from .views.html import event_text
-
-        def show(event) -> None:
-            text = event_text(event)
-            if text:
-                print(text, flush=True)
-
-        return show
-
-
-def _magics(shell):
-    if shell is None:
-        return None
-    return shell.magics_manager.registry.get("ReasonMagics")
-
-
-def _transform(lines: list[str]) -> list[str]:
-    """Input transformer: a `%%reason` cell -> an awaited call on the kernel's loop."""
-    if not lines or not lines[0].startswith(MAGIC):
-        return lines
-    first = lines[0].rstrip("\n")
-    rest = first[len(MAGIC):]
-    if rest[:1] not in ("", " ", "\t") or first.rstrip().endswith("?"):
-        return lines  # another magic (%%reasonx), or %%reason? (help)
-    body = "".join(lines[1:])
-    return [f"await __import__('nbreason.magic').magic._run_cell({rest.strip()!r}, {body!r})\n"]
-
-
 def load_ipython_extension(shell) -> None:
     if _magics(shell) is not None:
         return  # already loaded
@@ -512,8 +247,8 @@ def load_ipython_extension(shell) -> None:
     _refresh_help(defaults)
     defaults.observe(lambda change: _refresh_help(defaults))  # %config Reason.x, %reason_config
     shell.register_magics(ReasonMagics(shell, defaults))
-    if _transform not in shell.input_transformers_cleanup:
-        shell.input_transformers_cleanup.append(_transform)
+    if transform not in shell.input_transformers_cleanup:
+        shell.input_transformers_cleanup.append(transform)
 
 
 def _release(result) -> None:
@@ -540,8 +275,8 @@ def unload_ipython_extension(shell) -> None:
     magics = _magics(shell)
     if magics is not None:
         _release(magics.last)
-    if _transform in shell.input_transformers_cleanup:
-        shell.input_transformers_cleanup.remove(_transform)
+    if transform in shell.input_transformers_cleanup:
+        shell.input_transformers_cleanup.remove(transform)
     if magics is not None:
         if magics.defaults in shell.configurables:
             shell.configurables.remove(magics.defaults)

@@ -25,7 +25,7 @@ from nbreason.events import (
 )
 from nbreason.execution import ErrorRecord, ExecutionRecord, ResultRecord
 from nbreason.export import report_html
-from nbreason.magic import _settle
+from nbreason.cell import _settle
 from nbreason.result import RunResult
 from nbreason.trace import TraceWriter
 from nbreason.views import html as static

@@ -14,7 +14,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from nbclient import NotebookClient
 from traitlets.config import Config
 
-from nbreason import magic
+from nbreason import cell, magic
 from tests.support.scripted_server import Reply, ScriptedServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +35,7 @@ def shell(monkeypatch, tmp_path):
 
 def test_reason_cell_becomes_an_awaited_call(shell):
     code = shell.transform_cell("%%reason --max-steps 3\nWhat is 2+2?\n")
-    assert code.startswith("await __import__('nbreason.magic').magic._run_cell('--max-steps 3', 'What is 2+2?\\n')")
+    assert code.startswith("await __import__('nbreason.cell').cell.run_cell('--max-steps 3', 'What is 2+2?\\n')")
 
 
 def test_help_and_other_magics_are_left_alone(shell):
@@ -67,27 +67,27 @@ def test_bad_option_is_a_one_line_usage_error(shell, capsys):
 
 def test_empty_question_is_a_usage_error(shell):
     with pytest.raises(UsageError, match="write the question"):
-        asyncio.run(magic._run_cell("", "  \n"))
+        asyncio.run(cell.run_cell("", "  \n"))
 
 
 def test_with_names_variables_of_the_notebook(shell):
     shell.user_ns.update(df=[1, 2], n=3)
-    _, kwargs, _ = magic.parse_options("--with df,n", shell)
+    _, kwargs, _ = cell.parse_options("--with df,n", shell)
     assert kwargs["variables"] == {"df": [1, 2], "n": 3}
     with pytest.raises(UsageError, match="no variable named nope"):
-        magic.parse_options("--with df,nope", shell)
+        cell.parse_options("--with df,nope", shell)
 
 
 def test_check_must_be_a_function_of_the_notebook(shell):
     shell.user_ns.update(ok=lambda answer: True, number=3)
-    _, kwargs, _ = magic.parse_options("--check ok", shell)
+    _, kwargs, _ = cell.parse_options("--check ok", shell)
     assert kwargs["check"] is shell.user_ns["ok"]
     with pytest.raises(UsageError, match="not a function"):
-        magic.parse_options("--check number", shell)
+        cell.parse_options("--check number", shell)
 
 
 def test_options_map_onto_the_run_config(shell):
-    config, _, args = magic.parse_options(
+    config, _, args = cell.parse_options(
         "--model m --base-url http://x/v1 --max-steps 2 --max-tokens 500 --max-seconds 9 --max-cost 0.5 "
         "--temperature 0.3 --seed 7 --timeout 4 --trace t.jsonl -o out --quiet", shell)
     assert (config.model, config.base_url, config.max_steps, config.max_total_tokens) == ("m", "http://x/v1", 2, 500)
@@ -98,13 +98,13 @@ def test_options_map_onto_the_run_config(shell):
 def test_percent_config_sets_defaults_and_the_line_wins(shell):
     defaults = shell.magics_manager.registry["ReasonMagics"].defaults
     shell.run_line_magic("config", "Reason.max_steps = 3")
-    assert magic.parse_options("", shell, defaults)[0].max_steps == 3
-    assert magic.parse_options("--max-steps 5", shell, defaults)[0].max_steps == 5
+    assert cell.parse_options("", shell, defaults)[0].max_steps == 3
+    assert cell.parse_options("--max-steps 5", shell, defaults)[0].max_steps == 5
 
 
 def test_ipython_config_files_reach_the_defaults():
     defaults = magic.Reason(config=Config({"Reason": {"model": "from-config", "max_cost": 0.25}}))
-    config, _, _ = magic.parse_options("", InteractiveShell.instance(), defaults)
+    config, _, _ = cell.parse_options("", InteractiveShell.instance(), defaults)
     assert config.model == "from-config" and config.max_cost == 0.25
 
 
@@ -113,13 +113,13 @@ def test_none_in_reason_config_clears_a_limit_the_config_file_set(shell, tmp_pat
     path.write_text("max_seconds = 30\n")
     monkeypatch.setenv("NBREASON_CONFIG", str(path))
     defaults = shell.magics_manager.registry["ReasonMagics"].defaults
-    assert magic.parse_options("", shell, defaults)[0].max_seconds == 30
+    assert cell.parse_options("", shell, defaults)[0].max_seconds == 30
     shell.run_line_magic("reason_config", "max_seconds=none")
     assert defaults.max_seconds == "none"
-    assert magic.parse_options("", shell, defaults)[0].max_seconds is None
-    assert magic.parse_options("--max-seconds 5", shell, defaults)[0].max_seconds == 5  # the line still wins
+    assert cell.parse_options("", shell, defaults)[0].max_seconds is None
+    assert cell.parse_options("--max-seconds 5", shell, defaults)[0].max_seconds == 5  # the line still wins
     defaults.max_seconds = None  # not set here: the file counts again
-    assert magic.parse_options("", shell, defaults)[0].max_seconds == 30
+    assert cell.parse_options("", shell, defaults)[0].max_seconds == 30
 
 
 def test_percent_config_refuses_a_value_at_once_naming_the_trait(shell):
@@ -134,9 +134,9 @@ def test_percent_config_refuses_a_value_at_once_naming_the_trait(shell):
 
 
 def test_switches_turn_settings_on_and_off(shell):
-    config, _, _ = magic.parse_options("--no-network --confine --no-backtrack", shell)
+    config, _, _ = cell.parse_options("--no-network --confine --no-backtrack", shell)
     assert (config.network, config.confine, config.backtrack) == (False, True, False)
-    assert magic.parse_options("--network", shell)[0].network is True
+    assert cell.parse_options("--network", shell)[0].network is True
 
 
 def test_reason_config_sets_and_shows(shell, capsys):
@@ -151,13 +151,13 @@ def test_reason_config_sets_and_shows(shell, capsys):
 def test_unload_removes_magic_and_transformer(shell):
     magic.unload_ipython_extension(shell)
     assert "reason" not in shell.magics_manager.magics["cell"]
-    assert magic._transform not in shell.input_transformers_cleanup
+    assert cell.transform not in shell.input_transformers_cleanup
     magic.load_ipython_extension(shell)  # the fixture unloads again
 
 
 def test_old_kernels_are_warned_that_stop_cannot_work():
-    assert "Stop will not respond" in magic.stop_warning((7, 3))
-    assert magic.stop_warning((7, 4)) is None and magic.stop_warning(None) is None
+    assert "Stop will not respond" in cell.stop_warning((7, 3))
+    assert cell.stop_warning((7, 4)) is None and cell.stop_warning(None) is None
 
 
 async def test_interrupting_the_cell_stops_the_run_and_keeps_its_result():
@@ -167,7 +167,7 @@ async def test_interrupting_the_cell_stops_the_run_and_keeps_its_result():
         await stop.wait()
         return "what was done so far"
 
-    outer = asyncio.ensure_future(magic._drive(run(), stop))
+    outer = asyncio.ensure_future(cell._drive(run(), stop))
     await asyncio.sleep(0.05)
     outer.cancel()
     assert await outer == "what was done so far" and stop.is_set()
@@ -270,13 +270,13 @@ SECOND_CELL = [Reply("```python\nprint(id(temps))\ncoldest = min(temps, key=temp
 def test_continue_without_an_earlier_run_is_a_one_line_usage_error(shell):
     shell.user_ns.update(number=3)
     with pytest.raises(UsageError, match=r"^--continue: no earlier %%reason run in this notebook to continue"):
-        magic.parse_options("--continue", shell)
+        cell.parse_options("--continue", shell)
     with pytest.raises(UsageError, match=r"^--continue: no variable named nope in this notebook$"):
-        magic.parse_options("--continue nope", shell)
+        cell.parse_options("--continue nope", shell)
     with pytest.raises(UsageError, match=r"^--continue: number is a int, not the result of a run"):
-        magic.parse_options("--continue number", shell)
+        cell.parse_options("--continue number", shell)
     with pytest.raises(UsageError, match=r"^--return: '2x' is not a valid Python name$"):
-        magic.parse_options("--return a,2x", shell)
+        cell.parse_options("--return a,2x", shell)
 
 
 def test_a_follow_up_cell_reuses_the_sandbox_and_returns_variables(shell, capsys):
