@@ -39,8 +39,9 @@ from e2b import (
 )
 from e2b_code_interpreter import AsyncSandbox
 
-from .base import Execution, ExecutionError, OutputHandler, ResultHandler, SandboxDied, SandboxError
+from .base import Execution, ExecutionError, OutputHandler, ResultHandler, SandboxError
 from .ingest import KERNEL_SETUP, clean_execution, clean_lines, clean_result
+from .e2b_errors import E2BAuthError, E2BConnectionLost, E2BRateLimited, E2BSandboxLost, E2BStartTimeout
 from .results import strip_ansi
 
 KEYS_URL = "https://e2b.dev/dashboard?tab=keys"
@@ -67,27 +68,6 @@ def _nbreason_setup():
 _nbreason_setup()
 del _nbreason_setup
 ''' + KERNEL_SETUP
-
-
-class E2BAuthError(SandboxError):
-    """No E2B key, or E2B rejected it (401)."""
-
-
-class E2BRateLimited(SandboxError):
-    """E2B refused to start another sandbox (429: rate limit or concurrent-sandbox quota)."""
-
-
-class E2BStartTimeout(SandboxError):
-    """E2B did not hand over a sandbox in time."""
-
-
-class E2BConnectionLost(SandboxError):
-    """The connection to the sandbox dropped mid-request; the VM is still there."""
-
-
-class E2BSandboxLost(SandboxDied):
-    """The VM itself is gone (killed, or its lifetime ran out). The next call starts a
-    new one; variables and files are lost."""
 
 
 def _kill_quietly(sandbox_id: str, api_key: str, connection: dict) -> None:

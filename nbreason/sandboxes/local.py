@@ -25,6 +25,7 @@ from .base import Execution, OutputHandler, ResultHandler, SandboxError
 from .iopub import POLL_SECONDS, UNDECODABLE, collect, parent_id as _parent_id
 from .ingest import KERNEL_SETUP
 from .cleanup import remove_cgroup as _remove_cgroup, remove_tree as _remove_tree
+from .files import read_inside as _read_inside
 from .kernel_log import KernelLog
 from .kernelspec import (CONFINED_KERNEL_NAME, KERNEL_NAME, PIDS_MAX, find_bwrap, find_kernel_dir,
                          load_launcher, probe_bubblewrap)
@@ -389,26 +390,3 @@ class LocalSandbox:
             except ValueError:
                 return f"killed by signal {-code}"
         return f"exit code {code}"
-
-
-def _read_inside(folder: Path, name: str, limit: int) -> bytes:
-    parts = [p for p in Path(name).parts if p not in ("", ".")]
-    if not parts or ".." in parts or Path(name).is_absolute():
-        raise ValueError(f"{name!r} is outside the sandbox's working folder")
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        for part in parts[:-1]:
-            inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
-            os.close(fd)
-            fd = inner
-        file_fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd)
-    finally:
-        os.close(fd)
-    with os.fdopen(file_fd, "rb") as fh:
-        size = os.fstat(fh.fileno()).st_size
-        if size > limit:
-            raise ValueError(f"{name} is {size:,} bytes, over the limit of {limit:,}")
-        data = fh.read(limit + 1)
-    if len(data) > limit:
-        raise ValueError(f"{name} grew past the limit of {limit:,} bytes while it was read")
-    return data
