@@ -20,9 +20,9 @@ from .verification import Verification
 
 # Fitted by benchmarks/calibrate.py (see the module docstring); the fit's data and date are in
 # benchmarks/results/calibration.json.
-COEFFICIENTS = {"bias": -6.4, "families": 2.5, "share": 3.0, "suspicion": 2.0, "reward": 0.0, "unchecked": -0.9,
-                "settled": 1.0}
-CUTOFF = 0.7
+COEFFICIENTS = {"bias": -5.944, "families": 0.468, "share": 5.049, "suspicion": 2.272, "reward": 0.567,
+                "unchecked": -1.936, "settled": -0.327}
+CUTOFF = 0.731
 
 
 @dataclass(frozen=True)
