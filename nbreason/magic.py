@@ -164,7 +164,7 @@ class ReasonMagics(Magics):
     @magic_arguments()
     @argument("trace", nargs="+", metavar="TRACE",
               help="a trace (.jsonl) to replay; two traces: the two runs side by side, stepping together")
-    @argument("--speed", type=float, default=1.0, metavar="N",
+    @argument("--speed", default="1", metavar="N",  # text: our own check names the flag and the range
               help="events per second while playing (default 1); the speed control shows the same number")
     @argument("--presenter", action="store_true", help="larger text, for a projector")
     @argument("--export", metavar="FILE",

@@ -25,7 +25,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from rich.console import Console
 from traitlets import TraitError
 
-from nbreason import magic
+from nbreason import cell as reason_cell, magic
 from nbreason.bench.cli import main as bench_main
 from nbreason.config import ConfigError, RunConfig, load
 from nbreason.events import (SCHEMA_VERSION, Check, Code, Error, FinalAnswer, Plan, RunStarted, Signal)
@@ -432,11 +432,11 @@ def shell(monkeypatch, tmp_path):
 
 def test_magic_options_out_of_range_are_a_one_line_usage_error_naming_the_option(shell, capsys):
     with pytest.raises(UsageError, match=r"^--max-steps: expected an integer >= 1, got 0$"):
-        magic.parse_options("--max-steps 0", shell)
+        reason_cell.parse_options("--max-steps 0", shell)
     with pytest.raises(UsageError, match=r"^--temperature: expected a number from 0 to 2, got nan$"):
-        magic.parse_options("--temperature nan", shell)
+        reason_cell.parse_options("--temperature nan", shell)
     with pytest.raises(UsageError, match=r"^--timeout: expected a number > 0, got 0"):
-        magic.parse_options("--timeout 0", shell)
+        reason_cell.parse_options("--timeout 0", shell)
     result = shell.run_cell("%%reason --attempts 0\nWhat is 2+2?")
     assert isinstance(result.error_in_exec, UsageError)
     err = capsys.readouterr().err
@@ -459,7 +459,7 @@ def test_an_unexpected_failure_in_a_cell_prints_one_line_without_the_key(shell, 
         raise RuntimeError(f"the proxy said: bad key {API_KEY}")
 
     monkeypatch.setattr("nbreason.runner.reason", broken)
-    asyncio.run(magic._run_cell("--quiet", "What is 7?"))
+    asyncio.run(reason_cell.run_cell("--quiet", "What is 7?"))
     assert capsys.readouterr().err.strip() == "nbreason: the run failed: RuntimeError: the proxy said: bad key ***"
 
 
