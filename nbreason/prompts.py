@@ -52,6 +52,16 @@ def system(protocol: str) -> dict:
     return {"role": "system", "content": SYSTEM_TOOLS if protocol == "tools" else SYSTEM_TEXT}
 
 
+def variables_note(names: list[str]) -> str:
+    """The sentence after the variables' descriptions. Small models otherwise start with
+    `pd.read_csv('your_data.csv')`: a file that does not exist."""
+    shown = [f"`{n}`" for n in names]
+    listed = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+    verb = "is" if len(shown) == 1 else "are"
+    return f"{listed} {verb} already loaded in this Python session: use {'it' if len(shown) == 1 else 'them'} " \
+           "directly; do not read any file."
+
+
 def question(text: str, context: str = "") -> dict:
     body = text.strip()
     if context.strip():

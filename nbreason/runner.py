@@ -76,7 +76,7 @@ async def _place_variables(sandbox, values: dict[str, object]) -> str:
             raise variables_mod.VariableError(
                 f"--with {name}: could not load it in the sandbox ({execution.error.name}: {execution.error.value})")
         lines.append(variables_mod.describe(name, value))
-    return "\n".join(lines)
+    return variables_mod.context(lines, list(values))
 
 
 async def reason(question: str, *, config: RunConfig, subscribers: Iterable[Subscriber] = (),
