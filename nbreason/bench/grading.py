@@ -87,3 +87,13 @@ def grade(answer: str | None, gold: str) -> Grade:
     except Exception as exc:  # a grader bug must not end a benchmark; count it as wrong, say why
         return Grade(False, f"math-verify failed: {type(exc).__name__}")
     return Grade(False, "different")
+
+
+def grade_problem(answer: str | None, problem) -> Grade:
+    """A problem's own grading where it has one (questions about tables: data_questions.grade),
+    else `grade` against its gold answer."""
+    if problem.meta.get("grader") == "data":
+        from .data_questions import grade as grade_data
+
+        return grade_data(answer, problem)
+    return grade(answer, problem.gold)

@@ -29,7 +29,7 @@ from typing import Callable
 from .. import strategies
 from ..strategies import Attempt, Sampler, Spec, StrategyResult
 from .datasets import Problem
-from .grading import grade
+from .grading import grade, grade_problem
 
 ADAPTIVE_CONFIDENCES = (0.6, 0.8, 0.9, 0.95, 0.99)
 
@@ -90,7 +90,7 @@ class Bench:
             os.close(fd)
 
     def _record(self, problem: Problem, result: StrategyResult, pooled: bool = False) -> None:
-        verdict = grade(result.answer, problem.gold)
+        verdict = grade_problem(result.answer, problem)
         row = {"problem": problem.id, "strategy": result.strategy, "gold": problem.gold,
                "correct": verdict.correct, "graded_by": verdict.how, **result.to_json(),
                "failed": _all_failed(result.attempts)}
