@@ -53,13 +53,14 @@ def system(protocol: str) -> dict:
 
 
 def variables_note(names: list[str]) -> str:
-    """The sentence after the variables' descriptions. Small models otherwise start with
-    `pd.read_csv('your_data.csv')`: a file that does not exist."""
+    """The sentence before the variables' descriptions. Without it small models start with
+    `pd.read_csv('your_data.csv')`, a file that does not exist; placed after the descriptions
+    it did not stop the 1.5B from re-typing the sample rows as a new `df`."""
     shown = [f"`{n}`" for n in names]
     listed = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
-    verb = "is" if len(shown) == 1 else "are"
-    return f"{listed} {verb} already loaded in this Python session: use {'it' if len(shown) == 1 else 'them'} " \
-           "directly; do not read any file."
+    one = len(shown) == 1
+    return (f"{listed} {'is' if one else 'are'} already defined in this Python session. Use {'it' if one else 'them'} "
+            f"as {'it is' if one else 'they are'}: do not load, re-create or type in any data.")
 
 
 def question(text: str, context: str = "") -> dict:

@@ -40,6 +40,6 @@ def describe(name: str, value: object) -> str:
 
 
 def context(descriptions: list[str], names: list[str]) -> str:
-    """The text the question message carries: each variable's description, then the reminder
-    that they are already loaded."""
-    return "\n".join([*descriptions, prompts.variables_note(names)]) if names else ""
+    """The text the question message carries: that the variables are already loaded, then
+    each one's description."""
+    return "\n".join([prompts.variables_note(names), *descriptions]) if names else ""

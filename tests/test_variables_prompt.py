@@ -1,0 +1,33 @@
+"""Passed variables as the model meets them: told they exist, described, and usable by name."""
+
+from __future__ import annotations
+
+from vega_datasets import local_data
+
+from nbreason.config import RunConfig
+from nbreason.prompts import variables_note
+from nbreason.runner import reason
+from tests.support.scripted_server import Reply, ScriptedServer
+
+
+def test_the_note_names_every_variable_and_forbids_loading_or_retyping():
+    assert variables_note(["df"]) == ("`df` is already defined in this Python session. Use it as it is: "
+                                      "do not load, re-create or type in any data.")
+    assert variables_note(["df", "df2"]).startswith("`df` and `df2` are already defined")
+    assert variables_note(["a", "b", "c"]).startswith("`a`, `b` and `c` are already defined")
+
+
+async def test_the_question_says_the_table_exists_describes_it_and_the_program_uses_it():
+    barley = local_data("barley")
+    program = "print(df.groupby('variety')['yield'].sum().idxmax())"
+    with ScriptedServer([Reply(f"```python\n{program}\n```"), Reply("FINAL ANSWER: Trebi")]) as server:
+        config = RunConfig(model="scripted", base_url=server.base_url, api_key="sk-test", protocol="text",
+                           exec_timeout=30, self_check="off")
+        result = await reason("Which variety yields most in total?", config=config, variables={"df": barley})
+    question = server.requests[0]["messages"][1]["content"]
+    note = question.index("`df` is already defined in this Python session")
+    described = question.index("df: pandas DataFrame, 120 rows × 4 columns")
+    assert question.startswith("Which variety yields most in total?") and note < described
+    assert "'Wisconsin No. 38'" in question and "first 3 rows:" in question
+    assert result.answer == "Trebi"
+    assert "Trebi" in "".join(result.steps[0].execution["stdout"])
