@@ -47,6 +47,7 @@ async def run_attempts(question: str, *, config: RunConfig, model, fan: Callable
             extra = await place_variables(sandbox)
             loop = Loop(question, config=attempt_config(config, i), model=model, sandbox=sandbox,
                         context=f"{context}\n{extra}".strip(), stop=stop, check=check, run_id=run_id, attempt=i)
+            loop.restore_variables = lambda: place_variables(sandbox)
             loop.t0 = t0
             async for event in loop.run():
                 fan(event)

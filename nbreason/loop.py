@@ -10,7 +10,7 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 from . import actions, prompts
 from .config import RunConfig
@@ -75,6 +75,8 @@ class Loop:
         self.verifying: str | None = None  # answer whose self-check runs in the next step
         self.self_checks: dict[str, Signal] = {}
         self.recompute: Recompute | None = None  # the recompute check, once an answer passes
+        # Puts the passed (--with) variables back after a backtrack restarts the sandbox.
+        self.restore_variables: Callable[[], Awaitable[Any]] | None = None
 
     def _printed_answer(self) -> str | None:
         """With `answer_from_output`, code that printed one short line proposes that line as the
@@ -257,6 +259,8 @@ class Loop:
         yield self.ev(Decision, action="backtrack",
                       reason=f"{why}; back to the state after step {step} to try another way")
         await self.sandbox.restart()
+        if self.restore_variables is not None:
+            await self.restore_variables()
         for code in self.evidence.code[:kept_code]:
             execution = await self.sandbox.run_code(code, timeout=self.config.exec_timeout)
             if execution.error:

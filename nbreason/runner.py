@@ -134,6 +134,8 @@ async def _drive(question, config, fan, stop, variables, context, model, sandbox
             context = f"{context}\n{described}".strip()
         loop = Loop(question, config=config, model=model, sandbox=sandbox, context=context, stop=stop,
                     check=check, run_id=run_id)
+        if variables:
+            loop.restore_variables = lambda: _place_variables(sandbox, variables)
         loop.t0 = started
         async for event in loop.run():
             fan(event)

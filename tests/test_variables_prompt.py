@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pandas as pd
 from vega_datasets import local_data
 
 from nbreason.config import RunConfig
+from nbreason.events import Decision
 from nbreason.prompts import variables_note
 from nbreason.runner import reason
 from tests.support.scripted_server import Reply, ScriptedServer
@@ -31,3 +33,18 @@ async def test_the_question_says_the_table_exists_describes_it_and_the_program_u
     assert "'Wisconsin No. 38'" in question and "first 3 rows:" in question
     assert result.answer == "Trebi"
     assert "Trebi" in "".join(result.steps[0].execution["stdout"])
+
+
+async def test_a_backtrack_to_a_fresh_session_keeps_the_passed_variables():
+    failing = Reply("```python\nprint(df['missing'])\n```")
+    script = [failing, failing,  # the same failing code twice: stalled, back to a fresh session
+              Reply("```python\nprint(df['a'].sum())\n```"), Reply("FINAL ANSWER: 6")]
+    with ScriptedServer(script) as server:
+        config = RunConfig(model="scripted", base_url=server.base_url, api_key="sk-test", protocol="text",
+                           exec_timeout=30, self_check="off")
+        result = await reason("Sum a.", config=config, variables={"df": pd.DataFrame({"a": [1, 2, 3]})})
+    assert any(isinstance(e, Decision) and e.action == "backtrack" for e in result.events)
+    summed = next(s for s in result.steps if s.code and "sum()" in s.code)
+    assert not summed.execution.get("error"), summed.execution["error"]
+    assert "6" in "".join(summed.execution["stdout"])
+    assert result.answer == "6"
