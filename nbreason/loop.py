@@ -355,6 +355,8 @@ class Loop:
         answer, execution = None, None
         if action.code and action.code.strip():
             yield self.ev(Code, code=action.code)
+            if self.restore_variables is not None:  # from the data as passed, not as an earlier solution left it
+                await self.restore_variables()
             async for item in self._execute(action.code):
                 if isinstance(item, tuple):
                     execution = item[0]

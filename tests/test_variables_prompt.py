@@ -48,3 +48,15 @@ async def test_a_backtrack_to_a_fresh_session_keeps_the_passed_variables():
     assert not summed.execution.get("error"), summed.execution["error"]
     assert "6" in "".join(summed.execution["stdout"])
     assert result.answer == "6"
+
+
+async def test_each_independent_solution_starts_from_the_variables_as_passed():
+    mutate = Reply("```python\ndf['a'] = df['a'] * 10\nprint(df['a'].sum() // 10)\n```")
+    again = Reply("```python\nprint(df['a'].sum())\n```")
+    with ScriptedServer([mutate, Reply("FINAL ANSWER: 6"), again, again, again]) as server:
+        config = RunConfig(model="scripted", base_url=server.base_url, api_key="sk-test", protocol="text",
+                           exec_timeout=30, self_check="recompute")
+        result = await reason("Sum a.", config=config, variables={"df": pd.DataFrame({"a": [1, 2, 3]})})
+    decisions = [e for e in result.events if isinstance(e, Decision)]
+    assert "an independent solution agrees: 6" in decisions[-1].reason
+    assert result.answer == "6" and result.verified
