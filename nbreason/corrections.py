@@ -1,7 +1,7 @@
 """A specific correction for code that failed because it did not use the data it was given.
 
 Small models asked about `df` often write `pd.read_csv('your_data.csv')`, or call the frame
-`data`, or guess a column's spelling. The generic "the code failed" reply does not help: with
+`data`, or guess a column's spelling, or use `.dt` on dates stored as text. The generic "the code failed" reply does not help: with
 greedy decoding the model rewrites the same program. A sentence that names the variable, the
 file or the right column does:
 
@@ -22,6 +22,8 @@ _FILE = (re.compile(r"No such file or directory: '([^']+)'"), re.compile(r'No su
          re.compile(r"File (\S+) does not exist"), re.compile(r"'([^']+)' does not exist"))
 _NAME = re.compile(r"name '([^']+)' is not defined")
 _ATTRIBUTE = re.compile(r"'(?:DataFrame|Series)' object has no attribute '([^']+)'")
+_DATES_AS_TEXT = ("`.dt` needs a datetime column and this one holds text (see its dtype): convert it first, "
+                  "`pd.to_datetime(column).dt.year`.")
 # Names a program uses without importing them, and the import that defines them.
 _IMPORTS = {"pd": "import pandas as pd", "np": "import numpy as np", "plt": "import matplotlib.pyplot as plt",
             "math": "import math", "stats": "from scipy import stats", "datetime": "import datetime",
@@ -43,6 +45,8 @@ def correction(error_name: str, error_value: str, variables: Mapping[str, object
         return _name(text, names)
     if error_name == "KeyError" and values:
         return _column(text.strip().strip("\"'"), values)
+    if error_name == "AttributeError" and "Can only use .dt accessor with datetimelike values" in text:
+        return _DATES_AS_TEXT
     if error_name == "AttributeError" and values and (match := _ATTRIBUTE.search(text)):
         return _column(match.group(1), values)
     return None

@@ -66,6 +66,12 @@ def test_a_key_error_about_an_existing_column_or_without_values_says_nothing():
     assert correction("KeyError", "'Variety'", ["df"]) is None
 
 
+def test_dates_stored_as_text_are_pointed_to_pd_to_datetime():
+    assert correction("AttributeError", "Can only use .dt accessor with datetimelike values", ["df"]) == \
+        "`.dt` needs a datetime column and this one holds text (see its dtype): convert it first, " \
+        "`pd.to_datetime(column).dt.year`."
+
+
 @pytest.mark.parametrize("name,value", [
     ("ZeroDivisionError", "division by zero"),
     ("NameError", "something else entirely"),
