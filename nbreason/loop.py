@@ -268,7 +268,7 @@ class Loop:
                                                               f"{execution.error.name}: {execution.error.value}")
                 break
         self.history.truncate(kept_messages)
-        self.history.add({"role": "user", "content": prompts.backtrack(why, step)}, self.step)
+        self.history.add({"role": "user", "content": prompts.backtrack(why, step, self.restore_variables is not None)}, self.step)
         self.stall = StallDetector()
         self.idle_replies = 0
 

@@ -44,6 +44,8 @@ async def test_a_backtrack_to_a_fresh_session_keeps_the_passed_variables():
                            exec_timeout=30, self_check="off")
         result = await reason("Sum a.", config=config, variables={"df": pd.DataFrame({"a": [1, 2, 3]})})
     assert any(isinstance(e, Decision) and e.action == "backtrack" for e in result.events)
+    told = server.requests[2]["messages"][-1]["content"]
+    assert "fresh Python session where the variables you were given are defined again" in told
     summed = next(s for s in result.steps if s.code and "sum()" in s.code)
     assert not summed.execution.get("error"), summed.execution["error"]
     assert "6" in "".join(summed.execution["stdout"])
