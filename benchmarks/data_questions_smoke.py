@@ -30,9 +30,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from nbreason.bench import data_questions  # noqa: E402
+from nbreason.bench.cli import source_version  # noqa: E402
 from nbreason.bench.run import wilson  # noqa: E402
 from nbreason.config import load as load_config  # noqa: E402
 from nbreason.events import Error, ModelCall  # noqa: E402
+
+
+VERSION = source_version()  # the commit measured, read before the tree can change under a long run
 
 
 def question_hash(problem) -> str:
@@ -62,7 +66,7 @@ def row_for(problem, result, seconds: float, args) -> dict:
     code = [s.code for s in result.steps if getattr(s, "code", None)]
     return {
         "id": problem.id, "split": problem.meta["split"], "kind": problem.meta["kind"],
-        "hash": question_hash(problem), **settings(args),
+        "hash": question_hash(problem), **settings(args), "nbreason": VERSION,
         "gold": problem.gold, "answer": result.answer, "correct": verdict.correct, "graded_by": verdict.how,
         "stop_reason": result.stop_reason, "steps": len(result.steps), "seconds": round(seconds, 1),
         "prompt_tokens": result.usage.prompt_tokens, "completion_tokens": result.usage.completion_tokens,
