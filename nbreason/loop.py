@@ -11,7 +11,7 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass, field, replace
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 from . import actions, policy, prompts
 from .config import RunConfig
@@ -52,8 +52,11 @@ class Loop(Calls):
                  context: str = "", stop: asyncio.Event | None = None,
                  check: Callable[[Any], Any] | None = None, run_id: str | None = None, attempt: int = 0,
                  earlier: str = "", returns: tuple[str, ...] = (), started: dict | None = None,
-                 preface: tuple[Event, ...] = ()):
+                 preface: tuple[Event, ...] = (), restore_variables: Callable[[], Awaitable[Any]] | None = None):
         self.attempt = attempt
+        # Puts the passed (--with) variables back: after a backtrack restarts the sandbox, and before
+        # each independent solution, which starts from the data as given, not as earlier code left it.
+        self.restore_variables = restore_variables
         # A follow-up (followup.py): the digest of the run it continues, the names the notebook takes
         # back, what RunStarted records of both, and events (a rebuilt state) that follow RunStarted.
         self.earlier, self.returns, self.started, self.preface = earlier, tuple(returns), dict(started or {}), preface
@@ -261,6 +264,8 @@ class Loop(Calls):
                 yield self.ev(Plan, text=f"**{method.name}.** {action.plan}")
             if action.code and action.code.strip():
                 yield self.ev(Code, code=action.code)
+                if self.restore_variables is not None:
+                    await self.restore_variables()
                 async for item in self._execute(action.code):
                     if isinstance(item, tuple):
                         execution = item[0]
@@ -293,6 +298,8 @@ class Loop(Calls):
         self.backtracks += 1
         step, kept_messages, kept_code = self.checkpoints[-1] if self.checkpoints else (0, 2, 0)
         await self.sandbox.restart()
+        if self.restore_variables is not None:
+            await self.restore_variables()
         for code in self.evidence.code[:kept_code]:
             execution = await self.sandbox.run_code(code, timeout=self.config.exec_timeout)
             if execution.error:
@@ -300,7 +307,8 @@ class Loop(Calls):
                                                               f"{execution.error.name}: {execution.error.value}")
                 break
         self.history.truncate(kept_messages)
-        self.history.add({"role": "user", "content": prompts.backtrack(why, step)}, self.step)
+        kept = self.restore_variables is not None
+        self.history.add({"role": "user", "content": prompts.backtrack(why, step, kept)}, self.step)
         self.stall = StallDetector()
         self.idle_replies = 0
 

@@ -52,6 +52,17 @@ def system(protocol: str) -> dict:
     return {"role": "system", "content": SYSTEM_TOOLS if protocol == "tools" else SYSTEM_TEXT}
 
 
+def variables_note(names: list[str]) -> str:
+    """The sentence before the variables' descriptions. Without it small models start with
+    `pd.read_csv('your_data.csv')`, a file that does not exist; placed after the descriptions
+    it did not stop the 1.5B from re-typing the sample rows as a new `df`."""
+    shown = [f"`{n}`" for n in names]
+    listed = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+    one = len(shown) == 1
+    return (f"{listed} {'is' if one else 'are'} already defined in this Python session. Use {'it' if one else 'them'} "
+            f"as {'it is' if one else 'they are'}: do not load, re-create or type in any data.")
+
+
 def question(text: str, context: str = "", *, earlier: str = "", returns: list[str] | tuple[str, ...] = ()) -> dict:
     """The question message. `earlier`: the digest of the run this one follows (followup.py);
     `returns`: names the notebook takes back from the session when the run ends."""
@@ -100,7 +111,10 @@ def verify(answer: str) -> str:
     )
 
 
-def backtrack(why: str, step: int) -> str:
+def backtrack(why: str, step: int, variables_kept: bool = False) -> str:
     where = f"the state after step {step} (its variables are back)" if step else "a fresh Python session"
+    if variables_kept and not step:
+        # "Fresh" alone made the 1.5B read the data from an invented file.
+        where += " where the variables you were given are defined again"
     return (f"That approach is not working ({why}). We are back at {where}. "
             "Try a different approach: write a new ```python block.")

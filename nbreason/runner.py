@@ -86,7 +86,7 @@ async def _place_variables(sandbox, values: dict[str, object]) -> str:
             raise variables_mod.VariableError(
                 f"--with {name}: could not load it in the sandbox ({execution.error.name}: {execution.error.value})")
         lines.append(variables_mod.describe(name, value))
-    return "\n".join(lines)
+    return variables_mod.context(lines, list(values))
 
 
 @dataclass
@@ -208,7 +208,8 @@ async def _drive(question, config, fan, stop, variables, context, model, sandbox
                     check=check, run_id=run_id, preface=preface, returns=tuple(extras.returns),
                     earlier=followup.digest(extras.continues) if extras.continues else "",
                     started={"continues": extras.continues, "variables": list(variables),
-                             "files": [str(f.path) for f in extras.files], "returns": list(extras.returns)})
+                             "files": [str(f.path) for f in extras.files], "returns": list(extras.returns)},
+                    restore_variables=(lambda: _place_variables(sandbox, variables)) if variables else None)
         loop.t0 = started
         async for event in loop.run():
             if isinstance(event, FinalAnswer) and event.attempt == 0 and extras.returns:

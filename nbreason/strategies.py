@@ -123,8 +123,6 @@ def parse_spec(text: str) -> Spec:
     return Spec(kind, int(n), base or "loop", options)
 
 
-
-
 class Solver:
     """Runs whole runs for the benchmark: one model client for all of them, at most `parallel` at
     once whatever the number of problems in flight."""
@@ -154,21 +152,22 @@ class Solver:
         async with self._slots:
             return await solve(question, config=config, model=model, **options)
 
-    async def one(self, question: str, overrides: dict | None = None) -> Attempt:
-        """The one deterministic attempt of single-shot / loop."""
+    async def one(self, question: str, overrides: dict | None = None, **options: Any) -> Attempt:
+        """The one deterministic attempt of single-shot / loop. `options` go to the run as
+        `%%reason` would pass them (variables=...)."""
         started = time.monotonic()
         try:
-            result = await self.solve(question, config=self.config.replace(**(overrides or {})))
+            result = await self.solve(question, config=self.config.replace(**(overrides or {})), **options)
         except Exception as exc:  # like a run that fails: an attempt without an answer, saying why
             return Attempt(None, seconds=time.monotonic() - started, stop_reason="error",
                            error=f"{type(exc).__name__}: {exc}")
         return Attempt.from_result(result, 0, time.monotonic() - started)
 
     async def sample(self, question: str, n: int, start: int = 0, overrides: dict | None = None,
-                     strategy: str = "vote") -> engine.Outcome:
+                     strategy: str = "vote", **options: Any) -> engine.Outcome:
         """Attempts start+1 … start+n, sampled as `%%reason --attempts` samples them."""
         return await engine.run(question, config=self.config.replace(**(overrides or {})), solve=self.solve,
-                                n=n, start=start, strategy=strategy, parallel=n)
+                                n=n, start=start, strategy=strategy, parallel=n, **options)
 
     async def close(self) -> None:
         if self._model is not None and hasattr(self._model, "close"):
@@ -193,17 +192,19 @@ def from_pool(spec: Spec, pool: list[Attempt], confidence: float = 0.95) -> Stra
                           confidence=winner.confidence if winner else None)
 
 
-async def run(spec: Spec | str, question: str, solver: Solver, *, confidence: float = 0.95) -> StrategyResult:
-    """Run one strategy live on one question."""
+async def run(spec: Spec | str, question: str, solver: Solver, *, confidence: float = 0.95,
+              **options: Any) -> StrategyResult:
+    """Run one strategy live on one question; `options` go to every run (variables=...)."""
     spec = parse_spec(spec) if isinstance(spec, str) else spec
     started = time.monotonic()
     if spec.kind in ("single-shot", "loop"):
-        attempt = await solver.one(question, spec.overrides)
+        attempt = await solver.one(question, spec.overrides, **options)
         # The attempt's own time: waiting for a free slot is not part of answering.
         return StrategyResult(spec.name, attempt.answer, f"the one attempt ({attempt.stop_reason})", [attempt],
                               attempt.seconds, attempt.verified, attempt.confidence)
     outcome = await engine.run(question, config=solver.config.replace(**spec.overrides), solve=solver.solve,
-                               n=spec.n, strategy=spec.kind, parallel=solver.parallel, confidence=confidence)
+                               n=spec.n, strategy=spec.kind, parallel=solver.parallel, confidence=confidence,
+                               **options)
     why = outcome.vote.why + (f"; stopped after {len(outcome.attempts)}: {outcome.sampling_ended}"
                               if outcome.sampling_ended else "")
     winner = outcome.winner

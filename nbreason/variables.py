@@ -2,12 +2,16 @@
 
 Objects travel as pickles written into the sandbox's working folder and loaded there, so
 DataFrames, arrays and plain objects arrive intact. The model gets a short description of
-each one (type, shape, columns) instead of the data itself.
+each one instead of the data itself (see nbreason.describe): shape, dtypes, missing values,
+category spellings, ranges and a few rows, so its first program can use the object as it is.
 """
 
 from __future__ import annotations
 
 import pickle
+
+from . import prompts
+from .describe import describe as describe_value
 
 
 class VariableError(ValueError):
@@ -31,21 +35,11 @@ def load_code(name: str, path: str) -> str:
 
 
 def describe(name: str, value: object) -> str:
-    kind = type(value).__name__
-    shape = getattr(value, "shape", None)
-    columns = getattr(value, "columns", None)
-    parts = [f"{name}: {type(value).__module__.split('.')[0]}.{kind}" if hasattr(value, "shape") else f"{name}: {kind}"]
-    if shape is not None:
-        parts.append(f"shape {tuple(shape)}")
-    if columns is not None:
-        cols = [str(c) for c in list(columns)[:20]]
-        dtypes = getattr(value, "dtypes", None)
-        if dtypes is not None:
-            cols = [f"{c} ({dtypes.iloc[i]})" for i, c in enumerate(cols)]
-        parts.append("columns " + ", ".join(cols) + (" …" if len(columns) > 20 else ""))
-    elif isinstance(value, (list, tuple, dict, set)):
-        parts.append(f"length {len(value)}")
-        parts.append("e.g. " + repr(value)[:120])
-    elif shape is None:
-        parts.append(repr(value)[:120])
-    return ", ".join(parts)
+    """What the model is told about one variable (see nbreason.describe)."""
+    return describe_value(name, value)
+
+
+def context(descriptions: list[str], names: list[str]) -> str:
+    """The text the question message carries: that the variables are already loaded, then
+    each one's description."""
+    return "\n".join([prompts.variables_note(names), *descriptions]) if names else ""

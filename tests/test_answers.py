@@ -242,3 +242,11 @@ def test_the_leader_has_the_most_weight_then_votes_then_came_first(answers_, wei
 def test_a_tally_needs_one_weight_per_answer():
     with pytest.raises(ValueError, match="one weight per answer"):
         tally(["1", "2"], [1.0])
+
+
+@pytest.mark.parametrize("printed,plain", [("np.float64(3.25)", "3.25"), ("np.int64(9)", "9"),
+                                           ("np.str_('Trebi')", "Trebi"), ("numpy.bool_(True)", "True")])
+def test_a_numpy_scalar_printed_as_its_repr_is_its_value(printed, plain):
+    assert answers.unwrap(printed) == plain
+    assert answers.same(printed, plain)
+    assert not answers.is_value("np.float64(nan)")

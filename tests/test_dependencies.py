@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # Imported only where they are needed, and installed by the extras that need them: the embedded
 # model's runtime, and the readers of Parquet and Excel files passed with `nbreason run --with`.
-OPTIONAL = {"xllamacpp": "local", "pyarrow": "data", "openpyxl": "data"}
+OPTIONAL = {"xllamacpp": "local", "pyarrow": "data", "openpyxl": "data", "sklearn": "bench", "vega_datasets": "bench"}
 
 
 def _name(requirement: str) -> str:

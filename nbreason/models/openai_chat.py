@@ -24,6 +24,7 @@ from ..events import Usage
 from . import pricing
 from .base import Completion, ContextTooLong, ModelError, ModelProfile, OutOfTime, ToolCall
 from .retry import RETRY_STATUSES, OnRetry, RetryPolicy, Transient, parse_retry_after, seconds_text
+from .text_tool_calls import calls_in_text
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 OPTIONS = frozenset({"temperature", "seed", "max_tokens", "stop"})
@@ -202,11 +203,14 @@ class OpenAIChatModel:
             self.supports_tools = True
         usage = collector.usage_for(messages)
         usage.cost = pricing.cost(self.name, usage, self.prices)
+        text, calls = "".join(collector.text), [collector.calls[i] for i in sorted(collector.calls)]
+        if tools and not calls and (found := calls_in_text(text, [t["function"]["name"] for t in tools])):
+            text, calls = "", found  # calls written out as JSON: see text_tool_calls
         return Completion(
-            text="".join(collector.text),
+            text=text,
             reasoning="".join(collector.reasoning),
             refusal="".join(collector.refusal),
-            tool_calls=[collector.calls[i] for i in sorted(collector.calls)],
+            tool_calls=calls,
             finish_reason=collector.finish_reason,
             usage=usage,
             duration=time.monotonic() - started,

@@ -1,0 +1,82 @@
+"""Specific corrections for programs that did not use the data they were given."""
+
+from __future__ import annotations
+
+import pytest
+from vega_datasets import local_data
+
+from nbreason.corrections import correction
+
+MISSING = "[Errno 2] No such file or directory: 'cars.csv'"
+
+
+def test_reading_an_invented_file_is_answered_with_the_variable_to_use():
+    assert correction("FileNotFoundError", MISSING, ["df"]) == \
+        "`df` is already defined in the session; use it instead of reading 'cars.csv'."
+
+
+def test_several_variables_are_all_named():
+    assert correction("FileNotFoundError", "[Errno 2] No such file or directory: 'your_data.xlsx'",
+                      ["df", "df2"]) == \
+        "`df` and `df2` are already defined in the session; use them instead of reading 'your_data.xlsx'."
+
+
+def test_pandas_wording_of_a_missing_file_is_understood():
+    assert correction("FileNotFoundError", "File data/penguins.csv does not exist", ["df"]) == \
+        "`df` is already defined in the session; use it instead of reading 'data/penguins.csv'."
+
+
+def test_a_missing_file_without_passed_variables_has_no_specific_correction():
+    assert correction("FileNotFoundError", MISSING, []) is None
+
+
+def test_an_invented_name_for_the_data_points_to_the_real_one():
+    assert correction("NameError", "name 'data' is not defined", ["df"]) == \
+        "There is no `data`: the data is in `df`, already defined in the session; use it."
+
+
+def test_a_forgotten_import_is_named():
+    assert correction("NameError", "name 'pd' is not defined", ["df"]) == \
+        "`pd` is not imported: add `import pandas as pd` at the top."
+    assert correction("NameError", "name 'np' is not defined", []) == \
+        "`np` is not imported: add `import numpy as np` at the top."
+
+
+def test_a_passed_variable_that_is_gone_is_not_the_programs_fault():
+    assert correction("NameError", "name 'df' is not defined", ["df"]) is None
+
+
+def test_a_misspelt_column_gets_the_real_spelling():
+    frame = local_data("barley")
+    assert correction("KeyError", "'Variety'", {"df": frame}) == "`df` has no column 'Variety'; did you mean 'variety'?"
+    assert correction("KeyError", "'yeild'", {"df": frame}) == "`df` has no column 'yeild'; did you mean 'yield'?"
+    assert correction("AttributeError", "'DataFrame' object has no attribute 'Site'", {"df": frame}) == \
+        "`df` has no column 'Site'; did you mean 'site'?"
+
+
+def test_an_unrelated_column_name_lists_the_columns():
+    frame = local_data("barley")
+    assert correction("KeyError", "'price'", {"df": frame}) == \
+        "`df` has no column 'price'; its columns are 'yield', 'variety', 'year', 'site'."
+
+
+def test_a_key_error_about_an_existing_column_or_without_values_says_nothing():
+    frame = local_data("barley")
+    assert correction("KeyError", "'yield'", {"df": frame}) is None
+    assert correction("KeyError", "'Variety'", ["df"]) is None
+
+
+def test_dates_stored_as_text_are_pointed_to_pd_to_datetime():
+    assert correction("AttributeError", "Can only use .dt accessor with datetimelike values", ["df"]) == \
+        "`.dt` needs a datetime column and this one holds text (see its dtype): convert it first, " \
+        "`pd.to_datetime(column).dt.year`."
+
+
+@pytest.mark.parametrize("name,value", [
+    ("ZeroDivisionError", "division by zero"),
+    ("NameError", "something else entirely"),
+    ("FileNotFoundError", "permission denied"),
+    ("ValueError", "No such file or directory: 'x.csv'"),
+])
+def test_other_errors_have_no_specific_correction(name, value):
+    assert correction(name, value, {"df": local_data("barley")}) is None

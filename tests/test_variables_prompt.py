@@ -1,0 +1,64 @@
+"""Passed variables as the model meets them: told they exist, described, and usable by name."""
+
+from __future__ import annotations
+
+import pandas as pd
+from vega_datasets import local_data
+
+from nbreason.config import RunConfig
+from nbreason.events import Decision
+from nbreason.prompts import variables_note
+from nbreason.runner import reason
+from tests.support.scripted_server import Reply, ScriptedServer
+
+
+def test_the_note_names_every_variable_and_forbids_loading_or_retyping():
+    assert variables_note(["df"]) == ("`df` is already defined in this Python session. Use it as it is: "
+                                      "do not load, re-create or type in any data.")
+    assert variables_note(["df", "df2"]).startswith("`df` and `df2` are already defined")
+    assert variables_note(["a", "b", "c"]).startswith("`a`, `b` and `c` are already defined")
+
+
+async def test_the_question_says_the_table_exists_describes_it_and_the_program_uses_it():
+    barley = local_data("barley")
+    program = "print(df.groupby('variety')['yield'].sum().idxmax())"
+    with ScriptedServer([Reply(f"```python\n{program}\n```"), Reply("FINAL ANSWER: Trebi")]) as server:
+        config = RunConfig(model="scripted", base_url=server.base_url, api_key="sk-test", protocol="text",
+                           exec_timeout=30, self_check="off")
+        result = await reason("Which variety yields most in total?", config=config, variables={"df": barley})
+    question = server.requests[0]["messages"][1]["content"]
+    note = question.index("`df` is already defined in this Python session")
+    described = question.index("df: pandas DataFrame, 120 rows × 4 columns")
+    assert question.startswith("Which variety yields most in total?") and note < described
+    assert "'Wisconsin No. 38'" in question and "first 3 rows:" in question
+    assert result.answer == "Trebi"
+    assert "Trebi" in "".join(result.steps[0].execution.stdout)
+
+
+async def test_a_backtrack_to_a_fresh_session_keeps_the_passed_variables():
+    failing = Reply("```python\nprint(df['missing'])\n```")
+    script = [failing, failing,  # the same failing code twice: stalled, back to a fresh session
+              Reply("```python\nprint(df['a'].sum())\n```"), Reply("FINAL ANSWER: 6")]
+    with ScriptedServer(script) as server:
+        config = RunConfig(model="scripted", base_url=server.base_url, api_key="sk-test", protocol="text",
+                           exec_timeout=30, self_check="off")
+        result = await reason("Sum a.", config=config, variables={"df": pd.DataFrame({"a": [1, 2, 3]})})
+    assert any(isinstance(e, Decision) and e.action == "backtrack" for e in result.events)
+    told = server.requests[2]["messages"][-1]["content"]
+    assert "fresh Python session where the variables you were given are defined again" in told
+    summed = next(s for s in result.steps if s.code and "sum()" in s.code)
+    assert summed.execution.error is None, summed.execution.error
+    assert "6" in "".join(summed.execution.stdout)
+    assert result.answer == "6"
+
+
+async def test_each_independent_solution_starts_from_the_variables_as_passed():
+    mutate = Reply("```python\ndf['a'] = df['a'] * 10\nprint(df['a'].sum() // 10)\n```")
+    again = Reply("```python\nprint(df['a'].sum())\n```")
+    with ScriptedServer([mutate, Reply("FINAL ANSWER: 6"), again, again, again]) as server:
+        config = RunConfig(model="scripted", base_url=server.base_url, api_key="sk-test", protocol="text",
+                           exec_timeout=30, self_check="recompute")
+        result = await reason("Sum a.", config=config, variables={"df": pd.DataFrame({"a": [1, 2, 3]})})
+    decisions = [e for e in result.events if isinstance(e, Decision)]
+    assert "an independent solution agrees: 6" in decisions[-1].reason
+    assert result.answer == "6" and result.verified
