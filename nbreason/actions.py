@@ -97,10 +97,10 @@ def from_completion(completion: Completion) -> Action:
     return action
 
 
-def choose_protocol(configured: str, supports_tools: bool | None) -> str:
-    """How the model is asked to act: native tool calls, or fenced code in text. Small embedded
-    models follow the text protocol better; others get tools and fall back to text if the server
-    refuses them."""
+def choose_protocol(configured: str, supports_tools: bool | None, preferred: str = "tools") -> str:
+    """How the model is asked to act: native tool calls, or fenced code in text. "auto" asks what
+    the model's profile prefers (text for the embedded models, as measured), and text from a
+    server known to refuse tools; tools otherwise, falling back to text if the server refuses them."""
     if configured in ("tools", "text"):
         return configured
-    return "text" if supports_tools is False else "tools"
+    return "text" if supports_tools is False else preferred

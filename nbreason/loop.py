@@ -74,7 +74,7 @@ class Loop(Calls):
         self.stall = StallDetector()
         self.evidence = Evidence()
         self.history = History(config.context_chars)
-        self.protocol = actions.choose_protocol(config.protocol, getattr(model, "supports_tools", None))
+        self.protocol = actions.choose_protocol(config.protocol, getattr(model, "supports_tools", None), profile.protocol)
         self.queue: asyncio.Queue[Event] = asyncio.Queue()
         self.step = 0
         self.t0 = time.monotonic()

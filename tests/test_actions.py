@@ -2,7 +2,9 @@
 
 import json
 
-from nbreason.actions import from_completion, from_text
+import pytest
+
+from nbreason.actions import choose_protocol, from_completion, from_text
 from nbreason.models.base import Completion, ToolCall
 
 
@@ -58,3 +60,21 @@ def test_a_final_answer_is_unwrapped_wherever_the_box_is():
     assert from_text("FINAL ANSWER: The answer is $\\boxed{\\frac{1}{2}}$.").answer == "\\frac{1}{2}"
     call = ToolCall("c1", "final_answer", json.dumps({"answer": "**\\boxed{7}**"}))
     assert from_completion(Completion(tool_calls=[call])).answer == "7"
+
+
+@pytest.mark.parametrize("configured,supports,preferred,chosen", [
+    ("auto", None, "tools", "tools"),   # an API model: tools, falling back if refused
+    ("auto", None, "text", "text"),     # the embedded models' profile, as measured
+    ("auto", False, "tools", "text"),   # a server known to refuse tools
+    ("auto", True, "text", "text"),     # the profile's measured preference holds even where tools work
+    ("tools", None, "text", "tools"),   # asked for explicitly
+    ("text", True, "tools", "text"),
+])
+def test_auto_protocol_follows_the_model_profile_and_what_the_server_accepts(configured, supports, preferred, chosen):
+    assert choose_protocol(configured, supports, preferred) == chosen
+
+
+def test_the_embedded_profile_prefers_the_text_protocol():
+    from nbreason.models.base import EMBEDDED, ModelProfile
+
+    assert EMBEDDED.protocol == "text" and ModelProfile().protocol == "tools"

@@ -33,7 +33,6 @@ async def make_model(config, *, on_progress: OnProgress | None = None) -> Model:
         model = OpenAIChatModel.from_config(
             config.replace(model=handle.model_name, base_url=handle.base_url, api_key=handle.api_key or "local"),
             prices={handle.model_name: (0.0, 0.0)})  # runs on this machine: no bill
-        model.supports_tools = False  # a 1.5B model follows the fenced-code protocol more reliably
         model.profile = EMBEDDED
         model.server = handle
         return model

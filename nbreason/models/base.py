@@ -48,13 +48,17 @@ class ModelProfile:
 
     `embedded`: runs on this machine (no bill; small, so its answers are worth checking by a
     second solution). `answers_by_printing`: code that prints one short line proposes that line
-    as the answer (small models rarely say `FINAL ANSWER:`; they keep writing code)."""
+    as the answer (small models rarely say `FINAL ANSWER:`; they keep writing code). `protocol`:
+    what `protocol = "auto"` asks of this model, "tools" or "text"."""
 
     embedded: bool = False
     answers_by_printing: bool = False
+    protocol: str = "tools"
 
 
-EMBEDDED = ModelProfile(embedded=True, answers_by_printing=True)
+# Text for the embedded 1.5B: on the data questions' tune half, tools answered 9/20 and text 8/20
+# (one question apart) at twice the tokens and seconds (benchmarks/results/data-questions-protocols.md).
+EMBEDDED = ModelProfile(embedded=True, answers_by_printing=True, protocol="text")
 
 
 @runtime_checkable
