@@ -89,6 +89,11 @@ class Loop(Calls):
         return cls(run_id=self.run_id, step=self.step, attempt=self.attempt,
                    elapsed=round(time.monotonic() - self.t0, 3), **kw)
 
+    def _cost_ceiling(self) -> float | None:
+        """Shown before the run spends anything: the checks' extra solutions are billed too."""
+        price = getattr(self.model, "price", None)
+        return policy.cost_ceiling(self.budget.limits, getattr(price, "input", None), getattr(price, "output", None))
+
     def _steps_left(self) -> int | None:
         limit = self.budget.limits.steps
         return None if limit is None else limit - self.step
@@ -98,7 +103,8 @@ class Loop(Calls):
         yield self.ev(RunStarted, question=self.question, context=self.context, config=self.config.public() | {
             "model": getattr(self.model, "name", self.config.model),
             "sandbox": getattr(self.sandbox, "name", self.config.sandbox),
-            "protocol": self.protocol, **sandbox_state(self.sandbox)}, **self.started)
+            "protocol": self.protocol, "checks": self.settings.self_check, "cost_ceiling": self._cost_ceiling(),
+            **sandbox_state(self.sandbox)}, **self.started)
         for event in self.preface:
             yield replace(event, run_id=self.run_id, attempt=self.attempt, step=0,
                           elapsed=round(time.monotonic() - self.t0, 3))

@@ -156,6 +156,11 @@ class OpenAIChatModel:
             base_url=self.base_url, api_key=api_key or "unused", timeout=timeout, max_retries=0
         )
 
+    @property
+    def price(self) -> pricing.Price | None:
+        """USD per 1M tokens, or None if unknown."""
+        return pricing.price_of(self.name, self.prices)
+
     @classmethod
     def from_config(cls, config: Any, *, prices: Mapping[str, Any] | str | None = None) -> "OpenAIChatModel":
         """From a RunConfig (model, base_url, api_key, request_timeout, max_retries).

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from ..events import Limits, Spent, Usage  # Limits and Spent live with the events that carry them
 
-__all__ = ["Budget", "Limits", "Spent"]
+__all__ = ["Budget", "Limits", "Spent", "cost_ceiling"]
 
 
 @dataclass
@@ -53,3 +53,15 @@ class Budget:
         if self.limits.seconds is None:
             return None
         return max(0.0, self.limits.seconds - self.seconds)
+
+
+def cost_ceiling(limits: Limits, input_price: float | None, output_price: float | None) -> float | None:
+    """The most a run can spend in USD before it starts, for a priced model: every token the
+    budget allows billed at the dearer of the two prices, or the cost limit if that is lower.
+    None when it cannot be said (unknown price and no cost limit, or no token limit)."""
+    bounds = []
+    if input_price is not None and output_price is not None and limits.tokens is not None:
+        bounds.append(limits.tokens * max(input_price, output_price) / 1_000_000)
+    if limits.cost is not None:
+        bounds.append(limits.cost)
+    return min(bounds) if bounds else None

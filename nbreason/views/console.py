@@ -90,7 +90,9 @@ class ConsoleView:
         if isinstance(e.continues, Continues):
             body = Group(body, _text(continues_text(e.continues), style="dim"))
         self.console.print(Panel(body, title="nbreason", subtitle=_text(
-            f"model {cfg.get('model')} · sandbox {cfg.get('sandbox')} · protocol {cfg.get('protocol')}")))
+            f"model {cfg.get('model')} · sandbox {cfg.get('sandbox')} · protocol {cfg.get('protocol')}"
+            + (f" · checks {cfg['checks']}" if cfg.get("checks") else "")
+            + (f" · spends at most ${cfg['cost_ceiling']:.4f}" if _number(cfg.get("cost_ceiling")) else ""))))
 
     def _on_rebuilt(self, e: Rebuilt) -> None:
         self.console.print(_text(rebuilt_text(e), style="yellow"))
@@ -173,3 +175,8 @@ class ConsoleView:
                                                 f"{number_text(e.reward)} · "
                                                 f"{e.steps} steps · {e.usage.total_tokens} tokens · {cost} · "
                                                 f"{number_text(e.elapsed, 1)}s")))
+
+
+def _number(value) -> bool:
+    """A positive number (a trace may hold anything in its config)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0

@@ -44,7 +44,10 @@ TEMPLATES = {
         '{{ continues.question|truncate(120) }} → {{ continues.answer if continues.answer is not none else "no answer" }}'
         '</a></div>{% endif %}'
         '<div style="color:#666">model <code>{{ config.get("model", "") }}</code>'
-        ' · sandbox <code>{{ config.get("sandbox", "") }}</code></div></div>{% endif %}'
+        ' · sandbox <code>{{ config.get("sandbox", "") }}</code>'
+        '{% if config.get("checks") %} · checks <code>{{ config.get("checks") }}</code>{% endif %}'
+        '{% if config.get("cost_ceiling") is number and config.get("cost_ceiling") > 0 %} · spends at most <b>${{ "%.4f"|format(config.get("cost_ceiling")) }}</b>'
+        '{% endif %}</div></div>{% endif %}'
     ),
     "notes.html": (
         '{% for note in notes %}<div class="nbreason-note" style="color:#8a6d00;margin:2px 0">{{ note }}</div>'

@@ -1,0 +1,56 @@
+"""Before a priced model spends anything, the run says the most it can cost, checks included."""
+
+from __future__ import annotations
+
+import pytest
+
+from nbreason.events import Limits, RunStarted
+from nbreason.policy import cost_ceiling
+from nbreason.views.html import header_html
+
+
+@pytest.mark.parametrize("limits,input_price,output_price,ceiling", [
+    (Limits(tokens=40_000), 0.15, 0.60, 0.024),       # every allowed token at the output price
+    (Limits(tokens=40_000, cost=0.01), 0.15, 0.60, 0.01),  # a lower cost limit bounds it
+    (Limits(tokens=None, cost=0.5), 0.15, 0.60, 0.5),
+    (Limits(tokens=40_000), None, None, None),         # unknown price: nothing to promise
+    (Limits(tokens=None), 0.15, 0.60, None),           # no token limit: no bound
+    (Limits(tokens=40_000), 0.0, 0.0, 0.0),            # a local model is free
+])
+def test_the_cost_ceiling_is_the_token_budget_at_the_dearer_price_or_the_cost_limit(limits, input_price,
+                                                                                   output_price, ceiling):
+    assert cost_ceiling(limits, input_price, output_price) == pytest.approx(ceiling) if ceiling is not None \
+        else cost_ceiling(limits, input_price, output_price) is None
+
+
+def test_the_header_shows_the_checks_and_the_ceiling_and_ignores_a_ceiling_that_is_not_a_number():
+    started = RunStarted(run_id="r", question="q?", config={"model": "gpt-4o-mini", "sandbox": "local",
+                                                            "checks": "methods", "cost_ceiling": 0.024})
+    html = str(header_html(started))
+    assert "checks <code>methods</code>" in html and "spends at most <b>$0.0240</b>" in html
+    started.config["cost_ceiling"] = "<script>"
+    assert "spends at most" not in str(header_html(started))
+
+
+async def test_a_run_on_a_priced_api_model_says_its_ceiling_before_the_first_call_with_methods_checks():
+    from rich.console import Console
+
+    from nbreason.config import RunConfig
+    from nbreason.events import ModelCall
+    from nbreason.runner import reason
+    from nbreason.views.console import ConsoleView
+    from tests.support.scripted_server import Reply, ScriptedServer
+
+    console = Console(record=True, width=200)
+    seen: list = []
+    replies = [Reply("```python\nprint(7)\n```"), Reply("FINAL ANSWER: 7")] + [Reply("```python\nprint(7)\n```")] * 8
+    with ScriptedServer(replies) as server:
+        config = RunConfig(model="gpt-4o-mini", base_url=server.base_url, api_key="k", protocol="text",
+                           self_check="methods", max_total_tokens=40_000, exec_timeout=20)
+        result = await reason("What is 3 + 4?", config=config,
+                              subscribers=[seen.append, ConsoleView(console=console)])
+    started = result.events[0]
+    assert started.config["checks"] == "methods"
+    assert started.config["cost_ceiling"] == pytest.approx(40_000 * 0.60 / 1e6)
+    assert seen.index(started) < next(i for i, e in enumerate(seen) if isinstance(e, ModelCall))
+    assert "checks methods · spends at most $0.0240" in console.export_text()
