@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nbreason.bench import data_questions  # noqa: E402
+from nbreason.bench import data_questions, grading  # noqa: E402
 from nbreason.bench.cli import source_version  # noqa: E402
 from nbreason.bench.run import wilson  # noqa: E402
 from nbreason.config import load as load_config  # noqa: E402
@@ -55,7 +55,7 @@ def settings(args) -> dict:
 
 
 def row_for(problem, result, seconds: float, args) -> dict:
-    verdict = data_questions.grade(result.answer, problem)
+    verdict = grading.grade_data(result.answer, problem)
     errors = []
     for step in result.steps:
         error = (step.execution or {}).get("error") if step.execution else None

@@ -74,7 +74,7 @@ def test_replay_help_lists_its_options(shell, capsys):
 
 @pytest.mark.parametrize("line, message", [
     ("", "the following arguments are required: TRACE"),
-    ("{a} --speed fast", "argument --speed: invalid float value: 'fast'"),
+    ("{a} --speed fast", "--speed: expected a number > 0, got 'fast'"),
     ("{a} --speed 0", "--speed: expected a number > 0, got 0"),
     ("{a} --speed nan", "--speed: expected a number > 0"),
     ("{a} --sped 2", "unrecognized arguments: --sped"),

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nbreason.bench import data_questions, datasets, grading
-from nbreason.bench.data_questions import QUESTIONS, build_variables, read_number
+from nbreason.bench import data_gold, data_questions, data_tables, datasets, grading
+from nbreason.bench.data_questions import QUESTIONS, build_variables
+from nbreason.bench.grading import read_number
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def test_there_are_at_least_30_questions_with_unique_ids(problems):
 
 
 def test_every_gold_answer_is_computed_finite_and_the_same_after_reloading_the_tables(problems):
-    data_questions._table.cache_clear()  # read every table from its package again
+    data_tables.table.cache_clear()  # read every table from its package again
     again = datasets.load("data")
     for first, second in zip(problems, again):
         assert first.gold == second.gold and first.meta == second.meta, first.id
@@ -71,9 +72,9 @@ def test_some_questions_join_two_tables(problems):
 
 def test_the_tables_come_from_the_packages_and_leave_the_reserved_ones_alone():
     reserved = ("penguin", "cars", "seattle_weather", "stocks")
-    assert not [name for name in data_questions.LOADERS if any(r in name for r in reserved)]
+    assert not [name for name in data_tables.LOADERS if any(r in name for r in reserved)]
     used = {loader for q in QUESTIONS for loader in q.tables.values()}
-    assert used <= set(data_questions.LOADERS)
+    assert used <= set(data_tables.LOADERS)
     assert any(name.startswith("sklearn_") for name in used) and any(name.startswith("vega_") for name in used)
 
 
@@ -93,7 +94,7 @@ def by_id(problems, prefix):
 
 
 def test_the_best_barley_variety_by_plain_summation(problems):
-    rows = data_questions.vega_barley().to_dict("records")
+    rows = data_tables.vega_barley().to_dict("records")
     totals: dict[str, float] = {}
     for row in rows:
         totals[row["variety"]] = totals.get(row["variety"], 0.0) + row["yield"]
@@ -101,7 +102,7 @@ def test_the_best_barley_variety_by_plain_summation(problems):
 
 
 def test_the_anscombe_slope_by_the_closed_form(problems):
-    frame = data_questions.vega_anscombe()
+    frame = data_tables.vega_anscombe()
     s = frame[frame["Series"] == "III"]
     x, y = s["X"].to_numpy(float), s["Y"].to_numpy(float)
     slope = ((x - x.mean()) * (y - y.mean())).sum() / ((x - x.mean()) ** 2).sum()
@@ -109,7 +110,7 @@ def test_the_anscombe_slope_by_the_closed_form(problems):
 
 
 def test_the_drawdown_by_a_plain_loop(problems):
-    close = data_questions.vega_ohlc().sort_values("date")["close"].tolist()
+    close = data_tables.vega_ohlc().sort_values("date")["close"].tolist()
     peak, worst = close[0], 0.0
     for price in close:
         peak = max(peak, price)
@@ -118,14 +119,14 @@ def test_the_drawdown_by_a_plain_loop(problems):
 
 
 def test_the_cold_spell_by_run_length_encoding(problems):
-    cold = (data_questions.vega_seattle_temps().sort_values("date")["temp"] < 40).to_numpy()
+    cold = (data_tables.vega_seattle_temps().sort_values("date")["temp"] < 40).to_numpy()
     edges = np.flatnonzero(np.diff(np.r_[0, cold.astype(int), 0]))
     assert by_id(problems, "d14").meta["exact"] == (edges[1::2] - edges[::2]).max()
 
 
 def test_broken_questions_are_refused_rather_than_graded():
     with pytest.raises(ValueError, match="exactly one"):
-        data_questions._argmax(pd.Series([3, 3], index=["a", "b"]))
+        data_gold.argmax(pd.Series([3, 3], index=["a", "b"]))
 
 
 # -- grading ---------------------------------------------------------------------------------
