@@ -12,7 +12,7 @@ import asyncio
 import time
 from typing import AsyncIterator
 
-from . import prompts
+from . import actions, policy, prompts
 from .events import Error, Event, ModelCall, ModelDelta, Observation, Retry, ToolCall
 from .models.base import Completion, ContextTooLong, ModelError
 from .sandboxes.base import Sandbox
@@ -44,6 +44,27 @@ class Calls:
                     raise StopRequested
         finally:
             stop_wait.cancel()
+
+    async def _reply(self) -> AsyncIterator[Event | Completion]:
+        """The model's reply for one step of the run. A program that already failed is not run
+        again: the reply is drawn once more, sampled, and the first draw stays visible."""
+        completion: Completion | None = None
+        async for item in self._call_model():
+            if isinstance(item, Completion):
+                completion = item
+            else:
+                yield item
+        code = actions.from_completion(completion).code
+        if code and code.strip() and self.stall.repeats_failure(code):
+            yield self.ev(Error, message="the reply repeats a program that already failed; drawing another, sampled",
+                          source="model")
+            sample = policy.revision_sampling(self.config.temperature, self.config.seed, self.step)
+            async for item in self._call_model(temperature=sample.temperature, seed=sample.seed):
+                if isinstance(item, Completion):
+                    completion = item
+                else:
+                    yield item
+        yield completion
 
     async def _call_model(self, fresh: list[dict] | None = None, temperature: float | None = None,
                           seed: int | None = None) -> AsyncIterator[Event | Completion]:

@@ -152,7 +152,7 @@ class Loop(Calls):
     async def _step(self, outcome: list[Choice]) -> AsyncIterator[Event]:
         """One step of the run itself: the model replies; its code runs; the policy decides."""
         completion: Completion | None = None
-        async for item in self._call_model():
+        async for item in self._reply():
             if isinstance(item, Completion):
                 completion = item
             else:

@@ -85,16 +85,16 @@ async def test_cost_limit_uses_the_price_table():
 
 
 async def test_repeating_failing_code_is_detected_as_a_stall():
-    bad = Reply("```python\n1/0\n```")
-    with ScriptedServer([bad] * 5) as server:
+    bad = Reply("```python\n1/0\n```")  # each repeat is redrawn once, and comes back the same
+    with ScriptedServer([bad] * 6) as server:
         result = await reason("q", config=config(server, backtrack=False))
     assert result.stop_reason.startswith("stalled")
     assert len(result.steps) == 2
 
 
 async def test_a_stall_backtracks_once_to_the_last_good_state_then_stops():
-    bad = Reply("```python\n1/0\n```")
-    with ScriptedServer([bad] * 5) as server:
+    bad = Reply("```python\n1/0\n```")  # each repeat is redrawn once, and comes back the same
+    with ScriptedServer([bad] * 6) as server:
         result = await reason("q", config=config(server))
     assert [e.action for e in result.events if isinstance(e, Decision)].count("backtrack") == 1
     assert result.stop_reason.startswith("stalled") and len(result.steps) == 4
@@ -103,16 +103,33 @@ async def test_a_stall_backtracks_once_to_the_last_good_state_then_stops():
 async def test_backtracking_rebuilds_the_good_state_and_hides_the_failed_steps():
     script = [Reply("Load the data.\n```python\ndata = [4, 8, 15]\nprint(len(data))\n```"),
               Reply("```python\nprint(data.mean())\n```"),
-              Reply("```python\nprint(data.mean())\n```"),  # same failing code: stall -> backtrack
+              Reply("```python\nprint(data.mean())\n```"),  # the same failing code: redrawn,
+              Reply("```python\nprint(data.mean())\n```"),  # and the same again: stall -> backtrack
               Reply("Another way.\n```python\nprint(sum(data) / len(data))\n```"),
               Reply("FINAL ANSWER: 9")]
     with ScriptedServer(script) as server:
         result = await reason("mean?", config=config(server))
-        after_backtrack = server.requests[3]["messages"]
+        after_backtrack = server.requests[4]["messages"]
     assert result.answer == "9" and result.stop_reason == "answered"
     assert "back at the state after step 1" in after_backtrack[-1]["content"]
     assert not any("mean()" in str(m.get("content")) for m in after_backtrack)  # failed steps dropped
     assert result.steps[3].execution.stdout_text.strip() == "9.0"  # `data` was rebuilt
+
+
+async def test_a_reply_that_repeats_a_failed_program_is_redrawn_sampled_and_not_run_again():
+    failing = Reply("```python\nprint(undefined_name)\n```")
+    script = [failing, failing, Reply("```python\nprint(7)\n```"), Reply("FINAL ANSWER: 7")]
+    with ScriptedServer(script) as server:
+        result = await reason("7?", config=config(server, self_check="off", seed=5))
+        redraw = server.requests[2]
+    assert result.answer == "7" and result.stop_reason == "answered"
+    assert redraw["temperature"] >= 0.7 and redraw["seed"] == 5 + 2000 + 2
+    assert server.requests[1]["temperature"] == 0.0
+    runs = [e.code for e in result.events if isinstance(e, Code)]
+    assert runs == ["print(undefined_name)", "print(7)"]  # the repeat was never run
+    assert any(isinstance(e, Error) and "repeats a program that already failed" in e.message
+               for e in result.events)
+    assert sum(isinstance(e, ModelCall) for e in result.events) == 4  # the first draw stays visible
 
 
 async def test_an_answer_not_backed_by_output_is_sent_back_for_revision():

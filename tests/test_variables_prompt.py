@@ -37,14 +37,15 @@ async def test_the_question_says_the_table_exists_describes_it_and_the_program_u
 
 async def test_a_backtrack_to_a_fresh_session_keeps_the_passed_variables():
     failing = Reply("```python\nprint(df['missing'])\n```")
-    script = [failing, failing,  # the same failing code twice: stalled, back to a fresh session
+    # the same failing code again, and once more when redrawn: stalled, back to a fresh session
+    script = [failing, failing, failing,
               Reply("```python\nprint(df['a'].sum())\n```"), Reply("FINAL ANSWER: 6")]
     with ScriptedServer(script) as server:
         config = RunConfig(model="scripted", base_url=server.base_url, api_key="sk-test", protocol="text",
                            exec_timeout=30, self_check="off")
         result = await reason("Sum a.", config=config, variables={"df": pd.DataFrame({"a": [1, 2, 3]})})
     assert any(isinstance(e, Decision) and e.action == "backtrack" for e in result.events)
-    told = server.requests[2]["messages"][-1]["content"]
+    told = server.requests[3]["messages"][-1]["content"]
     assert "fresh Python session where the variables you were given are defined again" in told
     summed = next(s for s in result.steps if s.code and "sum()" in s.code)
     assert summed.execution.error is None, summed.execution.error

@@ -17,7 +17,7 @@ from .budget import Budget, Limits, cost_ceiling
 from .decide import MAX_BACKTRACKS, MAX_REJECTIONS, STALL_REPEATS, accepts, decide, proposed_answer
 from .reward import (agreement, answer_parses, code_ran, combine, grounded, judge_signals, method_agreement,
                      self_check_signal, user_check)
-from .sampling import SAMPLE_TEMPERATURE, Sampling, attempt_sampling, solution_sampling
+from .sampling import SAMPLE_TEMPERATURE, Sampling, attempt_sampling, revision_sampling, solution_sampling
 from .state import Choice, Judgement, Reply, RunState, Settings
 from .stopping import StallDetector, self_check_mode
 from .verification import Verification
@@ -25,5 +25,5 @@ from .verification import Verification
 __all__ = ["Budget", "Choice", "Judgement", "Limits", "MAX_BACKTRACKS", "MAX_REJECTIONS", "Reply", "RunState",
            "SAMPLE_TEMPERATURE", "STALL_REPEATS", "Sampling", "Settings", "StallDetector", "Verification",
            "accepts", "agreement", "cost_ceiling", "answer_parses", "attempt_sampling", "code_ran", "combine", "decide", "grounded",
-           "judge_signals", "method_agreement", "proposed_answer", "self_check_mode", "self_check_signal", "solution_sampling",
+           "judge_signals", "method_agreement", "proposed_answer", "revision_sampling", "self_check_mode", "self_check_signal", "solution_sampling",
            "user_check"]

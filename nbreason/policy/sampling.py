@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 SAMPLE_TEMPERATURE = 0.7
 SOLUTION_SEEDS = 1000  # a verification's solutions take seeds from here on, apart from attempts'
+REVISION_SEEDS = 2000  # redrawn replies of a run's own steps
 
 
 @dataclass(frozen=True)
@@ -24,3 +25,9 @@ def attempt_sampling(temperature: float, seed: int | None, attempt: int) -> Samp
 def solution_sampling(temperature: float, seed: int | None, solution: int) -> Sampling:
     """Independent solution `solution` (0, 1, …) of a verification."""
     return Sampling(max(temperature, SAMPLE_TEMPERATURE), (seed or 0) + SOLUTION_SEEDS + solution)
+
+
+def revision_sampling(temperature: float, seed: int | None, step: int) -> Sampling:
+    """A step's reply drawn again because it repeats a program that already failed: greedy
+    decoding rewrites a failing program byte for byte, so the redraw is sampled."""
+    return Sampling(max(temperature, SAMPLE_TEMPERATURE), (seed or 0) + REVISION_SEEDS + step)

@@ -23,6 +23,10 @@ class StallDetector:
     last_error: str | None = None
     error_streak: int = 0
 
+    def repeats_failure(self, code: str) -> bool:
+        """`code` is a program that already failed in this run (whitespace aside)."""
+        return _key(code) in self.failed_code
+
     def record(self, code: str, error: str | None) -> str | None:
         """Record one execution; return a reason string if the run is stalling."""
         key = _key(code)
