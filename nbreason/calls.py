@@ -123,6 +123,14 @@ class Calls:
             return
         raise ModelError("the prompt does not fit the model's context window even after shortening the history")
 
+    async def _restore_variables(self) -> AsyncIterator[Event]:
+        """Put the passed variables back; if the sandbox will not take them, say so and go on."""
+        try:
+            if self.restore_variables is not None:
+                await self.restore_variables()
+        except Exception as exc:  # the session's own code may have broken it: not a reason to end the run
+            yield self.ev(Error, message=f"the passed variables could not be put back: {exc}", source="sandbox")
+
     async def _execute(self, code: str) -> AsyncIterator[Event | tuple]:
         timeout = self.config.exec_timeout
         left = self.budget.seconds_left()

@@ -11,9 +11,10 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass, field, replace
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
 
 from . import actions, policy, prompts
+from .corrections import correction
 from .config import RunConfig
 from .events import (BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, Plan, RunStarted, Signal,
                      SolutionRow, Stopped)
@@ -52,11 +53,13 @@ class Loop(Calls):
                  context: str = "", stop: asyncio.Event | None = None,
                  check: Callable[[Any], Any] | None = None, run_id: str | None = None, attempt: int = 0,
                  earlier: str = "", returns: tuple[str, ...] = (), started: dict | None = None,
-                 preface: tuple[Event, ...] = (), restore_variables: Callable[[], Awaitable[Any]] | None = None):
+                 preface: tuple[Event, ...] = (), restore_variables: Callable[[], Awaitable[Any]] | None = None,
+                 variables: Mapping[str, Any] | None = None):
         self.attempt = attempt
         # Puts the passed (--with) variables back: after a backtrack restarts the sandbox, and before
         # each independent solution, which starts from the data as given, not as earlier code left it.
         self.restore_variables = restore_variables
+        self.variables = dict(variables or {})  # the passed (--with) values: corrections name their columns
         # A follow-up (followup.py): the digest of the run it continues, the names the notebook takes
         # back, what RunStarted records of both, and events (a rebuilt state) that follow RunStarted.
         self.earlier, self.returns, self.started, self.preface = earlier, tuple(returns), dict(started or {}), preface
@@ -183,6 +186,8 @@ class Loop(Calls):
             printed = _lone_line(self.evidence.outputs[-1]) if not error and self.evidence.outputs else None
             reply = Reply(code=True, error=failure, answer=action.answer, printed=printed,
                           stalled=self.stall.record(action.code, failure))
+            if error is not None and (hint := correction(error.name, error.value, self.variables)):
+                summary = f"{summary}\n\n{hint}"  # what to do instead: "`df` is already defined; use it"
             if not action.call_id:  # (tool replies come after the whole reply: no checkpoint inside them)
                 self.history.add(prompts.observation(summary, self.step, ok=not error), self.step)
                 if not error:
@@ -270,8 +275,8 @@ class Loop(Calls):
                 yield self.ev(Plan, text=f"**{method.name}.** {action.plan}")
             if action.code and action.code.strip():
                 yield self.ev(Code, code=action.code)
-                if self.restore_variables is not None:
-                    await self.restore_variables()
+                async for item in self._restore_variables():
+                    yield item
                 async for item in self._execute(action.code):
                     if isinstance(item, tuple):
                         execution = item[0]
@@ -304,8 +309,8 @@ class Loop(Calls):
         self.backtracks += 1
         step, kept_messages, kept_code = self.checkpoints[-1] if self.checkpoints else (0, 2, 0)
         await self.sandbox.restart()
-        if self.restore_variables is not None:
-            await self.restore_variables()
+        async for item in self._restore_variables():
+            yield item
         for code in self.evidence.code[:kept_code]:
             execution = await self.sandbox.run_code(code, timeout=self.config.exec_timeout)
             if execution.error:

@@ -209,7 +209,8 @@ async def _drive(question, config, fan, stop, variables, context, model, sandbox
                     earlier=followup.digest(extras.continues) if extras.continues else "",
                     started={"continues": extras.continues, "variables": list(variables),
                              "files": [str(f.path) for f in extras.files], "returns": list(extras.returns)},
-                    restore_variables=(lambda: _place_variables(sandbox, variables)) if variables else None)
+                    restore_variables=(lambda: _place_variables(sandbox, variables)) if variables else None,
+                    variables=variables)
         loop.t0 = started
         async for event in loop.run():
             if isinstance(event, FinalAnswer) and event.attempt == 0 and extras.returns:

@@ -31,7 +31,12 @@ def dump(name: str, value: object) -> bytes:
 
 
 def load_code(name: str, path: str) -> str:
-    return f"import pickle as _p\nwith open({path!r}, 'rb') as _f:\n    {name} = _p.load(_f)\ndel _p, _f"
+    """Code that defines `name` from its pickle. It runs again after the model's code (after a
+    backtrack, before an independent solution), so it relies on nothing that code may have
+    rebound in the session (`open`, `pickle`, `_f`): imports inside a function, no names left."""
+    return (f"def _nbreason_load():\n    import pathlib, pickle\n"
+            f"    return pickle.loads(pathlib.Path({path!r}).read_bytes())\n"
+            f"{name} = _nbreason_load()\ndel _nbreason_load")
 
 
 def describe(name: str, value: object) -> str:

@@ -683,3 +683,18 @@ async def test_e2b_results_pass_the_same_checks():
     assert "".join(data["stdout"]) == "x\ufffdy\n\ufffd printed\nafter\n" == "".join(streamed)
     assert "text output was dropped" in "".join(data["stderr"]) and "png output was dropped" in "".join(data["stderr"])
     assert (data["error"]["name"], data["error"]["value"]) == ("ValueError", "\ufffd")
+
+
+def test_an_upload_never_follows_a_link_the_sandbox_planted(tmp_path):
+    from nbreason.sandboxes.files import write_inside
+
+    folder, outside = tmp_path / "box", tmp_path / "host.txt"
+    folder.mkdir()
+    outside.write_text("the host's file")
+    (folder / ".nbreason_df.pkl").symlink_to(outside)
+    (folder / "data").symlink_to(tmp_path)
+    for name in (".nbreason_df.pkl", "data/host.txt", "../host.txt"):
+        with pytest.raises((OSError, ValueError)):
+            write_inside(folder, name, b"pickle")
+    assert outside.read_text() == "the host's file"
+    assert write_inside(folder, "sub/ok.csv", b"a,b").read_bytes() == b"a,b"

@@ -54,3 +54,16 @@ async def test_a_run_on_a_priced_api_model_says_its_ceiling_before_the_first_cal
     assert started.config["cost_ceiling"] == pytest.approx(40_000 * 0.60 / 1e6)
     assert seen.index(started) < next(i for i, e in enumerate(seen) if isinstance(e, ModelCall))
     assert "checks methods · spends at most $0.0240" in console.export_text()
+
+
+@pytest.mark.parametrize("hostile", [10 ** 400, float("inf"), float("nan"), True, -1, "0.5", None])
+def test_a_hostile_ceiling_in_a_trace_is_not_shown_and_breaks_no_view(hostile):
+    from rich.console import Console
+
+    from nbreason.views.console import ConsoleView
+
+    started = RunStarted(run_id="r", question="q?", config={"model": "m", "cost_ceiling": hostile})
+    assert "spends at most" not in str(header_html(started))
+    console = Console(record=True, width=200)
+    ConsoleView(console=console)(started)
+    assert "spends at most" not in console.export_text()

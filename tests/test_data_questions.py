@@ -214,3 +214,14 @@ def test_a_real_problem_is_graded_by_its_own_rules(problems):
 def test_other_data_sets_keep_their_grading():
     plain = datasets.Problem("g", "q", "72", {})
     assert right("72.0", plain) and not right("71", plain)
+
+
+def test_an_answer_too_large_for_a_float_is_no_number_rather_than_a_crash():
+    assert read_number("1e400") is None and read_number("9" * 400) is None
+
+
+@pytest.mark.parametrize("answer,right", [("AK has the most airports, as expected", True),
+                                          ("Alaska (AK), with 263 airports in total", True),
+                                          ("AK or TX", False), ("AK, not IN", False)])
+def test_a_short_code_names_its_category_only_as_written(answer, right):
+    assert grading._grade_category(answer, "AK", ["AK", "AS", "IN", "TX"]).correct is right

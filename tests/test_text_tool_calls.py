@@ -76,3 +76,9 @@ async def test_the_tools_protocol_runs_calls_written_as_text_and_answers_them_as
     assert second[-2]["role"] == "assistant" and second[-2]["tool_calls"][0]["function"]["name"] == "run_python"
     assert second[-1]["role"] == "tool" and "1024" in second[-1]["content"]
     assert second[-1]["tool_call_id"] == second[-2]["tool_calls"][0]["id"]
+
+
+def test_a_reply_nested_deep_enough_to_break_the_json_parser_stays_text():
+    from nbreason.models.text_tool_calls import calls_in_text
+
+    assert calls_in_text('{"name": "run_python", "arguments": ' + "[" * 100_000, ["run_python"]) == []

@@ -6,7 +6,7 @@ import pandas as pd
 from vega_datasets import local_data
 
 from nbreason.config import RunConfig
-from nbreason.events import Decision
+from nbreason.events import Decision, Error
 from nbreason.prompts import variables_note
 from nbreason.runner import reason
 from tests.support.scripted_server import Reply, ScriptedServer
@@ -63,3 +63,40 @@ async def test_each_independent_solution_starts_from_the_variables_as_passed():
     decisions = [e for e in result.events if isinstance(e, Decision)]
     assert "an independent solution agrees: 6" in decisions[-1].reason
     assert result.answer == "6" and result.verified
+
+
+async def test_code_that_reads_an_invented_file_gets_told_to_use_the_passed_variable():
+    script = [Reply("```python\nimport pandas as pd\ndf = pd.read_csv('cars.csv')\nprint(df['a'].sum())\n```"),
+              Reply("```python\nprint(df['b'].sum())\n```"),
+              Reply("```python\nprint(df['a'].sum())\n```"), Reply("FINAL ANSWER: 6")]
+    with ScriptedServer(script) as server:
+        config = RunConfig(model="scripted", base_url=server.base_url, api_key="sk-test", protocol="text",
+                           exec_timeout=30, self_check="off")
+        result = await reason("Sum a.", config=config, variables={"df": pd.DataFrame({"a": [1, 2, 3]})})
+        after_file, after_column = (server.requests[i]["messages"][-1]["content"] for i in (1, 2))
+    assert "FileNotFoundError" in after_file and "`df` is already defined in the session" in after_file
+    assert "`df` has no column 'b'; its columns are 'a'." in after_column
+    assert result.answer == "6"
+
+
+async def test_code_that_rebinds_open_and_pickle_does_not_stop_the_variables_coming_back():
+    clobber = Reply("```python\nopen = df['a']\npickle = None\n_f = 1\nprint(df['a'].sum())\n```")
+    again = Reply("```python\nprint(df['a'].sum())\n```")
+    with ScriptedServer([clobber, Reply("FINAL ANSWER: 6"), again, again, again]) as server:
+        config = RunConfig(model="scripted", base_url=server.base_url, api_key="sk-test", protocol="text",
+                           exec_timeout=30, self_check="recompute")
+        result = await reason("Sum a.", config=config, variables={"df": pd.DataFrame({"a": [1, 2, 3]})})
+    assert result.stop_reason.startswith("answered") and result.answer == "6"
+    assert not any(isinstance(e, Error) and "could not be put back" in e.message for e in result.events)
+
+
+async def test_variables_that_cannot_be_put_back_are_an_event_and_the_run_goes_on():
+    # the session's code makes the pickle unreadable: the next solution runs on what is left
+    breaker = Reply("```python\nimport sys\nsys.modules['pickle'] = None\nprint(df['a'].sum())\n```")
+    again = Reply("```python\nprint(df['a'].sum())\n```")
+    with ScriptedServer([breaker, Reply("FINAL ANSWER: 6"), again, again, again]) as server:
+        config = RunConfig(model="scripted", base_url=server.base_url, api_key="sk-test", protocol="text",
+                           exec_timeout=30, self_check="recompute")
+        result = await reason("Sum a.", config=config, variables={"df": pd.DataFrame({"a": [1, 2, 3]})})
+    assert any(isinstance(e, Error) and "could not be put back" in e.message and not e.fatal for e in result.events)
+    assert result.answer == "6" and result.stop_reason.startswith("answered")

@@ -11,7 +11,7 @@ _NON_VALUES = frozenset({"", "none", "null", "nan", "+nan", "-nan", "inf", "+inf
 _LEAD_IN = re.compile(r"^(?:[\s*_]*(?:the\s+)?(?:final\s+)?answer[\s*_]*(?:is\b|:|=)[\s*_:]*)+", re.I)
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 # numpy 2 prints scalars as their repr: np.float64(3.25), np.str_('Trebi')
-_SCALAR_REPR = re.compile(r"^(?:np|numpy)\.(?:u?int\d*|float\d*|bool_?|str_|complex\d*)\((.*)\)$", re.S)
+_SCALAR_REPR = re.compile(r"^(?:np|numpy)\.(?:u?int\d*|float\d*|bool_?|str_|complex\d*)\(([^()]*)\)$", re.S)
 _DELIMITERS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 
 

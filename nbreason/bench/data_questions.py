@@ -275,7 +275,7 @@ QUESTIONS: tuple[DataQuestion, ...] = (
         f"{WINE} Which other numeric column has the strongest correlation (largest absolute Pearson r) with "
         "`flavanoids`? Answer with the column name.",
         {"df": "sklearn_wine"}, strongest_with_flavanoids, "category",
-        choices=lambda df: [c for c in df.columns if c != "cultivar"]),
+        choices=lambda df: [c for c in df.columns if c not in ("cultivar", "flavanoids")]),  # not the subject
     DataQuestion(
         "d37-diabetes-bmi-slope",
         f"{DIABETES} Fit a least-squares line target = a + b·bmi. What is the slope b, rounded to 2 decimals?",

@@ -70,7 +70,10 @@ def read_number(answer: str) -> float | None:
     ("np.float64(3.14)", "12.3%", "1,234", "The slope is 0.52"), read by `answers`."""
     text = answers.unwrap(answer).rstrip("%").strip()
     found = answers.number(text) or next(iter(answers.numbers_in(text)[-1:]), None)
-    return float(found.value) if found is not None else None
+    try:
+        return float(found.value) if found is not None else None
+    except OverflowError:  # "1e400": no float can be right or wrong about it
+        return None
 
 
 def _normal(text: str) -> str:
@@ -112,7 +115,10 @@ def _grade_category(answer: str, gold: str, choices: list[str]) -> Grade:
     if not _names(said, want):
         return Grade(False, "category: not named")
     rest = re.sub(rf"(?<![\w-]){re.escape(want)}(?![\w-])", " ", said)
-    others = [c for c in choices if _normal(c) != want and _names(rest, _normal(c))]
+    original = re.sub(rf"(?<![\w-]){re.escape(gold.strip())}(?![\w-])", " ", answer, flags=re.I)
+    # A short code ("AS", "IN") names its category only as written: "as" and "in" are words.
+    others = [c for c in choices if _normal(c) != want and (
+        _names(original, c.strip()) if len(c.strip()) <= 3 else _names(rest, _normal(c)))]
     if others:
         return Grade(False, f"category: also names {others[0]!r}")
     return Grade(True, "category named in the answer")

@@ -30,7 +30,7 @@ def calls_in_text(text: str, tool_names: list[str]) -> list[ToolCall]:
     while at < len(body):
         try:
             item, at = decoder.raw_decode(body, at)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, or nested deep enough to break the parser
             # Calls up to one cut off by the token limit (small models repeat calls until it):
             # the complete ones are still calls.
             return calls if calls and body[at] == "{" else []
@@ -50,7 +50,7 @@ def _call(item: object, tool_names: list[str]) -> ToolCall | None:
     if isinstance(arguments, str):  # some models send the arguments JSON-encoded, like the API does
         try:
             arguments = json.loads(arguments)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, or nested deep enough to break the parser
             return None
     if not isinstance(arguments, dict):
         return None

@@ -25,7 +25,7 @@ from .base import Execution, OutputHandler, ResultHandler, SandboxError
 from .iopub import POLL_SECONDS, UNDECODABLE, collect, parent_id as _parent_id
 from .ingest import KERNEL_SETUP
 from .cleanup import remove_cgroup as _remove_cgroup, remove_tree as _remove_tree
-from .files import read_inside as _read_inside
+from .files import read_inside as _read_inside, write_inside
 from .kernel_log import KernelLog
 from .kernelspec import (CONFINED_KERNEL_NAME, KERNEL_NAME, PIDS_MAX, find_bwrap, find_kernel_dir,
                          load_launcher, probe_bubblewrap)
@@ -335,12 +335,8 @@ class LocalSandbox:
     async def upload(self, name: str, data: bytes) -> str:
         if self.workdir is None:
             await self.start()
-        target = (self.workdir / name).resolve()
-        if not target.is_relative_to(self.workdir):
-            raise ValueError(f"{name!r} is outside the sandbox's working folder")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        await asyncio.to_thread(target.write_bytes, data)
-        return str(target)
+        # The kernel may have planted links in its folder: written without following any.
+        return str(await asyncio.to_thread(write_inside, self.workdir, name, data))
 
     async def download(self, name: str, *, limit: int) -> bytes:
         """The bytes of `name` in the working folder, at most `limit` (ValueError past it).

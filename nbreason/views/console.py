@@ -22,7 +22,7 @@ from ..events import (AttemptAnswer, BudgetUpdate, Check, Code, Continues, Decis
                       ModelCall, ModelDelta, Observation, Plan, Rebuilt, Retry, RunStarted, Stopped, Vote)
 from .safe import terminal_text
 from .templates import count_text, number_text
-from .html import competing_text, confidence_text, continues_text, rebuilt_text
+from .html import competing_text, confidence_text, continues_text, money, rebuilt_text
 
 STREAM_TAIL = 400  # characters of streaming text shown while the model writes
 
@@ -92,7 +92,7 @@ class ConsoleView:
         self.console.print(Panel(body, title="nbreason", subtitle=_text(
             f"model {cfg.get('model')} · sandbox {cfg.get('sandbox')} · protocol {cfg.get('protocol')}"
             + (f" · checks {cfg['checks']}" if cfg.get("checks") else "")
-            + (f" · spends at most ${cfg['cost_ceiling']:.4f}" if _number(cfg.get("cost_ceiling")) else ""))))
+            + (f" · spends at most ${money(cfg.get('cost_ceiling'))}" if _number(cfg.get("cost_ceiling")) else ""))))
 
     def _on_rebuilt(self, e: Rebuilt) -> None:
         self.console.print(_text(rebuilt_text(e), style="yellow"))
@@ -178,5 +178,5 @@ class ConsoleView:
 
 
 def _number(value) -> bool:
-    """A positive number (a trace may hold anything in its config)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+    """A positive finite number (a trace may hold anything in its config, 400-digit integers too)."""
+    return money(value) is not None

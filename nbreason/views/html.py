@@ -12,6 +12,8 @@ bundles the live widgets hand to the front end.
 
 from __future__ import annotations
 
+import math
+
 from markupsafe import Markup
 
 from ..events import (
@@ -181,11 +183,24 @@ def budget_rows(started: RunStarted | None, budget: BudgetUpdate | None) -> list
     return rows
 
 
+def money(value) -> str | None:
+    """'0.0240' for a positive, finite amount of USD; None for anything else a trace may hold."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        amount = float(value)
+    except OverflowError:
+        return None
+    return f"{amount:.4f}" if math.isfinite(amount) and amount > 0 else None
+
+
 def header_html(started: RunStarted | None) -> Markup:
-    """The question, the model and sandbox, and for a follow-up a link to the run it continues."""
+    """The question, the model and sandbox, the checks and the most the run can spend, and for a
+    follow-up a link to the run it continues."""
     config = started.config if started is not None and isinstance(started.config, dict) else {}
     continues = started.continues if started is not None and isinstance(started.continues, Continues) else None
-    return render("header.html", started=started, config=config, continues=continues)
+    return render("header.html", started=started, config=config, continues=continues,
+                  ceiling=money(config.get("cost_ceiling")))
 
 
 def continues_text(continues: Continues) -> str:

@@ -46,7 +46,7 @@ TEMPLATES = {
         '<div style="color:#666">model <code>{{ config.get("model", "") }}</code>'
         ' · sandbox <code>{{ config.get("sandbox", "") }}</code>'
         '{% if config.get("checks") %} · checks <code>{{ config.get("checks") }}</code>{% endif %}'
-        '{% if config.get("cost_ceiling") is number and config.get("cost_ceiling") > 0 %} · spends at most <b>${{ "%.4f"|format(config.get("cost_ceiling")) }}</b>'
+        '{% if ceiling %} · spends at most <b>${{ ceiling }}</b>'
         '{% endif %}</div></div>{% endif %}'
     ),
     "notes.html": (
