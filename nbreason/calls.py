@@ -46,19 +46,20 @@ class Calls:
             stop_wait.cancel()
 
     async def _reply(self) -> AsyncIterator[Event | Completion]:
-        """The model's reply for one step of the run. A program that already failed is not run
-        again: the reply is drawn once more, sampled, and the first draw stays visible."""
+        """The model's reply for one step of the run, drawn again when `policy.redraw` says so (the
+        first draw stays in the trace)."""
         completion: Completion | None = None
         async for item in self._call_model():
             if isinstance(item, Completion):
                 completion = item
             else:
                 yield item
-        code = actions.from_completion(completion).code
-        if code and code.strip() and self.stall.repeats_failure(code):
+        sample = policy.redraw(actions.from_completion(completion).code, self.stall,
+                               within_budget=self.budget.exceeded() is None, temperature=self.config.temperature,
+                               seed=self.config.seed, step=self.step)
+        if sample is not None:
             yield self.ev(Error, message="the reply repeats a program that already failed; drawing another, sampled",
                           source="model")
-            sample = policy.revision_sampling(self.config.temperature, self.config.seed, self.step)
             async for item in self._call_model(temperature=sample.temperature, seed=sample.seed):
                 if isinstance(item, Completion):
                     completion = item

@@ -9,18 +9,20 @@ from nbreason.policy import cost_ceiling
 from nbreason.views.html import header_html
 
 
-@pytest.mark.parametrize("limits,input_price,output_price,ceiling", [
-    (Limits(tokens=40_000), 0.15, 0.60, 0.024),       # every allowed token at the output price
-    (Limits(tokens=40_000, cost=0.01), 0.15, 0.60, 0.01),  # a lower cost limit bounds it
-    (Limits(tokens=None, cost=0.5), 0.15, 0.60, 0.5),
-    (Limits(tokens=40_000), None, None, None),         # unknown price: nothing to promise
-    (Limits(tokens=None), 0.15, 0.60, None),           # no token limit: no bound
-    (Limits(tokens=40_000), 0.0, 0.0, 0.0),            # a local model is free
+@pytest.mark.parametrize("limits,input_price,output_price,last_step,ceiling", [
+    (Limits(tokens=40_000), 0.15, 0.60, 0, 0.024),         # every allowed token at the output price
+    (Limits(tokens=40_000), 0.15, 0.60, 10_000, 0.030),    # plus what the last step may spend past it
+    (Limits(tokens=40_000, cost=0.01), 0.15, 0.60, 0, 0.01),  # a lower cost limit binds first
+    (Limits(tokens=None, cost=0.5), 0.15, 0.60, 10_000, 0.506),
+    (Limits(tokens=40_000), None, None, 0, None),          # unknown price: nothing to promise
+    (Limits(tokens=None, cost=0.5), None, None, 0, None),  # nor with a cost limit: cost is not counted
+    (Limits(tokens=None), 0.15, 0.60, 0, None),            # no limit at all: no bound
+    (Limits(tokens=40_000), 0.0, 0.0, 10_000, 0.0),        # a local model is free
 ])
-def test_the_cost_ceiling_is_the_token_budget_at_the_dearer_price_or_the_cost_limit(limits, input_price,
-                                                                                   output_price, ceiling):
-    assert cost_ceiling(limits, input_price, output_price) == pytest.approx(ceiling) if ceiling is not None \
-        else cost_ceiling(limits, input_price, output_price) is None
+def test_the_cost_ceiling_is_the_first_limit_reached_at_the_dearer_price_plus_the_last_step(
+        limits, input_price, output_price, last_step, ceiling):
+    found = cost_ceiling(limits, input_price, output_price, last_step_tokens=last_step)
+    assert found is None if ceiling is None else found == pytest.approx(ceiling)
 
 
 def test_the_header_shows_the_checks_and_the_ceiling_and_ignores_a_ceiling_that_is_not_a_number():
@@ -51,9 +53,10 @@ async def test_a_run_on_a_priced_api_model_says_its_ceiling_before_the_first_cal
                               subscribers=[seen.append, ConsoleView(console=console)])
     started = result.events[0]
     assert started.config["checks"] == "methods"
-    assert started.config["cost_ceiling"] == pytest.approx(40_000 * 0.60 / 1e6)
+    assert 40_000 * 0.60 / 1e6 < started.config["cost_ceiling"] < 60_000 * 0.60 / 1e6
+    assert result.usage.cost <= started.config["cost_ceiling"]
     assert seen.index(started) < next(i for i, e in enumerate(seen) if isinstance(e, ModelCall))
-    assert "checks methods · spends at most $0.0240" in console.export_text()
+    assert f"checks methods · spends at most ${started.config['cost_ceiling']:.4f}" in console.export_text()
 
 
 @pytest.mark.parametrize("hostile", [10 ** 400, float("inf"), float("nan"), True, -1, "0.5", None])

@@ -1,5 +1,7 @@
 """Stall detection, verification by independent solutions, and the self-check choices."""
 
+import pytest
+
 from nbreason.models.base import EMBEDDED, ModelProfile
 from nbreason.policy import Settings, accepts
 from nbreason.policy.stopping import StallDetector, self_check_mode
@@ -74,3 +76,23 @@ def test_auto_self_check_is_other_methods_only_for_embedded_models_in_one_attemp
     assert self_check_mode("auto", api) == "off"
     assert self_check_mode("verify", api) == "verify"
     assert self_check_mode("off", EMBEDDED) == "off"
+
+
+@pytest.mark.parametrize("code,failed,within_budget,redrawn", [
+    ("print(x)", ["print(x)"], True, True),          # the same failing program: drawn again
+    ("  print(x)\n\n", ["print(x)"], True, True),    # surrounding whitespace aside
+    ("print(y)", ["print(x)"], True, False),         # a new program runs
+    ("print(x)", ["print(x)"], False, False),        # no budget left for another call
+    (None, ["print(x)"], True, False),               # no code: nothing to redraw
+])
+def test_a_reply_repeating_a_failed_program_is_redrawn_sampled_while_the_budget_allows(code, failed,
+                                                                                     within_budget, redrawn):
+    from nbreason.policy import redraw
+
+    stall = StallDetector()
+    for program in failed:
+        stall.record(program, "NameError")
+    sample = redraw(code, stall, within_budget=within_budget, temperature=0.0, seed=3, step=2)
+    assert (sample is not None) is redrawn
+    if redrawn:
+        assert sample.temperature >= 0.7 and sample.seed == 3 + 2000 + 2

@@ -1,8 +1,7 @@
 """Data questions: what a scientist asks about a table, passed in as `--with df` passes it.
 
-Every table ships offline inside a PyPI package: scikit-learn's bundled data sets (not the
-downloaded ones) and vega_datasets' local files. palmerpenguins and vega's cars,
-seattle-weather and stocks are kept out on purpose: they are reserved for an outside check.
+The tables are in data_tables.py (offline, from PyPI packages); the gold answers are computed in
+data_gold.py; answers are graded in grading.py (`grade_data`).
 
 Every gold answer is computed here, by pandas, from the table the model gets: none is typed
 in by hand, so a question and its answer cannot drift apart. Each question names the

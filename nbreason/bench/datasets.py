@@ -27,8 +27,8 @@ class Problem:
     question: str
     gold: str  # the reference final answer, ready for grading.grade
     meta: dict
-    # Variables the question is asked about: name -> loader name (data_questions.LOADERS);
-    # data_questions.build_variables(problem) rebuilds them. Empty for plain questions.
+    # Variables the question is asked about: name -> loader name (data_tables.LOADERS);
+    # data_tables.build_variables(problem) rebuilds them. Empty for plain questions.
     variables: dict[str, str] = field(default_factory=dict)
 
 

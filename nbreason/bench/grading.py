@@ -50,7 +50,7 @@ def grade(answer: str | None, gold: str) -> Grade:
 
 
 def grade_problem(answer: str | None, problem) -> Grade:
-    """A problem's own grading where it has one (questions about tables: data_questions.grade),
+    """A problem's own grading where it has one (questions about tables: grade_data),
     else `grade` against its gold answer."""
     if problem.meta.get("grader") == "data":
         return grade_data(answer, problem)

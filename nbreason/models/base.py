@@ -55,6 +55,10 @@ class ModelProfile:
     answers_by_printing: bool = False
     protocol: str = "tools"
 
+    def __post_init__(self) -> None:
+        if self.protocol not in ("tools", "text"):
+            raise ValueError(f"ModelProfile.protocol: expected tools or text, got {self.protocol!r}")
+
 
 # Text for the embedded 1.5B: on the data questions' tune half, tools answered 9/20 and text 8/20
 # (one question apart) at twice the tokens and seconds (benchmarks/results/data-questions-protocols.md).

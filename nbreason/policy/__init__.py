@@ -8,7 +8,7 @@
     methods.py       the independent routes to an answer, and which ones a question gets
     plausibility.py  what the question says a right answer must look like
     confidence.py    how likely a final answer is right, calibrated on development data
-    stopping.py      stall detection; which self-check a run uses
+    stopping.py      stall detection; redrawing a repeated failed program; which self-check a run uses
     sampling.py      how independent samples (attempts, solutions) are drawn
     voting.py        votes over attempts, and when to stop sampling more
 """
@@ -19,11 +19,11 @@ from .reward import (agreement, answer_parses, code_ran, combine, grounded, judg
                      self_check_signal, user_check)
 from .sampling import SAMPLE_TEMPERATURE, Sampling, attempt_sampling, revision_sampling, solution_sampling
 from .state import Choice, Judgement, Reply, RunState, Settings
-from .stopping import StallDetector, self_check_mode
+from .stopping import StallDetector, redraw, self_check_mode
 from .verification import Verification
 
 __all__ = ["Budget", "Choice", "Judgement", "Limits", "MAX_BACKTRACKS", "MAX_REJECTIONS", "Reply", "RunState",
            "SAMPLE_TEMPERATURE", "STALL_REPEATS", "Sampling", "Settings", "StallDetector", "Verification",
            "accepts", "agreement", "cost_ceiling", "answer_parses", "attempt_sampling", "code_ran", "combine", "decide", "grounded",
-           "judge_signals", "method_agreement", "proposed_answer", "revision_sampling", "self_check_mode", "self_check_signal", "solution_sampling",
+           "judge_signals", "method_agreement", "proposed_answer", "redraw", "revision_sampling", "self_check_mode", "self_check_signal", "solution_sampling",
            "user_check"]

@@ -55,13 +55,17 @@ class Budget:
         return max(0.0, self.limits.seconds - self.seconds)
 
 
-def cost_ceiling(limits: Limits, input_price: float | None, output_price: float | None) -> float | None:
-    """The most a run can spend in USD before it starts, for a priced model: every token the
-    budget allows billed at the dearer of the two prices, or the cost limit if that is lower.
-    None when it cannot be said (unknown price and no cost limit, or no token limit)."""
-    bounds = []
-    if input_price is not None and output_price is not None and limits.tokens is not None:
-        bounds.append(limits.tokens * max(input_price, output_price) / 1_000_000)
-    if limits.cost is not None:
-        bounds.append(limits.cost)
-    return min(bounds) if bounds else None
+def cost_ceiling(limits: Limits, input_price: float | None, output_price: float | None,
+                 last_step_tokens: int = 0) -> float | None:
+    """The most a run can spend in USD, said before it starts, for a priced model: every token the
+    budget allows, or the cost limit, whichever binds first, billed at the dearer of the two prices.
+    Limits are checked between steps, so the last step may go past them by its own calls (at most
+    `last_step_tokens`, prompts and replies); that is included. None for an unknown price or a run
+    with neither a token nor a cost limit."""
+    if input_price is None or output_price is None:
+        return None
+    per_token = max(input_price, output_price) / 1_000_000
+    over = last_step_tokens * per_token
+    bounds = [limit for limit in (limits.tokens * per_token if limits.tokens is not None else None,
+                                  limits.cost) if limit is not None]
+    return min(bounds) + over if bounds else None

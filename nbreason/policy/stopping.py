@@ -1,4 +1,4 @@
-"""Stall detection and which self-check a run uses.
+"""Stall detection, redrawing a reply that repeats a failed program, and which self-check a run uses.
 
 The rules themselves (when a run ends, revises, backtracks or checks an answer) are in
 `policy/decide.py`; this module keeps the two small pieces of state they read.
@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from ..models.base import ModelProfile
+from .sampling import Sampling, revision_sampling
 
 
 def _key(text: str) -> str:
@@ -41,6 +42,16 @@ class StallDetector:
         if self.error_streak >= self.stall_repeats:
             return f"stalled: the same error {self.stall_repeats} times in a row ({error})"
         return None
+
+
+def redraw(code: str | None, stall: StallDetector, *, within_budget: bool, temperature: float,
+           seed: int | None, step: int) -> Sampling | None:
+    """How to draw a step's reply again, or None to carry it out. A program that already failed in
+    this run is drawn once more, sampled, while the budget allows a call: greedy decoding rewrites
+    a failing program byte for byte, and running it again teaches nothing."""
+    if not code or not code.strip() or not within_budget or not stall.repeats_failure(code):
+        return None
+    return revision_sampling(temperature, seed, step)
 
 
 def self_check_mode(configured: str, profile: ModelProfile, voted: bool = False) -> str:
