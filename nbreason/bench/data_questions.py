@@ -3,7 +3,7 @@
 The tables are in data_tables.py (offline, from PyPI packages); the gold answers are computed in
 data_gold.py; answers are graded in grading.py (`grade_data`).
 
-Every gold answer is computed here, by pandas, from the table the model gets: none is typed
+Every gold answer is computed by pandas from the table the model gets: none is typed
 in by hand, so a question and its answer cannot drift apart. Each question names the
 variables that exist (`df`, or `df` and `df2`), what to return, and how to round it.
 
