@@ -95,11 +95,10 @@ class Loop(Calls):
     def _cost_ceiling(self) -> float | None:
         """Shown before the run spends anything: the checks' extra solutions are billed too."""
         price = getattr(self.model, "price", None)
-        # A step's calls (a reply and its redraw): each prompt at most the history kept, the
-        # question and its context (2 characters a token, to be safe), plus the reply.
-        prompt = (self.config.context_chars + len(self.question) + len(self.context) + 4_000) // 2
+        last = policy.last_step_tokens(self.config.context_chars, len(self.question) + len(self.context) + 4_000,
+                                       self.config.max_tokens)
         return policy.cost_ceiling(self.budget.limits, getattr(price, "input", None), getattr(price, "output", None),
-                                   last_step_tokens=2 * (prompt + self.config.max_tokens))
+                                   last_step_tokens=last)
 
     def _steps_left(self) -> int | None:
         limit = self.budget.limits.steps

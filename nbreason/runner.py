@@ -268,7 +268,8 @@ async def _drive_attempts(question, config, fan, stop, variables, context, model
 
     fan(RunStarted(run_id=run_id, question=question, context=context, config=config.public() | {
         "model": getattr(model, "name", config.model), "sandbox": config.sandbox,
-        "attempts": config.attempts, "strategy": config.strategy},
+        "attempts": config.attempts, "strategy": config.strategy,
+        "cost_ceiling": _attempts_ceiling(config, model, len(question) + len(context))},
         variables=list(variables or ()), files=[str(f.path) for f in files]))
     began: dict[int, float] = {}
 
@@ -297,3 +298,16 @@ def _source(exc: Exception) -> str:
 def _message(exc: Exception) -> str:
     text = str(exc) or type(exc).__name__
     return text if "Error" in type(exc).__name__ and "model" in type(exc).__module__ else f"{type(exc).__name__}: {text}"
+
+
+def _attempts_ceiling(config: RunConfig, model, prompt_chars: int) -> float | None:
+    """The most N attempts can spend together: each attempt is a run with the run's limits."""
+    from . import policy
+
+    price = getattr(model, "price", None)
+    one = policy.cost_ceiling(policy.Limits(config.max_steps, config.max_total_tokens, config.max_seconds,
+                                            config.max_cost),
+                              getattr(price, "input", None), getattr(price, "output", None),
+                              last_step_tokens=policy.last_step_tokens(config.context_chars, prompt_chars + 4_000,
+                                                                       config.max_tokens))
+    return None if one is None else one * config.attempts

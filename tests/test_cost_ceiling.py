@@ -70,3 +70,21 @@ def test_a_hostile_ceiling_in_a_trace_is_not_shown_and_breaks_no_view(hostile):
     console = Console(record=True, width=200)
     ConsoleView(console=console)(started)
     assert "spends at most" not in console.export_text()
+
+
+async def test_several_attempts_say_the_ceiling_of_all_of_them_together():
+    from nbreason.config import RunConfig
+    from nbreason.events import RunStarted
+    from nbreason.runner import reason
+    from tests.support.scripted_server import Reply, ScriptedServer
+
+    replies = [Reply("```python\nprint(7)\n```"), Reply("FINAL ANSWER: 7")] * 3
+    with ScriptedServer(replies) as server:
+        config = RunConfig(model="gpt-4o-mini", base_url=server.base_url, api_key="k", protocol="text",
+                           attempts=3, parallel=1, exec_timeout=20)
+        result = await reason("What is 3 + 4?", config=config)
+    outer = result.events[0]
+    inner = [e for e in result.events if isinstance(e, RunStarted) and e.attempt]
+    assert inner and outer.attempt == 0  # (sampling may stop before the third once two agree)
+    assert outer.config["cost_ceiling"] == pytest.approx(3 * inner[0].config["cost_ceiling"])
+    assert result.usage.cost <= outer.config["cost_ceiling"]

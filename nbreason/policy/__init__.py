@@ -13,7 +13,7 @@
     voting.py        votes over attempts, and when to stop sampling more
 """
 
-from .budget import Budget, Limits, cost_ceiling
+from .budget import Budget, Limits, cost_ceiling, last_step_tokens
 from .decide import MAX_BACKTRACKS, MAX_REJECTIONS, STALL_REPEATS, accepts, decide, proposed_answer
 from .reward import (agreement, answer_parses, code_ran, combine, grounded, judge_signals, method_agreement,
                      self_check_signal, user_check)
@@ -24,6 +24,6 @@ from .verification import Verification
 
 __all__ = ["Budget", "Choice", "Judgement", "Limits", "MAX_BACKTRACKS", "MAX_REJECTIONS", "Reply", "RunState",
            "SAMPLE_TEMPERATURE", "STALL_REPEATS", "Sampling", "Settings", "StallDetector", "Verification",
-           "accepts", "agreement", "cost_ceiling", "answer_parses", "attempt_sampling", "code_ran", "combine", "decide", "grounded",
+           "accepts", "agreement", "cost_ceiling", "last_step_tokens", "answer_parses", "attempt_sampling", "code_ran", "combine", "decide", "grounded",
            "judge_signals", "method_agreement", "proposed_answer", "redraw", "revision_sampling", "self_check_mode", "self_check_signal", "solution_sampling",
            "user_check"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from ..events import Limits, Spent, Usage  # Limits and Spent live with the events that carry them
 
-__all__ = ["Budget", "Limits", "Spent", "cost_ceiling"]
+__all__ = ["Budget", "Limits", "Spent", "cost_ceiling", "last_step_tokens"]
 
 
 @dataclass
@@ -69,3 +69,10 @@ def cost_ceiling(limits: Limits, input_price: float | None, output_price: float 
     bounds = [limit for limit in (limits.tokens * per_token if limits.tokens is not None else None,
                                   limits.cost) if limit is not None]
     return min(bounds) + over if bounds else None
+
+
+def last_step_tokens(context_chars: int, prompt_chars: int, max_tokens: int) -> int:
+    """The most one step's calls can spend past a limit: a reply and its redraw, each prompt at most
+    the history kept plus the question, its context and the system prompt (`prompt_chars`), at two
+    characters a token to be safe, and each reply at most `max_tokens`."""
+    return 2 * ((context_chars + prompt_chars) // 2 + max_tokens)
