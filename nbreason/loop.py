@@ -10,17 +10,18 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
 
 from . import actions, policy, prompts
 from .corrections import correction
 from .config import RunConfig
-from .events import (BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, Plan, RunStarted, Signal,
-                     SolutionRow, Stopped)
-from .answers import is_value, numbers_in
+from .events import (BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, Plan, RunStarted, SolutionRow,
+                     Stopped)
+from .answers import numbers_in
 from .calls import Calls, StopRequested
 from .execution import ExecutionRecord
+from .evidence import Evidence
 from .history import History
 from .models.base import Completion, Model, ModelError, ModelProfile, OutOfTime
 from .policy import Choice, Judgement, Reply, RunState, Settings, StallDetector, Verification
@@ -28,24 +29,6 @@ from .policy import confidence, plausibility
 from .policy.methods import plan_for
 from .sandboxes.base import Sandbox, SandboxError
 from .sandboxes.results import last_line
-
-
-@dataclass
-class Evidence:
-    """What the run has learned so far: executions, outputs and proposed answers."""
-
-    last_execution: ExecutionRecord | None = None
-    outputs: list[str] = field(default_factory=list)  # stdout of code that ran cleanly
-    code: list[str] = field(default_factory=list)  # code that ran cleanly
-    rejections: dict[str, int] = field(default_factory=dict)  # answer -> times sent back
-    best: tuple[float, str] | None = None  # (reward, answer)
-    self_checks: dict[str, Signal] = field(default_factory=dict)  # answer -> its model-written check
-
-    def candidate(self) -> str | None:
-        """Best answer so far: the best-scored proposal, else the last printed value."""
-        if self.best and is_value(self.best[1]):
-            return self.best[1]
-        return next((line for text in reversed(self.outputs) if is_value(line := last_line(text))), None)
 
 
 class Loop(Calls):
