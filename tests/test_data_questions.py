@@ -225,3 +225,13 @@ def test_an_answer_too_large_for_a_float_is_no_number_rather_than_a_crash():
                                           ("AK or TX", False), ("AK, not IN", False)])
 def test_a_short_code_names_its_category_only_as_written(answer, right):
     assert grading._grade_category(answer, "AK", ["AK", "AS", "IN", "TX"]).correct is right
+
+
+def test_the_data_set_without_its_tables_packages_is_refused_in_one_line(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "sklearn" else real(name, *a))
+    with pytest.raises(SystemExit, match=r"^the data questions read their tables from sklearn, not installed: "
+                                         r"pip install 'nbreason\[bench\]'$"):
+        datasets.load("data-report")

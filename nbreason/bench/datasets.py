@@ -8,6 +8,7 @@ found through the installed distribution's file list and read by path, never imp
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +91,10 @@ def load(name: str, limit: int | None = None) -> list[Problem]:
     if name in ("math500", "math-500", "math"):
         return math500(limit)
     if name in ("data", "data-tune", "data-report"):
+        missing = [m for m in ("sklearn", "vega_datasets") if importlib.util.find_spec(m) is None]
+        if missing:
+            raise SystemExit(f"the data questions read their tables from {', '.join(missing)}, not installed: "
+                             "pip install 'nbreason[bench]'")
         from . import data_questions
 
         return data_questions.problems(limit, split=name.partition("-")[2] or None)
