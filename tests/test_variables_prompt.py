@@ -40,12 +40,9 @@ async def test_a_backtrack_to_a_fresh_session_keeps_the_passed_variables():
     # the same failing code again, and once more when redrawn: stalled, back to a fresh session
     script = [failing, failing, failing,
               Reply("```python\nprint(df['a'].sum())\n```"), Reply("FINAL ANSWER: 6")]
-    with ScriptedServer(script) as server:
-        config = RunConfig(model="scripted", base_url=server.base_url, api_key="sk-test", protocol="text",
-                           exec_timeout=30, self_check="off")
-        result = await reason("Sum a.", config=config, variables={"df": pd.DataFrame({"a": [1, 2, 3]})})
+    result, requests = await sum_a(script, "off")
     assert any(isinstance(e, Decision) and e.action == "backtrack" for e in result.events)
-    told = server.requests[3]["messages"][-1]["content"]
+    told = requests[3]["messages"][-1]["content"]
     assert "fresh Python session where the variables you were given are defined again" in told
     summed = next(s for s in result.steps if s.code and "sum()" in s.code)
     assert summed.execution.error is None, summed.execution.error
@@ -53,13 +50,19 @@ async def test_a_backtrack_to_a_fresh_session_keeps_the_passed_variables():
     assert result.answer == "6"
 
 
+async def sum_a(script: list[Reply], self_check: str):
+    """"Sum a." over a passed three-row frame, the model scripted: the result and the requests sent."""
+    with ScriptedServer(script) as server:
+        config = RunConfig(model="scripted", base_url=server.base_url, api_key="sk-test", protocol="text",
+                           exec_timeout=30, self_check=self_check)
+        result = await reason("Sum a.", config=config, variables={"df": pd.DataFrame({"a": [1, 2, 3]})})
+    return result, server.requests
+
+
 async def test_each_independent_solution_starts_from_the_variables_as_passed():
     mutate = Reply("```python\ndf['a'] = df['a'] * 10\nprint(df['a'].sum() // 10)\n```")
     again = Reply("```python\nprint(df['a'].sum())\n```")
-    with ScriptedServer([mutate, Reply("FINAL ANSWER: 6"), again, again, again]) as server:
-        config = RunConfig(model="scripted", base_url=server.base_url, api_key="sk-test", protocol="text",
-                           exec_timeout=30, self_check="recompute")
-        result = await reason("Sum a.", config=config, variables={"df": pd.DataFrame({"a": [1, 2, 3]})})
+    result, requests = await sum_a([mutate, Reply("FINAL ANSWER: 6"), again, again, again], "recompute")
     decisions = [e for e in result.events if isinstance(e, Decision)]
     assert "an independent solution agrees: 6" in decisions[-1].reason
     assert result.answer == "6" and result.verified
@@ -69,11 +72,8 @@ async def test_code_that_reads_an_invented_file_gets_told_to_use_the_passed_vari
     script = [Reply("```python\nimport pandas as pd\ndf = pd.read_csv('cars.csv')\nprint(df['a'].sum())\n```"),
               Reply("```python\nprint(df['b'].sum())\n```"),
               Reply("```python\nprint(df['a'].sum())\n```"), Reply("FINAL ANSWER: 6")]
-    with ScriptedServer(script) as server:
-        config = RunConfig(model="scripted", base_url=server.base_url, api_key="sk-test", protocol="text",
-                           exec_timeout=30, self_check="off")
-        result = await reason("Sum a.", config=config, variables={"df": pd.DataFrame({"a": [1, 2, 3]})})
-        after_file, after_column = (server.requests[i]["messages"][-1]["content"] for i in (1, 2))
+    result, requests = await sum_a(script, "off")
+    after_file, after_column = (requests[i]["messages"][-1]["content"] for i in (1, 2))
     assert "FileNotFoundError" in after_file and "`df` is already defined in the session" in after_file
     assert "`df` has no column 'b'; its columns are 'a'." in after_column
     assert result.answer == "6"
@@ -82,10 +82,7 @@ async def test_code_that_reads_an_invented_file_gets_told_to_use_the_passed_vari
 async def test_code_that_rebinds_open_and_pickle_does_not_stop_the_variables_coming_back():
     clobber = Reply("```python\nopen = df['a']\npickle = None\n_f = 1\nprint(df['a'].sum())\n```")
     again = Reply("```python\nprint(df['a'].sum())\n```")
-    with ScriptedServer([clobber, Reply("FINAL ANSWER: 6"), again, again, again]) as server:
-        config = RunConfig(model="scripted", base_url=server.base_url, api_key="sk-test", protocol="text",
-                           exec_timeout=30, self_check="recompute")
-        result = await reason("Sum a.", config=config, variables={"df": pd.DataFrame({"a": [1, 2, 3]})})
+    result, requests = await sum_a([clobber, Reply("FINAL ANSWER: 6"), again, again, again], "recompute")
     assert result.stop_reason.startswith("answered") and result.answer == "6"
     assert not any(isinstance(e, Error) and "could not be put back" in e.message for e in result.events)
 
@@ -94,9 +91,6 @@ async def test_variables_that_cannot_be_put_back_are_an_event_and_the_run_goes_o
     # the session's code makes the pickle unreadable: the next solution runs on what is left
     breaker = Reply("```python\nimport sys\nsys.modules['pickle'] = None\nprint(df['a'].sum())\n```")
     again = Reply("```python\nprint(df['a'].sum())\n```")
-    with ScriptedServer([breaker, Reply("FINAL ANSWER: 6"), again, again, again]) as server:
-        config = RunConfig(model="scripted", base_url=server.base_url, api_key="sk-test", protocol="text",
-                           exec_timeout=30, self_check="recompute")
-        result = await reason("Sum a.", config=config, variables={"df": pd.DataFrame({"a": [1, 2, 3]})})
+    result, requests = await sum_a([breaker, Reply("FINAL ANSWER: 6"), again, again, again], "recompute")
     assert any(isinstance(e, Error) and "could not be put back" in e.message and not e.fatal for e in result.events)
     assert result.answer == "6" and result.stop_reason.startswith("answered")
