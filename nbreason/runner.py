@@ -76,17 +76,22 @@ class Fanout:
                            message=f"{name} failed and was detached: {type(exc).__name__}: {exc}"))
 
 
-async def _place_variables(sandbox, values: dict[str, object]) -> str:
-    lines = []
+async def _load_variables(sandbox, values: dict[str, object]) -> None:
+    """Define each value in the sandbox under its name (again after a backtrack or before an
+    independent solution: the description is not made again)."""
     for name, value in values.items():
-        data = variables_mod.dump(name, value)
-        path = await sandbox.upload(f".nbreason_{name}.pkl", data)
+        path = await sandbox.upload(f".nbreason_{name}.pkl", variables_mod.dump(name, value))
         execution = await sandbox.run_code(variables_mod.load_code(name, path), timeout=60)
         if execution.error:
             raise variables_mod.VariableError(
                 f"--with {name}: could not load it in the sandbox ({execution.error.name}: {execution.error.value})")
-        lines.append(variables_mod.describe(name, value))
-    return variables_mod.context(lines, list(values))
+
+
+async def _place_variables(sandbox, values: dict[str, object]) -> str:
+    """Load the values into the sandbox; what the model is told about them."""
+    await _load_variables(sandbox, values)
+    return variables_mod.context([variables_mod.describe(name, value) for name, value in values.items()],
+                                 list(values))
 
 
 @dataclass
@@ -209,7 +214,7 @@ async def _drive(question, config, fan, stop, variables, context, model, sandbox
                     earlier=followup.digest(extras.continues) if extras.continues else "",
                     started={"continues": extras.continues, "variables": list(variables),
                              "files": [str(f.path) for f in extras.files], "returns": list(extras.returns)},
-                    restore_variables=(lambda: _place_variables(sandbox, variables)) if variables else None,
+                    restore_variables=(lambda: _load_variables(sandbox, variables)) if variables else None,
                     variables=variables)
         loop.t0 = started
         async for event in loop.run():
