@@ -75,14 +75,6 @@ class Loop(Calls):
         return cls(run_id=self.run_id, step=self.step, attempt=self.attempt,
                    elapsed=round(time.monotonic() - self.t0, 3), **kw)
 
-    def _cost_ceiling(self) -> float | None:
-        """Shown before the run spends anything: the checks' extra solutions are billed too."""
-        price = getattr(self.model, "price", None)
-        last = policy.last_step_tokens(self.config.context_chars, len(self.question) + len(self.context) + 4_000,
-                                       self.config.max_tokens)
-        return policy.cost_ceiling(self.budget.limits, getattr(price, "input", None), getattr(price, "output", None),
-                                   last_step_tokens=last)
-
     def _steps_left(self) -> int | None:
         limit = self.budget.limits.steps
         return None if limit is None else limit - self.step
@@ -92,7 +84,7 @@ class Loop(Calls):
         yield self.ev(RunStarted, question=self.question, context=self.context, config=self.config.public() | {
             "model": getattr(self.model, "name", self.config.model),
             "sandbox": getattr(self.sandbox, "name", self.config.sandbox),
-            "protocol": self.protocol, "checks": self.settings.self_check, "cost_ceiling": self._cost_ceiling(),
+            "protocol": self.protocol, "checks": self.settings.self_check, "cost_ceiling": run_cost_ceiling(self.config, self.model, len(self.question) + len(self.context)),
             **sandbox_state(self.sandbox)}, **self.started)
         for event in self.preface:
             yield replace(event, run_id=self.run_id, attempt=self.attempt, step=0,
@@ -355,6 +347,16 @@ def _lone_line(output: str) -> str | None:
     if len(lines) != 1 or len(lines[0].split()) > 6 or len(numbers_in(lines[0])) > 1:
         return None
     return lines[0]
+
+
+def run_cost_ceiling(config: RunConfig, model: Model, prompt_chars: int) -> float | None:
+    """The most one run can spend, shown before it spends anything (the checks' extra solutions are
+    billed too): its limits at the model's price, with what the last step may spend past them."""
+    price = getattr(model, "price", None)
+    last = policy.last_step_tokens(config.context_chars, prompt_chars + 4_000, config.max_tokens)
+    limits = policy.Limits(config.max_steps, config.max_total_tokens, config.max_seconds, config.max_cost)
+    return policy.cost_ceiling(limits, getattr(price, "input", None), getattr(price, "output", None),
+                               last_step_tokens=last)
 
 
 def sandbox_state(sandbox: Sandbox) -> dict:

@@ -24,7 +24,7 @@ from . import datafiles, followup, returns as returns_mod
 from . import variables as variables_mod
 from .config import RunConfig
 from .events import Error, Event, FinalAnswer, Rebuilt
-from .loop import Loop
+from .loop import Loop, run_cost_ceiling
 from .models import OnProgress, make_model
 from .redact import Redactor
 from .result import RunResult
@@ -274,7 +274,7 @@ async def _drive_attempts(question, config, fan, stop, variables, context, model
     fan(RunStarted(run_id=run_id, question=question, context=context, config=config.public() | {
         "model": getattr(model, "name", config.model), "sandbox": config.sandbox,
         "attempts": config.attempts, "strategy": config.strategy,
-        "cost_ceiling": _attempts_ceiling(config, model, len(question) + len(context))},
+        "cost_ceiling": _times(run_cost_ceiling(config, model, len(question) + len(context)), config.attempts)},
         variables=list(variables or ()), files=[str(f.path) for f in files]))
     began: dict[int, float] = {}
 
@@ -305,14 +305,6 @@ def _message(exc: Exception) -> str:
     return text if "Error" in type(exc).__name__ and "model" in type(exc).__module__ else f"{type(exc).__name__}: {text}"
 
 
-def _attempts_ceiling(config: RunConfig, model, prompt_chars: int) -> float | None:
-    """The most N attempts can spend together: each attempt is a run with the run's limits."""
-    from . import policy
-
-    price = getattr(model, "price", None)
-    one = policy.cost_ceiling(policy.Limits(config.max_steps, config.max_total_tokens, config.max_seconds,
-                                            config.max_cost),
-                              getattr(price, "input", None), getattr(price, "output", None),
-                              last_step_tokens=policy.last_step_tokens(config.context_chars, prompt_chars + 4_000,
-                                                                       config.max_tokens))
-    return None if one is None else one * config.attempts
+def _times(ceiling: float | None, attempts: int) -> float | None:
+    """Each attempt is a run with the run's limits."""
+    return None if ceiling is None else ceiling * attempts
