@@ -30,6 +30,19 @@ def test_fenced_tagged_and_string_encoded_calls_are_calls(text):
     assert json.loads(call.arguments) == {"code": "print(2**10)"}
 
 
+def test_a_fence_or_tag_inside_the_code_stays_in_the_code():
+    code = 'print("```json") ; print("<tool_call>")'
+    text = "```json\n" + json.dumps({"name": "run_python", "arguments": {"code": code}}) + "\n```"
+    [call] = calls_in_text(text, NAMES)
+    assert json.loads(call.arguments) == {"code": code}
+
+
+def test_tagged_calls_one_after_another_are_calls():
+    final = '{"name": "final_answer", "arguments": {"answer": "1024"}}'
+    text = f"<tool_call>\n{RUN}\n</tool_call>\n<tool_call>\n{final}\n</tool_call>"
+    assert [c.name for c in calls_in_text(text, NAMES)] == ["run_python", "final_answer"]
+
+
 def test_several_calls_in_one_reply_are_kept_in_order():
     text = f'{RUN}\n{{"name": "final_answer", "arguments": {{"answer": "1024"}}}}'
     assert [c.name for c in calls_in_text(text, NAMES)] == ["run_python", "final_answer"]

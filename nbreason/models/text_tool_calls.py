@@ -17,16 +17,18 @@ import uuid
 
 from .base import ToolCall
 
-_WRAPPERS = re.compile(r"```(?:json)?|</?tool_call>")
+# Between calls only: a fence or tag inside a call's arguments (code that prints "```") is code.
+_BETWEEN = re.compile(r"(?:\s|,|```(?:json)?|</?tool_call>)*")
 
 
 def calls_in_text(text: str, tool_names: list[str]) -> list[ToolCall]:
     """The calls `text` consists of, or [] when it is anything more (or less) than calls."""
-    body = _WRAPPERS.sub(" ", text or "").strip()
-    if not body.startswith("{"):
+    body = text or ""
+    at = _BETWEEN.match(body).end()
+    if not body.startswith("{", at):
         return []
     decoder = json.JSONDecoder()
-    calls, at = [], 0
+    calls = []
     while at < len(body):
         try:
             item, at = decoder.raw_decode(body, at)
@@ -38,8 +40,7 @@ def calls_in_text(text: str, tool_names: list[str]) -> list[ToolCall]:
         if call is None:
             return []
         calls.append(call)
-        while at < len(body) and body[at] in " \t\r\n,":
-            at += 1
+        at = _BETWEEN.match(body, at).end()
     return calls
 
 
