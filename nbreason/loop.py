@@ -46,6 +46,8 @@ class Loop(Calls):
         # A follow-up (followup.py): the digest of the run it continues, the names the notebook takes
         # back, what RunStarted records of both, and events (a rebuilt state) that follow RunStarted.
         self.earlier, self.returns, self.started, self.preface = earlier, tuple(returns), dict(started or {}), preface
+        # Given data: independent solutions are programs over it (policy/methods.py).
+        self.has_data = bool(self.variables or self.started.get("files"))
         self.question, self.config, self.model, self.sandbox = question, config, model, sandbox
         self.context, self.check = context, check
         self.stop = stop or asyncio.Event()
@@ -208,8 +210,9 @@ class Loop(Calls):
         if choice.action == "verify" and choice.check == "verify":
             self.verifying = choice.answer
         if choice.action == "verify" and choice.check in ("recompute", "methods"):
+            plan = plan_for(self.question, data=self.has_data) if choice.check == "methods" else ()
             self.verification = Verification(choice.answer, extra=self.config.recompute_max, mode=choice.check,
-                                             plan=plan_for(self.question) if choice.check == "methods" else ())
+                                             plan=plan)
         if choice.message:
             if call_id and call_id not in replies:
                 replies[call_id] = choice.message

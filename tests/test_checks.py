@@ -8,7 +8,7 @@ import json
 from nbreason.config import RunConfig
 from nbreason.events import Check, Decision, FinalAnswer
 from nbreason.policy import confidence
-from nbreason.policy.methods import PROSE, QUANTITIES, SIMULATION, plan_for
+from nbreason.policy.methods import CHECKED, PROSE, QUANTITIES, ROWS, SIMULATION, plan_for
 from nbreason.runner import reason
 from tests.support.scripted_server import Reply, ScriptedServer
 
@@ -114,3 +114,53 @@ async def test_the_final_event_carries_the_confidence_and_the_solutions():
     final = result.final
     assert isinstance(final, FinalAnswer) and final.confidence == result.confidence
     assert [s.family for s in final.solutions] == ["program", "prose"]
+
+
+def over_the_frame(checked: str, rows: str):
+    """A scripted model for a question about a passed frame: the run's program and each data
+    route compute from `df` itself, so a solution that could not read the frame would fail."""
+
+    def reply(body: dict) -> Reply:
+        system = body["messages"][0]["content"]
+        if system == CHECKED.instructions:
+            return Reply(f"```python\nprint(len(df[df.kind == 'a']))\nprint({checked})\n```")
+        if system == ROWS.instructions:
+            return Reply(f"```python\nrecords = df.to_dict('records')\nprint({rows})\n```")
+        return Reply("```python\nprint(df[df.kind == 'a'].price.sum())\n```")
+
+    return reply
+
+
+async def test_a_question_about_passed_data_is_checked_only_by_programs_over_the_data():
+    import pandas as pd
+
+    frame = pd.DataFrame({"kind": ["a", "a", "b"], "price": [2, 3, 10]})
+    with ScriptedServer([over_the_frame("df[df.kind == 'a'].price.sum()", "5")] * 4) as server:
+        result = await reason("What is the total price of kind a?", config=config(server), variables={"df": frame})
+        systems = [r["messages"][0]["content"] for r in server.requests]
+    assert plan_for("What is the total price of kind a?", data=True) == (CHECKED, ROWS)
+    assert result.answer == "5" and result.verified
+    assert [(s.method, s.answer) for s in result.solutions] == [("program", "5"), ("checked program", "5")]
+    assert PROSE.instructions not in systems and QUANTITIES.instructions not in systems
+
+
+async def test_on_data_checks_that_disagree_with_each_other_keep_the_first_program():
+    import pandas as pd
+
+    frame = pd.DataFrame({"kind": ["a", "a", "b"], "price": [2, 3, 10]})
+    with ScriptedServer([over_the_frame("7", "4")] * 8) as server:
+        result = await reason("What is the total price of kind a?", config=config(server, recompute_max=2),
+                              variables={"df": frame})
+    assert [(s.method, s.answer) for s in result.solutions] == [
+        ("program", "5"), ("checked program", "7"), ("row by row", "4")]
+    assert result.answer == "5" and not result.verified
+
+
+async def test_on_data_a_check_rounded_differently_still_agrees():
+    import pandas as pd
+
+    frame = pd.DataFrame({"kind": ["a", "a", "b"], "price": [2, 3, 10]})
+    with ScriptedServer([over_the_frame("5.004", "4")] * 4) as server:
+        result = await reason("What is the total price of kind a?", config=config(server), variables={"df": frame})
+    assert result.answer == "5" and result.verified
+    assert [(s.method, s.answer) for s in result.solutions] == [("program", "5"), ("checked program", "5.004")]

@@ -13,9 +13,16 @@ How the methods are chosen (`plan_for`), from the question's words:
   exact values (remainders, digits, fractions, "exact", big powers)
                                              -> exact arithmetic, prose, enumeration
   anything else (word problems)              -> prose, quantities table
+  a question about passed data (--with)      -> checked program, row by row
 and a sampled program (the run's own route again) last, when every other route is used up.
 Agreement between methods of different *families* counts more than agreement between samples of
 one family (see policy/verification.py).
+
+Data questions get only routes that run code over the data: prose and a quantities table cannot
+read a table, and on the data benchmark's report half (benchmarks/results/local-data-report-corrections)
+all four answers the loop lost were a right first program outvoted by a value from those routes.
+The two data routes aim at the failures traced there: a category spelled differently from the
+table's (a selection of zero rows), and an aggregate taken over the wrong rows or column.
 """
 
 from __future__ import annotations
@@ -75,7 +82,20 @@ EXACT = Method("exact arithmetic", "exact", True,
                "You compute exactly. Reply with one ```python block that uses only integers, fractions.Fraction or "
                "sympy (never floats) and prints only the final answer, as an integer or a fraction.")
 
-METHODS = {m.name: m for m in (PROGRAM, PROSE, QUANTITIES, SIMULATION, ENUMERATION, EXACT)}
+_DATA = ("The variables described below already exist in the Python session: use them, never read a file "
+         "or make up data. Reply with one ```python block. ")
+# Rounding: two programs over one table often print one value to different decimals (0.58, 0.5803).
+_ROUNDING = 0.002
+CHECKED = Method("checked program", "checked", True,
+                 _DATA + "Before computing, print how many rows each filter keeps, and write every category value "
+                 "exactly as the description spells it. Then compute the answer and print it alone on the last line.",
+                 tolerance=_ROUNDING)
+ROWS = Method("row by row", "rows", True,
+              _DATA + "Compute the answer with plain Python over the records (for row in "
+              "df.to_dict('records'): …) instead of pandas aggregation methods, and print only the final answer "
+              "on the last line.", tolerance=_ROUNDING)
+
+METHODS = {m.name: m for m in (PROGRAM, PROSE, QUANTITIES, SIMULATION, ENUMERATION, EXACT, CHECKED, ROWS)}
 
 _PROBABILITY = re.compile(r"\b(probabilit\w*|chance|odds|likel\w*|expected (?:value|number)|at random|randomly)\b", re.I)
 _COUNTING = re.compile(r"\bhow many (?:(?:different|distinct|positive|negative|ordered|unordered|possible)\s+)*"
@@ -105,6 +125,10 @@ PLANS = {
 }
 
 
-def plan_for(question: str) -> tuple[Method, ...]:
-    """The independent methods for a question, most telling first (see the module docstring)."""
-    return PLANS[question_kind(question)]
+DATA_PLAN = (CHECKED, ROWS)
+
+
+def plan_for(question: str, data: bool = False) -> tuple[Method, ...]:
+    """The independent methods for a question, most telling first (see the module docstring).
+    `data`: the run was given variables or files, and the question is about them."""
+    return DATA_PLAN if data else PLANS[question_kind(question)]
