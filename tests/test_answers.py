@@ -250,3 +250,11 @@ def test_a_numpy_scalar_printed_as_its_repr_is_its_value(printed, plain):
     assert answers.unwrap(printed) == plain
     assert answers.same(printed, plain)
     assert not answers.is_value("np.float64(nan)")
+
+
+@pytest.mark.parametrize("printed,plain", [("(np.str_('Trebi'), np.int64(3))", "('Trebi', 3)"),
+                                           ("[np.float64(1.5), np.float64(2.0)]", "[1.5, 2.0]"),
+                                           ("np.str_('a (b)')", "a (b)")])
+def test_numpy_scalars_inside_a_printed_tuple_or_list_are_their_values(printed, plain):
+    assert answers.unwrap(printed) == plain
+    assert answers.same(printed, plain)

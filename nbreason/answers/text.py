@@ -10,8 +10,11 @@ _NON_VALUES = frozenset({"", "none", "null", "nan", "+nan", "-nan", "inf", "+inf
 # "FINAL ANSWER: 12", "The answer is 12", "**Final Answer:** 12": small models repeat the marker.
 _LEAD_IN = re.compile(r"^(?:[\s*_]*(?:the\s+)?(?:final\s+)?answer[\s*_]*(?:is\b|:|=)[\s*_:]*)+", re.I)
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
-# numpy 2 prints scalars as their repr: np.float64(3.25), np.str_('Trebi')
-_SCALAR_REPR = re.compile(r"^(?:np|numpy)\.(?:u?int\d*|float\d*|bool_?|str_|complex\d*)\(([^()]*)\)$", re.S)
+# numpy 2 prints scalars as their repr: np.float64(3.25), np.str_('Trebi'), alone or inside a printed
+# tuple or list: (np.str_('Trebi'), np.int64(3)) is ('Trebi', 3)
+_SCALAR = r"\b(?:np|numpy)\.(?:u?int\d*|float\d*|bool_?|str_|complex\d*)\(('[^']*'|\"[^\"]*\"|[^()'\"]*)\)"
+_SCALAR_REPR = re.compile(f"^{_SCALAR}$", re.S)
+_INNER_SCALAR = re.compile(_SCALAR)
 _DELIMITERS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 
 
@@ -44,6 +47,8 @@ def unwrap(answer: str) -> str:
         scalar = _SCALAR_REPR.match(text)
         if scalar:
             text = scalar.group(1).strip().strip("'\"")
+        else:
+            text = _INNER_SCALAR.sub(lambda m: m.group(1).strip(), text)
         if text.endswith(".") and not text.endswith(".."):
             text = text[:-1].rstrip()
         if text == before:
