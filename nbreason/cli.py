@@ -250,46 +250,32 @@ def cmd_compare(args) -> int:
     return 1 if any(run.skipped for run in runs) else 0
 
 
-def cmd_export_comparison(args) -> int:
-    """`nbreason export A B -o compare.html`: one page with both runs side by side."""
-    from pathlib import Path
-
-    from .export import write_comparison
-    from .trace import TraceError
-
-    if Path(args.output).suffix not in (".html", ".htm"):
-        return _fail(f"-o {args.output}: two runs are compared on one .html page")
-    try:
-        runs = [_read(path) for path in args.trace]
-    except TraceError as exc:
-        return _fail(str(exc))
-    try:
-        print(write_comparison(runs[0].events, runs[1].events, args.output,
-                               labels=tuple(Path(path).name for path in args.trace)))
-    except (OSError, ValueError) as exc:
-        return _fail(f"cannot write {args.output}: {exc}", 1)
-    return 0
-
-
 def cmd_export(args) -> int:
-    if _comparing(args.trace):
-        return cmd_export_comparison(args)
+    """`nbreason export TRACE... -o runs.ipynb|runs.html`; two traces that are not a chain of
+    follow-ups give one .html page with both runs side by side."""
     from pathlib import Path
 
-    from .export import write_runs
+    from .export import write_comparison, write_runs
     from .trace import TraceError
 
-    if Path(args.output).suffix not in (".ipynb", ".html", ".htm"):
-        return _fail(f"-o {args.output}: export to a .ipynb or .html file")
+    comparing = _comparing(args.trace)
+    allowed = (".html", ".htm") if comparing else (".ipynb", ".html", ".htm")
+    if Path(args.output).suffix not in allowed:
+        return _fail(f"-o {args.output}: " + ("two runs are compared on one .html page" if comparing
+                                              else "export to a .ipynb or .html file"))
     try:
         traces = [_read(path) for path in args.trace]
     except TraceError as exc:
         return _fail(str(exc))
     try:
-        print(write_runs([c.events for c in traces], args.output))
+        if comparing:
+            print(write_comparison(traces[0].events, traces[1].events, args.output,
+                                   labels=tuple(Path(path).name for path in args.trace)))
+        else:
+            print(write_runs([c.events for c in traces], args.output))
     except (OSError, ValueError) as exc:
         return _fail(f"cannot write {args.output}: {exc}", 1)
-    return 1 if any(c.skipped for c in traces) else 0
+    return 1 if any(c.skipped for c in traces) else 0  # written, but lines of a trace were unreadable
 
 
 def main(argv: list[str] | None = None) -> int:

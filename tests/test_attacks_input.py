@@ -312,6 +312,17 @@ def test_export_of_a_damaged_trace_writes_what_it_read_and_says_what_it_skipped(
     assert "second plan" in out.read_text()
 
 
+def test_a_comparison_of_a_damaged_trace_is_written_and_says_what_it_skipped(tmp_path):
+    damaged = sample_events()
+    damaged[2] = b"\xff not utf-8"
+    first, second, out = tmp_path / "a.jsonl", tmp_path / "b.jsonl", tmp_path / "both.html"
+    write_lines(first, sample_events())
+    write_lines(second, damaged)
+    proc = run_cli("export", str(first), str(second), "-o", str(out), env=cli_env(tmp_path))
+    assert proc.returncode == 1 and "skipped 1 unreadable line (3)" in proc.stderr.decode()
+    assert "nbreason-compare" in out.read_text()
+
+
 def test_event_from_json_refuses_what_is_not_an_event():
     for data in ({"kind": "teleport"}, [1], {"text": "no kind"}, {"kind": "final", "usage": {"prompt_tokens": "x"}},
                  {"kind": "check", "signals": [{"name": "no value"}]}):
