@@ -270,7 +270,8 @@ class Loop(Calls):
         else:
             yield self.ev(Plan, text=f"**{method.name}.** {completion.text.strip()}")
             answer = method.answer(completion.text)
-        check.add(answer, method, sampled)
+        check.add(answer, method, sampled,
+                  veto=lambda value: plausibility.vetoed(plausibility.plausibility(value, self.question)))
         signals = ([policy.code_ran(execution)] if method.code else []) + [
             policy.method_agreement(answer, check) if check.mode == "methods"
             else policy.agreement(answer, check.answers, check.needed(answer))]

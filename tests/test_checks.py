@@ -164,3 +164,23 @@ async def test_on_data_a_check_rounded_differently_still_agrees():
         result = await reason("What is the total price of kind a?", config=config(server), variables={"df": frame})
     assert result.answer == "5" and result.verified
     assert [(s.method, s.answer) for s in result.solutions] == [("program", "5"), ("checked program", "5.004")]
+
+
+async def test_the_measured_value_given_where_a_year_is_asked_is_sent_back_with_the_form_asked():
+    import pandas as pd
+
+    frame = pd.DataFrame({"year": [2006, 2007, 2008], "gas": [2.5, 2.8, 3.3]})
+    question = "In which year was the gas price highest? Answer with the year."
+    idxmax = "print(df.loc[df.gas.idxmax(), 'year'])"
+
+    def reply(body: dict) -> Reply:
+        if body["messages"][0]["content"] == CHECKED.instructions:
+            return Reply(f"```python\n{idxmax}\n```")
+        asked_again = "asks for a year" in json.dumps(body["messages"])
+        return Reply(f"```python\n{idxmax if asked_again else 'print(df.gas.max())'}\n```")
+
+    with ScriptedServer([reply] * 5) as server:
+        result = await reason(question, config=config(server), variables={"df": frame})
+    decisions = [e for e in result.events if isinstance(e, Decision)]
+    assert decisions[0].action == "revise" and "'3.3' is not one" in decisions[0].reason
+    assert result.answer == "2008" and result.verified

@@ -10,6 +10,12 @@ COUNT = "How many positive integers below 100 are divisible by 7?"
 MONEY = "Tom buys 3 pens at $2 each. How much does he pay?"
 DECIMALS = "What is the square root of 2, rounded to 3 decimal places?"
 
+YEAR = "`df` holds the gas price per year. In which year was the gas price highest? Answer with the year."
+MONTH = "In which month were deaths highest? Answer with the month as YYYY-MM."
+SERIES = "Which series contains the largest Y value? Answer with the series name (I, II, III or IV)."
+MONTH_NUMBER = "Which calendar month is warmest? Answer with the month number (1–12)."
+STATE = "Which state has the most airports? Answer with its two-letter code."
+
 ROWS = [
     # (why, answer, question, outputs, rule, value)
     ("nan is no value", "nan", MONEY, [], "value", 0.0),
@@ -31,6 +37,17 @@ ROWS = [
      "50 of 100 items, exactly?", [], "overflow", 0.3),
     ("zero rows selected", "0", "How many penguins weigh over 9 kg?", ["Empty DataFrame\nColumns: [mass]"],
      "rows", 0.3),
+    ("a year where a year is asked", "2008", YEAR, [], "form", 1.0),
+    ("the measured value where a year is asked", "52", YEAR, [], "form", 0.0),
+    ("a timestamp where a year is asked", "2007-01-01 00:00:00", YEAR, [], "form", 0.0),
+    ("the pattern asked for", "1855-01", MONTH, [], "form", 1.0),
+    ("a date where YYYY-MM is asked", "1855-01-01", MONTH, [], "form", 0.0),
+    ("one of the listed names", "**III**", SERIES, [], "form", 1.0),
+    ("a value where one of the listed names is asked", "24", SERIES, [], "form", 0.0),
+    ("inside the range asked for", "8", MONTH_NUMBER, [], "form", 1.0),
+    ("outside the range asked for", "13", MONTH_NUMBER, [], "form", 0.0),
+    ("a two-letter code", "'AK'", STATE, [], "form", 1.0),
+    ("a name where a two-letter code is asked", "Alaska", STATE, [], "form", 0.0),
 ]
 
 
@@ -41,6 +58,14 @@ def test_each_rule(why, answer, question, outputs, rule, value):
     assert signals[rule].value == value and signals[rule].reason
     assert signals[rule].weight == 0.0  # shown, but outside the reward's mean
     assert (vetoed(list(signals.values())) is not None) == (value == 0.0)
+
+
+@pytest.mark.parametrize("question", [
+    "`diagnosis` is malignant or benign (a column (malignant or benign)). What percentage are malignant?",
+    "Janet's ducks lay 16 eggs per day. How much does she make every day at the farmers' market?",
+    "What is the mean petal length of the versicolor flowers (in cm, 1 to 10)?"])
+def test_a_question_that_names_no_form_gets_no_form_rule(question):
+    assert "form" not in {s.name for s in plausibility("37.3", question)}
 
 
 def test_a_plain_right_answer_is_not_suspicious():

@@ -5,6 +5,8 @@ import pytest
 from nbreason.models.base import EMBEDDED, ModelProfile
 from nbreason.policy import Settings, accepts
 from nbreason.policy.stopping import StallDetector, self_check_mode
+from nbreason.policy.methods import CHECKED, ROWS, SIMULATION
+from nbreason.policy.plausibility import plausibility, vetoed
 from nbreason.policy.verification import Verification
 
 
@@ -54,6 +56,34 @@ def test_recompute_without_agreement_keeps_the_first_answer():
     check.add("6")
     check.add("7")
     assert check.settled() is None and check.exhausted() and check.plurality() == "5"
+
+
+YEAR = "In which year was the gas price highest? Answer with the year."
+
+
+def year_veto(value: str) -> str | None:
+    return vetoed(plausibility(value, YEAR))
+
+
+def test_methods_a_solution_that_cannot_be_right_supports_nothing_and_is_marked():
+    check = Verification("2008", extra=3, mode="methods", plan=(CHECKED, ROWS))
+    check.add("52", CHECKED, sampled=False, veto=year_veto)
+    check.add("52", ROWS, sampled=False, veto=year_veto)
+    assert [s.answer for s in check.standings()] == ["2008"]  # two routes gave 52, and it counts for nothing
+    assert check.settled() is None and check.plurality() == "2008"
+    assert check.summary() == ("program: 2008 · checked program: 52 (cannot be right) · "
+                               "row by row: 52 (cannot be right)")
+
+
+def test_methods_an_estimate_is_judged_by_the_answer_it_supports():
+    question = "Two dice are rolled 504 times. How many times do we expect a sum of 7?"
+    veto = lambda value: vetoed(plausibility(value, question))  # noqa: E731
+    assert veto("83.9") and veto("9.5")  # alone, neither is a whole count
+    check = Verification("84", extra=3, mode="methods", plan=(SIMULATION,))
+    check.add("83.9", SIMULATION, sampled=False, veto=veto)  # within 2 % of 84: it supports 84
+    check.add("9.5", SIMULATION, sampled=True, veto=veto)  # supports nothing it is close to: judged alone
+    assert [s.ruled_out is None for s in check.solutions] == [True, True, False]
+    assert [(s.answer, s.support, s.families) for s in check.standings()] == [("84", 2.0, ("program", "simulation"))]
 
 
 def test_a_stricter_rule_settles_later_and_falls_back_to_the_plurality():

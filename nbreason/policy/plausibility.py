@@ -11,6 +11,11 @@ Each rule that applies to the question gives one signal with its reason, shown u
   copied       the answer is a number the question already states (often a misread question)
   overflow     an exact answer (a count, a remainder) printed as a float in scientific notation
   rows         the code's output shows a selection of zero rows ("Empty DataFrame")
+  form         the form the question asks for: a year ("in which year", "answer with the year") is a
+               whole number 1000–2999; "as YYYY-MM" is that pattern; "answer with … (I, II, III or IV)"
+               is one of the listed; "answer with … (1–12)" lies in that range; a "two-letter code"
+               is two letters. A table question answered with the measured value instead of the
+               row it names ("which year was the price highest?" → 52) is the case this catches.
 
 They carry weight 0 in the reward: a rule at 0 (an answer that cannot be right: no value, a
 probability above 1, a negative count or amount) vetoes the answer, which is sent back and never
@@ -22,11 +27,11 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from ..answers import is_value, number, numbers_in
+from ..answers import is_value, number, numbers_in, unwrap
 from ..events import Signal
 from .methods import question_kind
 
-RULES = ("value", "single", "probability", "count", "decimals", "money", "overflow", "copied", "rows")
+RULES = ("value", "single", "probability", "count", "decimals", "money", "overflow", "copied", "rows", "form")
 
 _HOW_MANY = re.compile(r"\bhow many\b", re.I)
 _ONE_QUANTITY = re.compile(r"\bhow (?:many|much|far|long|old|tall|fast)\b", re.I)
@@ -37,6 +42,13 @@ _MONEY = re.compile(r"(\$|€|£|\bdollars?\b|\bcents?\b|\beuros?\b|\bcost\w*\b|
 _LOSS = re.compile(r"\b(loss|lose|lost|owe\w*|debt|change in|difference|net)\b", re.I)
 _SCIENTIFIC = re.compile(r"\d[eE][+-]?\d+")
 _EMPTY = re.compile(r"Empty DataFrame|Empty Series|\b0 rows\b|Series\(\[\], ", re.I)
+_YEAR = re.compile(r"\b(?:in )?(?:which|what) year\b|\banswer with the year\b", re.I)
+_PATTERNS = {"YYYY-MM-DD": re.compile(r"^\d{4}-\d{2}-\d{2}$"), "YYYY-MM": re.compile(r"^\d{4}-\d{2}$")}
+_AS_PATTERN = re.compile(r"\bas (YYYY-MM-DD|YYYY-MM)\b")
+_ANSWER_WITH = r"\banswer with\b[^.()]*"
+_CHOICES = re.compile(_ANSWER_WITH + r"\(([^()]*?\bor\b[^()]*)\)", re.I)
+_RANGE = re.compile(_ANSWER_WITH + r"\((-?\d+)\s*(?:–|-|to)\s*(-?\d+)\)", re.I)
+_LETTERS = re.compile(r"\b(two|three)-letter\b", re.I)
 
 
 def _note(name: str, value: float, reason: str) -> Signal:
@@ -95,7 +107,42 @@ def plausibility(answer: str | None, question: str, outputs: list[str] | None = 
         signals.append(_note("copied", 0.5, f"{text} is a number the question already states"))
     if outputs and any(_EMPTY.search(out or "") for out in outputs[-1:]):
         signals.append(_note("rows", 0.3, "the code's output shows a selection of zero rows"))
+    form = _form(text, value, question)
+    if form is not None:
+        signals.append(form)
     return signals
+
+
+def _form(text: str, value: Fraction | None, question: str) -> Signal | None:
+    """The form the question asks the answer in (see the module docstring), or None if it names none."""
+    given = unwrap(text).strip("'\"`")
+    shown = repr(given[:30])
+    pattern = _AS_PATTERN.search(question)
+    if pattern:
+        ok = bool(_PATTERNS[pattern.group(1)].match(given))
+        return _form_note(ok, f"the question asks for {pattern.group(1)}", shown)
+    choices = _CHOICES.search(question)
+    if choices:
+        listed = [c.strip().strip("'\"`") for c in re.split(r",|\bor\b", choices.group(1)) if c.strip()]
+        ok = given.lower() in {c.lower() for c in listed}
+        return _form_note(ok, f"the question asks for one of {', '.join(listed)}", shown)
+    bounds = _RANGE.search(question)
+    if bounds and value is not None:
+        low, high = int(bounds.group(1)), int(bounds.group(2))
+        return _form_note(low <= value <= high, f"the question asks for a value from {low} to {high}", shown)
+    if _YEAR.search(question):
+        ok = value is not None and value.denominator == 1 and 1000 <= value <= 2999
+        return _form_note(ok, "the question asks for a year (a whole number like 2005)", shown)
+    letters = _LETTERS.search(question)
+    if letters:
+        n = _WORDS[letters.group(1).lower()]
+        ok = bool(re.fullmatch(rf"[A-Za-z]{{{n}}}", given))
+        return _form_note(ok, f"the question asks for a {letters.group(1)}-letter code", shown)
+    return None
+
+
+def _form_note(ok: bool, asked: str, shown: str) -> Signal:
+    return _note("form", 1.0 if ok else 0.0, f"{asked}: {shown} is" + (" one" if ok else " not one"))
 
 
 def vetoed(signals: list[Signal] | tuple[Signal, ...]) -> str | None:

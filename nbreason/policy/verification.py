@@ -14,12 +14,14 @@ methods    (the default) other *routes* to the answer, chosen for the question
 recompute  the run's own route again, sampled: settled once `confirm` solutions give the first answer
            (its own vote included) or `replace` solutions agree on another; else the plurality,
            unverified; ties keep the first.
-Solutions whose answer is no value at all (None, nan, inf) support nothing.
+Solutions whose answer is no value at all (None, nan, inf), or cannot be right for the question
+(a plausibility veto: a probability above 1, 52 where a year is asked), support nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from ..answers import is_value, key, number, same, tally
 from .methods import PROGRAM, Method
@@ -39,9 +41,12 @@ class Solution:
     answer: str | None  # None: the solution failed or printed nothing
     sampled: bool = False  # a repeat of a route already used, drawn at the sampling temperature
     supports: str | None = None  # the answer it counts for: itself, or an earlier one an estimate is close to
+    ruled_out: str | None = None  # why its answer cannot be right (policy/plausibility.py): it supports nothing
 
     @property
     def vote(self) -> str | None:
+        if self.ruled_out:
+            return None
         return self.supports if self.supports is not None else self.answer
 
 
@@ -82,13 +87,17 @@ class Verification:
         routes = [*self.plan, PROGRAM]
         return routes[(self.extra_done - len(self.plan)) % len(routes)], True
 
-    def add(self, answer: str | None, method: Method = PROGRAM, sampled: bool = True) -> None:
+    def add(self, answer: str | None, method: Method = PROGRAM, sampled: bool = True,
+            veto: Callable[[str], str | None] | None = None) -> None:
+        """`veto(value)`: why a value cannot be right for the question, or None. An estimate is judged
+        by the answer it supports (a simulated count of 13.98 supports a whole 14)."""
         answer = answer if is_value(answer) else None
         supports = None
         if answer is not None and method.tolerance:  # an estimate supports an earlier answer it is close to
             supports = next((s.answer for s in self.solutions if s.answer is not None
                              and close(answer, s.answer, method.tolerance)), None)
-        self.solutions.append(Solution(method.name, method.family, answer, sampled, supports))
+        ruled_out = veto(supports or answer) if veto is not None and answer is not None else None
+        self.solutions.append(Solution(method.name, method.family, answer, sampled, supports, ruled_out))
 
     @property
     def answers(self) -> list[str | None]:
@@ -176,7 +185,8 @@ class Verification:
         """Which route gave which value: "program: 10.0 · prose: 30 · quantities table: 30"."""
         names = {FIRST: "program"}
         return " · ".join(f"{names.get(s.method, s.method)}{' (sampled)' if s.sampled and s.method != 'run' else ''}"
-                          f": {s.answer if s.answer is not None else 'no answer'}" for s in self.solutions)
+                          f": {s.answer if s.answer is not None else 'no answer'}"
+                          f"{' (cannot be right)' if s.ruled_out else ''}" for s in self.solutions)
 
 
 def close(estimate: str, value: str, tolerance: float) -> bool:
