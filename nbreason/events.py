@@ -100,6 +100,7 @@ class SolutionRow:
     answer: str | None = None
     family: str = ""  # methods of one family share their failure modes
     sampled: bool = False  # a repeat of a route already used, drawn at the sampling temperature
+    ruled_out: str | None = None  # why its answer cannot be right (a plausibility veto): it supported nothing
 
 
 @dataclass(frozen=True)

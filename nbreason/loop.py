@@ -330,7 +330,8 @@ class Loop(Calls):
             verified = confidence.verified(sure)
         if final is not None:
             stop_reason = final.outcome
-        solutions = [SolutionRow("program" if s.method == "run" else s.method, s.answer, s.family, s.sampled)
+        solutions = [SolutionRow("program" if s.method == "run" else s.method, s.answer, s.family, s.sampled,
+                                 s.ruled_out)
                      for s in self.verification.solutions] if self.verification else []
         yield self.ev(FinalAnswer, answer=answer, stop_reason=stop_reason or "answered", reward=reward,
                       verified=verified, usage=self.budget.usage, steps=self.step, code=list(self.evidence.code),

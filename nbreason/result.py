@@ -293,4 +293,5 @@ class RunResult:
 def solutions_text(solutions) -> str:
     """"program: 10.0 · prose: 30 · quantities table (sampled): 30"."""
     return " · ".join(f"{row.method}{' (sampled)' if row.sampled else ''}: "
-                      f"{row.answer if row.answer is not None else 'no answer'}" for row in solutions)
+                      f"{row.answer if row.answer is not None else 'no answer'}"
+                      f"{' (cannot be right)' if getattr(row, 'ruled_out', None) else ''}" for row in solutions)

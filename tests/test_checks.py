@@ -123,7 +123,7 @@ def over_the_frame(checked: str, rows: str):
     def reply(body: dict) -> Reply:
         system = body["messages"][0]["content"]
         if system == CHECKED.instructions:
-            return Reply(f"```python\nprint(len(df[df.kind == 'a']))\nprint({checked})\n```")
+            return Reply(f"```python\nprint(len(df))\nprint({checked})\n```")
         if system == ROWS.instructions:
             return Reply(f"```python\nrecords = df.to_dict('records')\nprint({rows})\n```")
         return Reply("```python\nprint(df[df.kind == 'a'].price.sum())\n```")
@@ -184,3 +184,22 @@ async def test_the_measured_value_given_where_a_year_is_asked_is_sent_back_with_
     decisions = [e for e in result.events if isinstance(e, Decision)]
     assert decisions[0].action == "revise" and "'3.3' is not one" in decisions[0].reason
     assert result.answer == "2008" and result.verified
+
+
+async def test_a_check_whose_answer_cannot_be_right_is_shown_so_and_supports_nothing(tmp_path):
+    import pandas as pd
+
+    frame = pd.DataFrame({"year": [2006, 2007, 2008], "gas": [2.5, 2.8, 3.3]})
+    question = "In which year was the gas price highest? Answer with the year."
+    trace = tmp_path / "t.jsonl"
+    first = Reply("```python\nprint(df.loc[df.gas.idxmax(), 'year'])\n```")
+    with ScriptedServer([first] + [over_the_frame("df.gas.max()", "df.gas.max()")] * 8) as server:
+        result = await reason(question, config=config(server, recompute_max=2, trace=str(trace)),
+                              variables={"df": frame})
+    assert result.answer == "2008" and not result.verified
+    assert [(s.method, s.answer, bool(s.ruled_out)) for s in result.solutions] == [
+        ("program", "2008", False), ("checked program", "3.3", True), ("row by row", "3.3", True)]
+    assert result.competing == ("program: 2008 · checked program: 3.3 (cannot be right) · "
+                                "row by row: 3.3 (cannot be right)")
+    final = json.loads(trace.read_text().splitlines()[-1])
+    assert [bool(s["ruled_out"]) for s in final["solutions"]] == [False, True, True]

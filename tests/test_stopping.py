@@ -5,7 +5,8 @@ import pytest
 from nbreason.models.base import EMBEDDED, ModelProfile
 from nbreason.policy import Settings, accepts
 from nbreason.policy.stopping import StallDetector, self_check_mode
-from nbreason.policy.methods import CHECKED, ROWS, SIMULATION
+from nbreason.policy import confidence
+from nbreason.policy.methods import CHECKED, PROSE, QUANTITIES, ROWS, SIMULATION
 from nbreason.policy.plausibility import plausibility, vetoed
 from nbreason.policy.verification import Verification
 
@@ -126,3 +127,22 @@ def test_a_reply_repeating_a_failed_program_is_redrawn_sampled_while_the_budget_
     assert (sample is not None) is redrawn
     if redrawn:
         assert sample.temperature >= 0.7 and sample.seed == 3 + 2000 + 2
+
+
+SHARES = [
+    # (why, solutions after the first answer 30, the first answer's share)
+    ("a second route agrees", [("30", PROSE)], 1.0),
+    ("a check that failed counts against", [(None, PROSE)], 0.5),
+    ("two failed checks leave a lone answer at a third", [(None, PROSE), (None, QUANTITIES)], 1 / 3),
+    ("a check that cannot be right counts against too", [("-30", PROSE)], 0.5),
+    ("an agreeing and a failed check", [("30", PROSE), (None, QUANTITIES)], 2.2 / 3.2),
+]
+
+
+@pytest.mark.parametrize("why,solutions,share", SHARES, ids=[r[0] for r in SHARES])
+def test_the_share_of_support_counts_checks_that_could_not_answer(why, solutions, share):
+    question = "Tom buys 3 pens at $2 each. How much does he pay?"
+    check = Verification("30", extra=3, mode="methods", plan=(PROSE, QUANTITIES))
+    for answer, method in solutions:
+        check.add(answer, method, sampled=False, veto=lambda v: vetoed(plausibility(v, question)))
+    assert confidence.features("30", 1.0, 1.0, check).share == pytest.approx(share)

@@ -20,15 +20,16 @@ from .verification import Verification
 
 # Fitted by benchmarks/calibrate.py (see the module docstring); the fit's data and date are in
 # benchmarks/results/calibration.json.
-COEFFICIENTS = {"bias": -5.944, "families": 0.468, "share": 5.049, "suspicion": 2.272, "reward": 0.567,
-                "unchecked": -1.936, "settled": -0.327}
-CUTOFF = 0.731
+COEFFICIENTS = {"bias": -5.863, "families": 0.445, "share": 4.863, "suspicion": 2.289, "reward": 0.62,
+                "unchecked": -1.877, "settled": -0.257}
+CUTOFF = 0.74
 
 
 @dataclass(frozen=True)
 class Features:
     families: int = 1  # distinct method families giving the answer (the run's own route included)
-    share: float = 1.0  # the answer's share of all support among the solutions (1: no other answer)
+    share: float = 1.0  # the answer's share of all support among the solutions, a check that gave no usable
+    # answer (it failed, printed nothing, or its answer cannot be right) counting 1 against it
     suspicion: float = 1.0  # the lowest plausibility value (1: nothing suspicious)
     reward: float = 0.0  # the combined reward of the answer's last check
     unchecked: float = 1.0  # 1: no independent solution was made
@@ -50,7 +51,10 @@ def features(answer: str | None, reward: float, suspicion: float, check: Verific
         return Features(1 + extra, 1.0, suspicion, reward, 0.0 if extra else 1.0, float(bool(extra)))
     standings = check.standings()
     mine = check.standing_of(answer)
-    total = sum(s.support for s in standings) or 1.0
+    # A check that could not answer is no confirmation: on table questions half the checks failed,
+    # and counted as silence they left a lone first answer with a share of 1.
+    unusable = sum(1 for s in check.solutions[1:] if s.vote is None)
+    total = (sum(s.support for s in standings) + unusable) or 1.0
     agreed = check.settled()
     settled = float(mine is not None and agreed is not None and check.standing_of(agreed) == mine)
     if mine is None:
