@@ -258,3 +258,21 @@ def test_a_numpy_scalar_printed_as_its_repr_is_its_value(printed, plain):
 def test_numpy_scalars_inside_a_printed_tuple_or_list_are_their_values(printed, plain):
     assert answers.unwrap(printed) == plain
     assert answers.same(printed, plain)
+
+
+@pytest.mark.parametrize("printed,plain", [
+    ("Month with the highest mean temperature: 8", "8"),
+    ("The variety with the highest total yield is: Trebi", "Trebi"),
+    ("Total cost (dollars): 30", "30"),
+    ("Trebi: 1234", "Trebi: 1234"),  # one word before the colon may be part of the answer
+    ("Time: 12:30", "Time: 12:30"),
+])
+def test_a_label_of_two_words_or_more_before_the_value_is_taken_off(printed, plain):
+    assert answers.unwrap(printed) == plain
+
+
+@pytest.mark.parametrize("footer", ["Name: target, Length: 442, dtype: float64", "dtype: int64",
+                                    "Length: 3, dtype: object", "[442 rows x 3 columns]"])
+def test_the_footer_pandas_prints_under_a_series_is_no_value(footer):
+    assert not answers.is_value(footer)
+    assert answers.unwrap(footer) == footer  # shown as printed, not cut at its colons
