@@ -186,14 +186,15 @@ def cmd_model(args) -> int:
     return 0
 
 
-def _read(path: str):
-    """The trace's contents, or TraceError (nothing to show); a note on stderr for lines it could not read."""
+def _read(path: str, quiet: bool = False):
+    """The trace's contents, or TraceError (nothing to show); a note on stderr for lines it could not
+    read (`quiet`: none, when the trace is only looked at before the command reads it)."""
     from .trace import TraceError, load_trace
 
     contents = load_trace(path)
     if not contents.events:
         raise TraceError(f"{path}: no event to show" + (f" ({contents.note()})" if contents.note() else ""))
-    if contents.note():
+    if contents.note() and not quiet:
         print(f"nbreason: {path}: {contents.note()}", file=sys.stderr)
     return contents
 
@@ -206,7 +207,7 @@ def _comparing(paths: list[str]) -> bool:
     from .trace import TraceError
 
     try:
-        return not continues_from(_read(paths[1]).events, _read(paths[0]).events)
+        return not continues_from(_read(paths[1], quiet=True).events, _read(paths[0], quiet=True).events)
     except TraceError:
         return False  # the chain path reports it
 

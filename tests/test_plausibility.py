@@ -60,12 +60,38 @@ def test_each_rule(why, answer, question, outputs, rule, value):
     assert (vetoed(list(signals.values())) is not None) == (value == 0.0)
 
 
-@pytest.mark.parametrize("question", [
-    "`diagnosis` is malignant or benign (a column (malignant or benign)). What percentage are malignant?",
-    "Janet's ducks lay 16 eggs per day. How much does she make every day at the farmers' market?",
-    "What is the mean petal length of the versicolor flowers (in cm, 1 to 10)?"])
-def test_a_question_that_names_no_form_gets_no_form_rule(question):
-    assert "form" not in {s.name for s in plausibility("37.3", question)}
+@pytest.mark.parametrize("question,answer", [
+    ("`diagnosis` is malignant or benign (a column (malignant or benign)). What percentage are malignant?", "37.3"),
+    ("Janet's ducks lay 16 eggs per day. How much does she make every day at the farmers' market?", "18"),
+    ("What is the mean petal length of the versicolor flowers (in cm, 1 to 10)?", "4.26"),
+    ("How many two-letter state codes start with M? Answer with the two-letter codes' count.", "8"),
+    ("In which year of the trial did most patients drop out?", "3"),
+    ("What year-over-year growth did sales show?", "5.2%"),
+    ("Answer with the year's total.", "52000"),
+    ("Which variety yields most? Answer with its name (e.g. Trebi or Manchuria).", "Velvet"),
+])
+def test_a_question_that_names_no_form_gets_no_form_rule(question, answer):
+    assert "form" not in {s.name for s in plausibility(answer, question)}
+
+
+@pytest.mark.parametrize("question,answer", [
+    ("Which series? Answer with the series name (I, II, III OR IV).", "IV"),
+    ("Which species? Answer with the species (setosa/versicolor or virginica).", "setosa"),
+    (YEAR, "Year 2008"),
+    (YEAR, "2008.0"),
+])
+def test_the_form_asked_is_read_as_a_reader_would(question, answer):
+    [form] = [s for s in plausibility(answer, question) if s.name == "form"]
+    assert form.value == 1.0, form.reason
+
+
+def test_a_question_repeating_its_phrases_is_read_in_linear_time():
+    import time
+
+    started = time.perf_counter()
+    plausibility("c", "answer with " * 8000 + "(a or b)")
+    plausibility("ab cd: " * 3000 + "5", YEAR)
+    assert time.perf_counter() - started < 2.0  # quadratic, this took seconds
 
 
 def test_a_plain_right_answer_is_not_suspicious():

@@ -146,3 +146,13 @@ def test_the_share_of_support_counts_checks_that_could_not_answer(why, solutions
     for answer, method in solutions:
         check.add(answer, method, sampled=False, veto=lambda v: vetoed(plausibility(v, question)))
     assert confidence.features("30", 1.0, 1.0, check).share == pytest.approx(share)
+
+
+@pytest.mark.parametrize("first,check,supports", [("0.58", "0.5803", "0.58"), ("2008", "2012", None),
+                                                  ("10234", "10250", None), ("38.8", "38.81", "38.8")])
+def test_a_data_check_supports_an_answer_only_when_it_is_that_value_printed_to_other_precision(first, check,
+                                                                                               supports):
+    verification = Verification(first, extra=3, mode="methods", plan=(CHECKED, ROWS))
+    verification.add(check, CHECKED, sampled=False)
+    assert verification.solutions[-1].supports == supports
+    assert (verification.settled() == first) is (supports is not None)

@@ -27,14 +27,16 @@ The tolerance rule, for every comparison of two numbers:
 So 1/3 and 0.333333 agree, 0.3 and 0.1 + 0.2 printed in full agree, 18 and 17.999999999999996
 agree; 0.3 and 0.31, 18 and 18.4, 1/3 and 0.33 do not. A percentage is also read as its fraction
 when the other side has no percent sign: 75% matches 75 and 0.75. Inside sets, tuples and
-expressions math-verify compares floats itself, to 6 decimal places.
+expressions math-verify compares floats itself, to 6 decimal places. `rounded_alike` is a looser
+rule for two programs over one table (the data checks): rounded to however few digits the less
+precise one was written with.
 """
 
 from __future__ import annotations
 
 from .sameness import Comparison, compare, same
 from .keys import key, number_key
-from .numbers import Number, number, numbers_in, parse_number, same_number
+from .numbers import Number, number, numbers_in, parse_number, rounded_alike, same_number
 from .tally import Candidate, Tally, tally
 from .text import is_value, unwrap
 

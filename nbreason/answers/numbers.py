@@ -131,6 +131,24 @@ def _agree(a: Fraction, b: Fraction, digits: int | None) -> bool:
     return a == b if digits is None else _rounded(a, digits) == _rounded(b, digits)
 
 
+def rounded_alike(a: Number, b: Number) -> bool:
+    """A looser rule for two programs over one table, which print one value to different precision:
+    the same once rounded to the significant digits of the less precisely written one, however
+    few (0.58 and 0.5803, 38.8 and 38.81, 5 and 5.004). Two integers still only when equal (2008
+    is not 2012), and a percentage never matches a plain number here."""
+    if a.integer and b.integer:
+        return a.value == b.value
+    if a.percent != b.percent:
+        return False
+
+    def written(n: Number) -> int:
+        if n.digits is not None:
+            return n.digits
+        return len(str(abs(n.value.numerator))) if n.integer else MAX_DIGITS
+
+    return _agree(a.value, b.value, max(1, min(written(a), written(b), MAX_DIGITS)))
+
+
 def same_number(a: Number, b: Number, *, strict: bool = False) -> bool:
     """The tolerance rule (module docstring)."""
     if a.integer and b.integer:

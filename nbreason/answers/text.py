@@ -9,11 +9,14 @@ _NON_VALUES = frozenset({"", "none", "null", "nan", "+nan", "-nan", "inf", "+inf
 
 # "FINAL ANSWER: 12", "The answer is 12", "**Final Answer:** 12": small models repeat the marker.
 _LEAD_IN = re.compile(r"^(?:[\s*_]*(?:the\s+)?(?:final\s+)?answer[\s*_]*(?:is\b|:|=)[\s*_:]*)+", re.I)
-# "Mean petal length of versicolor flowers: 4.26": a label of two words or more before the value
-# (one word is too often part of the answer: "Trebi: 1234")
-_LABEL = re.compile(r"^[A-Za-z][\w'’\"()%/,-]*(?:\s+[\w'’\"()%/,-]+)+\s*:\s+(?=\S)")
-# The last line pandas prints under a Series or a DataFrame: what was printed, not a value
-_PANDAS_FOOTER = re.compile(r"^(?:Name: .*?, )?(?:Length: \d+, )?(?:Freq: \S+, )?dtype: \w+$|^\[\d+ rows x \d+ columns\]$")
+# "Mean petal length of versicolor flowers: 4.26": a sentence-like label before the value, taken
+# off once. Only words after the first that start in lower case: a capitalised word, a number or a
+# numeral is likely part of the answer ("New York: 52", "Series IV: 12.5", "Year 2008: 3.3").
+_LABEL = re.compile(r"^[A-Za-z][a-z'’]*(?:[ \t]+['\"‘’(]?[a-z][\w'’\")%/,-]*)+[ \t]*:[ \t]+(?=\S)")
+# The last line pandas prints under a Series, a DataFrame or a Categorical: what was printed, not a value
+_PANDAS_FOOTER = re.compile(r"^(?:Freq: \S+, )?(?:Name: .*?, )?(?:Length: \d+, )?dtype: .+$|"
+                            r"^\[\d+ rows x \d+ columns\]$|^Categories \(\d+, [\w\[\]]+\): ")
+_LONGEST = 10_000  # an answer longer than this is no single value: shown as it is, never parsed
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 # numpy 2 prints scalars as their repr: np.float64(3.25), np.str_('Trebi'), alone or inside a printed
 # tuple or list: (np.str_('Trebi'), np.int64(3)) is ('Trebi', 3)
@@ -39,11 +42,14 @@ def unwrap(answer: str) -> str:
     """The answer without what surrounds it: lead-ins, markdown, `\\boxed{}`, `$…$`, a numpy
     scalar's repr, a final stop."""
     text = str(answer)
+    if len(text) > _LONGEST:
+        return text.strip()
+    labelled = False
     while True:
         before = text
         text = _LEAD_IN.sub("", text.strip().strip("*`_ \t")).strip()
-        if not _PANDAS_FOOTER.match(text):
-            text = _LABEL.sub("", text, count=1)
+        if not labelled and not _PANDAS_FOOTER.match(text):
+            text, labelled = _LABEL.sub("", text, count=1), bool(_LABEL.match(text))
         boxed = _last_boxed(text)
         if boxed is not None:
             text = boxed.strip()
@@ -65,7 +71,7 @@ def unwrap(answer: str) -> str:
 def is_value(answer: object) -> bool:
     """Whether `answer` is an answer at all: not None, not empty, not nan/inf/None printed, not the
     footer pandas prints under a Series ("Name: target, Length: 442, dtype: float64")."""
-    if answer is None or _PANDAS_FOOTER.match(unwrap(str(answer))):
+    if answer is None or _PANDAS_FOOTER.match((unwrap(str(answer)).splitlines() or [""])[-1]):
         return False
     return re.sub(r"\s+", "", unwrap(str(answer))).lower() not in _NON_VALUES
 

@@ -4,11 +4,14 @@
 
 over the features of `Features` (how many method families agree on the answer, its share of the
 support, the plausibility rules, the reward). The coefficients are fitted by logistic regression
-on development data only — GSM8K problems 0–59 and MATH-500 problems 0–49, with the embedded
-1.5B model and the default settings — by `benchmarks/calibrate.py`, which also picks `CUTOFF`:
+on development data only — GSM8K problems 0–59 with the embedded 1.5B model and the default
+settings (benchmarks/results/calibration.json names the runs) — by `benchmarks/calibrate.py`,
+which also picks `CUTOFF`:
 the lowest confidence at which the verified answers of the development data were at least 90 %
 right. An answer is *verified* when its confidence reaches `CUTOFF`. docs/policies.md gives the
-precision this measured on held-out problems.
+precision this measured on held-out problems. Word problems only: no data question was in the fit,
+where the checked program and row by row count as families of their own although they are
+programs too (their measured precision is in docs/policies.md).
 """
 
 from __future__ import annotations

@@ -43,6 +43,7 @@ class Method:
     code: bool  # the reply is a program whose printed last line is the answer; else prose ending in ANSWER:
     instructions: str  # the system message of its fresh conversation
     tolerance: float = 0.0  # relative: estimates (simulation) agree with exact values within this
+    rounding: bool = False  # its value may be an earlier one printed to other precision (answers.rounded_alike)
 
     def messages(self, question: str, context: str = "") -> list[dict]:
         return [{"role": "system", "content": self.instructions}, prompts.question(question, context)]
@@ -84,16 +85,14 @@ EXACT = Method("exact arithmetic", "exact", True,
 
 _DATA = ("The variables described below already exist in the Python session: use them, never read a file "
          "or make up data. Reply with one ```python block. ")
-# Rounding: two programs over one table often print one value to different decimals (0.58, 0.5803).
-_ROUNDING = 0.002
 CHECKED = Method("checked program", "checked", True,
                  _DATA + "Before computing, print how many rows each filter keeps, and write every category value "
                  "exactly as the description spells it. Then compute the answer and print it alone on the last line.",
-                 tolerance=_ROUNDING)
+                 rounding=True)
 ROWS = Method("row by row", "rows", True,
               _DATA + "Compute the answer with plain Python over the records (for row in "
               "df.to_dict('records'): …) instead of pandas aggregation methods, and print only the final answer "
-              "on the last line.", tolerance=_ROUNDING)
+              "on the last line.", rounding=True)
 
 METHODS = {m.name: m for m in (PROGRAM, PROSE, QUANTITIES, SIMULATION, ENUMERATION, EXACT, CHECKED, ROWS)}
 

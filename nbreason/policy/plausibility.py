@@ -13,7 +13,7 @@ Each rule that applies to the question gives one signal with its reason, shown u
   rows         the code's output shows a selection of zero rows ("Empty DataFrame")
   form         the form the question asks for: a year ("in which year", "answer with the year") is a
                whole number 1000–2999; "as YYYY-MM" is that pattern; "answer with … (I, II, III or IV)"
-               is one of the listed; "answer with … (1–12)" lies in that range; a "two-letter code"
+               is one of the listed; "answer with … (1–12)" lies in that range; "answer with … two-letter code"
                is two letters. A table question answered with the measured value instead of the
                row it names ("which year was the price highest?" → 52) is the case this catches.
 
@@ -42,13 +42,15 @@ _MONEY = re.compile(r"(\$|€|£|\bdollars?\b|\bcents?\b|\beuros?\b|\bcost\w*\b|
 _LOSS = re.compile(r"\b(loss|lose|lost|owe\w*|debt|change in|difference|net)\b", re.I)
 _SCIENTIFIC = re.compile(r"\d[eE][+-]?\d+")
 _EMPTY = re.compile(r"Empty DataFrame|Empty Series|\b0 rows\b|Series\(\[\], ", re.I)
-_YEAR = re.compile(r"\b(?:in )?(?:which|what) year\b|\banswer with the year\b", re.I)
+# "which year", not "which year of the trial", "what year-over-year growth", "the year's total"
+_YEAR = re.compile(r"\b(?:(?:in )?(?:which|what) year|answer with the year)\b(?![-'’]| of\b)", re.I)
 _PATTERNS = {"YYYY-MM-DD": re.compile(r"^\d{4}-\d{2}-\d{2}$"), "YYYY-MM": re.compile(r"^\d{4}-\d{2}$")}
 _AS_PATTERN = re.compile(r"\bas (YYYY-MM-DD|YYYY-MM)\b")
-_ANSWER_WITH = r"\banswer with\b[^.()]*"
+_ANSWER_WITH = r"\b(?:answer|reply|respond) with\b[^.()]{0,200}"
 _CHOICES = re.compile(_ANSWER_WITH + r"\(([^()]*?\bor\b[^()]*)\)", re.I)
 _RANGE = re.compile(_ANSWER_WITH + r"\((-?\d+)\s*(?:–|-|to)\s*(-?\d+)\)", re.I)
-_LETTERS = re.compile(r"\b(two|three)-letter\b", re.I)
+_LETTERS = re.compile(_ANSWER_WITH + r"\b(two|three)-letter\b", re.I)
+_EXAMPLES = re.compile(r"^\s*(?:e\.g\.|for example\b|such as\b|like\b)", re.I)
 
 
 def _note(name: str, value: float, reason: str) -> Signal:
@@ -122,8 +124,8 @@ def _form(text: str, value: Fraction | None, question: str) -> Signal | None:
         ok = bool(_PATTERNS[pattern.group(1)].match(given))
         return _form_note(ok, f"the question asks for {pattern.group(1)}", shown)
     choices = _CHOICES.search(question)
-    if choices:
-        listed = [c.strip().strip("'\"`") for c in re.split(r",|\bor\b", choices.group(1)) if c.strip()]
+    if choices and not _EXAMPLES.match(choices.group(1)):  # "(e.g. Trebi or Manchuria)" lists no choices
+        listed = [c.strip().strip("'\"`") for c in re.split(r",|/|\bor\b", choices.group(1), flags=re.I) if c.strip()]
         ok = given.lower() in {c.lower() for c in listed}
         return _form_note(ok, f"the question asks for one of {', '.join(listed)}", shown)
     bounds = _RANGE.search(question)
@@ -132,9 +134,10 @@ def _form(text: str, value: Fraction | None, question: str) -> Signal | None:
         return _form_note(low <= value <= high, f"the question asks for a value from {low} to {high}", shown)
     if _YEAR.search(question):
         ok = value is not None and value.denominator == 1 and 1000 <= value <= 2999
+        ok = ok or bool(re.fullmatch(r"\D*\b[12]\d{3}\b\D*", given))  # "Year 2008", "in 1855"
         return _form_note(ok, "the question asks for a year (a whole number like 2005)", shown)
     letters = _LETTERS.search(question)
-    if letters:
+    if letters and not _HOW_MANY.search(question):
         n = _WORDS[letters.group(1).lower()]
         ok = bool(re.fullmatch(rf"[A-Za-z]{{{n}}}", given))
         return _form_note(ok, f"the question asks for a {letters.group(1)}-letter code", shown)

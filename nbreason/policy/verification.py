@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..answers import is_value, key, number, same, tally
+from ..answers import is_value, key, number, rounded_alike, same, tally
 from .methods import PROGRAM, Method
 
 FIRST = "run"  # the method name of the run's own answer
@@ -93,9 +93,11 @@ class Verification:
         by the answer it supports (a simulated count of 13.98 supports a whole 14)."""
         answer = answer if is_value(answer) else None
         supports = None
-        if answer is not None and method.tolerance:  # an estimate supports an earlier answer it is close to
-            supports = next((s.answer for s in self.solutions if s.answer is not None
-                             and close(answer, s.answer, method.tolerance)), None)
+        if answer is not None and (method.tolerance or method.rounding):
+            # an estimate supports an earlier answer it is close to; a rounded value the one it rounds
+            agrees = (lambda earlier: close(answer, earlier, method.tolerance)) if method.tolerance else \
+                (lambda earlier: _rounded_alike(answer, earlier))
+            supports = next((s.answer for s in self.solutions if s.answer is not None and agrees(s.answer)), None)
         ruled_out = veto(supports or answer) if veto is not None and answer is not None else None
         self.solutions.append(Solution(method.name, method.family, answer, sampled, supports, ruled_out))
 
@@ -196,6 +198,11 @@ def close(estimate: str, value: str, tolerance: float) -> bool:
         return False
     x, y = float(a.value), float(b.value)
     return abs(x - y) <= tolerance * max(abs(y), 1e-9) or abs(x - y) <= tolerance * 0.05
+
+
+def _rounded_alike(a: str, b: str) -> bool:
+    x, y = number(a), number(b)
+    return x is not None and y is not None and rounded_alike(x, y)
 
 
 def _same(a: str, b: str) -> bool:
