@@ -12,6 +12,13 @@ right, with at least `--min-answers` of them.
 It writes benchmarks/results/calibration.json (coefficients, cut-off, what they were fitted on, and
 the fit's precision, coverage and calibration error on that data) and prints the two constants to
 put into nbreason/policy/confidence.py.
+
+With `--score`, nothing is fitted: the folders' recorded answers are scored again with today's rules
+and the confidence.py constants (how a held-out run measured under an earlier calibration reads
+under the current one), per folder and strategy:
+
+    python benchmarks/calibrate.py --score benchmarks/results/local-gsm8k-heldout-100 \
+        --out benchmarks/results/local-gsm8k-heldout-100/rescored.json
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from nbreason.bench.grading import grade  # noqa: E402
 from nbreason.bench.trust import ece  # noqa: E402
-from nbreason.policy.confidence import Features, features  # noqa: E402
+from nbreason.policy.confidence import COEFFICIENTS, CUTOFF, Features, confidence, features  # noqa: E402
 from nbreason.policy.methods import METHODS, PROGRAM  # noqa: E402
 from nbreason.policy.verification import Verification  # noqa: E402
 
@@ -95,17 +102,38 @@ def cutoff(confidences: list[float], right: list[bool], precision: float, min_an
     return 1.0
 
 
+def score(data: list[tuple[list[float], bool, str]]) -> dict:
+    """Per source: accuracy, verified precision, coverage and ECE under today's constants."""
+    report = {}
+    for source in sorted({src for _, _, src in data}):
+        scored = [(confidence(Features(*f)), ok) for f, ok, src in data if src == source]
+        chosen = [ok for c, ok in scored if c >= CUTOFF]
+        report[source] = {"answers": len(scored), "accuracy": sum(ok for _, ok in scored) / len(scored),
+                          "verified": len(chosen), "verified_right": sum(chosen),
+                          "verified_precision": sum(chosen) / len(chosen) if chosen else None,
+                          "coverage": len(chosen) / len(scored), "ece": ece(scored)}
+    return {"coefficients": COEFFICIENTS, "cutoff": CUTOFF, "scored": report}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folders", nargs="+", type=Path)
     parser.add_argument("--precision", type=float, default=0.9)
     parser.add_argument("--min-answers", type=int, default=10)
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "calibration.json")
+    parser.add_argument("--score", action="store_true", help="score the folders with today's constants; fit nothing")
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     data = rows(args.folders)
     if not data:
         print("no answers with features in these folders", file=sys.stderr)
         return 2
+    if args.score:
+        report = score(data)
+        if args.out:
+            args.out.write_text(json.dumps(report, indent=1) + "\n")
+        print(json.dumps(report, indent=1))
+        return 0
+    args.out = args.out or ROOT / "benchmarks" / "results" / "calibration.json"
     x = np.array([[1.0, *f] for f, _, _ in data])
     y = np.array([1.0 if ok else 0.0 for _, ok, _ in data])
     w = fit(x, y)
