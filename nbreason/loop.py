@@ -86,7 +86,8 @@ class Loop(Calls):
         yield self.ev(RunStarted, question=self.question, context=self.context, config=self.config.public() | {
             "model": getattr(self.model, "name", self.config.model),
             "sandbox": getattr(self.sandbox, "name", self.config.sandbox),
-            "protocol": self.protocol, "checks": self.settings.self_check, "cost_ceiling": run_cost_ceiling(self.config, self.model, len(self.question) + len(self.context)),
+            "protocol": self.protocol, "checks": self.settings.self_check,
+            "cost_ceiling": run_cost_ceiling(self.config, self.model, len(self.question) + len(self.context)),
             **sandbox_state(self.sandbox)}, **self.started)
         for event in self.preface:
             yield replace(event, run_id=self.run_id, attempt=self.attempt, step=0,

@@ -23,7 +23,7 @@ from .stopping import StallDetector, redraw, self_check_mode
 from .verification import Verification
 
 __all__ = ["Budget", "Choice", "Judgement", "Limits", "MAX_BACKTRACKS", "MAX_REJECTIONS", "Reply", "RunState",
-           "SAMPLE_TEMPERATURE", "STALL_REPEATS", "Sampling", "Settings", "StallDetector", "Verification",
-           "accepts", "agreement", "cost_ceiling", "last_step_tokens", "answer_parses", "attempt_sampling", "code_ran", "combine", "decide", "grounded",
-           "judge_signals", "method_agreement", "proposed_answer", "redraw", "revision_sampling", "self_check_mode", "self_check_signal", "solution_sampling",
-           "user_check"]
+           "SAMPLE_TEMPERATURE", "STALL_REPEATS", "Sampling", "Settings", "StallDetector", "Verification", "accepts",
+           "agreement", "cost_ceiling", "last_step_tokens", "answer_parses", "attempt_sampling", "code_ran", "combine",
+           "decide", "grounded", "judge_signals", "method_agreement", "proposed_answer", "redraw", "revision_sampling",
+           "self_check_mode", "self_check_signal", "solution_sampling", "user_check"]
