@@ -632,6 +632,26 @@ def round_trips(execution) -> dict:
 
 
 @pytest.mark.asyncio(loop_scope="module")
+async def test_a_forged_idle_loses_no_output_when_the_reply_overtakes_the_outputs(crafted_sandbox, monkeypatch):
+    # On a loaded machine the shell reply can arrive before the outputs still queued on iopub;
+    # reading slowly makes that happen every time.
+    client = crafted_sandbox._kc
+    read = client.get_iopub_msg
+
+    async def lagging(*args, **kwargs):
+        msg = await read(*args, **kwargs)
+        await asyncio.sleep(0.2)
+        return msg
+
+    monkeypatch.setattr(client, "get_iopub_msg", lagging)
+    execution = await crafted_sandbox.run_code(
+        "ip = get_ipython(); k = ip.kernel\n" + publish("status", {"execution_state": "idle"})
+        + "print('after')\n'last'")
+    assert "after\n" in "".join(execution.logs.stdout)
+    assert [r.text for r in execution.results] == ["'last'"]
+
+
+@pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.parametrize("case", list(CRAFTED))
 async def test_a_crafted_message_neither_stops_the_run_nor_loses_later_output(crafted_sandbox, case):
     code, noted = CRAFTED[case]

@@ -302,12 +302,16 @@ def pids_running(marker: str) -> list[int]:
 async def test_a_child_in_its_own_session_outlives_a_plain_restart_but_not_a_confined_one(confine):
     marker = f"nbreason-escape-{os.getpid()}-{confine}"
     code = ("import subprocess, sys\n"
-            f"subprocess.Popen([sys.executable, '-S', '-c', 'import time; time.sleep(60)', {marker!r}],"
-            " start_new_session=True).pid")
+            f"child = subprocess.Popen([sys.executable, '-S', '-c', 'import time; time.sleep(60)', {marker!r}],"
+            " start_new_session=True)")
     try:
         async with LocalSandbox(confine=confine) as sb:
             assert (await sb.run_code(code)).error is None
-            assert len(pids_running(marker)) == 1
+            # seen in /proc once it runs: on a loaded machine that can take a moment
+            deadline = time.monotonic() + 10
+            while not pids_running(marker) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert len(pids_running(marker)) == 1, (await sb.run_code("child.pid, child.poll()")).results
             await sb.restart()
             time.sleep(0.2)
             assert len(pids_running(marker)) == (0 if confine else 1)

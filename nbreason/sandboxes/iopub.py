@@ -1,8 +1,9 @@
 """Reading what a local kernel sends for one execution: streams, results and errors for our request
 only, within the sandbox's limits (output size, images, results), with the deadline enforced
 (interrupt, then restart) and a dead kernel noticed. Everything the kernel sends is untrusted:
-messages that cannot be decoded are dropped and counted, and an execution ends only on its own
-reply *and* idle status (code can forge either one alone).
+messages that cannot be decoded are dropped and counted, and an execution ends only after its own
+reply, once the kernel has answered one more request (code can forge a reply's idle status, and
+the reply can overtake the last outputs).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .ingest import error_from_content, result_from_message, stream_text
 from .results import has_image, strip_ansi
 
 POLL_SECONDS = 0.5  # one iopub read; also how often deadlines and liveness are checked
+BARRIER_SECONDS = 5.0  # how long an idle kernel may take to answer the request that ends a reading
 
 # What a message the kernel sent could not be decoded with: bad JSON, nesting too deep for the
 # parser, a bad signature, missing header fields. Code in the kernel can send any of these.
@@ -64,6 +66,7 @@ async def collect(sandbox, code, timeout, on_stdout, on_stderr, on_result, notes
     # the kernel can publish a status of its own, so idle alone does not end the execution.
     reply = asyncio.ensure_future(sandbox._await_reply(msg_id))
     idle = reply_late = False
+    barrier, barrier_at = None, 0.0
     started = time.monotonic()
     interrupted_at: float | None = None
     try:
@@ -71,8 +74,13 @@ async def collect(sandbox, code, timeout, on_stdout, on_stderr, on_result, notes
             if idle and not reply.done() and not reply_late:
                 await asyncio.wait({reply}, timeout=POLL_SECONDS)
                 reply_late = not reply.done()  # a forged idle: keep reading, in short slices
-            if idle and reply.done():
-                break
+            if reply.done() and barrier is None:
+                # The reply can overtake outputs still queued on iopub, and an idle status can be
+                # forged by the code, so neither ends the reading. The kernel answers another request
+                # only after the execution's outputs (iopub is ordered): that request's status does.
+                barrier, barrier_at = sandbox._kc.kernel_info(), time.monotonic()
+            if barrier is not None and time.monotonic() - barrier_at > BARRIER_SECONDS:
+                break  # a kernel that does not answer: what arrived is the execution's output
             now = time.monotonic()
             if interrupted_at is None and now - started > timeout:
                 await sandbox.interrupt()
@@ -92,6 +100,8 @@ async def collect(sandbox, code, timeout, on_stdout, on_stderr, on_result, notes
                 msg = await sandbox._kc.get_iopub_msg(timeout=0.05 if idle else POLL_SECONDS)
             except queue.Empty:
                 if not await sandbox._km.is_alive():
+                    if reply.done():  # it finished first: the next execution meets the dead kernel
+                        break
                     why = sandbox._exit_reason()
                     await _stop(reply)
                     await sandbox.restart()
@@ -104,6 +114,8 @@ async def collect(sandbox, code, timeout, on_stdout, on_stderr, on_result, notes
             except UNDECODABLE:
                 undecodable += 1
                 continue
+            if barrier is not None and parent_id(msg) == barrier:
+                break
             if parent_id(msg) != msg_id:
                 continue
             kind, content = msg.get("msg_type"), msg.get("content")
