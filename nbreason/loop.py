@@ -16,7 +16,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
 from . import actions, policy, prompts
 from .corrections import correction
 from .config import RunConfig
-from .events import (BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, Plan, RunStarted, SolutionRow,
+from .events import (BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, Plan, RunStarted,
                      Stopped)
 from .answers import numbers_in
 from .calls import Calls, StopRequested
@@ -46,8 +46,6 @@ class Loop(Calls):
         # A follow-up (followup.py): the digest of the run it continues, the names the notebook takes
         # back, what RunStarted records of both, and events (a rebuilt state) that follow RunStarted.
         self.earlier, self.returns, self.started, self.preface = earlier, tuple(returns), dict(started or {}), preface
-        # Given data: independent solutions are programs over it (policy/methods.py).
-        self.has_data = bool(self.variables or self.started.get("files"))
         self.question, self.config, self.model, self.sandbox = question, config, model, sandbox
         self.context, self.check = context, check
         self.stop = stop or asyncio.Event()
@@ -76,6 +74,11 @@ class Loop(Calls):
     def ev(self, cls: type[Event], **kw: Any) -> Event:
         return cls(run_id=self.run_id, step=self.step, attempt=self.attempt,
                    elapsed=round(time.monotonic() - self.t0, 3), **kw)
+
+    @property
+    def has_data(self) -> bool:
+        """Given variables or files: independent solutions are programs over them (policy/methods.py)."""
+        return bool(self.variables or self.started.get("files"))
 
     def _steps_left(self) -> int | None:
         limit = self.budget.limits.steps
@@ -331,9 +334,7 @@ class Loop(Calls):
             verified = confidence.verified(sure)
         if final is not None:
             stop_reason = final.outcome
-        solutions = [SolutionRow("program" if s.method == "run" else s.method, s.answer, s.family, s.sampled,
-                                 s.ruled_out)
-                     for s in self.verification.solutions] if self.verification else []
+        solutions = self.verification.rows() if self.verification else []
         yield self.ev(FinalAnswer, answer=answer, stop_reason=stop_reason or "answered", reward=reward,
                       verified=verified, usage=self.budget.usage, steps=self.step, code=list(self.evidence.code),
                       confidence=sure, solutions=solutions, features=features.to_json() if features else {})

@@ -18,6 +18,7 @@ from .events import (AttemptAnswer, SolutionRow, BudgetUpdate, Check, Code, Cont
                      FinalAnswer, ModelCall, ModelDelta, Observation, Plan, Rebuilt, Retry, RunStarted, Stopped, Usage,
                      Vote)
 from .execution import ExecutionRecord
+from .policy.verification import solutions_text
 
 
 @dataclass
@@ -288,10 +289,3 @@ class RunResult:
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), default=str)
-
-
-def solutions_text(solutions) -> str:
-    """"program: 10.0 · prose: 30 · quantities table (sampled): 30"."""
-    return " · ".join(f"{row.method}{' (sampled)' if row.sampled else ''}: "
-                      f"{row.answer if row.answer is not None else 'no answer'}"
-                      f"{' (cannot be right)' if getattr(row, 'ruled_out', None) else ''}" for row in solutions)

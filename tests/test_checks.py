@@ -8,7 +8,7 @@ import json
 from nbreason.config import RunConfig
 from nbreason.events import Check, Decision, FinalAnswer
 from nbreason.policy import confidence
-from nbreason.policy.methods import CHECKED, PROSE, QUANTITIES, ROWS, SIMULATION, plan_for
+from nbreason.policy.methods import CHECKED, METHODS, PROGRAM, PROSE, QUANTITIES, ROWS, SIMULATION, plan_for
 from nbreason.runner import reason
 from tests.support.scripted_server import Reply, ScriptedServer
 
@@ -21,21 +21,26 @@ def config(server, **kw) -> RunConfig:
                          "answer_from_output": True} | kw))
 
 
-def by_method(answers: dict[str, str]):
-    """A scripted model: the run's program prints answers["program"]; each method's fresh
-    conversation (told apart by its instructions) answers answers[method name]."""
+def answering(routes: dict, program: str):
+    """A scripted model: each method's fresh conversation (told apart by its instructions) gets
+    routes[method]; a method not listed is an error; the run's own conversation gets `program`."""
 
     def reply(body: dict) -> Reply:
         system = body["messages"][0]["content"]
-        if system == PROSE.instructions:
-            return Reply(f"45 pens is 15 groups of 3.\nANSWER: {answers['prose']}")
-        if system == QUANTITIES.instructions:
-            return Reply(f"```python\npens = 45  # '45 pens'\nprint({answers['quantities table']})\n```")
-        if system == SIMULATION.instructions:
-            return Reply(f"```python\nprint({answers['simulation']})\n```")
-        return Reply(f"```python\nprint({answers['program']})\n```")
+        method = next((m for m in METHODS.values() if m is not PROGRAM and m.instructions == system), None)
+        return Reply(routes[method] if method is not None else program)
 
     return reply
+
+
+def by_method(answers: dict[str, str]):
+    """The pens question: the run's program prints answers["program"], each method answers
+    answers[method name]."""
+    replies = {PROSE: lambda a: f"45 pens is 15 groups of 3.\nANSWER: {a}",
+               QUANTITIES: lambda a: f"```python\npens = 45  # '45 pens'\nprint({a})\n```",
+               SIMULATION: lambda a: f"```python\nprint({a})\n```"}
+    return answering({m: text(answers[m.name]) for m, text in replies.items() if m.name in answers},
+                     f"```python\nprint({answers['program']})\n```")
 
 
 async def test_a_second_method_that_agrees_verifies_the_answer():
@@ -117,18 +122,11 @@ async def test_the_final_event_carries_the_confidence_and_the_solutions():
 
 
 def over_the_frame(checked: str, rows: str):
-    """A scripted model for a question about a passed frame: the run's program and each data
-    route compute from `df` itself, so a solution that could not read the frame would fail."""
-
-    def reply(body: dict) -> Reply:
-        system = body["messages"][0]["content"]
-        if system == CHECKED.instructions:
-            return Reply(f"```python\nprint(len(df))\nprint({checked})\n```")
-        if system == ROWS.instructions:
-            return Reply(f"```python\nrecords = df.to_dict('records')\nprint({rows})\n```")
-        return Reply("```python\nprint(df[df.kind == 'a'].price.sum())\n```")
-
-    return reply
+    """A question about a passed frame: the run's program and each data route compute from `df`
+    itself, so a solution that could not read the frame would fail."""
+    return answering({CHECKED: f"```python\nprint(len(df))\nprint({checked})\n```",
+                      ROWS: f"```python\nrecords = df.to_dict('records')\nprint({rows})\n```"},
+                     "```python\nprint(df[df.kind == 'a'].price.sum())\n```")
 
 
 async def test_a_question_about_passed_data_is_checked_only_by_programs_over_the_data():

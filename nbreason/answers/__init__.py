@@ -41,4 +41,4 @@ from .tally import Candidate, Tally, tally
 from .text import is_value, unwrap
 
 __all__ = ["Candidate", "Comparison", "Number", "Tally", "compare", "is_value", "key", "number", "number_key",
-           "numbers_in", "parse_number", "same", "same_number", "tally", "unwrap"]
+           "numbers_in", "parse_number", "rounded_alike", "same", "same_number", "tally", "unwrap"]

@@ -71,8 +71,11 @@ def unwrap(answer: str) -> str:
 def is_value(answer: object) -> bool:
     """Whether `answer` is an answer at all: not None, not empty, not nan/inf/None printed, not the
     footer pandas prints under a Series ("Name: target, Length: 442, dtype: float64")."""
-    if answer is None or _PANDAS_FOOTER.match((unwrap(str(answer)).splitlines() or [""])[-1]):
+    if answer is None:
         return False
-    return re.sub(r"\s+", "", unwrap(str(answer))).lower() not in _NON_VALUES
+    text = unwrap(str(answer))
+    if _PANDAS_FOOTER.match((text.splitlines() or [""])[-1]):
+        return False
+    return re.sub(r"\s+", "", text).lower() not in _NON_VALUES
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..answers import is_value, key, number, rounded_alike, same, tally
+from ..events import SolutionRow
 from .methods import PROGRAM, Method
 
 FIRST = "run"  # the method name of the run's own answer
@@ -94,10 +95,8 @@ class Verification:
         answer = answer if is_value(answer) else None
         supports = None
         if answer is not None and (method.tolerance or method.rounding):
-            # an estimate supports an earlier answer it is close to; a rounded value the one it rounds
-            agrees = (lambda earlier: close(answer, earlier, method.tolerance)) if method.tolerance else \
-                (lambda earlier: _rounded_alike(answer, earlier))
-            supports = next((s.answer for s in self.solutions if s.answer is not None and agrees(s.answer)), None)
+            supports = next((s.answer for s in self.solutions if s.answer is not None
+                             and _supports(method, answer, s.answer)), None)
         ruled_out = veto(supports or answer) if veto is not None and answer is not None else None
         self.solutions.append(Solution(method.name, method.family, answer, sampled, supports, ruled_out))
 
@@ -183,12 +182,21 @@ class Verification:
             return self.first
         return leader.answer
 
+    def rows(self) -> list[SolutionRow]:
+        """The solutions as the final answer records them, the run's own named "program"."""
+        return [SolutionRow(PROGRAM.name if s.method == FIRST else s.method, s.answer, s.family, s.sampled,
+                            s.ruled_out) for s in self.solutions]
+
     def summary(self) -> str:
         """Which route gave which value: "program: 10.0 · prose: 30 · quantities table: 30"."""
-        names = {FIRST: "program"}
-        return " · ".join(f"{names.get(s.method, s.method)}{' (sampled)' if s.sampled and s.method != 'run' else ''}"
-                          f": {s.answer if s.answer is not None else 'no answer'}"
-                          f"{' (cannot be right)' if s.ruled_out else ''}" for s in self.solutions)
+        return solutions_text(self.rows())
+
+
+def solutions_text(rows: list[SolutionRow]) -> str:
+    """"program: 10.0 · prose: 30 · quantities table (sampled): 30 · row by row: 52 (cannot be right)"."""
+    return " · ".join(f"{row.method}{' (sampled)' if row.sampled else ''}: "
+                      f"{row.answer if row.answer is not None else 'no answer'}"
+                      f"{' (cannot be right)' if row.ruled_out else ''}" for row in rows)
 
 
 def close(estimate: str, value: str, tolerance: float) -> bool:
@@ -200,8 +208,11 @@ def close(estimate: str, value: str, tolerance: float) -> bool:
     return abs(x - y) <= tolerance * max(abs(y), 1e-9) or abs(x - y) <= tolerance * 0.05
 
 
-def _rounded_alike(a: str, b: str) -> bool:
-    x, y = number(a), number(b)
+def _supports(method: Method, answer: str, earlier: str) -> bool:
+    """An estimate supports an earlier answer it is close to; a rounded value the one it rounds."""
+    if method.tolerance:
+        return close(answer, earlier, method.tolerance)
+    x, y = number(answer), number(earlier)
     return x is not None and y is not None and rounded_alike(x, y)
 
 

@@ -148,7 +148,7 @@ def confidence_text(final: FinalAnswer) -> str:
 def competing_text(final: FinalAnswer) -> str:
     """Which method gave which value, when the methods disagreed ("program: 10.0 · prose: 30")."""
     from ..answers import key
-    from ..result import solutions_text
+    from ..policy.verification import solutions_text
 
     rows = [row for row in final.solutions if getattr(row, "method", None)]
     return solutions_text(rows) if len({key(r.answer) for r in rows if r.answer is not None}) > 1 else ""
