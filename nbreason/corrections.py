@@ -1,7 +1,9 @@
 """A specific correction for code that failed because it did not use the data it was given.
 
 Small models asked about `df` often write `pd.read_csv('your_data.csv')`, or call the frame
-`data`, or guess a column's spelling, or use `.dt` on dates stored as text. The generic "the code failed" reply does not help: with
+`data`, or guess a column's spelling, or use `.dt` on dates stored as text, or call pandas
+functions removed years ago (`pd.ols`, `df.append`), or average a frame that still holds a text
+column. The generic "the code failed" reply does not help: with
 greedy decoding the model rewrites the same program. A sentence that names the variable, the
 file or the right column does:
 
@@ -22,6 +24,24 @@ _FILE = (re.compile(r"No such file or directory: '([^']+)'"), re.compile(r'No su
          re.compile(r"File (\S+) does not exist"), re.compile(r"'([^']+)' does not exist"))
 _NAME = re.compile(r"name '([^']+)' is not defined")
 _ATTRIBUTE = re.compile(r"'(?:DataFrame|Series)' object has no attribute '([^']+)'")
+_MODULE = re.compile(r"module 'pandas' has no attribute '([^']+)'")
+# pandas functions and methods that are gone, and what replaces them (pandas 2 removed the last of them).
+_REMOVED = {
+    "ols": "fit with `np.polyfit(x, y, 1)` (slope, intercept) or `scipy.stats.linregress(x, y)`",
+    "rolling_mean": "use `series.rolling(n).mean()`", "rolling_sum": "use `series.rolling(n).sum()`",
+    "rolling_std": "use `series.rolling(n).std()`", "rolling_max": "use `series.rolling(n).max()`",
+    "rolling_min": "use `series.rolling(n).min()`", "ewma": "use `series.ewm(span=n).mean()`",
+    "expanding_mean": "use `series.expanding().mean()`", "TimeGrouper": "use `pd.Grouper(freq=...)`",
+    "datetime": "use `import datetime` (or `pd.Timestamp`)", "np": "use `import numpy as np`",
+    "scatter_matrix": "use `pd.plotting.scatter_matrix`", "Panel": "use a DataFrame with a MultiIndex",
+    "append": "use `pd.concat([first, second])`", "iteritems": "use `.items()`", "ix": "use `.loc` or `.iloc`",
+    "as_matrix": "use `.to_numpy()`", "get_value": "use `.at[row, column]`", "set_value": "use `.at[row, column] = value`",
+    "sort": "use `.sort_values(...)`", "mad": "use `(s - s.mean()).abs().mean()`", "lookup": "use `.loc`",
+    "convert_objects": "use `pd.to_numeric(column)`", "sortlevel": "use `.sort_index(level=...)`",
+}
+_TEXT_IN_NUMBERS = re.compile(r"could not convert string to float|Cannot perform reduction '\w+' with string dtype|"
+                              r"dtype '(?:str|object)' does not support operation|agg function failed|"
+                              r"Could not convert .* to numeric|unsupported operand type\(s\) for [^:]+: 'str'")
 _DATES_AS_TEXT = ("`.dt` needs a datetime column and this one holds text (see its dtype): convert it first, "
                   "`pd.to_datetime(column).dt.year`.")
 # Names a program uses without importing them, and the import that defines them.
@@ -47,8 +67,34 @@ def correction(error_name: str, error_value: str, variables: Mapping[str, object
         return _column(text.strip().strip("\"'"), values)
     if error_name == "AttributeError" and "Can only use .dt accessor with datetimelike values" in text:
         return _DATES_AS_TEXT
-    if error_name == "AttributeError" and values and (match := _ATTRIBUTE.search(text)):
-        return _column(match.group(1), values)
+    if error_name == "AttributeError" and (match := _MODULE.search(text)):
+        return _removed(f"pd.{match.group(1)}", match.group(1))
+    if error_name == "AttributeError" and (match := _ATTRIBUTE.search(text)):
+        if match.group(1) in _REMOVED:  # a method pandas dropped, not a column
+            return _removed(f".{match.group(1)}", match.group(1))
+        return _column(match.group(1), values) if values else None
+    if error_name in ("TypeError", "ValueError") and values and _TEXT_IN_NUMBERS.search(text):
+        return _text_columns(values)
+    return None
+
+
+def _removed(shown: str, name: str) -> str | None:
+    if name not in _REMOVED:
+        return None
+    return f"pandas has no `{shown}` (it was removed): {_REMOVED[name]}."
+
+
+def _text_columns(values: Mapping[str, object]) -> str | None:
+    """Arithmetic over a frame that still holds text: name the text columns and how to leave them out."""
+    for name, value in values.items():
+        dtypes = getattr(value, "dtypes", None)
+        if dtypes is None or not hasattr(dtypes, "items"):
+            continue
+        text = [str(c) for c, dtype in dtypes.items() if getattr(dtype, "kind", "") in "OSU" or str(dtype) in ("string", "str")]
+        if text:
+            shown = ", ".join(repr(c) for c in text[:8]) + (", …" if len(text) > 8 else "")
+            return (f"`{name}` has text columns ({shown}): compute over the numeric columns only "
+                    f"(`{name}.select_dtypes('number')`, or `numeric_only=True`) or over the columns the question names.")
     return None
 
 

@@ -101,6 +101,7 @@ class SolutionRow:
     family: str = ""  # methods of one family share their failure modes
     sampled: bool = False  # a repeat of a route already used, drawn at the sampling temperature
     ruled_out: str | None = None  # why its answer cannot be right (a plausibility veto): it supported nothing
+    repaired: bool = False  # its program failed, and this is the answer of its one repair
 
 
 @dataclass(frozen=True)

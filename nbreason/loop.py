@@ -26,7 +26,7 @@ from .history import History
 from .models.base import Completion, Model, ModelError, ModelProfile, OutOfTime
 from .policy import Choice, Judgement, Reply, RunState, Settings, StallDetector, Verification
 from .policy import confidence, plausibility
-from .policy.methods import plan_for
+from .policy.methods import METHODS, plan_for
 from .sandboxes.base import Sandbox, SandboxError
 from .sandboxes.results import last_line
 
@@ -70,6 +70,7 @@ class Loop(Calls):
         self.checkpoints: list[tuple[int, int, int]] = []
         self.verifying: str | None = None  # answer whose model-written check runs in the next step
         self.verification: Verification | None = None  # independent solutions, once an answer passes
+        self.check_messages: list[dict] | None = None  # the latest failed check program's conversation, to repair
 
     def ev(self, cls: type[Event], **kw: Any) -> Event:
         return cls(run_id=self.run_id, step=self.step, attempt=self.attempt,
@@ -236,46 +237,63 @@ class Loop(Calls):
     async def _check_step(self, outcome: list[Choice]) -> AsyncIterator[Event]:
         """One independent solution of the running verification: the question alone, in a fresh
         conversation (the model sees neither its earlier code nor its answer), by the method the
-        policy names next; a program runs once, prose answers in its last line. Its messages stay
-        out of the run's history."""
+        policy names next; a program runs once, prose answers in its last line. A program that
+        raised an error may be repaired (the policy decides): its own conversation goes on with the
+        error. Its messages stay out of the run's history."""
         check = self.verification
         assert check is not None
-        method, sampled = check.next_method()
-        sample = policy.solution_sampling(self.config.temperature, self.config.seed, check.extra_done)
+        failed = check.repairable()
+        repair = failed is not None and self.check_messages is not None
+        if repair:
+            method, sampled = METHODS[failed.method], failed.sampled
+            messages = self.check_messages
+        else:
+            method, sampled = check.next_method()
+            # An independent solution of a follow-up still needs to know what it follows.
+            context = "\n\n".join(part for part in (self.earlier, self.context) if part.strip())
+            messages = method.messages(self.question, context)
+        self.check_messages = None
+        # a repair keeps the seed of the solution it repairs
+        sample = policy.solution_sampling(self.config.temperature, self.config.seed, check.extra_done - repair)
         temperature = sample.temperature if sampled else self.config.temperature
         completion: Completion | None = None
-        # An independent solution of a follow-up still needs to know what it follows.
-        context = "\n\n".join(part for part in (self.earlier, self.context) if part.strip())
-        async for item in self._call_model(method.messages(self.question, context), temperature=temperature,
-                                           seed=sample.seed):
+        async for item in self._call_model(messages, temperature=temperature, seed=sample.seed):
             if isinstance(item, Completion):
                 completion = item
             else:
                 yield item
         assert completion is not None
-        answer, execution = None, None
+        answer, execution, error = None, None, None
         if method.code:
             action = actions.from_text(completion.text)
             if action.plan:
-                yield self.ev(Plan, text=f"**{method.name}.** {action.plan}")
+                yield self.ev(Plan, text=f"**{method.name}{' (repair)' if repair else ''}.** {action.plan}")
             if action.code and action.code.strip():
                 yield self.ev(Code, code=action.code)
                 async for item in self._restore_variables():
                     yield item
+                summary = ""
                 async for item in self._execute(action.code):
                     if isinstance(item, tuple):
-                        execution = item[0]
+                        execution, summary = item
                     else:
                         yield item
                 if execution.ok:
                     answer = last_line(self.evidence.outputs[-1])
+                elif execution.error is not None:
+                    error = execution.error.headline[:200]
+                    if hint := correction(execution.error.name, execution.error.value, self.variables):
+                        summary = f"{summary}\n\n{hint}"
+                    self.check_messages = [*messages, {"role": "assistant", "content": completion.text},
+                                           prompts.observation(summary, self.step, ok=False)]
             else:
                 yield self.ev(Error, message=f"the {method.name} solution had no code block", source="model")
         else:
             yield self.ev(Plan, text=f"**{method.name}.** {completion.text.strip()}")
             answer = method.answer(completion.text)
         check.add(answer, method, sampled,
-                  veto=lambda value: plausibility.vetoed(plausibility.plausibility(value, self.question)))
+                  veto=lambda value: plausibility.vetoed(plausibility.plausibility(value, self.question)),
+                  error=error, repair=repair)
         signals = ([policy.code_ran(execution)] if method.code else []) + [
             policy.method_agreement(answer, check) if check.mode == "methods"
             else policy.agreement(answer, check.answers, check.needed(answer))]

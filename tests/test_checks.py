@@ -201,3 +201,50 @@ async def test_a_check_whose_answer_cannot_be_right_is_shown_so_and_supports_not
                                 "row by row: 3.3 (cannot be right)")
     final = json.loads(trace.read_text().splitlines()[-1])
     assert [bool(s["ruled_out"]) for s in final["solutions"]] == [False, True, True]
+
+
+async def test_a_check_program_that_fails_is_repaired_once_shown_its_error_and_the_right_spelling(tmp_path):
+    import pandas as pd
+
+    frame = pd.DataFrame({"kind": ["a", "a", "b"], "price": [2, 3, 10]})
+    trace = tmp_path / "t.jsonl"
+
+    def reply(body: dict) -> Reply:
+        messages = body["messages"]
+        if messages[0]["content"] == CHECKED.instructions:
+            if "did you mean 'price'" in messages[-1]["content"]:
+                return Reply("```python\nprint(df[df.kind == 'a'].price.sum())\n```")
+            return Reply("```python\nprint(df[df.kind == 'a']['Price'].sum())\n```")  # a guessed spelling
+        return Reply("```python\nprint(df[df.kind == 'a'].price.sum())\n```")
+
+    with ScriptedServer([reply] * 4) as server:
+        result = await reason("What is the total price of kind a?", config=config(server, trace=str(trace)),
+                              variables={"df": frame})
+        repair = server.requests[2]["messages"]
+    assert result.answer == "5" and result.verified
+    assert [(s.method, s.answer, s.repaired) for s in result.solutions] == [
+        ("program", "5", False), ("checked program", "5", True)]
+    # the repair is the check's own conversation going on: its failed program and the error, never the answer
+    assert [m["role"] for m in repair] == ["system", "user", "assistant", "user"]
+    assert "KeyError" in repair[-1]["content"] and "5" not in json.dumps(repair[:2])
+    decisions = [e for e in result.events if isinstance(e, Decision)]
+    assert any("checked program solution failed (KeyError" in d.reason and "repairing it once" in d.reason
+               for d in decisions)
+    assert "checked program (repaired): 5" in decisions[-1].reason
+    final = json.loads(trace.read_text().splitlines()[-1])
+    assert [s["repaired"] for s in final["solutions"]] == [False, True]
+
+
+async def test_a_check_program_is_repaired_only_once():
+    import pandas as pd
+
+    frame = pd.DataFrame({"kind": ["a", "a", "b"], "price": [2, 3, 10]})
+    broken = "```python\nprint(df['Price'].sum())\n```"
+    with ScriptedServer([answering({CHECKED: broken, ROWS: broken}, "```python\nprint(df.price.sum())\n```")] * 8) \
+            as server:
+        result = await reason("What is the total price?", config=config(server, recompute_max=2),
+                              variables={"df": frame})
+    assert [(s.method, s.answer, s.repaired) for s in result.solutions] == [
+        ("program", "15", False), ("checked program", None, True), ("row by row", None, True)]
+    assert result.answer == "15" and not result.verified
+    assert len(server.requests) == 5  # the program, and two calls for each check: its first try and one repair

@@ -72,6 +72,45 @@ def test_dates_stored_as_text_are_pointed_to_pd_to_datetime():
         "`pd.to_datetime(column).dt.year`."
 
 
+def test_a_pandas_function_that_was_removed_gets_what_replaces_it():
+    assert correction("AttributeError", "module 'pandas' has no attribute 'ols'", ["df"]) == \
+        "pandas has no `pd.ols` (it was removed): fit with `np.polyfit(x, y, 1)` (slope, intercept) or " \
+        "`scipy.stats.linregress(x, y)`."
+    assert correction("AttributeError", "module 'pandas' has no attribute 'rolling_mean'", []) == \
+        "pandas has no `pd.rolling_mean` (it was removed): use `series.rolling(n).mean()`."
+
+
+def test_a_removed_method_is_not_mistaken_for_a_column():
+    frame = local_data("barley")
+    assert correction("AttributeError", "'DataFrame' object has no attribute 'append'", {"df": frame}) == \
+        "pandas has no `.append` (it was removed): use `pd.concat([first, second])`."
+    assert correction("AttributeError", "'Series' object has no attribute 'iteritems'", ["df"]) == \
+        "pandas has no `.iteritems` (it was removed): use `.items()`."
+
+
+def test_a_pandas_attribute_never_there_has_no_specific_correction():
+    assert correction("AttributeError", "module 'pandas' has no attribute 'frobnicate'", ["df"]) is None
+
+
+@pytest.mark.parametrize("name,value", [
+    ("TypeError", "Cannot perform reduction 'mean' with string dtype"),
+    ("TypeError", "dtype 'str' does not support operation 'mean'"),
+    ("ValueError", "could not convert string to float: 'Manchuria'"),
+    ("TypeError", "agg function failed [how->mean,dtype->object]"),
+])
+def test_arithmetic_over_text_columns_names_them_and_how_to_leave_them_out(name, value):
+    assert correction(name, value, {"df": local_data("barley")}) == \
+        "`df` has text columns ('variety', 'site'): compute over the numeric columns only " \
+        "(`df.select_dtypes('number')`, or `numeric_only=True`) or over the columns the question names."
+
+
+def test_text_errors_without_a_frame_with_text_columns_say_nothing():
+    import pandas as pd
+
+    assert correction("ValueError", "could not convert string to float: 'x'", ["df"]) is None
+    assert correction("ValueError", "could not convert string to float: 'x'", {"df": pd.DataFrame({"a": [1]})}) is None
+
+
 @pytest.mark.parametrize("name,value", [
     ("ZeroDivisionError", "division by zero"),
     ("NameError", "something else entirely"),

@@ -23,6 +23,14 @@ def verification(first: str, *others: str | None, extra: int = 3) -> Verificatio
     return check
 
 
+def failed(check: Verification, *, repaired: int = 0) -> Verification:
+    """The check with one more solution whose program raised an error (after `repaired` repairs)."""
+    check.add(None, error="KeyError: 'Price'")
+    for _ in range(repaired):
+        check.add(None, error="KeyError: 'Price'", repair=True)
+    return check
+
+
 STEP_RULES = [
     # (why, state, action, outcome or check, words in the reason)
     ("a refusal ends the run", RunState(reply=Reply(refusal="I cannot help")), "final", "refused", "refused"),
@@ -91,6 +99,13 @@ CHECK_RULES = [
     ("nothing settled within the solutions allowed: the plurality, unverified", verification("5", "6", "7", extra=2),
      None, "final", "5", False, "unverified"),
     ("no steps left: the plurality now", verification("5", "6"), 0, "final", "5", False, "nothing settled"),
+    ("a solution whose program failed is repaired", failed(verification("5")), None, "verify", "5", None,
+     "program solution failed (KeyError: 'Price'): repairing it once"),
+    ("once only: a failed repair counts as no answer", failed(verification("5", "5"), repaired=1), None,
+     "final", "5", True, "agrees"),
+    ("no steps left: no repair", failed(verification("5", "6")), 0, "final", "5", False, "nothing settled"),
+    ("a repair in methods mode", failed(Verification("5", mode="methods")), None, "verify", "5", None,
+     "repairing it once"),
 ]
 
 
@@ -99,6 +114,7 @@ CHECK_RULES = [
 def test_each_rule_of_a_verification(why, check, steps_left, action, answer, verified, words):
     choice = decide(RunState(phase="check", verification=check, steps_left=steps_left))
     assert (choice.action, choice.answer, choice.verified) == (action, answer, verified)
+    assert (choice.check == "repair") == ("repairing" in words)
     assert words in choice.reason
 
 

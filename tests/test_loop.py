@@ -301,18 +301,24 @@ async def test_recompute_check_accepts_an_answer_an_independent_solution_agrees_
 async def test_recompute_check_replaces_an_answer_two_independent_solutions_contradict():
     script = [Reply("```python\nprint(5)\n```"), Reply("FINAL ANSWER: 5"),
               Reply("```python\nprint(6)\n```"),  # disagrees: not settled
-              Reply("```python\nraise ValueError('x')\n```"),  # fails: no answer, no vote
+              Reply("```python\nraise ValueError('x')\n```"),  # fails: repaired once
+              Reply("```python\nraise ValueError('y')\n```"),  # the repair fails too: no answer, no vote
               Reply("```python\nprint('6.0')\n```")]  # agrees with the other solution: replaced
     with ScriptedServer(script) as server:
         result = await reason("q", config=config(server, self_check="recompute"))
     assert [e.action for e in result.events if isinstance(e, Decision)] == \
-        ["continue", "verify", "verify", "verify", "final"]
-    assert result.answer == "6" and result.stop_reason == "answered" and result.steps[-1].step == 5
+        ["continue", "verify", "verify", "verify", "verify", "final"]
+    assert result.answer == "6" and result.stop_reason == "answered" and result.steps[-1].step == 6
     # samples of one route agreeing weigh less than two routes agreeing
-    assert [s.method for s in result.final.solutions] == ["program"] * 4
+    assert [(s.method, s.answer, s.repaired) for s in result.final.solutions] == \
+        [("program", "5", False), ("program", "6", False), ("program", None, True), ("program", "6.0", False)]
     two_routes = confidence.Features(families=2, share=1.0, suspicion=1.0, reward=1.0, unchecked=0.0, settled=1.0)
     assert result.confidence < confidence.confidence(two_routes)
     assert seeds(server) == [1000, 1001, 1002]  # each solution its own seed
+    # the repair goes on in the failed solution's own conversation, with its seed and its error
+    repair = server.requests[4]
+    assert [m["role"] for m in repair["messages"]] == ["system", "user", "assistant", "user"]
+    assert "ValueError: x" in repair["messages"][-1]["content"] and repair["seed"] == 1001
     final_decision = [e for e in result.events if isinstance(e, Decision)][-1]
     assert "2 of 4 solutions give 6, replacing the first answer 5" in final_decision.reason
 

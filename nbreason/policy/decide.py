@@ -26,7 +26,9 @@ After a step of the run ("step" phase)
        a. STALL_REPEATS such replies in a row                        -> final ("stalled: …")
        b. otherwise: asked for code (or `FINAL ANSWER:` once output exists)  -> revise
 After an independent solution of a running verification ("check" phase)
-  5. settled (policy/verification.py), or no solutions or steps left -> final
+  5. its program raised an error, not yet repaired, steps left       -> verify ("repair": the same
+                                                                       conversation sees the error)
+  6. settled (policy/verification.py), or no solutions or steps left -> final
      otherwise                                                      -> verify (solve once more,
                                                                        by the next method)
 Budget limits (policy/budget.py) and the Stop button end a run between steps.
@@ -132,6 +134,10 @@ def _after_code(state: RunState) -> Choice:
 
 
 def _settle(check: Verification, steps_left: int | None) -> Choice:
+    failed = check.repairable()
+    if failed is not None and _has_steps(steps_left):
+        return Choice("verify", f"the {failed.method} solution failed ({failed.error}): repairing it once, shown its "
+                                "error but never the answer under check", answer=check.first, check="repair")
     if check.mode == "methods":
         return _settle_methods(check, steps_left)
     latest = check.answers[-1]

@@ -86,7 +86,8 @@ class Choice:
     verified: bool | None = None  # final: whether the answer passed every check the run asked for
     outcome: str = ""  # final: the stop reason ("answered", "answered (unverified)", "stalled: …")
     message: str | None = None  # revise/verify: what the model is told next
-    check: str | None = None  # verify: which check runs next ("methods", "verify" or "recompute")
+    check: str | None = None  # verify: which check runs next ("methods", "verify", "recompute", or "repair":
+    # the failed program of the latest solution is repaired)
 
     @property
     def ends(self) -> bool:

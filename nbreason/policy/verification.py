@@ -16,6 +16,12 @@ recompute  the run's own route again, sampled: settled once `confirm` solutions 
            unverified; ties keep the first.
 Solutions whose answer is no value at all (None, nan, inf), or cannot be right for the question
 (a plausibility veto: a probability above 1, 52 where a year is asked), support nothing.
+
+A program route whose code raised an error is repaired `REPAIRS` times: its own conversation goes
+on with the error (and a specific correction, nbreason/corrections.py), still without the first
+answer, and the repaired answer takes the failed solution's place. On table questions half the
+checks failed on a guessed column or a removed pandas function, and a failed check says nothing
+about the answer.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ SAME_FAMILY = 0.5  # support from a family that already backs the answer
 # routes disagreed, prose was right as often as the program and the tie is better broken its way).
 FAMILY_WEIGHT = {"prose": 1.2}
 MARGIN = 1.0  # support the settled answer needs over the runner-up
+REPAIRS = 1  # a program route that raised an error gets this many repairs, each in its own step
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,8 @@ class Solution:
     sampled: bool = False  # a repeat of a route already used, drawn at the sampling temperature
     supports: str | None = None  # the answer it counts for: itself, or an earlier one an estimate is close to
     ruled_out: str | None = None  # why its answer cannot be right (policy/plausibility.py): it supports nothing
+    error: str | None = None  # a program route's error ("KeyError: 'Variety'"): its answer is None
+    repairs: int = 0  # repairs made of this solution's program
 
     @property
     def vote(self) -> str | None:
@@ -89,16 +98,33 @@ class Verification:
         return routes[(self.extra_done - len(self.plan)) % len(routes)], True
 
     def add(self, answer: str | None, method: Method = PROGRAM, sampled: bool = True,
-            veto: Callable[[str], str | None] | None = None) -> None:
+            veto: Callable[[str], str | None] | None = None, error: str | None = None,
+            repair: bool = False) -> None:
         """`veto(value)`: why a value cannot be right for the question, or None. An estimate is judged
-        by the answer it supports (a simulated count of 13.98 supports a whole 14)."""
-        answer = answer if is_value(answer) else None
+        by the answer it supports (a simulated count of 13.98 supports a whole 14). `error`: the
+        program raised it (the solution can be repaired, see `repairable`). `repair`: this is the
+        answer of that repair, and takes the failed solution's place."""
+        repairs = 0
+        if repair:
+            failed = self.repairable()
+            assert failed is not None and failed.method == method.name, "only a failed program is repaired"
+            self.solutions.pop()
+            repairs = failed.repairs + 1
+        answer = answer if is_value(answer) and error is None else None
         supports = None
         if answer is not None and (method.tolerance or method.rounding):
             supports = next((s.answer for s in self.solutions if s.answer is not None
                              and _supports(method, answer, s.answer)), None)
         ruled_out = veto(supports or answer) if veto is not None and answer is not None else None
-        self.solutions.append(Solution(method.name, method.family, answer, sampled, supports, ruled_out))
+        self.solutions.append(Solution(method.name, method.family, answer, sampled, supports, ruled_out,
+                                       error, repairs))
+
+    def repairable(self) -> Solution | None:
+        """The latest solution, if its program raised an error and it has repairs left."""
+        last = self.solutions[-1]
+        if last.method != FIRST and last.error and last.repairs < REPAIRS:
+            return last
+        return None
 
     @property
     def answers(self) -> list[str | None]:
@@ -185,7 +211,7 @@ class Verification:
     def rows(self) -> list[SolutionRow]:
         """The solutions as the final answer records them, the run's own named "program"."""
         return [SolutionRow(PROGRAM.name if s.method == FIRST else s.method, s.answer, s.family, s.sampled,
-                            s.ruled_out) for s in self.solutions]
+                            s.ruled_out, s.repairs > 0) for s in self.solutions]
 
     def summary(self) -> str:
         """Which route gave which value: "program: 10.0 · prose: 30 · quantities table: 30"."""
@@ -193,8 +219,9 @@ class Verification:
 
 
 def solutions_text(rows: list[SolutionRow]) -> str:
-    """"program: 10.0 · prose: 30 · quantities table (sampled): 30 · row by row: 52 (cannot be right)"."""
-    return " · ".join(f"{row.method}{' (sampled)' if row.sampled else ''}: "
+    """"program: 10.0 · prose: 30 · quantities table (sampled): 30 · row by row: 52 (cannot be right) ·
+    checked program (repaired): 12"."""
+    return " · ".join(f"{row.method}{' (sampled)' if row.sampled else ''}{' (repaired)' if row.repaired else ''}: "
                       f"{row.answer if row.answer is not None else 'no answer'}"
                       f"{' (cannot be right)' if row.ruled_out else ''}" for row in rows)
 
