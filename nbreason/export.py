@@ -16,6 +16,8 @@ import json
 
 import nbformat.v4 as v4
 
+from .views.safe import code_span, fenced, markdown_text as text
+
 FALLBACK = "Run %reason_export in a new cell to insert the code below it."
 
 
@@ -25,13 +27,14 @@ def solution_script(code: list[str]) -> str:
 
 
 def export_cells(code: list[str], question: str | None = None, answer: str | None = None) -> list:
-    """nbformat v4 cells: an optional markdown cell with question and answer, then the code."""
+    """nbformat v4 cells: an optional markdown cell with question and answer, then the code.
+    Text from a run is escaped in Markdown: some renderers (nbconvert) let raw HTML through."""
     cells = []
     if question:
-        text = f"**Question:** {question}"
+        heading = f"**Question:** {text(question)}"
         if answer:
-            text += f"\n\n**Answer:** {answer}"
-        cells.append(v4.new_markdown_cell(text))
+            heading += f"\n\n**Answer:** {text(answer)}"
+        cells.append(v4.new_markdown_cell(heading))
     cells += [v4.new_code_cell(block.strip("\n")) for block in code if block.strip()]
     return cells
 
@@ -140,7 +143,7 @@ def notebook_from_runs(runs):
 def _run_cells(run, *, follows_previous: bool, first: bool) -> list:
     cells = _opening_cells(run.started, follows_previous=follows_previous, first=first)
     if run.part(0).rebuilt is not None:
-        cells.append(v4.new_markdown_cell(f"*{run.part(0).rebuilt.message}.*"))
+        cells.append(v4.new_markdown_cell(f"*{text(run.part(0).rebuilt.message)}.*"))
     if not run.attempts:
         cells += _step_cells(run.steps_of(0), runnable=True)
     for number in run.attempts:
@@ -148,21 +151,23 @@ def _run_cells(run, *, follows_previous: bool, first: bool) -> list:
         final = run.part(number).final
         heading = f"## Attempt {number}"
         if final is not None:
-            heading += f": answered `{final.answer}` ({final.stop_reason}, reward {final.reward:.2f})"
+            heading += (f": answered {code_span(final.answer)} ({text(final.stop_reason)}, "
+                        f"reward {_number(final.reward, '.2f')})")
         note = ("*The answer given: its clean code runs below.*" if won else
                 "*Its code is shown, not run: it ran in a sandbox of its own.*")
         cells.append(v4.new_markdown_cell(f"{heading}\n\n{note}"))
         cells += _step_cells(run.steps_of(number), runnable=won, attempt=number)
     if run.vote is not None:
         vote = run.vote
-        tally = ", ".join(f"`{entry.key}`: {entry.votes:g}" for entry in vote.tally)
-        cells.append(v4.new_markdown_cell(f"**Vote** ({vote.strategy} over {len(vote.answers)} attempts): "
-                                          f"{tally or 'no answers'}. {vote.why}"))
+        tally = ", ".join(f"{code_span(entry.key)}: {_number(entry.votes, 'g')}" for entry in vote.tally
+                          if hasattr(entry, "key"))
+        cells.append(v4.new_markdown_cell(f"**Vote** ({text(vote.strategy)} over {len(vote.answers)} attempts): "
+                                          f"{tally or 'no answers'}. {text(vote.why)}"))
     if run.final is not None:
         final = run.final
         cells.append(v4.new_markdown_cell(
-            f"**Answer:** {final.answer}\n\n*{final.stop_reason} after {final.steps} steps, "
-            f"{final.usage.total_tokens} tokens.*"))
+            f"**Answer:** {text(final.answer)}\n\n*{text(final.stop_reason)} after {text(final.steps)} steps, "
+            f"{text(final.usage.total_tokens)} tokens.*"))
     return cells
 
 
@@ -173,15 +178,17 @@ def _opening_cells(started, *, follows_previous: bool = False, first: bool = Tru
     question = started.question.strip()
     continues = started.continues
     title = question.splitlines()[0][:120] if question else "nbreason run"
-    heading = f"# {title}" if first else f"## Follow-up: {title}"
+    heading = f"# {text(title)}" if first else f"## Follow-up: {text(title)}"
+    # A trace can be edited by hand: even the question and settings are escaped.
+    body = "\n\n".join(text(part) for part in started.question.split("\n\n") if part.strip())
     cells = [v4.new_markdown_cell(
         f"{heading}\n\n"
-        f"{started.question}\n\n*Solved by nbreason with model `{cfg.get('model')}` in a `{cfg.get('sandbox')}` "
-        "sandbox. The code cells below re-run without nbreason.*")]
+        f"{body}\n\n*Solved by nbreason with model {code_span(cfg.get('model'))} in a "
+        f"{code_span(cfg.get('sandbox'))} sandbox. The code cells below re-run without nbreason.*")]
     if continues is not None:
         cells.append(v4.new_markdown_cell(
-            f"*This run continues an earlier one:* **{continues.question.strip()}** → "
-            f"`{continues.answer}`" + ("" if follows_previous else
+            f"*This run continues an earlier one:* **{text(continues.question.strip())}** → "
+            f"{code_span(continues.answer)}" + ("" if follows_previous else
                                        "\n\nThe earlier run's code comes first: this run's session held its state.")))
         if not follows_previous:
             cells += [v4.new_code_cell(block.strip("\n"))
@@ -189,12 +196,12 @@ def _opening_cells(started, *, follows_previous: bool = False, first: bool = Tru
     if started.files:
         from pathlib import PurePath
 
-        names = ", ".join(f"`{PurePath(path).name}`" for path in started.files)
+        names = ", ".join(code_span(PurePath(path).name) for path in started.files)
         cells.append(v4.new_markdown_cell(f"The run was given these data files: {names} (put them beside this "
                                           "notebook first)."))
     if started.context.strip():
-        cells.append(v4.new_markdown_cell("The run had these variables (recreate them first):\n\n```\n"
-                                          f"{started.context.strip()}\n```"))
+        cells.append(v4.new_markdown_cell("The run had these variables (recreate them first):\n\n"
+                                          + fenced(started.context.strip())))
     return cells
 
 
@@ -204,27 +211,35 @@ def _step_cells(steps, *, runnable: bool, attempt: int = 0) -> list:
     where = f"Attempt {attempt}, step" if attempt else "Step"
     for step in steps:
         if step.plan:
-            cells.append(v4.new_markdown_cell(f"**{where} {step.step}.** {step.plan}"))
+            cells.append(v4.new_markdown_cell(f"**{where} {step.step}.** {text(step.plan)}"))
         if step.code is not None:
             code = step.code.strip("\n")
             error = step.execution.error if step.execution is not None else None
             if step.observation is None:
                 cells.append(v4.new_markdown_cell(f"{where} {step.step} was stopped while running this:\n\n"
-                                                  f"```python\n{code}\n```"))
+                                                  + fenced(code, "python")))
             elif step.failed:
-                failure = f"`{error.name}: {error.value}`" if error is not None else "an error"
+                failure = code_span(f"{error.name}: {error.value}") if error is not None else "an error"
                 cells.append(v4.new_markdown_cell(f"{where} {step.step} tried this, which failed with {failure}:\n\n"
-                                                  f"```python\n{code}\n```"))
+                                                  + fenced(code, "python")))
             elif runnable:
                 cells.append(v4.new_code_cell(code))
             else:
-                cells.append(v4.new_markdown_cell(f"{where} {step.step} ran:\n\n```python\n{code}\n```"))
+                cells.append(v4.new_markdown_cell(f"{where} {step.step} ran:\n\n" + fenced(code, "python")))
         check = step.check
         if check is not None and check.answer is not None:
-            signals = "; ".join(f"{s.name} {s.value:.2f} ({s.reason})" for s in check.signals)
-            cells.append(v4.new_markdown_cell(f"*Check of answer `{check.answer}`: reward {check.reward:.2f}: "
+            signals = "; ".join(f"{text(s.name)} {_number(s.value, '.2f')} ({text(s.reason)})" for s in check.signals)
+            cells.append(v4.new_markdown_cell(f"*Check of answer {code_span(check.answer)}: reward {_number(check.reward, '.2f')}: "
                                               f"{signals}.*"))
     return cells
+
+
+def _number(value, spec: str) -> str:
+    """A number as `spec` formats it; anything else a hand-edited trace put there, as text."""
+    try:
+        return format(value, spec) if isinstance(value, (int, float)) else text(value)
+    except (TypeError, ValueError):
+        return text(value)
 
 
 REPORT_STYLE = """

@@ -18,11 +18,15 @@ import errno
 import fcntl
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .event_json import event_from_json
 from .events import SCHEMA_VERSION, Event, ModelDelta
+from .views.safe import INVISIBLE
+
+UNSAFE_IN_FILE = re.compile(f"[\x7f-\x9f{INVISIBLE}]")  # (json.dumps escapes C0 controls itself)
 
 SKIP = (ModelDelta,)
 _LISTED_LINES = 10  # line numbers named in a note; the rest are counted
@@ -61,7 +65,10 @@ class TraceWriter:
         self._write({"kind": "trace_header", "schema": SCHEMA_VERSION})
 
     def _write(self, data: dict) -> None:
-        self._fh.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+        # UTF-8 kept readable, but controls and hidden characters escaped: `cat run.jsonl` in a
+        # terminal must not act on a C1 sequence or bidi override printed in the sandbox.
+        line = UNSAFE_IN_FILE.sub(lambda m: json.dumps(m.group())[1:-1], json.dumps(data, ensure_ascii=False, default=str))
+        self._fh.write(line + "\n")
         self._fh.flush()
 
     def __call__(self, event: Event) -> None:

@@ -24,7 +24,7 @@ from nbreason.events import (
     Plan, Retry, RunStarted, Signal, Spent, Stopped, TallyEntry, Usage, Vote,
 )
 from nbreason.execution import ErrorRecord, ExecutionRecord, ResultRecord
-from nbreason.export import report_html
+from nbreason.export import notebook_from_events, report_html
 from nbreason.cell import _settle
 from nbreason.result import RunResult
 from nbreason.trace import TraceWriter
@@ -77,6 +77,7 @@ PAYLOADS = [
     '<a href="https://example.org/" onclick="MARK">ok link, bad handler</a>',
     'x" onerror="MARK',  # an attribute break-out, e.g. as an image/png value
     '[md link](javascript:MARK) ![md image](https://attacker.example/MARK.png) <img src=x onerror="MARK">',
+    '```\n<img src=x onerror="MARK">\n```\n<img src=x onerror="MARK">',  # closes a Markdown code fence
 ]
 
 
@@ -219,6 +220,16 @@ def comparison_pages(events) -> list[str]:
     return pages
 
 
+def exported_notebook(events) -> list[str]:
+    """The exported notebook's markdown cells as a renderer that lets raw HTML through shows them
+    (nbconvert's HTML export does not sanitise markdown)."""
+    from markdown_it import MarkdownIt
+
+    render = MarkdownIt("commonmark", {"html": True}).render
+    notebook = notebook_from_events(events)
+    return [render(cell.source) for cell in notebook.cells if cell.cell_type == "markdown"]
+
+
 ROUTES = {
     "export report": report_body,
     "_repr_html_": lambda events: [RunResult(question="q", events=events)._repr_html_()],
@@ -237,6 +248,13 @@ INERT_MIME = {"text/html", "image/png", "image/jpeg", "text/latex", "application
 def test_hostile_text_in_every_field_renders_inert(route, index):
     for events in (hostile_run(payload(index)), hostile_vote(payload(index))):
         for markup in ROUTES[route](events):
+            assert problems(markup) == [], markup
+
+
+@pytest.mark.parametrize("index", range(len(PAYLOADS)))
+def test_hostile_text_in_an_exported_notebook_stays_text_where_markdown_is_rendered(index):
+    for events in (hostile_run(payload(index)), hostile_vote(payload(index))):
+        for markup in exported_notebook(events):
             assert problems(markup) == [], markup
 
 
@@ -418,7 +436,7 @@ def test_a_trace_with_text_where_numbers_belong_renders_inert():
              tally=[TallyEntry("a", bad), "not an entry"]),
         FinalAnswer(answer="a", stop_reason="answered", reward=bad, steps=bad),
     ]
-    for route, pages in everywhere(events).items():
+    for route, pages in (everywhere(events) | {"exported notebook": exported_notebook(events)}).items():
         assert all(problems(page) == [] for page in pages), route
         assert any("&lt;img" in page for page in pages), route  # shown, as text
 
@@ -606,3 +624,40 @@ def test_newlines_and_tabs_are_kept_for_the_terminal():
     assert len(lines) == 3 and "\\r" not in out
     text = static.event_text(Observation(step=1, execution=ExecutionRecord(stdout=("a\tb\nc\r\nd\n",))))
     assert text.endswith("a\tb\nc\nd")
+
+
+HIDDEN_TEXT = ["\u202e", "\u2066", "\u061c", "\u200b", "\ufeff", "\u00ad", "\U000e0041", "\u2028"]
+
+
+def test_hidden_and_bidi_characters_are_spelled_out_in_the_terminal():
+    from nbreason.views.safe import terminal_text
+
+    for char in HIDDEN_TEXT:
+        assert char not in terminal_text(f"answer{char}42"), repr(char)
+    assert terminal_text("x\u202ey") == "x\\u202ey"
+
+
+def test_code_shown_for_review_spells_out_characters_that_make_it_read_otherwise():
+    # "Trojan Source": an override makes `if access != "user‮ ⁦// admin⁩ ⁦"` read as something else
+    code = 'if access_level != "user\u202e \u2066// Check if admin\u2069 \u2066":\n    grant()'
+    events = [RunStarted(question="q"), Code(step=1, code=code)]
+    pages = {"static": static.run_html(events), "widgets": "".join(shown_by_widgets(feed(RunView(), events).root)),
+             "replay": "".join(shown_by_widgets(ReplayView(events).show_all().root)), "report": report_body(events)[0]}
+    for route, page in pages.items():
+        assert not any(char in page for char in HIDDEN_TEXT), route
+        assert "\\u202e" in page and "\\u2066" in page, route
+
+
+def test_a_trace_file_holds_no_raw_control_or_hidden_characters_and_reads_back_the_same(tmp_path):
+    from nbreason.trace import read_trace
+
+    hostile = "out\x9b2J\x9d0;title\x07 \u202e\u2066 \u2028 \x1b[31m \U000e0041 café 日本 end"
+    path = tmp_path / "run.jsonl"
+    writer = TraceWriter(path)
+    writer(RunStarted(question="q"))
+    writer(Observation(step=1, summary=hostile, ok=True))
+    writer.close()
+    raw = path.read_text(encoding="utf-8")
+    assert not re.search(f"[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e\u2066\u2028\U000e0041]", raw)
+    assert "café 日本" in raw  # ordinary text stays readable
+    assert [e.summary for e in read_trace(path) if isinstance(e, Observation)] == [hostile]

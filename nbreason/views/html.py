@@ -22,7 +22,7 @@ from ..events import (
 )
 from ..execution import ErrorRecord, ExecutionRecord, ResultRecord
 from ..result import RunFold, Step, fold
-from .safe import clean_html, safe_bundle, terminal_text
+from .safe import clean_html, safe_bundle, shown_code, terminal_text
 from .templates import number_text, render
 
 # e2b `Result` fields -> MIME types, richest first (front ends pick the first they know).
@@ -68,7 +68,7 @@ def code_html(code: str, language: str = "python") -> Markup:
     formatter = HtmlFormatter(noclasses=True, style="default", cssclass="nbreason-code",
                               prestyles="margin:0;padding:6px;overflow-x:auto")
     code = code if isinstance(code, str) else "" if code is None else str(code)
-    return Markup(highlight(code, lexer, formatter))  # pygments escapes every token
+    return Markup(highlight(shown_code(code), lexer, formatter))  # pygments escapes every token
 
 
 def format_amount(key: str, value) -> str:

@@ -13,8 +13,12 @@ through here at render time, whatever cleaning happened before:
 - Base64 image payloads are decoded, checked against their format's signature and
   re-encoded, so the value put into an attribute is pure base64.
 - Terminal text keeps newlines and tabs; every other control character (escape sequences,
-  OSC titles and hyperlinks, carriage returns, BEL, C1 controls, bidirectional overrides)
-  is shown as a visible escape such as `\\x1b`.
+  OSC titles and hyperlinks, carriage returns, BEL, C1 controls, bidirectional overrides,
+  zero-width and tag characters) is shown as a visible escape such as `\\x1b`.
+- Code shown for review (the code panels of the widgets, the report and the replay) spells out
+  its hidden characters, so it reads as it runs.
+- Text placed in Markdown (exported notebooks) is escaped, or put in a code span or fence that
+  none of its backticks can close: nbconvert renders raw HTML in Markdown.
 """
 
 from __future__ import annotations
@@ -88,6 +92,22 @@ def markdown_text(value) -> str:
     Markdown (or HTML inside it) would read as syntax is backslash-escaped; lines are joined."""
     text = value if isinstance(value, str) else str(value)
     return MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.splitlines()))
+
+
+def code_span(value) -> str:
+    """Untrusted text as one Markdown code span: literal (no HTML, no links), whatever backticks it
+    holds, because the fence is longer than its longest run of them."""
+    text = " ".join((value if isinstance(value, str) else str(value)).splitlines())
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text[:1] in ("`", " ") or text[-1:] in ("`", " ") else ""  # one space each side is stripped
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def fenced(value, language: str = "") -> str:
+    """Untrusted text as a fenced Markdown code block that no line of it can close."""
+    text = value if isinstance(value, str) else str(value)
+    fence = "`" * max(3, max((len(run) for run in re.findall(r"^\s*(`+)", text, re.M)), default=0) + 1)
+    return f"{fence}{language}\n{text}\n{fence}"
 
 
 # --- images ------------------------------------------------------------------------------
@@ -201,13 +221,26 @@ def safe_bundle(data: dict) -> dict:
 
 # --- terminals ---------------------------------------------------------------------------
 
-# C0 controls but tab and newline, DEL, C1 controls, and the bidirectional marks, embeddings,
-# overrides and isolates that make text read differently from what it is ("Trojan Source").
-TERMINAL_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Characters that make text read differently from what it is ("Trojan Source"): bidirectional
+# marks, embeddings, overrides and isolates; zero-width and invisible characters; tag characters.
+INVISIBLE = "\u00ad\u061c\u180e\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff\U000e0000-\U000e007f"
+HIDDEN = re.compile(f"[{INVISIBLE}]")
+# C0 controls but tab and newline, DEL, C1 controls, and the invisible characters above.
+TERMINAL_CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{INVISIBLE}]")
+
+
+def visible(match: re.Match) -> str:
+    """A hidden or control character as its escape: `\\u202e`, `\\x1b`."""
+    return repr(match.group())[1:-1]
+
+
+def shown_code(code: str) -> str:
+    """Code as a reviewer must see it: hidden characters spelled out (the code that runs keeps them)."""
+    return HIDDEN.sub(visible, code)
 
 
 def terminal_text(value) -> str:
     """Text for a terminal: control characters as visible escapes (`\\x1b`, `\\r`, `\\x9b`)."""
     text = value if isinstance(value, str) else str(value)
     text = text.replace("\r\n", "\n")
-    return TERMINAL_CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+    return TERMINAL_CONTROL.sub(visible, text)
