@@ -132,13 +132,15 @@ class Calls:
         except Exception as exc:  # the session's own code may have broken it: not a reason to end the run
             yield self.ev(Error, message=f"the passed variables could not be put back: {exc}", source="sandbox")
 
-    async def _execute(self, code: str) -> AsyncIterator[Event | tuple]:
+    async def _execute(self, code: str, run_as: str | None = None) -> AsyncIterator[Event | tuple]:
+        """Run `code` (or `run_as`, code that wraps it) and record it; yields its events, then
+        (execution, summary)."""
         timeout = self.config.exec_timeout
         left = self.budget.seconds_left()
         if left is not None:  # near the deadline, still give code a second (but never more than asked)
             timeout = min(timeout, max(1.0, left))
         started = time.monotonic()
-        task = asyncio.ensure_future(self.sandbox.run_code(code, timeout=timeout))
+        task = asyncio.ensure_future(self.sandbox.run_code(run_as or code, timeout=timeout))
         try:
             async for event in self._pump(task):
                 yield event

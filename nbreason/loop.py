@@ -13,7 +13,7 @@ import uuid
 from dataclasses import replace
 from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
 
-from . import actions, policy, prompts
+from . import actions, isolation, policy, prompts
 from .corrections import correction
 from .config import RunConfig
 from .events import (BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, Plan, RunStarted,
@@ -101,6 +101,7 @@ class Loop(Calls):
         for warning in getattr(self.sandbox, "warnings", None) or []:
             yield self.ev(Error, message=f"{getattr(self.sandbox, 'name', 'the')} sandbox: {warning}",
                           source="sandbox", fatal=False)
+        await self._snapshot_session()
         self.history.add(prompts.system(self.protocol))
         self.history.add(prompts.question(self.question, self.context, earlier=self.earlier, returns=self.returns))
         final: Choice | None = None
@@ -273,7 +274,7 @@ class Loop(Calls):
                 async for item in self._restore_variables():
                     yield item
                 summary = ""
-                async for item in self._execute(action.code):
+                async for item in self._execute(action.code, isolation.isolated_code(action.code, list(self.variables))):
                     if isinstance(item, tuple):
                         execution, summary = item
                     else:
@@ -307,6 +308,15 @@ class Loop(Calls):
         yield self.ev(Decision, action=choice.action, reason=choice.reason)
         outcome.append(choice)
 
+    async def _snapshot_session(self) -> None:
+        """Record the session's names before the run's code runs: independent solutions start from
+        them (nbreason/isolation.py). A sandbox that cannot is no reason to stop: checks then
+        start from the passed variables alone."""
+        try:
+            await self.sandbox.run_code(isolation.snapshot_code(), timeout=30)
+        except SandboxError:
+            pass
+
     async def _backtrack(self, why: str) -> AsyncIterator[Event]:
         """Go back to the last state that worked: restart the sandbox, re-run the clean code up
         to that step, drop the failing steps from the model's view, and ask for another way."""
@@ -315,6 +325,7 @@ class Loop(Calls):
         await self.sandbox.restart()
         async for item in self._restore_variables():
             yield item
+        await self._snapshot_session()
         for code in self.evidence.code[:kept_code]:
             execution = await self.sandbox.run_code(code, timeout=self.config.exec_timeout)
             if execution.error:

@@ -248,3 +248,25 @@ async def test_a_check_program_is_repaired_only_once():
         ("program", "15", False), ("checked program", None, True), ("row by row", None, True)]
     assert result.answer == "15" and not result.verified
     assert len(server.requests) == 5  # the program, and two calls for each check: its first try and one repair
+
+
+async def test_an_independent_solution_cannot_read_the_runs_own_variables():
+    # The check forgot to define `price`: it must fail, not quietly agree by reading the run's `price`.
+    forgetful = "```python\nprint(price * 15)\n```"
+    with ScriptedServer([answering({QUANTITIES: forgetful, PROSE: "ANSWER: 20"},
+                                   "```python\nprice = 2 / 3\nprint(round(price * 45))\n```")] * 6) as server:
+        result = await reason(PENS, config=config(server, recompute_max=2))
+    rows = [(s.method, s.answer) for s in result.solutions]
+    assert rows == [("program", "30"), ("prose", "20"), ("quantities table", None)], rows
+    assert not result.verified
+    observations = [e for e in result.events if type(e).__name__ == "Observation"]
+    assert "NameError" in observations[-1].summary and "price" in observations[-1].summary
+
+
+async def test_what_an_independent_solution_assigns_leaves_the_runs_variables_alone():
+    with ScriptedServer([answering({PROSE: "ANSWER: 20", QUANTITIES: "```python\nresult = 99\nprint(30)\n```"},
+                                   "```python\nresult = 30\nprint(result)\n```")] * 6) as server:
+        result = await reason(PENS, config=config(server, recompute_max=2), returns=["result"])
+    assert [(s.method, s.answer) for s in result.solutions] == [("program", "30"), ("prose", "20"),
+                                                               ("quantities table", "30")]
+    assert result.returned == {"result": 30}  # the run's value, not the check's 99
