@@ -171,6 +171,17 @@ def connect(path):
     return "connected"
 
 
+def write_back(path):
+    """The value already there, never a new one: the machine is shared."""
+    return write(path, open(path).read().strip())
+
+
+def raise_memory_limit():
+    import resource
+    resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY,) * 2)
+    return "raised"
+
+
 CHANGE_IDS = "import os\nos.setgroups([0, 6])\nos.setgid(65533)\nos.setuid(65533)\nprint('changed')"
 print(json.dumps({
     "kernel": privileges(open("/proc/self/status").read()),
@@ -190,6 +201,8 @@ print(json.dumps({
     "write_outside": attempt(lambda: write(OUTSIDE + "/x.txt")),
     "raise_pids_limit": attempt(raise_pids_limit),
     "run_socket": attempt(lambda: connect(RUN_SOCKET)),
+    "sysctl": attempt(lambda: write_back("/proc/sys/kernel/hostname")),
+    "raise_memory_limit": attempt(raise_memory_limit),
 }))
 '''
 
@@ -293,6 +306,8 @@ def test_confined_kernel_cannot_mount_the_host_into_its_folder_or_remount_it_wri
     assert seen["setuid_mount"] == "refused"
     assert seen["userns"] == "ENOSPC"  # no nested user namespace, so no capabilities there either
     assert seen["raise_pids_limit"] == "OSError"  # /sys is read-only
+    assert seen["sysctl"] == "OSError"  # /proc/sys is read-only
+    assert seen["raise_memory_limit"] == "ValueError"
     assert seen["host_files"] == []
 
 
@@ -328,6 +343,8 @@ def test_plain_kernel_as_root_is_still_root_for_files(attacks):
     seen = seen_by(attacks, "root", False)
     assert seen["ssh"] == "ssh-secret"
     assert seen["write_outside"] == "written" and seen["host_files"] == ["x.txt"]
+    assert seen["sysctl"] == "written"  # the host's kernel settings too (the value already there)
+    assert seen["raise_memory_limit"] == "ValueError"  # limits hold
     assert seen["run_socket"] == "connected"
 
 
@@ -336,6 +353,11 @@ def test_plain_kernel_as_a_normal_user_gains_nothing_from_setuid_programs(attack
     assert seen["kernel"]["NoNewPrivs"] == "1"
     assert seen["setuid_program"]["euid"] == str(NOBODY)
     assert seen["setuid_program"]["CapEff"] == "0" * 16
+
+
+def test_plain_kernel_as_a_normal_user_cannot_write_sysctls_or_raise_its_limits(attacks):
+    seen = seen_by(attacks, "user", False)
+    assert seen["sysctl"] == "PermissionError" and seen["raise_memory_limit"] == "ValueError"
 
 
 def test_plain_kernel_as_a_normal_user_can_still_trace_its_owner_and_use_its_files(attacks):
@@ -718,3 +740,179 @@ def test_an_upload_never_follows_a_link_the_sandbox_planted(tmp_path):
             write_inside(folder, name, b"pickle")
     assert outside.read_text() == "the host's file"
     assert write_inside(folder, "sub/ok.csv", b"a,b").read_bytes() == b"a,b"
+
+
+# --- 6. the host's kernel settings, limits, memory in tmpfs, restarts -------------------------
+
+def report(execution) -> dict:
+    """The JSON object a probe printed last."""
+    assert execution.error is None, execution.error
+    return json.loads("".join(execution.logs.stdout).strip().splitlines()[-1])
+
+
+# Writes back the value that is already there: never a new one (the machine is shared).
+SYSCTLS = r'''
+import json
+
+def write_back(path):
+    try:
+        value = open(path).read().strip()
+        with open(path, "w") as fh:
+            fh.write(value)
+        return "written"
+    except OSError as exc:
+        return type(exc).__name__ + ": " + (exc.strerror or "")
+
+print(json.dumps({path.rsplit("/", 1)[1]: write_back(path) for path in PATHS}))
+'''
+
+
+async def test_confined_kernel_cannot_write_the_hosts_sysctls():
+    # uid 0 in the sandbox is the host's root, and sysctl writes are checked by uid, not by
+    # capability: a writable /proc/sys set the host's hostname, and core_pattern runs a command
+    # as full root.
+    paths = ["/proc/sys/kernel/hostname", "/proc/sys/kernel/core_pattern", "/proc/sys/vm/overcommit_memory"]
+    async with LocalSandbox(confine=True) as sb:
+        seen = report(await sb.run_code(f"PATHS = {paths!r}\n" + SYSCTLS))
+        uts = (await sb.run_code("import os\nos.uname().nodename")).results[0].text
+    assert seen == dict.fromkeys(["hostname", "core_pattern", "overcommit_memory"],
+                                 "OSError: Read-only file system"), seen
+    assert uts == repr(os.uname().nodename)  # its own UTS namespace, a copy of the host's name
+
+
+LIMITS = r'''
+import json, mmap, resource
+
+def raise_limit(which):
+    soft, hard = resource.getrlimit(which)
+    try:
+        resource.setrlimit(which, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    except (ValueError, OSError) as exc:
+        return [soft == hard, type(exc).__name__]
+    return [soft == hard, "raised"]
+
+def big_map():
+    try:
+        mmap.mmap(-1, 3 << 30).close()
+        return "mapped"
+    except OSError as exc:
+        return type(exc).__name__
+
+print(json.dumps({"memory": raise_limit(resource.RLIMIT_AS), "file_size": raise_limit(resource.RLIMIT_FSIZE),
+                  "open_files": raise_limit(resource.RLIMIT_NOFILE), "3 GiB map": big_map()}))
+'''
+
+
+@BOTH
+async def test_a_kernel_cannot_raise_its_memory_file_size_or_open_file_limits(confine):
+    async with LocalSandbox(confine=confine, memory_mb=2048, fsize_mb=16) as sb:
+        seen = report(await sb.run_code(LIMITS))
+    assert seen == {"memory": [True, "ValueError"], "file_size": [True, "ValueError"],
+                    "open_files": [True, "ValueError"], "3 GiB map": "OSError"}, seen
+
+
+# A thread that writes to the kernel's own stdout after its execution returned: nobody trims
+# kernel.log then, so only RLIMIT_FSIZE bounds it.
+LOG_FILLER = r'''
+import os, resource, threading, time
+try:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY,) * 2)
+except ValueError:
+    pass
+
+def fill():
+    time.sleep(0.5)
+    try:
+        for _ in range(12):
+            os.write(1, b"x" * (1 << 20))
+    except OSError:
+        pass
+    open("filled.txt", "w").close()
+
+threading.Thread(target=fill, daemon=True).start()
+'''
+
+
+@BOTH
+async def test_kernel_log_stays_within_the_file_size_limit_while_no_execution_runs(confine):
+    async with LocalSandbox(confine=confine, fsize_mb=4) as sb:
+        await sb.run_code(LOG_FILLER)
+        for _ in range(100):
+            if (sb.workdir / "filled.txt").exists():
+                break
+            await asyncio.sleep(0.2)
+        size = (Path(sb._runtime) / "kernel.log").stat().st_size
+    assert size <= 4 << 20, size  # 12 MiB were written
+
+
+TMPFS = r'''
+import json, os
+
+def size_mb(path):
+    st = os.statvfs(path)
+    return st.f_blocks * st.f_frsize >> 20
+
+def write(path):
+    try:
+        with open(path, "w") as fh:
+            fh.write("x")
+        os.unlink(path)
+        return "written"
+    except OSError as exc:
+        return exc.strerror
+
+print(json.dumps({"size": {p: size_mb(p) for p in ("/tmp", "/dev/shm")},
+                  "write": {p: write(p + "/x") for p in ("/tmp", "/dev/shm", "/root", "/home", "/run")}}))
+'''
+
+
+async def test_confined_tmp_is_bounded_and_the_hiding_mounts_are_read_only():
+    # tmpfs pages are not counted by RLIMIT_AS: unbounded, each took up to half the host's RAM.
+    async with LocalSandbox(confine=True, memory_mb=2048) as sb:
+        seen = report(await sb.run_code(TMPFS))
+        # matplotlib's cache folder was in the hidden home; now in the private /tmp, no warning.
+        figure = await sb.run_code("import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()")
+    assert seen["size"] == {"/tmp": 256, "/dev/shm": 64}, seen
+    assert seen["write"] == {"/tmp": "written", "/dev/shm": "written", "/root": "Read-only file system",
+                             "/home": "Read-only file system", "/run": "Read-only file system"}, seen
+    assert figure.error is None and figure.results[0].png and "".join(figure.logs.stderr) == ""
+
+
+# Code that should run at the next start if it could: IPython's startup folder and kernel config,
+# a module shadowing ipykernel_launcher in the working folder, a .pth in the user site-packages;
+# and a connection file with another key (a restart that then fails).
+PLANT = r'''
+import json, os, sys
+from ipykernel.kernelapp import IPKernelApp
+here = os.getcwd()
+profile = os.path.join(os.environ["IPYTHONDIR"], "profile_default")
+os.makedirs(profile + "/startup", exist_ok=True)
+open(profile + "/startup/00-planted.py", "w").write(
+    f"open({here!r} + '/startup_ran.txt', 'w').close()\nimport builtins\nbuiltins.print = lambda *a, **k: None\n")
+open(profile + "/ipython_kernel_config.py", "w").write(f"open({here!r} + '/config_ran.txt', 'w').close()\n")
+open("ipykernel_launcher.py", "w").write(
+    f"open({here!r} + '/launcher_ran.txt', 'w').close()\nfrom ipykernel import kernelapp\nkernelapp.launch_new_instance()\n")
+site = os.path.join(here, ".local/lib/python%d.%d/site-packages" % sys.version_info[:2])
+os.makedirs(site, exist_ok=True)
+open(site + "/planted.pth", "w").write(f"import os; open({here!r} + '/pth_ran.txt', 'w').close()\n")
+path = IPKernelApp.instance().connection_file
+try:
+    info = json.load(open(path))
+    info["key"] = "0" * 36
+    json.dump(info, open(path, "w"))
+    tampered = "tampered"
+except OSError as exc:
+    tampered = exc.strerror
+print(json.dumps({"connection_file": tampered}))
+'''
+
+
+@BOTH
+async def test_code_planted_for_the_next_start_does_not_run_after_a_restart(confine):
+    async with LocalSandbox(confine=confine) as sb:
+        planted = report(await sb.run_code(PLANT))
+        await sb.restart()
+        after = await sb.run_code("print(6 * 7 + 1)")
+        ran = sorted(p.name for p in sb.workdir.glob("*_ran.txt"))
+    assert planted["connection_file"] == ("Read-only file system" if confine else "tampered")
+    assert ran == [] and "".join(after.logs.stdout) == "43\n", (ran, after)

@@ -20,11 +20,18 @@ kernel starts:
   NBREASON_SANDBOX_BWRAP      with CONFINE: the bubblewrap executable (default: bwrap on PATH;
                               none found: the launcher exits instead of starting unconfined)
   NBREASON_SANDBOX_DISABLE_USERNS  with CONFINE: "0" for bubblewrap < 0.8 (no --disable-userns)
+  NBREASON_SANDBOX_TMP_MB     with CONFINE: size of the private /tmp in MiB (default 256; /dev/shm
+                              gets at most 64); "0" for a bubblewrap without --size (no bound)
+
+Limits are hard limits (soft = hard): the kernel cannot raise them again. The kernel starts with
+-s (no user site-packages), without the working folder on sys.path while ipykernel loads, and a
+fresh, empty IPYTHONDIR made at every start, so nothing it leaves in its folders runs at a restart.
 
 Without CONFINE the kernel gets no_new_privs and, when started as root, loses every capability
 (bounding set included) before ipykernel starts. That narrows what root can do (mount, ptrace of
 processes that keep capabilities, raw sockets, TIOCSTI into other terminals); it is not a
-boundary: the kernel is still uid 0 and can write every file root owns.
+boundary: the kernel is still uid 0 and can write every file root owns and the host's sysctls in
+/proc/sys (core_pattern: a command run as full root), so it can take the whole machine.
 
 The kernel sees NBREASON_SANDBOX_STATUS, a JSON object describing what was applied, so the
 caller can report a limit that could not be enforced instead of failing silently.
@@ -52,7 +59,7 @@ ALLOWED = (
     "PYTHONPATH", "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE", "PYTHONUTF8", "PYTHONIOENCODING",
     "VIRTUAL_ENV", "CONDA_PREFIX", "LD_LIBRARY_PATH", "PYENV_VERSION",
     "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE",
-    "MPLBACKEND", "MPLCONFIGDIR", "XDG_CACHE_HOME", "IPYTHONDIR",
+    "MPLBACKEND", "MPLCONFIGDIR", "XDG_CACHE_HOME",
     "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
     # jupyter-client sets this so the kernel exits when its parent dies.
     "JPY_PARENT_PID", "JPY_SESSION_NAME",
@@ -66,6 +73,9 @@ PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 CGROUP_PIDS_V1 = "/sys/fs/cgroup/pids"
 CGROUP_V2 = "/sys/fs/cgroup"
+TMP_MB, SHM_MB = 256, 64  # confined /tmp and /dev/shm: tmpfs pages are not counted by RLIMIT_AS
+HIDE_BYTES = 1 << 20  # the read-only tmpfs that hide homes and /run
+IPYTHON_PREFIX = "nbreason-ipython-"
 
 
 def sandbox_env(environ: dict, extra: tuple[str, ...] = ()) -> dict:
@@ -81,10 +91,11 @@ def sandbox_env(environ: dict, extra: tuple[str, ...] = ()) -> dict:
 
 
 def set_limit(which: int, value: int) -> None:
+    """Soft and hard limit both: a soft limit alone is lifted by one unprivileged setrlimit."""
     soft, hard = resource.getrlimit(which)
     if hard != resource.RLIM_INFINITY:
         value = min(value, hard)
-    resource.setrlimit(which, (value, hard))
+    resource.setrlimit(which, (value, value))
 
 
 def drop_network() -> str:
@@ -207,52 +218,115 @@ def _inside(path: str, folders: list[str]) -> bool:
     return any(path == f or path.startswith(f.rstrip("/") + "/") for f in folders)
 
 
-def confine_argv(bwrap: str, workdir: str, runtime: str, network: bool, home: str,
-                 disable_userns: bool = True) -> list[str]:
-    """bubblewrap's arguments: mounts apply in order, so later binds show through earlier tmpfs.
-
-    As root bubblewrap keeps nearly every capability unless told otherwise (enough to mount the
-    host's / into the working folder): the kernel gets its own user namespace, no capabilities,
-    an empty bounding set, and cannot make nested user namespaces. /run is hidden too: its
-    sockets (the D-Bus buses, systemd, docker) would run commands outside the sandbox."""
-    args = [bwrap, "--die-with-parent", "--new-session", "--unshare-user"]
-    if disable_userns:
-        args.append("--disable-userns")
-    args += ["--cap-drop", "ALL", "--unshare-pid", "--unshare-ipc",
-             "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
-             "--tmpfs", "/tmp", "--tmpfs", "/dev/shm", "--tmpfs", "/run"]
-    if not network:
-        args.append("--unshare-net")
-    hidden = ["/tmp", "/run"]
+def hidden_folders(home: str) -> list[str]:
+    """Folders a confined kernel sees as empty: /run (and /var/run), /root, /home, the owner's
+    home and `home`, outermost only. /tmp is private too, but writable."""
+    hidden = ["/run"]
     if os.path.isdir("/var/run") and not os.path.islink("/var/run"):
-        args += ["--tmpfs", "/var/run"]
         hidden.append("/var/run")
-    # DNS may live under /run (systemd-resolved's stub resolv.conf): show that one file again.
-    resolv = os.path.realpath("/etc/resolv.conf")
-    if network and _inside(resolv, hidden) and os.path.isfile(resolv):
-        args += ["--ro-bind", resolv, resolv]
     try:
         own_home = pwd.getpwuid(os.getuid()).pw_dir
     except KeyError:  # a uid without a passwd entry (some containers)
         own_home = ""
     for folder in dict.fromkeys(["/root", "/home", own_home, home]):
         folder = os.path.realpath(folder) if folder else ""
-        if folder and os.path.isdir(folder) and not _inside(folder, hidden) and folder != "/":
-            args += ["--tmpfs", folder]
+        if folder and os.path.isdir(folder) and not _inside(folder, ["/tmp", *hidden]) and folder != "/":
             hidden.append(folder)
+    return hidden
+
+
+def ipc_folder(connection_file: str) -> str:
+    """The folder of the kernel's ipc sockets ("" for tcp): the one part of the runtime folder
+    a confined kernel must write."""
+    try:
+        with open(connection_file) as fh:
+            info = json.load(fh)
+    except (OSError, ValueError):
+        return ""
+    if info.get("transport") != "ipc" or not isinstance(info.get("ip"), str):
+        return ""
+    return os.path.dirname(os.path.abspath(info["ip"]))
+
+
+def confine_argv(bwrap: str, workdir: str, runtime: str, network: bool, home: str,
+                 disable_userns: bool = True, *, writable: tuple[str, ...] = (),
+                 tmp_mb: int = TMP_MB) -> list[str]:
+    """bubblewrap's arguments: mounts apply in order, so later binds show through earlier tmpfs.
+
+    As root bubblewrap keeps nearly every capability unless told otherwise (enough to mount the
+    host's / into the working folder): the kernel gets its own user namespace, no capabilities,
+    an empty bounding set, and cannot make nested user namespaces. /run is hidden too: its
+    sockets (the D-Bus buses, systemd, docker) would run commands outside the sandbox.
+
+    uid 0 inside maps to the host's root, and sysctl writes are checked by uid, not by
+    capability: /proc/sys must be read-only (bubblewrap leaves it writable) or the kernel sets
+    the host's hostname, or core_pattern, which runs a command as full root. The runtime folder
+    (connection file) is read-only; only `writable` folders in it (ipc sockets, IPYTHONDIR) and
+    the working folder can be written."""
+    args = [bwrap, "--die-with-parent", "--new-session", "--unshare-user"]
+    if disable_userns:
+        args.append("--disable-userns")
+    size = lambda mb: ["--size", str(mb << 20)] if tmp_mb else []  # noqa: E731
+    hide = ["--size", str(HIDE_BYTES)] if tmp_mb else []
+    args += ["--cap-drop", "ALL", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+             "--unshare-cgroup-try",
+             "--ro-bind", "/", "/", "--proc", "/proc",
+             "--ro-bind", "/proc/sys", "/proc/sys",
+             "--ro-bind-try", "/proc/sysrq-trigger", "/proc/sysrq-trigger",
+             "--dev", "/dev",
+             *size(tmp_mb), "--tmpfs", "/tmp", *size(min(SHM_MB, tmp_mb)), "--tmpfs", "/dev/shm"]
+    if not network:
+        args.append("--unshare-net")
+    hidden = hidden_folders(home)
+    for folder in hidden:
+        args += [*hide, "--tmpfs", folder]
+    covered = ["/tmp", *hidden]
+    # DNS may live under /run (systemd-resolved's stub resolv.conf): show that one file again.
+    resolv = os.path.realpath("/etc/resolv.conf")
+    if network and _inside(resolv, covered) and os.path.isfile(resolv):
+        args += ["--ro-bind", resolv, resolv]
     # What the kernel needs from hidden places (a pyenv or venv in a home folder), read-only.
     needed = [sys.prefix, sys.base_prefix, sys.exec_prefix,
               os.path.dirname(os.path.realpath(sys.executable)), *sys.path]
     shown: list[str] = []
     for path in sorted({os.path.realpath(p) for p in needed if p}, key=len):
         # Never a hidden folder itself: that would show all of it again.
-        if (os.path.exists(path) and _inside(path, hidden) and path not in hidden
+        if (os.path.exists(path) and _inside(path, covered) and path not in covered
                 and not _inside(path, shown)):
             args += ["--ro-bind", path, path]
             shown.append(path)
-    for path in dict.fromkeys([runtime, workdir]):
+    args += ["--ro-bind", runtime, runtime]
+    for path in dict.fromkeys([*writable, workdir]):
         args += ["--bind", path, path]
+    # After the binds, which needed mount points in them: the hiding tmpfs hold nothing to write.
+    for folder in hidden:
+        args += ["--remount-ro", folder]
     return args + ["--chdir", workdir, "--"]
+
+
+def fresh_ipython_dir(runtime: str) -> str:
+    """An empty IPYTHONDIR for this start, the earlier ones removed: files a kernel planted in
+    profile_default/startup or ipython_kernel_config.py would run at the next start otherwise."""
+    for name in os.listdir(runtime):
+        path = os.path.join(runtime, name)
+        if name.startswith(IPYTHON_PREFIX):
+            if os.path.islink(path) or not os.path.isdir(path):
+                os.unlink(path)
+            else:
+                shutil.rmtree(path, ignore_errors=True)  # never follows links
+    return tempfile.mkdtemp(prefix=IPYTHON_PREFIX, dir=runtime)
+
+
+def kernel_argv(argv: list[str]) -> list[str]:
+    """ipykernel, with no user site-packages (a .pth in HOME/.local would run at every start) and
+    without the working folder on sys.path while it loads: `-m ipykernel_launcher` would run a
+    planted ipykernel_launcher.py. IPython puts the folder back for the code it runs (-P would
+    keep it out for good)."""
+    start = ("import sys; del sys.path[0]; import runpy; "
+             "runpy.run_module(sys.argv.pop(1), run_name='__main__', alter_sys=True)")
+    # History would write a sqlite file per kernel; the caller keeps its own record.
+    return [sys.executable, "-s", "-c", start, "ipykernel_launcher", *argv,
+            "--HistoryManager.enabled=False"]
 
 
 def apply(environ: dict) -> tuple[dict, dict]:
@@ -286,6 +360,7 @@ def apply(environ: dict) -> tuple[dict, dict]:
         status["network"] = not network_off  # bubblewrap's --unshare-net
         status["bwrap"] = settings.get(PREFIX + "BWRAP") or shutil.which("bwrap", path=env.get("PATH")) or ""
         status["disable_userns"] = settings.get(PREFIX + "DISABLE_USERNS", "1") != "0"
+        status["tmp_mb"] = int(settings.get(PREFIX + "TMP_MB") or TMP_MB)
         if not status["bwrap"]:  # fail closed: never fall back to an unconfined kernel
             raise SystemExit("nbreason sandbox: confinement was asked for, but bubblewrap (bwrap) "
                              "is not installed; install the Debian package bubblewrap")
@@ -314,15 +389,22 @@ def apply(environ: dict) -> tuple[dict, dict]:
 
 def main(argv: list[str]) -> None:
     env, status = apply(dict(os.environ))
-    args = [sys.executable, "-m", "ipykernel_launcher", *argv,
-            # History would write a sqlite file per kernel; the caller keeps its own record.
-            "--HistoryManager.enabled=False"]
+    connection_file = os.path.abspath(argv[argv.index("-f") + 1])
+    runtime = os.path.dirname(connection_file)
+    env["IPYTHONDIR"] = fresh_ipython_dir(runtime)
+    env["PYTHONNOUSERSITE"] = "1"  # for the Pythons it starts too
+    args = kernel_argv(argv)
     if status.get("confined"):
         bwrap = status["bwrap"]
-        runtime = os.path.dirname(os.path.abspath(argv[argv.index("-f") + 1]))
         home = os.environ.get(PREFIX + "HOME", "")
+        hidden = hidden_folders(home)
+        # A cache under a hidden home would be an empty read-only folder: use the private /tmp.
+        if _inside(os.path.realpath(env.get("XDG_CACHE_HOME", "/")), hidden):
+            env["XDG_CACHE_HOME"] = "/tmp/.cache"
+        writable = tuple(p for p in (ipc_folder(connection_file), env["IPYTHONDIR"]) if p)
         args = confine_argv(bwrap, status["workdir"], runtime, status["network"], home,
-                            status["disable_userns"]) + args
+                            status["disable_userns"], writable=writable,
+                            tmp_mb=status["tmp_mb"]) + args
         os.execve(bwrap, args, env)
     os.execve(sys.executable, args, env)
 

@@ -58,7 +58,10 @@ def load_launcher(kernels: Path) -> types.ModuleType:
 #: bubblewrap flags every confined kernel gets, probed as they will run: a user namespace of its
 #: own, no capabilities (as root bubblewrap keeps nearly all of them otherwise), and no nested user
 #: namespaces (bubblewrap >= 0.8), which would hand the code a fresh set of capabilities.
-CONFINE_FLAGS = ("--unshare-user", "--disable-userns", "--cap-drop", "ALL")
+CONFINE_FLAGS = ("--unshare-user", "--disable-userns", "--cap-drop", "ALL", "--unshare-uts",
+                 "--unshare-cgroup-try")
+#: A size-limited tmpfs (bubblewrap's --size, newer than some distributions ship).
+SIZE_MOUNTS = ("--size", str(1 << 20), "--tmpfs", "/tmp")
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class Bubblewrap:
     path: str | None  # None: not found
     problem: str = ""  # why it cannot confine a kernel ("" if it can)
     disable_userns: bool = True  # False: too old for --disable-userns (nested user namespaces stay possible)
+    tmpfs_size: bool = True  # False: no --size (the private /tmp and /dev/shm are not bounded)
 
 
 def find_bwrap(path: str | None = None) -> str | None:
@@ -75,9 +79,10 @@ def find_bwrap(path: str | None = None) -> str | None:
     return shutil.which("bwrap", path=path)
 
 
-def _probe(bwrap: str, flags: tuple[str, ...]) -> str:
+def _probe(bwrap: str, flags: tuple[str, ...], mounts: tuple[str, ...] = ()) -> str:
     command = [bwrap, "--die-with-parent", *flags, "--unshare-pid", "--unshare-net",
-               "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--", "true"]
+               "--ro-bind", "/", "/", "--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys",
+               "--dev", "/dev", *mounts, "--", "true"]
     try:
         done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               timeout=10)
@@ -95,11 +100,14 @@ def probe_bubblewrap(bwrap: str | None) -> Bubblewrap:
     namespaces forbidden (Ubuntu's AppArmor rule, hardened containers). Checked once per path."""
     if bwrap is None:
         return Bubblewrap(None, "bubblewrap (bwrap) is not installed")
-    problem = _probe(bwrap, CONFINE_FLAGS)
+    flags, mounts, disable_userns = CONFINE_FLAGS, SIZE_MOUNTS, True
+    problem = _probe(bwrap, flags, mounts)
     if problem and "disable-userns" in problem:  # bubblewrap < 0.8
-        flags = tuple(f for f in CONFINE_FLAGS if f != "--disable-userns")
-        return Bubblewrap(bwrap, _probe(bwrap, flags), disable_userns=False)
-    return Bubblewrap(bwrap, problem)
+        flags, disable_userns = tuple(f for f in flags if f != "--disable-userns"), False
+        problem = _probe(bwrap, flags, mounts)
+    if problem and "--size" in problem:  # older still: tmpfs without a size limit
+        return Bubblewrap(bwrap, _probe(bwrap, flags), disable_userns=disable_userns, tmpfs_size=False)
+    return Bubblewrap(bwrap, problem, disable_userns=disable_userns)
 
 
 def confine_problem(bwrap: str | None = None) -> str:

@@ -135,6 +135,8 @@ class LocalSandbox:
                     f"confinement was asked for but is not available: {problem}. Install the Debian "
                     "package bubblewrap (and let it create namespaces), or drop --confine (confine=False)")
         self._runtime = tempfile.mkdtemp(prefix="nbreason-")  # connection file, ipc sockets, log
+        # The sockets get a folder of their own: the only part a confined kernel may write.
+        os.mkdir(os.path.join(self._runtime, "ipc"), 0o700)
         self._log = KernelLog(self._runtime)
         if self.requested_workdir:
             self.workdir = self.requested_workdir.resolve()
@@ -150,7 +152,6 @@ class LocalSandbox:
             "NBREASON_SANDBOX_NOFILE": str(self.nofile),
             "NBREASON_SANDBOX_NETWORK": "1" if self.network else "0",
             "NBREASON_SANDBOX_EXTRA_ENV": ",".join(self.env),
-            "IPYTHONDIR": os.path.join(self._runtime, "ipython"),  # no user profile or startup files
         }
         kernel_name = KERNEL_NAME
         if bubblewrap is not None:
@@ -158,7 +159,8 @@ class LocalSandbox:
             settings.update(NBREASON_SANDBOX_CONFINE="1", NBREASON_SANDBOX_PIDS=str(PIDS_MAX),
                             NBREASON_SANDBOX_HOME=os.path.expanduser("~"),
                             NBREASON_SANDBOX_BWRAP=bubblewrap.path,
-                            NBREASON_SANDBOX_DISABLE_USERNS="1" if bubblewrap.disable_userns else "0")
+                            NBREASON_SANDBOX_DISABLE_USERNS="1" if bubblewrap.disable_userns else "0",
+                            NBREASON_SANDBOX_TMP_MB="" if bubblewrap.tmpfs_size else "0")
         # start_kernel(env=) replaces the environment; the launcher filters it once more.
         env = launcher.sandbox_env({**os.environ, **self.env, **settings}, tuple(self.env))
 
@@ -166,7 +168,7 @@ class LocalSandbox:
             kernel_name=kernel_name,
             kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]),
             transport="ipc",  # unix sockets: faster, and they work across a network namespace
-            ip=os.path.join(self._runtime, "k"),
+            ip=os.path.join(self._runtime, "ipc", "k"),
             connection_file=os.path.join(self._runtime, "connection.json"),
         )
         km.shutdown_wait_time = 1.0
@@ -212,6 +214,9 @@ class LocalSandbox:
             problem = self.status.get("pids_problem", "unknown reason")
             self.warnings.append(f"no process limit ({problem}): a fork bomb is stopped only by "
                                  "the timeout and restart")
+        if self.confined and not self.status.get("tmp_mb", 1):
+            self.warnings.append("bubblewrap has no --size: the private /tmp and /dev/shm are not "
+                                 "size-limited and their files take memory beyond memory_mb")
         if self.confined and not self.status.get("disable_userns", True):
             self.warnings.append("bubblewrap is older than 0.8: code in the sandbox can create nested "
                                  "user namespaces (more of the kernel's attack surface)")
@@ -275,6 +280,9 @@ class LocalSandbox:
         if self._km is None:
             return await self.start()
         cgroup = self.status.get("pids_cgroup")
+        # jupyter-client reuses an existing connection file, which a plain kernel can rewrite:
+        # written again from our own values instead.
+        self._km.cleanup_connection_file()
         await self._km.restart_kernel(now=True)
         _remove_cgroup(cgroup)
         if self._log is not None:
