@@ -15,18 +15,31 @@ structures) and refuses every other name, with a message naming it. A class the 
 none of them can be named, so none of them runs. Figures come back as PNG bytes checked by their
 signature and wrapped in `IPython.display.Image`, not as figure objects: unpickling a figure
 would need hundreds of matplotlib classes allowed.
+
+Allowed names can still be called with arguments that expand (`bytearray(2**29)`,
+`list(range(10**8))`, a set of ints that all hash alike), so a small pickle could fill the
+notebook's memory or hold it for hours. Two bounds: the container constructors are called only on
+data that is already built (a pickle of the protocol the sandbox uses never needs more), and each
+pickle is first loaded in a child process with a memory limit (LOAD_MEMORY) and a deadline
+(LOAD_SECONDS), then pickled again there; the notebook loads only that copy, and only when it is
+no larger than the sandbox's pickle may be (with some slack).
 """
 
 from __future__ import annotations
 
 import _compat_pickle
+import asyncio
 import io
 import json
+import os
 import pickle
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 MAX_BYTES = 50 * 2**20  # per variable
+LOAD_MEMORY = 2**30  # what rebuilding one variable may take in the child process, beyond its imports
+LOAD_SECONDS = 30.0
 FOLDER = ".nbreason_return"
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -37,6 +50,10 @@ class ReturnError(ValueError):
 
 class Refused(pickle.UnpicklingError):
     """A pickle from the sandbox names something that may not be loaded into the notebook."""
+
+
+class TooCostly(ValueError):
+    """Rebuilding a pickle from the sandbox takes more memory or time than it may."""
 
 
 def check_names(names) -> list[str]:
@@ -61,7 +78,6 @@ ALLOWED: set[tuple[str, str]] = (
     _names("builtins", "list", "dict", "set", "frozenset", "tuple", "bytearray", "bytes", "str", "int", "float",
            "complex", "bool", "slice", "range", "Ellipsis", "NotImplemented")
     | _names("collections", "OrderedDict", "defaultdict", "deque", "Counter")
-    | _names("copyreg", "_reconstructor")  # object.__new__(cls) for a cls that is itself checked here
     | _names("datetime", "date", "datetime", "time", "timedelta", "timezone")
     | _names("zoneinfo", "ZoneInfo")
     | _names("decimal", "Decimal") | _names("fractions", "Fraction") | _names("uuid", "UUID")
@@ -111,6 +127,54 @@ def _validated_arrow_array(data):
     return array
 
 
+# Constructors that fill a container from their argument. The protocol the sandbox pickles with has
+# opcodes for lists, dicts, sets, tuples and bytes, so a real pickle calls these only on data it
+# has already built (Counter({...}), deque((), maxlen), OrderedDict()); a lazy or numeric argument
+# (range(10**9), 2**29) would expand far past the pickle's size.
+BUILT = (list, tuple, set, frozenset, dict, str, bytes, bytearray)
+EXPANDING = _names("builtins", "list", "dict", "set", "frozenset", "tuple", "bytearray", "bytes") | _names(
+    "collections", "OrderedDict", "deque", "Counter")
+
+
+class _OnBuiltData:
+    """`kind`, callable only on built data; as a value (a defaultdict's factory) it is `kind`."""
+
+    def __init__(self, kind: type, spelled: str):
+        self.kind, self.spelled = kind, spelled
+
+    def __call__(self, *args):
+        if args and not isinstance(args[0], BUILT):
+            raise Refused(f"{self.spelled}({type(args[0]).__name__})")
+        return self.kind(*args)
+
+    def __repr__(self) -> str:
+        return repr(self.kind)
+
+
+def _defaultdict(factory=None, *args):
+    from collections import defaultdict
+
+    if args and not isinstance(args[0], BUILT):
+        raise Refused(f"collections.defaultdict(…, {type(args[0]).__name__})")
+    return defaultdict(factory.kind if isinstance(factory, _OnBuiltData) else factory, *args)
+
+
+def _empty_shape(spelled: str, rebuild):
+    """numpy rebuilds an array from an empty one of shape (0,) and then its data; a large shape
+    here would allocate (and, for objects, fill) memory the pickle never paid for."""
+
+    def checked(*args):
+        shape = args[2] if spelled.endswith("_mareconstruct") else args[1]
+        count = 1
+        for n in shape if isinstance(shape, tuple) else (shape,):
+            count *= n if isinstance(n, int) else 2
+        if count > 1:
+            raise Refused(f"{spelled} of shape {shape!r}")
+        return rebuild(*args)
+
+    return checked
+
+
 class SafeUnpickler(pickle.Unpickler):
     """An unpickler that loads only what ALLOWED names (see the module docstring)."""
 
@@ -120,8 +184,15 @@ class SafeUnpickler(pickle.Unpickler):
         module = _compat_pickle.IMPORT_MAPPING.get(module, module)
         if (module, name) == ("pyarrow.lib", "_restore_array"):
             return _validated_arrow_array
+        if (module, name) == ("collections", "defaultdict"):
+            return _defaultdict
+        if (module, name) in EXPANDING:
+            return _OnBuiltData(super().find_class(module, name), f"{module}.{name}")
         if (module, name) in ALLOWED:
-            return super().find_class(module, name)
+            found = super().find_class(module, name)
+            if name in ("_reconstruct", "_mareconstruct"):
+                return _empty_shape(f"{module}.{name}", found)
+            return found
         if module == OFFSETS_MODULE and name.isidentifier():
             from pandas._libs.tslibs import offsets
 
@@ -133,8 +204,103 @@ class SafeUnpickler(pickle.Unpickler):
 
 def safe_loads(data: bytes) -> Any:
     """Unpickle data that came from the sandbox. Refused (naming the class or function) when the
-    pickle names anything outside ALLOWED."""
+    pickle names anything outside ALLOWED. In this process, without a memory or time bound: see
+    `bounded_loads`."""
     return SafeUnpickler(io.BytesIO(data)).load()
+
+
+def dumps(value: Any) -> bytes:
+    """Pickled as the sandbox pickles (time zones by their key)."""
+    import zoneinfo
+
+    class Pickler(pickle.Pickler):
+        def reducer_override(self, obj):
+            if isinstance(obj, zoneinfo.ZoneInfo):
+                return zoneinfo.ZoneInfo, (obj.key,)
+            return NotImplemented
+
+    buffer = io.BytesIO()
+    Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+    return buffer.getvalue()
+
+
+# Run as `python -c LOADER ROOT MEMORY SECONDS CAP` with the sandbox's pickle on stdin: the value
+# rebuilt within the limits and pickled again on stdout, or one JSON line on stderr saying why not.
+LOADER = r"""
+import json, sys
+sys.path[:] = [sys.argv[1]] + [p for p in sys.path if p not in ("", ".")]
+from nbreason import returns
+memory, seconds, cap = map(int, sys.argv[2:5])
+data = sys.stdin.buffer.read()
+for module in ("numpy", "pandas", "pyarrow"):  # their own memory is not the value's
+    if module.encode() in data:
+        try:
+            __import__(module)
+        except ImportError:
+            pass
+try:
+    import resource
+    pages = int(open("/proc/self/statm").read().split()[0])
+    size = pages * resource.getpagesize() + memory
+    resource.setrlimit(resource.RLIMIT_AS, (size, size))
+    resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
+except (ImportError, OSError, ValueError):
+    pass
+def why(**report):
+    sys.stderr.write(json.dumps(report) + "\n")
+    sys.exit(2)
+try:
+    out = returns.dumps(returns.safe_loads(data))
+except returns.Refused as exc:
+    why(refused=str(exc))
+except MemoryError:
+    why(memory=True)
+except Exception as exc:
+    why(error=f"{type(exc).__name__}: {exc}"[:500])
+if len(out) > cap:
+    why(size=len(out))
+sys.stdout.buffer.write(out)
+"""
+
+
+async def bounded_loads(data: bytes, limit: int = MAX_BYTES) -> Any:
+    """`safe_loads`, first in a child process with at most LOAD_MEMORY and LOAD_SECONDS: TooCostly
+    when the value takes more, or pickles again to far more than `limit`. The notebook then
+    loads the child's own pickle of it, whose size and cost that run has just measured."""
+    if not sys.executable:  # an embedded interpreter that cannot start another
+        return safe_loads(data)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cap = limit * 3 // 2 + 2**20  # the same value, pickled again here, with room for other versions
+    # Allocators that reserve address space ahead (pyarrow's, a thread pool's) would trip the limit.
+    env = dict(os.environ, ARROW_DEFAULT_MEMORY_POOL="system", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
+               MKL_NUM_THREADS="1")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", LOADER, root, str(LOAD_MEMORY), str(max(1, round(LOAD_SECONDS))), str(cap),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
+    try:
+        out, err = await asyncio.wait_for(process.communicate(data), LOAD_SECONDS)
+    except asyncio.TimeoutError:
+        raise TooCostly(f"rebuilding it takes more than {LOAD_SECONDS:g} s") from None
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    if process.returncode == 0:
+        return safe_loads(out)
+    try:
+        report = json.loads(err.decode("utf-8", "replace").strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        report = {}
+    if not isinstance(report, dict):
+        report = {}
+    if "refused" in report:
+        raise Refused(str(report["refused"]))
+    if report.get("memory") or process.returncode < 0:  # MemoryError, or killed past its CPU time
+        raise TooCostly(f"rebuilding it takes more than {_size(LOAD_MEMORY)} of memory"
+                        if report.get("memory") else f"rebuilding it takes more than {LOAD_SECONDS:g} s")
+    if "size" in report:
+        raise TooCostly(f"it expands to {_size(report['size'])} once rebuilt, over the {_size(cap)} limit")
+    raise ValueError(str(report.get("error") or f"the loader exited with code {process.returncode}"))
 
 
 # --- in the sandbox ---------------------------------------------------------------------------
@@ -247,6 +413,8 @@ async def fetch(sandbox, names: list[str], *, timeout: float = 60.0, limit: int 
         elif status == "ok":
             try:
                 out.values[name] = await _read_back(sandbox, name, entry.get("how"), limit)
+            except TooCostly as exc:
+                out.notes.append(f"--return {name}: not returned: {exc}")
             except Refused as exc:
                 out.notes.append(f"--return {name}: refused: the {kind} needs {exc}, which is not loaded into the "
                                  "notebook (only plain data crosses from the sandbox: built-in values, numpy, pandas, "
@@ -275,4 +443,4 @@ async def _read_back(sandbox, name: str, how: Any, limit: int) -> Any:
         from IPython.display import Image
 
         return Image(data=data, format="png")
-    return safe_loads(data)
+    return await bounded_loads(data, limit)

@@ -17,10 +17,14 @@ from typing import Any
 
 from e2b_code_interpreter.models import Execution, ExecutionError, Logs, Result
 
-from .results import result_from_bundle
+from .results import cut_middle, result_from_bundle
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 TEXT_FIELDS = ("text", "html", "markdown", "svg", "latex", "javascript")
+#: Text read as text keeps its head and tail past the limit; markup cut short would render
+#: broken, so markup past the limit is dropped (with a note) instead.
+CUT_FIELDS = ("text", "markdown", "latex")
+MAX_TEXT_CHARS = 1_000_000  # per text field of a result, where the sandbox sets no limit of its own
 BASE64_FIELDS = {"png": b"\x89PNG\r\n\x1a\n", "jpeg": b"\xff\xd8", "pdf": b""}  # field -> magic
 MAX_DEPTH = 64  # nesting kept in JSON values (application/json, unknown MIME types)
 
@@ -89,18 +93,24 @@ def _valid_base64(value: str, magic: bytes) -> bool:
     return raw.startswith(magic)
 
 
-def clean_result(result: Result) -> tuple[Result | None, list[str]]:
-    """`result` with only well-typed fields; None if nothing usable is left. Notes say what was dropped."""
+def clean_result(result: Result, limit: int = MAX_TEXT_CHARS) -> tuple[Result | None, list[str]]:
+    """`result` with only well-typed fields, each text field within `limit` characters; None if
+    nothing usable is left. Notes say what was dropped or cut."""
     notes: list[str] = []
     fields: dict[str, Any] = {}
     for name in TEXT_FIELDS:
         value = getattr(result, name, None)
         if value is None:
             continue
-        if isinstance(value, str):
-            fields[name] = clean_text(value)
-        else:
+        if not isinstance(value, str):
             notes.append(f"[a {name} output was dropped: {_kind(value)}, not text]\n")
+        elif len(value) <= limit:
+            fields[name] = clean_text(value)
+        elif name in CUT_FIELDS:
+            fields[name] = clean_text(cut_middle(value, limit)[0])
+            notes.append(f"[a {name} output of {len(value):,} characters was cut to {limit:,}]\n")
+        else:
+            notes.append(f"[a {name} output was dropped: {len(value):,} characters, over the limit of {limit:,}]\n")
     for name, magic in BASE64_FIELDS.items():
         value = getattr(result, name, None)
         if value is None:
@@ -120,6 +130,9 @@ def clean_result(result: Result) -> tuple[Result | None, list[str]]:
                 mime = clean_text(str(mime))
                 if mime.startswith("text/") and not isinstance(value, str):
                     notes.append(f"[a {mime} output was dropped: {_kind(value)}, not text]\n")
+                elif isinstance(value, str) and len(value) > limit:
+                    notes.append(f"[a {mime} output was dropped: {len(value):,} characters, over the limit of "
+                                 f"{limit:,}]\n")
                 else:
                     kept[mime] = clean_json(value)
             if kept:
@@ -134,11 +147,12 @@ def clean_result(result: Result) -> tuple[Result | None, list[str]]:
     return cleaned, notes
 
 
-def result_from_message(data: Any, *, is_main_result: bool) -> tuple[Result | None, list[str]]:
+def result_from_message(data: Any, *, is_main_result: bool,
+                        limit: int = MAX_TEXT_CHARS) -> tuple[Result | None, list[str]]:
     """A Result from the `data` of a display_data or execute_result message, checked."""
     if not isinstance(data, dict):
         return None, [f"[a display output was dropped: its data is {_kind(data)}, not a MIME bundle]\n"]
-    return clean_result(result_from_bundle(data, is_main_result=is_main_result))
+    return clean_result(result_from_bundle(data, is_main_result=is_main_result), limit)
 
 
 def stream_text(content: Any) -> tuple[str, str | None, list[str]]:

@@ -140,8 +140,8 @@ async def collect(sandbox, code, timeout, on_stdout, on_stderr, on_result, notes
                     if stream.full:
                         await _call(handlers[name], "\n[… further output is not shown live …]\n")
             elif kind in ("execute_result", "display_data"):
-                result, dropped = result_from_message(content.get("data"),
-                                                      is_main_result=kind == "execute_result")
+                result, dropped = result_from_message(content.get("data"), is_main_result=kind == "execute_result",
+                                                      limit=limit)
                 for text_note in dropped:
                     await note(text_note)
                 if result is None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import html.parser
+import html
 import io
 import json
 import re
@@ -61,12 +61,29 @@ def has_image(result: Result) -> bool:
 
 # --- the text a model sees -------------------------------------------------------------------
 
+# The sandbox writes the SVG: only a bounded head is searched, so the cost never depends on its size
+# (a regex over the whole text backtracked quadratically on '<svg ' * n).
+SVG_PROLOG_CHARS = 65_536  # XML declaration, doctype and comments before the root element
+SVG_TAG_CHARS = 4_096
+_SVG_WIDTH = re.compile(r'\swidth="([\d.]+)')
+_SVG_HEIGHT = re.compile(r'\sheight="([\d.]+)')
+
+
+def _svg_root_tag(payload: str) -> str:
+    start = payload.find("<svg", 0, SVG_PROLOG_CHARS)
+    if start < 0:
+        return ""
+    end = payload.find(">", start, start + SVG_TAG_CHARS)
+    return payload[start:end if end >= 0 else start + SVG_TAG_CHARS]
+
+
 def image_size(kind: str, payload: str) -> tuple[int, int] | None:
     """(width, height) of a base64 PNG/JPEG or an SVG string, if it can be read cheaply."""
     try:
         if kind == "svg":
-            w = re.search(r'<svg[^>]*\swidth="([\d.]+)', payload)
-            h = re.search(r'<svg[^>]*\sheight="([\d.]+)', payload)
+            tag = _svg_root_tag(payload)
+            w = _SVG_WIDTH.search(tag)
+            h = _SVG_HEIGHT.search(tag)
             return (round(float(w.group(1))), round(float(h.group(1)))) if w and h else None
         if kind == "png":
             head = base64.b64decode(payload[:44])  # signature + IHDR fit in 33 bytes
@@ -91,21 +108,17 @@ def describe_image(result: Result) -> str:
     return ""
 
 
-class _HTMLText(html.parser.HTMLParser):
+class _HTMLText:
     """HTML to plain text; table rows become `a | b | c` lines."""
 
     def __init__(self) -> None:
-        super().__init__()
         self.lines: list[str] = []
         self.row: list[str] | None = None
         self.cell: list[str] = []
         self.text: list[str] = []
-        self.skip = 0
 
-    def handle_starttag(self, tag, attrs):
-        if tag in ("style", "script"):
-            self.skip += 1
-        elif tag == "tr":
+    def handle_starttag(self, tag):
+        if tag == "tr":
             self._flush_text()
             self.row = []
         elif tag in ("td", "th"):
@@ -114,9 +127,7 @@ class _HTMLText(html.parser.HTMLParser):
             self._flush_text()
 
     def handle_endtag(self, tag):
-        if tag in ("style", "script"):
-            self.skip = max(0, self.skip - 1)
-        elif tag in ("td", "th") and self.row is not None:
+        if tag in ("td", "th") and self.row is not None:
             self.row.append(" ".join("".join(self.cell).split()))
             self.cell = []
         elif tag == "tr" and self.row is not None:
@@ -124,8 +135,6 @@ class _HTMLText(html.parser.HTMLParser):
             self.row = None
 
     def handle_data(self, data):
-        if self.skip:
-            return
         if self.row is not None:
             self.cell.append(data)
         else:
@@ -142,11 +151,51 @@ class _HTMLText(html.parser.HTMLParser):
         return "\n".join(self.lines)
 
 
+# A tokenizer that runs in one pass (the stdlib html.parser rescans to the end for every
+# unclosed '<', quadratic on '<a ' * n). A tag must close before the next '<', else its '<' is
+# text (so is a quoted '<'); possessive repeats never backtrack.
+_TAG = re.compile(r"""<(/?)([A-Za-z][A-Za-z0-9:-]*+)(?:[^<>"']++|"[^"<]*+"|'[^'<]*+')*+>""")
+_DECLARATION = re.compile(r"<[!?][^<>]*+>")  # doctype, processing instruction
+_RAW_END = {"script": re.compile(r"</script\s*>", re.IGNORECASE), "style": re.compile(r"</style\s*>", re.IGNORECASE)}
+
+
 def html_to_text(markup: str) -> str:
-    parser = _HTMLText()
-    parser.feed(markup)
-    parser.close()
-    return parser.result()
+    out = _HTMLText()
+    pos, size = 0, len(markup)
+    while pos < size:
+        lt = markup.find("<", pos)
+        if lt < 0:
+            out.handle_data(html.unescape(markup[pos:]))
+            break
+        if lt > pos:
+            out.handle_data(html.unescape(markup[pos:lt]))
+        if markup.startswith("<!--", lt):
+            end = markup.find("-->", lt + 4)
+            if end < 0:
+                break  # an open comment hides the rest
+            pos = end + 3
+            continue
+        tag = _TAG.match(markup, lt)
+        if tag is None:
+            declaration = _DECLARATION.match(markup, lt)
+            if declaration is None:
+                out.handle_data("<")
+                pos = lt + 1
+            else:
+                pos = declaration.end()
+            continue
+        pos = tag.end()
+        name = tag.group(2).lower()
+        if tag.group(1):
+            out.handle_endtag(name)
+        elif name in _RAW_END:  # script and style text is not shown
+            end = _RAW_END[name].search(markup, pos)
+            if end is None:
+                break
+            pos = end.end()
+        else:
+            out.handle_starttag(name)
+    return out.result()
 
 
 def result_text(result: Result) -> str:
