@@ -229,7 +229,10 @@ def test_export_cells_hold_question_answer_and_clean_code():
                                     FinalAnswer(answer="4", stop_reason="answered", code=["x = 2\n", "print(x + x)"])])
     cells = result.export_cells()
     assert [c.cell_type for c in cells] == ["markdown", "code", "code"]
-    assert "What is 2+2?" in cells[0].source and "**Answer:** 4" in cells[0].source
+    from markdown_it import MarkdownIt
+
+    shown = MarkdownIt("commonmark").render(cells[0].source)  # the run's text is escaped, and shows as typed
+    assert "What is 2+2?" in shown and "<strong>Answer:</strong> 4" in shown
     assert [c.source for c in cells[1:]] == ["x = 2", "print(x + x)"]
     assert "<p>4</p>" in result._repr_html_()  # the static view of RunResult
 
