@@ -132,9 +132,9 @@ class Calls:
         except Exception as exc:  # the session's own code may have broken it: not a reason to end the run
             yield self.ev(Error, message=f"the passed variables could not be put back: {exc}", source="sandbox")
 
-    async def _execute(self, code: str, run_as: str | None = None) -> AsyncIterator[Event | tuple]:
-        """Run `code` (or `run_as`, code that wraps it) and record it; yields its events, then
-        (execution, summary)."""
+    async def _execute(self, code: str, run_as: str | None = None, record: bool = True) -> AsyncIterator[Event | tuple]:
+        """Run `code` (or `run_as`, code that wraps it); yields its events, then (execution,
+        summary). `record`: clean code joins the run's code (what is exported and replayed)."""
         timeout = self.config.exec_timeout
         left = self.budget.seconds_left()
         if left is not None:  # near the deadline, still give code a second (but never more than asked)
@@ -152,7 +152,8 @@ class Calls:
         ok = execution.ok
         self.evidence.last_execution = execution
         if ok:
-            self.evidence.code.append(code)
+            if record:
+                self.evidence.code.append(code)
             self.evidence.outputs.append(execution.printed)
         yield self.ev(Observation, execution=execution, summary=summary, duration=round(time.monotonic() - started, 3),
                       ok=ok, cut_chars=cut_chars)

@@ -39,8 +39,8 @@ class Loop(Calls):
                  preface: tuple[Event, ...] = (), restore_variables: Callable[[], Awaitable[Any]] | None = None,
                  variables: Mapping[str, Any] | None = None):
         self.attempt = attempt
-        # Puts the passed (--with) variables back: after a backtrack restarts the sandbox, and before
-        # each independent solution, which starts from the data as given, not as earlier code left it.
+        # Puts the passed (--with) variables back after a backtrack restarts the sandbox. (An
+        # independent solution loads its own copies, in its own namespace: nbreason/isolation.py.)
         self.restore_variables = restore_variables
         self.variables = dict(variables or {})  # the passed (--with) values: corrections name their columns
         # A follow-up (followup.py): the digest of the run it continues, the names the notebook takes
@@ -271,10 +271,11 @@ class Loop(Calls):
                 yield self.ev(Plan, text=f"**{method.name}{' (repair)' if repair else ''}.** {action.plan}")
             if action.code and action.code.strip():
                 yield self.ev(Code, code=action.code)
-                async for item in self._restore_variables():
-                    yield item
                 summary = ""
-                async for item in self._execute(action.code, isolation.isolated_code(action.code, list(self.variables))):
+                # its own namespace, with the passed data loaded afresh there (nbreason/isolation.py);
+                # not the run's code: never exported or replayed as the run's
+                async for item in self._execute(action.code, isolation.isolated_code(action.code, list(self.variables)),
+                                                record=False):
                     if isinstance(item, tuple):
                         execution, summary = item
                     else:

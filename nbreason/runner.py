@@ -77,10 +77,10 @@ class Fanout:
 
 
 async def _load_variables(sandbox, values: dict[str, object]) -> None:
-    """Define each value in the sandbox under its name (again after a backtrack or before an
-    independent solution: the description is not made again)."""
+    """Define each value in the sandbox under its name (again after a backtrack: the description
+    is not made again)."""
     for name, value in values.items():
-        path = await sandbox.upload(f".nbreason_{name}.pkl", variables_mod.dump(name, value))
+        path = await sandbox.upload(variables_mod.pickle_name(name), variables_mod.dump(name, value))
         execution = await sandbox.run_code(variables_mod.load_code(name, path), timeout=60)
         if execution.error:
             raise variables_mod.VariableError(

@@ -18,6 +18,11 @@ class VariableError(ValueError):
     """A variable cannot be passed to the sandbox; the message says which and why."""
 
 
+def pickle_name(name: str) -> str:
+    """The file, in the sandbox's working folder, that holds the passed variable `name`."""
+    return f".nbreason_{name}.pkl"
+
+
 def dump(name: str, value: object) -> bytes:
     if not name.isidentifier():
         raise VariableError(f"{name!r} is not a valid Python name")
@@ -32,7 +37,7 @@ def dump(name: str, value: object) -> bytes:
 
 def load_code(name: str, path: str) -> str:
     """Code that defines `name` from its pickle. It runs again after the model's code (after a
-    backtrack, before an independent solution), so it relies on nothing that code may have
+    backtrack), so it relies on nothing that code may have
     rebound in the session (`open`, `pickle`, `_f`): imports inside a function, no names left."""
     return (f"def _nbreason_load():\n    import pathlib, pickle\n"
             f"    return pickle.loads(pathlib.Path({path!r}).read_bytes())\n"

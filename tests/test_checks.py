@@ -270,3 +270,43 @@ async def test_what_an_independent_solution_assigns_leaves_the_runs_variables_al
     assert [(s.method, s.answer) for s in result.solutions] == [("program", "30"), ("prose", "20"),
                                                                ("quantities table", "30")]
     assert result.returned == {"result": 30}  # the run's value, not the check's 99
+
+
+async def test_a_run_that_changes_its_passed_data_returns_its_own_version_though_checks_ran():
+    import pandas as pd
+
+    frame = pd.DataFrame({"kind": ["a", "a", "b"], "price": [2, 3, 10]})
+    program = "```python\ndf = df.assign(total=df.price * 2)\nprint(df[df.kind == 'a'].price.sum())\n```"
+    checked = "```python\nprint(df[df.kind == 'a'].price.sum())\n```"
+    with ScriptedServer([answering({CHECKED: checked, ROWS: checked}, program)] * 4) as server:
+        result = await reason("What is the total price of kind a?", config=config(server),
+                              variables={"df": frame}, returns=["df"])
+    assert result.verified
+    assert list(result.returned["df"].columns) == ["kind", "price", "total"]  # the run's df, not a fresh copy
+
+
+async def test_an_independent_solution_runs_as_a_cell_runs():
+    # its last bare expression is its value, magics work, and a function it defines can be pickled
+    check = ("```python\n%config InlineBackend.figure_format = 'png'\nimport pickle\n"
+             "def per_pen():\n    return 2 / 3\npickle.dumps(per_pen)\nround(45 * per_pen())\n```")
+    with ScriptedServer([answering({PROSE: "ANSWER: 20", QUANTITIES: check},
+                                   "```python\nprint(30)\n```")] * 6) as server:
+        result = await reason(PENS, config=config(server, recompute_max=2))
+    assert [(s.method, s.answer) for s in result.solutions] == [("program", "30"), ("prose", "20"),
+                                                               ("quantities table", "30")]
+
+
+async def test_check_programs_are_not_the_runs_code():
+    with ScriptedServer([answering({PROSE: "ANSWER: 20", QUANTITIES: "```python\nresult = 99\nprint(30)\n```"},
+                                   "```python\nresult = 30\nprint(result)\n```")] * 6) as server:
+        result = await reason(PENS, config=config(server, recompute_max=2))
+    assert result.final.code == ["result = 30\nprint(result)"]  # what is exported and what a follow-up replays
+
+
+async def test_an_independent_solution_does_not_see_the_sessions_cell_history():
+    # In and Out hold the run's own code and values: a check reading them would not be independent
+    peek = "```python\nprint(30 if 'In' not in globals() and 'Out' not in globals() and '_' not in globals() else 0)\n```"
+    with ScriptedServer([answering({PROSE: "ANSWER: 20", QUANTITIES: peek}, "```python\nprint(30)\n```")] * 6) \
+            as server:
+        result = await reason(PENS, config=config(server, recompute_max=2))
+    assert [(s.method, s.answer) for s in result.solutions][-1] == ("quantities table", "30")
