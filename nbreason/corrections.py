@@ -26,7 +26,7 @@ _NAME = re.compile(r"name '([^']+)' is not defined")
 _ATTRIBUTE = re.compile(r"'(?:DataFrame|Series)' object has no attribute '([^']+)'")
 _MODULE = re.compile(r"module 'pandas' has no attribute '([^']+)'")
 # pandas functions and methods that are gone, and what replaces them (pandas 2 removed the last of them).
-_REMOVED = {
+_REMOVED_FUNCTIONS = {
     "ols": "fit with `np.polyfit(x, y, 1)` (slope, intercept) or `scipy.stats.linregress(x, y)`",
     "rolling_mean": "use `series.rolling(n).mean()`", "rolling_sum": "use `series.rolling(n).sum()`",
     "rolling_std": "use `series.rolling(n).std()`", "rolling_max": "use `series.rolling(n).max()`",
@@ -34,6 +34,8 @@ _REMOVED = {
     "expanding_mean": "use `series.expanding().mean()`", "TimeGrouper": "use `pd.Grouper(freq=...)`",
     "datetime": "use `import datetime` (or `pd.Timestamp`)", "np": "use `import numpy as np`",
     "scatter_matrix": "use `pd.plotting.scatter_matrix`", "Panel": "use a DataFrame with a MultiIndex",
+}
+_REMOVED_METHODS = {
     "append": "use `pd.concat([first, second])`", "iteritems": "use `.items()`", "ix": "use `.loc` or `.iloc`",
     "as_matrix": "use `.to_numpy()`", "get_value": "use `.at[row, column]`", "set_value": "use `.at[row, column] = value`",
     "sort": "use `.sort_values(...)`", "mad": "use `(s - s.mean()).abs().mean()`", "lookup": "use `.loc`",
@@ -68,20 +70,18 @@ def correction(error_name: str, error_value: str, variables: Mapping[str, object
     if error_name == "AttributeError" and "Can only use .dt accessor with datetimelike values" in text:
         return _DATES_AS_TEXT
     if error_name == "AttributeError" and (match := _MODULE.search(text)):
-        return _removed(f"pd.{match.group(1)}", match.group(1))
+        return _removed(f"pd.{match.group(1)}", _REMOVED_FUNCTIONS.get(match.group(1)))
     if error_name == "AttributeError" and (match := _ATTRIBUTE.search(text)):
-        if match.group(1) in _REMOVED:  # a method pandas dropped, not a column
-            return _removed(f".{match.group(1)}", match.group(1))
+        if match.group(1) in _REMOVED_METHODS:  # a method pandas dropped, not a column
+            return _removed(f".{match.group(1)}", _REMOVED_METHODS[match.group(1)])
         return _column(match.group(1), values) if values else None
     if error_name in ("TypeError", "ValueError") and values and _TEXT_IN_NUMBERS.search(text):
         return _text_columns(values)
     return None
 
 
-def _removed(shown: str, name: str) -> str | None:
-    if name not in _REMOVED:
-        return None
-    return f"pandas has no `{shown}` (it was removed): {_REMOVED[name]}."
+def _removed(shown: str, instead: str | None) -> str | None:
+    return f"pandas has no `{shown}` (it was removed): {instead}." if instead else None
 
 
 def _text_columns(values: Mapping[str, object]) -> str | None:

@@ -180,7 +180,7 @@ def _opening_cells(started, *, follows_previous: bool = False, first: bool = Tru
     title = question.splitlines()[0][:120] if question else "nbreason run"
     heading = f"# {text(title)}" if first else f"## Follow-up: {text(title)}"
     # A trace can be edited by hand: even the question and settings are escaped.
-    body = "\n\n".join(text(part) for part in started.question.split("\n\n") if part.strip())
+    body = _paragraphs(started.question)
     cells = [v4.new_markdown_cell(
         f"{heading}\n\n"
         f"{body}\n\n*Solved by nbreason with model {code_span(cfg.get('model'))} in a "
@@ -211,7 +211,7 @@ def _step_cells(steps, *, runnable: bool, attempt: int = 0) -> list:
     where = f"Attempt {attempt}, step" if attempt else "Step"
     for step in steps:
         if step.plan:
-            cells.append(v4.new_markdown_cell(f"**{where} {step.step}.** {text(step.plan)}"))
+            cells.append(v4.new_markdown_cell(f"**{where} {step.step}.** {_paragraphs(step.plan)}"))
         if step.code is not None:
             code = step.code.strip("\n")
             error = step.execution.error if step.execution is not None else None
@@ -232,6 +232,11 @@ def _step_cells(steps, *, runnable: bool, attempt: int = 0) -> list:
             cells.append(v4.new_markdown_cell(f"*Check of answer {code_span(check.answer)}: reward {_number(check.reward, '.2f')}: "
                                               f"{signals}.*"))
     return cells
+
+
+def _paragraphs(value) -> str:
+    """Untrusted text as escaped Markdown paragraphs (blank lines kept, lines joined within one)."""
+    return "\n\n".join(text(part) for part in str(value).split("\n\n") if part.strip())
 
 
 def _number(value, spec: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import stat
 import pickle
 import subprocess
 import sys
@@ -150,6 +151,14 @@ def test_an_upload_replaces_a_planted_hard_link_instead_of_writing_through_it(tm
     assert outside.read_text() == "the host's file"
     assert read_inside(folder, ".nbreason_df.pkl", 100) == b"pickle"
     assert sorted(p.name for p in folder.iterdir()) == [".nbreason_df.pkl"]  # no temporary file left
+
+
+def test_a_file_written_over_keeps_its_permissions(tmp_path):
+    (tmp_path / "data.csv").write_text("a\n1\n")
+    os.chmod(tmp_path / "data.csv", 0o600)
+    write_inside(tmp_path, "data.csv", b"a\n2\n")
+    assert (tmp_path / "data.csv").read_bytes() == b"a\n2\n"
+    assert stat.S_IMODE(os.stat(tmp_path / "data.csv").st_mode) == 0o600
 
 
 # --- pickles for --return -------------------------------------------------------------------

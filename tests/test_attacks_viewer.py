@@ -629,12 +629,17 @@ def test_newlines_and_tabs_are_kept_for_the_terminal():
 HIDDEN_TEXT = ["\u202e", "\u2066", "\u061c", "\u200b", "\ufeff", "\u00ad", "\U000e0041", "\u2028"]
 
 
-def test_hidden_and_bidi_characters_are_spelled_out_in_the_terminal():
-    from nbreason.views.safe import terminal_text
+def test_every_format_character_and_blank_filler_is_spelled_out_in_the_terminal_and_in_code():
+    import unicodedata
 
-    for char in HIDDEN_TEXT:
+    from nbreason.views.safe import shown_code, terminal_text
+
+    hidden = [chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) in ("Cf", "Zl", "Zp")]
+    hidden += ["\u3164", "\u115f", "\u1160", "\uffa0", "\u034f", "\ufe0f", "\U000e0100"]  # blank or selectors
+    for char in hidden:
         assert char not in terminal_text(f"answer{char}42"), repr(char)
-    assert terminal_text("x\u202ey") == "x\\u202ey"
+        assert char not in shown_code(f"x{char} = 1"), repr(char)
+    assert terminal_text("x\u202ey") == "x\\u202ey" and shown_code("\u3164 = 5") == "\\u3164 = 5"
 
 
 def test_code_shown_for_review_spells_out_characters_that_make_it_read_otherwise():

@@ -86,6 +86,9 @@ def test_a_removed_method_is_not_mistaken_for_a_column():
         "pandas has no `.append` (it was removed): use `pd.concat([first, second])`."
     assert correction("AttributeError", "'Series' object has no attribute 'iteritems'", ["df"]) == \
         "pandas has no `.iteritems` (it was removed): use `.items()`."
+    # a module function's name used on a frame is a column guess, not a removed method
+    assert correction("AttributeError", "'DataFrame' object has no attribute 'datetime'", {"df": frame}) == \
+        "`df` has no column 'datetime'; its columns are 'yield', 'variety', 'year', 'site'."
 
 
 def test_a_pandas_attribute_never_there_has_no_specific_correction():

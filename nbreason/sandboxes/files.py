@@ -52,6 +52,7 @@ def write_inside(folder: Path, name: str, data: bytes) -> Path:
     parts = _parts(name)
     dir_fd = _open_folder(folder, parts, create_dirs=True)
     temp = f".nbreason-{secrets.token_hex(8)}.tmp"
+    keep = None  # the permissions of a file written over (never setuid/setgid bits)
     try:
         try:
             mode = os.stat(parts[-1], dir_fd=dir_fd, follow_symlinks=False).st_mode
@@ -60,11 +61,14 @@ def write_inside(folder: Path, name: str, data: bytes) -> Path:
         else:
             if not stat.S_ISREG(mode):
                 raise _not_regular(name, mode)
+            keep = stat.S_IMODE(mode) & 0o777
         # A fresh file of our own, renamed over the name: nothing the kernel left there (a hard
         # link to another file, a FIFO swapped in after the check) is opened or written through.
         file_fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_NOCTTY, 0o644,
                           dir_fd=dir_fd)
         try:
+            if keep is not None:
+                os.fchmod(file_fd, keep)
             with os.fdopen(file_fd, "wb") as fh:
                 fh.write(data)
             os.rename(temp, parts[-1], src_dir_fd=dir_fd, dst_dir_fd=dir_fd)

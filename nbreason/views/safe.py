@@ -221,9 +221,14 @@ def safe_bundle(data: dict) -> dict:
 
 # --- terminals ---------------------------------------------------------------------------
 
-# Characters that make text read differently from what it is ("Trojan Source"): bidirectional
-# marks, embeddings, overrides and isolates; zero-width and invisible characters; tag characters.
-INVISIBLE = "\u00ad\u061c\u180e\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff\U000e0000-\U000e007f"
+# Characters that make text read differently from what it is ("Trojan Source"): every format
+# character (Unicode category Cf: bidirectional marks, embeddings, overrides and isolates,
+# zero-width characters, tags), line and paragraph separators, variation selectors, and the
+# fillers that render blank (U+3164 HANGUL FILLER is even a valid Python name). Unicode 15.
+INVISIBLE = ("\u00ad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u115f-\u1160\u180b-\u180f"
+             "\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb"
+             "\U000110bd\U000110cd\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+             "\U000e0000-\U000e007f\U000e0100-\U000e01ef")
 HIDDEN = re.compile(f"[{INVISIBLE}]")
 # C0 controls but tab and newline, DEL, C1 controls, and the invisible characters above.
 TERMINAL_CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{INVISIBLE}]")
@@ -231,7 +236,11 @@ TERMINAL_CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{INVISIBLE}]")
 
 def visible(match: re.Match) -> str:
     """A hidden or control character as its escape: `\\u202e`, `\\x1b`."""
-    return repr(match.group())[1:-1]
+    char = match.group()
+    code = ord(char)
+    if char in "\r\t\n":
+        return repr(char)[1:-1]
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def shown_code(code: str) -> str:
