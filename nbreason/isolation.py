@@ -45,12 +45,17 @@ def isolated_code(code: str, names: list[str] | tuple[str, ...] = ()) -> str:
     variables `names` loaded from their pickles. Nothing it binds reaches the session."""
     passed = {name: pickle_name(name) for name in names}
     return f'''def _nbreason_isolated(source, passed):
-    import ast, linecache, pathlib, pickle, sys, types
+    import ast, linecache, pathlib, sys, types
     session = globals()
     module = types.ModuleType("__main__")
     module.__dict__.update(session.get({START!r}) or {{"__builtins__": session["__builtins__"]}})
     for name, path in passed.items():
-        module.__dict__[name] = pickle.loads(pathlib.Path(path).read_bytes())
+        try:
+            import pickle
+            module.__dict__[name] = pickle.loads(pathlib.Path(path).read_bytes())
+        except Exception as exc:  # the session's code broke loading: the solution runs on what is left
+            print(f"nbreason: the passed variable {{name}} could not be loaded for this solution "
+                  f"({{type(exc).__name__}}: {{exc}})", file=sys.stderr)
     module.__dict__["__name__"] = "__main__"
     shell = session["get_ipython"]() if "get_ipython" in session else None
     if shell is not None:

@@ -6,7 +6,7 @@ import pandas as pd
 from vega_datasets import local_data
 
 from nbreason.config import RunConfig
-from nbreason.events import Decision, Error
+from nbreason.events import Decision, Error, Observation
 from nbreason.prompts import variables_note
 from nbreason.runner import reason
 from tests.support.scripted_server import Reply, ScriptedServer
@@ -87,10 +87,11 @@ async def test_code_that_rebinds_open_and_pickle_does_not_stop_the_variables_com
     assert not any(isinstance(e, Error) and "could not be put back" in e.message for e in result.events)
 
 
-async def test_variables_that_cannot_be_put_back_are_an_event_and_the_run_goes_on():
-    # the session's code makes the pickle unreadable: the next solution runs on what is left
+async def test_variables_that_cannot_be_loaded_for_a_check_are_said_and_the_run_goes_on():
+    # the session's code makes the pickle unreadable: the next solution says so and runs on what is left
     breaker = Reply("```python\nimport sys\nsys.modules['pickle'] = None\nprint(df['a'].sum())\n```")
     again = Reply("```python\nprint(df['a'].sum())\n```")
-    result, requests = await sum_a([breaker, Reply("FINAL ANSWER: 6"), again, again, again], "recompute")
-    assert any(isinstance(e, Error) and "could not be put back" in e.message and not e.fatal for e in result.events)
+    result, requests = await sum_a([breaker, Reply("FINAL ANSWER: 6"), again, again, again, again], "recompute")
+    shown = [e.execution.stderr_text for e in result.events if isinstance(e, Observation) and e.execution]
+    assert any("the passed variable df could not be loaded for this solution" in text for text in shown)
     assert result.answer == "6" and result.stop_reason.startswith("answered")
