@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime
 import decimal
 import fractions
-import io
 import os
 import pickle
 import uuid
@@ -144,18 +143,10 @@ PLAIN = {
 
 
 def through_the_sandbox_pickler(value) -> bytes:
-    """Pickled as the sandbox pickles it (time zones by their key)."""
-    import zoneinfo
+    """Pickled as the sandbox pickles it (time zones by their key): `returns.dumps`."""
+    from nbreason.returns import dumps
 
-    class Pickler(pickle.Pickler):
-        def reducer_override(self, obj):
-            if isinstance(obj, zoneinfo.ZoneInfo):
-                return zoneinfo.ZoneInfo, (obj.key,)
-            return NotImplemented
-
-    buffer = io.BytesIO()
-    Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
-    return buffer.getvalue()
+    return dumps(value)
 
 
 @pytest.mark.parametrize("kind", sorted(PLAIN))
