@@ -218,7 +218,7 @@ class Loop(Calls):
         if choice.action == "verify" and choice.check in ("recompute", "methods"):
             plan = plan_for(self.question, data=self.has_data) if choice.check == "methods" else ()
             self.verification = Verification(choice.answer, extra=self.config.recompute_max, mode=choice.check,
-                                             plan=plan)
+                                             plan=plan, first_ruled_out=choice.ruled_out)
         if choice.message:
             if call_id and call_id not in replies:
                 replies[call_id] = choice.message

@@ -79,14 +79,17 @@ def test_free_text_numbers_keep_precision_and_percent():
 
 
 @pytest.mark.parametrize("text", [None, "", "   ", "None", "none", "nan", "NaN", "-nan", "inf", "-inf", "+inf",
-                                  "<NA>", "NaT", "null", "zoo", "\\boxed{nan}", "FINAL ANSWER: None", "$inf$"])
+                                  "<NA>", "NaT", "null", "zoo", "\\boxed{nan}", "FINAL ANSWER: None", "$inf$",
+                                  "<object object at 0x7fe0c9eee380>", "<function f at 0x7f00aa>",
+                                  "<__main__.Row object at 0x7f00aa>"])
 def test_non_answers_are_not_values(text):
     assert not is_value(text)
     assert key(text) is None
     assert not same(text, text)
 
 
-@pytest.mark.parametrize("text", ["0", "no", "infinity", "\\infty", "oo", "-1", "Nancy", "information"])
+@pytest.mark.parametrize("text", ["0", "no", "infinity", "\\infty", "oo", "-1", "Nancy", "information",
+                                  "<b> at 0x10", "at 0x7f"])
 def test_answers_that_resemble_non_answers_are_values(text):
     assert is_value(text) and key(text) is not None
 

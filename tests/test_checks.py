@@ -92,13 +92,29 @@ async def test_a_simulation_supports_an_exact_probability_within_its_tolerance()
                                                                  ("simulation", "0.16702")]
 
 
-async def test_nan_is_never_accepted_even_when_a_second_method_agrees():
-    with ScriptedServer([by_method({"program": "float('nan')", "prose": "nan"})] * 6) as server:
+async def test_nan_is_never_accepted_even_when_the_other_methods_agree():
+    with ScriptedServer([by_method({"program": "float('nan')", "prose": "nan", "quantities table": "nan"})] * 8) as server:
         result = await reason("What is the mean price of the rows where kind == 'x'?", config=config(server))
     assert result.answer is None and result.stop_reason == "no acceptable answer" and not result.verified
     reasons = [s.reason for e in result.events if isinstance(e, Check) for s in e.signals if s.name == "value"]
     assert reasons and all("not a value" in r for r in reasons)
-    assert not any("prose" in str(r["messages"]) for r in server.requests)  # no check is spent on it
+    # the other routes were tried, and gave nothing that can be right either
+    assert {s.method for s in result.solutions} >= {"program", "prose", "quantities table"}
+    assert all(s.answer is None or s.ruled_out for s in result.solutions)
+
+
+async def test_an_answer_that_came_back_impossible_is_replaced_by_what_other_routes_agree_on():
+    question = "In which year was the gas price highest? Answer with the year."
+    with ScriptedServer([by_method({"program": "52", "prose": "2008", "quantities table": "2008"})] * 8) as server:
+        result = await reason(question, config=config(server))
+    assert result.answer == "2008" and result.stop_reason == "answered" and result.verified
+    program = result.solutions[0]
+    assert (program.method, program.answer) == ("program", "52") and "a year" in program.ruled_out
+    decisions = [e for e in result.events if isinstance(e, Decision)]
+    assert [d.action for d in decisions][:2] == ["revise", "verify"]
+    assert "idxmax()" in server.requests[1]["messages"][-1]["content"]  # what a row label is, said on the revision
+    # the other routes never saw the vetoed answer
+    assert not any("52" in str(r["messages"]) for r in server.requests[2:])
 
 
 async def test_a_probability_above_one_is_sent_back_with_the_reason():

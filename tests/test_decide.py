@@ -9,17 +9,29 @@ import pytest
 from nbreason.events import Signal
 from nbreason.policy import Judgement, Reply, RunState, Settings, Verification, decide, proposed_answer
 from nbreason.policy.decide import MAX_BACKTRACKS, STALL_REPEATS
+from nbreason.policy.methods import CHECKED, ROWS
 
 GOOD = Judgement("42", 1.0, (Signal("answer", 1.0, "an answer was given"),))
 WEAK = Judgement("42", 0.5, (Signal("grounded", 0.0, "42 does not appear in any code output"),
                              Signal("answer", 1.0, "an answer was given")))
 STALL = "stalled: the same failing code was written again"
+YEAR_ASKED = "the question asks for a year (a whole number like 2005): '52' is not one"
+IMPLAUSIBLE = Judgement("52", 1.0, (Signal("answer", 1.0, "an answer was given"), Signal("form", 0.0, YEAR_ASKED, 0.0)))
+METHODS_CHECK = Settings(self_check="methods")
 
 
 def verification(first: str, *others: str | None, extra: int = 3) -> Verification:
     check = Verification(first, extra=extra)
     for answer in others:
         check.add(answer)
+    return check
+
+
+def ruled_out(*others: tuple[str | None, object], extra: int = 3) -> Verification:
+    """A methods check of the vetoed answer 52, with (answer, method) solutions; 52 stays ruled out."""
+    check = Verification("52", extra=extra, mode="methods", first_ruled_out=YEAR_ASKED)
+    for answer, method in others:
+        check.add(answer, method, veto=lambda value: YEAR_ASKED if value == "52" else None)
     return check
 
 
@@ -52,6 +64,19 @@ STEP_RULES = [
     ("a weak answer is sent back with its reasons", RunState(judged=WEAK), "revise", None, "does not appear"),
     ("the same weak answer again ends the run unverified", RunState(judged=WEAK, rejections=1), "final",
      "answered (unverified)", "came back"),
+    ("an answer that cannot be right is sent back with the reason", RunState(judged=IMPLAUSIBLE), "revise", None,
+     "cannot be right: the question asks for a year"),
+    ("back again: without the methods check the run ends with no answer",
+     RunState(judged=IMPLAUSIBLE, rejections=1), "final", "no acceptable answer", "still cannot be right"),
+    ("back again: the methods check solves it by other routes, the answer ruled out",
+     RunState(judged=IMPLAUSIBLE, rejections=1, settings=METHODS_CHECK, steps_left=4), "verify", "methods",
+     "solving the question by other methods"),
+    ("back again with no steps left: no answer",
+     RunState(judged=IMPLAUSIBLE, rejections=1, settings=METHODS_CHECK, steps_left=0), "final",
+     "no acceptable answer", "still cannot be right"),
+    ("back again while a check runs: no second check",
+     RunState(judged=IMPLAUSIBLE, rejections=1, settings=METHODS_CHECK, verification=ruled_out()), "final",
+     "no acceptable answer", "still cannot be right"),
     ("a stall backtracks", RunState(reply=Reply(code=True, error="E: x", stalled=STALL), last_good_step=2),
      "backtrack", None, "back to the state after step 2"),
     ("a stall with backtracking off ends the run",
@@ -81,6 +106,13 @@ def test_each_rule_of_a_step(why, state, action, detail, words):
     assert words in choice.reason
 
 
+def test_a_ruled_out_answer_is_handed_to_its_check_with_the_reason():
+    choice = decide(RunState(judged=IMPLAUSIBLE, rejections=1, settings=METHODS_CHECK))
+    assert (choice.answer, choice.ruled_out) == ("52", YEAR_ASKED)
+    check = Verification(choice.answer, mode="methods", first_ruled_out=choice.ruled_out)
+    assert check.answers == [None] and "52 (cannot be right)" in check.summary()
+
+
 def test_what_the_model_is_told_next():
     assert "```python block" in decide(RunState(idle_replies=1)).message
     assert "FINAL ANSWER" in decide(RunState(idle_replies=1, has_run_code=True)).message
@@ -106,6 +138,15 @@ CHECK_RULES = [
     ("no steps left: no repair", failed(verification("5", "6")), 0, "final", "5", False, "nothing settled"),
     ("a repair in methods mode", failed(Verification("5", mode="methods")), None, "verify", "5", None,
      "repairing it once"),
+    ("a ruled-out answer: two other routes agreeing settle it", ruled_out(("2008", CHECKED), ("2008", ROWS)),
+     None, "final", "2008", True, "agree on 2008"),
+    ("a ruled-out answer: one route is not enough", ruled_out(("2008", CHECKED)), None, "verify", "52", None,
+     "not settled yet"),
+    ("a ruled-out answer given again by every route: no answer",
+     ruled_out(("52", CHECKED), (None, ROWS), ("52", CHECKED)), None, "final", None, False,
+     "no method found an answer that can be right"),
+    ("a ruled-out answer against one other: the other, unverified",
+     ruled_out(("52", CHECKED), ("2008", ROWS), ("52", CHECKED)), None, "final", "2008", False, "methods disagree"),
 ]
 
 

@@ -15,6 +15,7 @@ MONTH = "In which month were deaths highest? Answer with the month as YYYY-MM."
 SERIES = "Which series contains the largest Y value? Answer with the series name (I, II, III or IV)."
 MONTH_NUMBER = "Which calendar month is warmest? Answer with the month number (1–12)."
 STATE = "Which state has the most airports? Answer with its two-letter code."
+NAME = "Which gram-negative bacterium has the lowest MIC? Answer with the bacterium's name as written in the table."
 
 ROWS = [
     # (why, answer, question, outputs, rule, value)
@@ -48,6 +49,9 @@ ROWS = [
     ("outside the range asked for", "13", MONTH_NUMBER, [], "form", 0.0),
     ("a two-letter code", "'AK'", STATE, [], "form", 1.0),
     ("a name where a two-letter code is asked", "Alaska", STATE, [], "form", 0.0),
+    ("a name where a name is asked", "Brucella abortus", NAME, [], "form", 1.0),
+    ("a row label where a name is asked", "np.int64(9)", NAME, [], "form", 0.0),
+    ("a measured value where a name is asked", "0.007", NAME, [], "form", 0.0),
 ]
 
 
@@ -68,7 +72,8 @@ def test_each_rule(why, answer, question, outputs, rule, value):
     ("In which year of the trial did most patients drop out?", "3"),
     ("What year-over-year growth did sales show?", "5.2%"),
     ("Answer with the year's total.", "52000"),
-    ("Which variety yields most? Answer with its name (e.g. Trebi or Manchuria).", "Velvet"),
+    ("How many bacteria are there? Answer with the number of names.", "16"),
+    ("How many names are listed? Answer with the name count.", "16"),
 ])
 def test_a_question_that_names_no_form_gets_no_form_rule(question, answer):
     assert "form" not in {s.name for s in plausibility(answer, question)}
@@ -79,10 +84,23 @@ def test_a_question_that_names_no_form_gets_no_form_rule(question, answer):
     ("Which species? Answer with the species (setosa/versicolor or virginica).", "setosa"),
     (YEAR, "Year 2008"),
     (YEAR, "2008.0"),
+    # examples are no list of choices: any name is of the form asked
+    ("Which variety yields most? Answer with its name (e.g. Trebi or Manchuria).", "Velvet"),
 ])
 def test_the_form_asked_is_read_as_a_reader_would(question, answer):
     [form] = [s for s in plausibility(answer, question) if s.name == "form"]
     assert form.value == 1.0, form.reason
+
+
+@pytest.mark.parametrize("question,answer", [(YEAR, "52"), (NAME, "9")])
+def test_a_row_label_where_a_row_is_asked_is_told_what_it_likely_is(question, answer):
+    [form] = [s for s in plausibility(answer, question) if s.name == "form"]
+    assert form.value == 0.0 and "idxmax()" in form.reason
+
+
+def test_a_value_that_is_no_whole_number_is_not_called_a_row_label():
+    [form] = [s for s in plausibility("0.007", NAME) if s.name == "form"]
+    assert form.value == 0.0 and "idxmax" not in form.reason
 
 
 def test_a_question_repeating_its_phrases_is_read_in_linear_time():

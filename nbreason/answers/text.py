@@ -6,6 +6,9 @@ import re
 
 # What programs print when they have no value; compared after unwrapping, lower-cased.
 _NON_VALUES = frozenset({"", "none", "null", "nan", "+nan", "-nan", "inf", "+inf", "-inf", "<na>", "nat", "zoo"})
+# Python's default repr of an object ("<object object at 0x7f…>", "<function f at 0x7f…>"): an
+# address, never a value a question asks for
+_ADDRESS_REPR = re.compile(r"^<[^<>]{1,200} at 0x[0-9a-fA-F]+>$")
 
 # "FINAL ANSWER: 12", "The answer is 12", "**Final Answer:** 12": small models repeat the marker.
 _LEAD_IN = re.compile(r"^(?:[\s*_]*(?:the\s+)?(?:final\s+)?answer[\s*_]*(?:is\b|:|=)[\s*_:]*)+", re.I)
@@ -76,6 +79,6 @@ def is_value(answer: object) -> bool:
     text = unwrap(str(answer))
     if _PANDAS_FOOTER.match((text.splitlines() or [""])[-1]):
         return False
-    return re.sub(r"\s+", "", text).lower() not in _NON_VALUES
+    return re.sub(r"\s+", "", text).lower() not in _NON_VALUES and not _ADDRESS_REPR.match(text)
 
 

@@ -7,7 +7,10 @@ After a step of the run ("step" phase)
   1. refused      the model declined and said nothing else           -> final ("refused")
   2. an answer    the step proposed one (`proposed_answer`): judged by its reward
        a. an answer that cannot be right (policy/plausibility.py: no value, a probability above 1, …)
-                    sent back; the second time the run ends without one -> revise / final
+                    sent back                                        -> revise
+                    the second time, with the methods self-check and steps left, the
+                    question is solved by other routes, this answer ruled out   -> verify
+                    else the run ends without an acceptable answer   -> final
        b. reward >= threshold and a self-check is asked for and not yet done, steps left
                     methods: solve again by other routes             -> verify
                     recompute: solve again from scratch              -> verify
@@ -28,7 +31,8 @@ After a step of the run ("step" phase)
 After an independent solution of a running verification ("check" phase)
   5. its program raised an error, not yet repaired, steps left       -> verify ("repair": the same
                                                                        conversation sees the error)
-  6. settled (policy/verification.py), or no solutions or steps left -> final
+  6. settled (policy/verification.py), or no solutions or steps left -> final (no acceptable
+                                                                       answer if none is left)
      otherwise                                                      -> verify (solve once more,
                                                                        by the next method)
 Budget limits (policy/budget.py) and the Stop button end a run between steps.
@@ -94,6 +98,10 @@ def _judge(state: RunState) -> Choice:
     implausible = vetoed(judged.signals)
     if implausible:  # an answer that cannot be right is never accepted
         if state.rejections + 1 >= MAX_REJECTIONS:
+            if settings.self_check == "methods" and state.verification is None and _has_steps(state.steps_left):
+                return Choice("verify", f"the answer came back after revision and still cannot be right "
+                                        f"({implausible}): solving the question by other methods, without "
+                                        "showing this answer", answer=answer, check="methods", ruled_out=implausible)
             return Choice("final", f"the answer came back after revision and still cannot be right: {implausible}",
                           verified=False, outcome="no acceptable answer")
         return Choice("revise", f"cannot be right: {implausible}", answer=answer,
@@ -167,6 +175,9 @@ def _settle_methods(check: Verification, steps_left: int | None) -> Choice:
         routes = " and ".join(dict.fromkeys(agreed.families))
         return Choice("final", f"{routes} agree on {agreed.answer} ({check.summary()})", answer=agreed.answer,
                       verified=True, outcome="answered")
+    if not check.standings():
+        return Choice("final", f"no method found an answer that can be right ({check.summary()})",
+                      verified=False, outcome="no acceptable answer")
     final = check.plurality()
     return Choice("final", f"the methods disagree ({check.summary()}); {final} has the most support: unverified",
                   answer=final, verified=False, outcome="answered (unverified)")

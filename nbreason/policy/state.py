@@ -88,6 +88,7 @@ class Choice:
     message: str | None = None  # revise/verify: what the model is told next
     check: str | None = None  # verify: which check runs next ("methods", "verify", "recompute", or "repair":
     # the failed program of the latest solution is repaired)
+    ruled_out: str | None = None  # verify: why the answer under check cannot be right (it supports nothing)
 
     @property
     def ends(self) -> bool:

@@ -15,7 +15,10 @@ recompute  the run's own route again, sampled: settled once `confirm` solutions 
            (its own vote included) or `replace` solutions agree on another; else the plurality,
            unverified; ties keep the first.
 Solutions whose answer is no value at all (None, nan, inf), or cannot be right for the question
-(a plausibility veto: a probability above 1, 52 where a year is asked), support nothing.
+(a plausibility veto: a probability above 1, 52 where a year is asked), support nothing. That holds
+for the run's own answer too: a run whose answer came back vetoed after revision is verified with
+that answer ruled out, so the other routes decide (on table questions the run's program often
+printed idxmax's row label twice, where a checked program read the row).
 
 A program route whose code raised an error is repaired `REPAIRS` times: its own conversation goes
 on with the error (and a specific correction, nbreason/corrections.py), still without the first
@@ -79,10 +82,11 @@ class Verification:
     confirm: int = 2
     replace: int = 2
     first_family: str = PROGRAM.family
+    first_ruled_out: str | None = None  # the run's own answer cannot be right: the other routes must find one
     solutions: list[Solution] = field(init=False)  # the first answer's own included
 
     def __post_init__(self):
-        self.solutions = [Solution(FIRST, self.first_family, self.first)]
+        self.solutions = [Solution(FIRST, self.first_family, self.first, ruled_out=self.first_ruled_out)]
 
     # -- what to solve next ---------------------------------------------------------------
     def next_method(self) -> tuple[Method, bool]:
