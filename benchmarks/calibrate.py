@@ -55,9 +55,11 @@ def replayed(attempt: dict) -> tuple[str | None, Features] | None:
     check, answer = None, attempt["answer"]
     if len(solutions) > 1:
         mode = "methods" if any(s["method"] != "program" for s in solutions[1:]) else "recompute"
-        check = Verification(solutions[0]["answer"], extra=len(solutions), mode=mode)
+        check = Verification(solutions[0]["answer"], extra=len(solutions), mode=mode,
+                             first_ruled_out=solutions[0].get("ruled_out"))
         for s in solutions[1:]:
-            check.add(s["answer"], METHODS.get(s["method"], PROGRAM), s.get("sampled", False))
+            check.add(s["answer"], METHODS.get(s["method"], PROGRAM), s.get("sampled", False),
+                      veto=lambda value, why=s.get("ruled_out"): why)
         answer = check.settled() or check.plurality()
     return answer, features(answer, recorded.get("reward", 0.0), recorded.get("suspicion", 1.0), check)
 

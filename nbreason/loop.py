@@ -11,7 +11,7 @@ import asyncio
 import time
 import uuid
 from dataclasses import replace
-from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
 from . import actions, isolation, policy, prompts
 from .corrections import correction
@@ -37,7 +37,7 @@ class Loop(Calls):
                  check: Callable[[Any], Any] | None = None, run_id: str | None = None, attempt: int = 0,
                  earlier: str = "", returns: tuple[str, ...] = (), started: dict | None = None,
                  preface: tuple[Event, ...] = (), restore_variables: Callable[[], Awaitable[Any]] | None = None,
-                 variables: Mapping[str, Any] | None = None):
+                 variables: Mapping[str, Any] | None = None, earlier_code: Sequence[str] = ()):
         self.attempt = attempt
         # Puts the passed (--with) variables back after a backtrack restarts the sandbox. (An
         # independent solution loads its own copies, in its own namespace: nbreason/isolation.py.)
@@ -46,6 +46,9 @@ class Loop(Calls):
         # A follow-up (followup.py): the digest of the run it continues, the names the notebook takes
         # back, what RunStarted records of both, and events (a rebuilt state) that follow RunStarted.
         self.earlier, self.returns, self.started, self.preface = earlier, tuple(returns), dict(started or {}), preface
+        # The chain's clean code the follow-up's session was built from: a backtrack restarts the
+        # sandbox, so it runs again before this run's own code (else the earlier results are gone).
+        self.earlier_code = tuple(earlier_code)
         self.question, self.config, self.model, self.sandbox = question, config, model, sandbox
         self.context, self.check = context, check
         self.stop = stop or asyncio.Event()
@@ -326,18 +329,25 @@ class Loop(Calls):
         await self.sandbox.restart()
         async for item in self._restore_variables():
             yield item
-        await self._snapshot_session()
-        for code in self.evidence.code[:kept_code]:
-            execution = await self.sandbox.run_code(code, timeout=self.config.exec_timeout)
-            if execution.error:
-                yield self.ev(Error, source="sandbox", message=f"rebuilding the state of step {step} failed: "
-                                                              f"{execution.error.name}: {execution.error.value}")
-                break
+        async for item in self._rerun(self.earlier_code, "the earlier run's state"):
+            yield item
+        await self._snapshot_session()  # the session as this run found it: the earlier run's state included
+        async for item in self._rerun(self.evidence.code[:kept_code], f"the state of step {step}"):
+            yield item
         self.history.truncate(kept_messages)
         kept = self.restore_variables is not None
         self.history.add({"role": "user", "content": prompts.backtrack(why, step, kept)}, self.step)
         self.stall = StallDetector()
         self.idle_replies = 0
+
+    async def _rerun(self, blocks: Sequence[str], what: str) -> AsyncIterator[Event]:
+        """Run clean code again after a restart; the first block that fails is said, and ends it."""
+        for code in blocks:
+            execution = await self.sandbox.run_code(code, timeout=self.config.exec_timeout)
+            if execution.error:
+                yield self.ev(Error, source="sandbox", message=f"rebuilding {what} failed: "
+                                                              f"{execution.error.name}: {execution.error.value}")
+                return
 
     def _answer_tool_calls(self, completion: Completion, replies: dict[str, str]) -> None:
         # The chat API requires a tool message for every tool call of the previous reply.

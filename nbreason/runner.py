@@ -215,7 +215,8 @@ async def _drive(question, config, fan, stop, variables, context, model, sandbox
                     started={"continues": extras.continues, "variables": list(variables),
                              "files": [str(f.path) for f in extras.files], "returns": list(extras.returns)},
                     restore_variables=(lambda: _load_variables(sandbox, variables)) if variables else None,
-                    variables=variables)
+                    variables=variables,
+                    earlier_code=[*extras.continues.setup, *extras.continues.code] if extras.continues else ())
         loop.t0 = started
         async for event in loop.run():
             if isinstance(event, FinalAnswer) and event.attempt == 0 and extras.returns:

@@ -90,6 +90,22 @@ async def test_a_kept_sandbox_whose_kernel_restarted_is_rebuilt():
     assert kept._km is None  # the stale sandbox was closed, not leaked
 
 
+@pytest.mark.parametrize("closed", [False, True], ids=["kept sandbox", "rebuilt sandbox"])
+async def test_a_backtrack_in_a_follow_up_keeps_the_earlier_runs_results(closed):
+    stall = Reply("```python\nprint(temps.mean())\n```")  # fails the same way three times: backtrack
+    second = [Reply("```python\ncoldest = min(temps, key=temps.get)\nprint(coldest)\n```"), stall, stall, stall,
+              Reply("```python\nprint(coldest, sorted(temps.values())[0])\n```"), Reply("FINAL ANSWER: Oslo")]
+    with ScriptedServer(FIRST + second) as server:
+        first = await reason("Which city is warmest?", config=config(server), keep_sandbox=True)
+        if closed:
+            await first.close()
+        result = await reason("Now the coldest?", config=config(server), follows=first)
+    assert [e.action for e in result.events if getattr(e, "kind", "") == "decision"].count("backtrack") == 1
+    assert not [e.message for e in result.events if isinstance(e, Error) and "rebuilding" in e.message]
+    # after the restart: the earlier run's `temps`, then this run's `coldest`, both rebuilt
+    assert printed(result, -2) == ["Oslo", "6"] and result.answer == "Oslo"
+
+
 async def test_a_follow_up_of_a_trace_rebuilds_in_a_new_sandbox_and_records_the_chain(tmp_path):
     with ScriptedServer(FIRST + SECOND + [Reply("```python\nprint(len(temps))\n```"), Reply("FINAL ANSWER: 3")]) \
             as server:
