@@ -148,6 +148,14 @@ def test_the_share_of_support_counts_checks_that_could_not_answer(why, solutions
     assert confidence.features("30", 1.0, 1.0, check).share == pytest.approx(share)
 
 
+def test_a_run_answer_that_was_ruled_out_counts_against_what_replaced_it():
+    check = Verification("52", extra=3, mode="methods", plan=(CHECKED, ROWS), first_ruled_out="a year is asked")
+    check.add("2008", CHECKED, sampled=False)
+    check.add("2008", CHECKED, sampled=True)
+    found = confidence.features("2008", 1.0, 1.0, check)
+    assert (found.families, found.share) == (1, pytest.approx(1.5 / 2.5))  # not 1: the 52 counts against
+
+
 @pytest.mark.parametrize("first,check,supports", [("0.58", "0.5803", "0.58"), ("2008", "2012", None),
                                                   ("10234", "10250", None), ("38.8", "38.81", "38.8")])
 def test_a_data_check_supports_an_answer_only_when_it_is_that_value_printed_to_other_precision(first, check,
