@@ -59,7 +59,7 @@ def replayed(attempt: dict) -> tuple[str | None, Features] | None:
                              first_ruled_out=solutions[0].get("ruled_out"))
         for s in solutions[1:]:
             check.add(s["answer"], METHODS.get(s["method"], PROGRAM), s.get("sampled", False),
-                      veto=lambda value, why=s.get("ruled_out"): why)
+                      veto=lambda value, why=s.get("ruled_out"): why, repeats=s.get("repeats", False))
         answer = check.settled() or check.plurality()
     return answer, features(answer, recorded.get("reward", 0.0), recorded.get("suspicion", 1.0), check)
 

@@ -102,6 +102,7 @@ class SolutionRow:
     sampled: bool = False  # a repeat of a route already used, drawn at the sampling temperature
     ruled_out: str | None = None  # why its answer cannot be right (a plausibility veto): it supported nothing
     repaired: bool = False  # its program failed, and this is the answer of its one repair
+    repeats: bool = False  # its program only ran the run's own statements again: no route of its own
 
 
 @dataclass(frozen=True)

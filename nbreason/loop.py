@@ -221,7 +221,8 @@ class Loop(Calls):
         if choice.action == "verify" and choice.check in ("recompute", "methods"):
             plan = plan_for(self.question, data=self.has_data) if choice.check == "methods" else ()
             self.verification = Verification(choice.answer, extra=self.config.recompute_max, mode=choice.check,
-                                             plan=plan, first_ruled_out=choice.ruled_out)
+                                             plan=plan, first_ruled_out=choice.ruled_out,
+                                             run_code=tuple(self.evidence.code))
         if choice.message:
             if call_id and call_id not in replies:
                 replies[call_id] = choice.message
@@ -267,9 +268,10 @@ class Loop(Calls):
             else:
                 yield item
         assert completion is not None
-        answer, execution, error = None, None, None
+        answer, execution, error, program = None, None, None, None
         if method.code:
             action = actions.from_text(completion.text)
+            program = action.code
             if action.plan:
                 yield self.ev(Plan, text=f"**{method.name}{' (repair)' if repair else ''}.** {action.plan}")
             if action.code and action.code.strip():
@@ -298,7 +300,7 @@ class Loop(Calls):
             answer = method.answer(completion.text)
         check.add(answer, method, sampled,
                   veto=lambda value: plausibility.vetoed(plausibility.plausibility(value, self.question)),
-                  error=error, repair=repair)
+                  error=error, repair=repair, code=program)
         signals = ([policy.code_ran(execution)] if method.code else []) + [
             policy.method_agreement(answer, check) if check.mode == "methods"
             else policy.agreement(answer, check.answers, check.needed(answer))]

@@ -107,7 +107,9 @@ async def test_an_answer_that_came_back_impossible_is_replaced_by_what_other_rou
     question = "In which year was the gas price highest? Answer with the year."
     with ScriptedServer([by_method({"program": "52", "prose": "2008", "quantities table": "2008"})] * 8) as server:
         result = await reason(question, config=config(server))
-    assert result.answer == "2008" and result.stop_reason == "answered" and result.verified
+    assert result.answer == "2008" and result.stop_reason == "answered"
+    # two routes agree, but the run's own answer came back impossible twice: it counts against
+    assert result.confidence < confidence.confidence(confidence.Features(2, 1.0, 1.0, 1.0, 0.0, 1.0))
     program = result.solutions[0]
     assert (program.method, program.answer) == ("program", "52") and "a year" in program.ruled_out
     decisions = [e for e in result.events if isinstance(e, Decision)]
@@ -149,7 +151,7 @@ async def test_a_question_about_passed_data_is_checked_only_by_programs_over_the
     import pandas as pd
 
     frame = pd.DataFrame({"kind": ["a", "a", "b"], "price": [2, 3, 10]})
-    with ScriptedServer([over_the_frame("df[df.kind == 'a'].price.sum()", "5")] * 4) as server:
+    with ScriptedServer([over_the_frame("df.loc[df.kind == 'a', 'price'].sum()", "5")] * 4) as server:
         result = await reason("What is the total price of kind a?", config=config(server), variables={"df": frame})
         systems = [r["messages"][0]["content"] for r in server.requests]
     assert plan_for("What is the total price of kind a?", data=True) == (CHECKED, ROWS)
@@ -188,8 +190,8 @@ async def test_the_measured_value_given_where_a_year_is_asked_is_sent_back_with_
     idxmax = "print(df.loc[df.gas.idxmax(), 'year'])"
 
     def reply(body: dict) -> Reply:
-        if body["messages"][0]["content"] == CHECKED.instructions:
-            return Reply(f"```python\n{idxmax}\n```")
+        if body["messages"][0]["content"] == CHECKED.instructions:  # another computation than the run's
+            return Reply("```python\nprint(df.sort_values('gas').iloc[-1]['year'])\n```")
         asked_again = "asks for a year" in json.dumps(body["messages"])
         return Reply(f"```python\n{idxmax if asked_again else 'print(df.gas.max())'}\n```")
 
@@ -229,8 +231,8 @@ async def test_a_check_program_that_fails_is_repaired_once_shown_its_error_and_t
         messages = body["messages"]
         if messages[0]["content"] == CHECKED.instructions:
             if "did you mean 'price'" in messages[-1]["content"]:
-                return Reply("```python\nprint(df[df.kind == 'a'].price.sum())\n```")
-            return Reply("```python\nprint(df[df.kind == 'a']['Price'].sum())\n```")  # a guessed spelling
+                return Reply("```python\nprint(df.loc[df.kind == 'a', 'price'].sum())\n```")
+            return Reply("```python\nprint(df.loc[df.kind == 'a', 'Price'].sum())\n```")  # a guessed spelling
         return Reply("```python\nprint(df[df.kind == 'a'].price.sum())\n```")
 
     with ScriptedServer([reply] * 4) as server:
@@ -326,3 +328,24 @@ async def test_an_independent_solution_does_not_see_the_sessions_cell_history():
             as server:
         result = await reason(PENS, config=config(server, recompute_max=2))
     assert [(s.method, s.answer) for s in result.solutions][-1] == ("quantities table", "30")
+
+
+async def test_on_data_a_check_that_repeats_the_runs_code_does_not_verify_it(tmp_path):
+    import pandas as pd
+
+    frame = pd.DataFrame({"kind": ["a", "a", "b"], "price": [2, 3, 10]})
+    program = "total = df[df.kind == 'a'].price.sum()\nprint(total)"
+    trace = tmp_path / "t.jsonl"
+    script = answering({CHECKED: f"```python\nprint(df.shape)\n{program}\n```",
+                        ROWS: "```python\nprint(sum(r['price'] for r in df.to_dict('records')))\n```"},
+                       f"```python\n{program}\n```")
+    with ScriptedServer([script] * 8) as server:
+        result = await reason("What is the total price of kind a?", config=config(server, recompute_max=2,
+                                                                                   trace=str(trace)),
+                              variables={"df": frame})
+    assert [(s.method, s.answer, s.repeats) for s in result.solutions] == [
+        ("program", "5", False), ("checked program", "5", True), ("row by row", "15", False)]
+    assert result.answer == "5" and not result.verified  # the copy is no second route
+    assert "checked program (same code as the run): 5" in result.competing
+    final = json.loads(trace.read_text().splitlines()[-1])
+    assert [s["repeats"] for s in final["solutions"]] == [False, True, False]

@@ -20,6 +20,10 @@ for the run's own answer too: a run whose answer came back vetoed after revision
 that answer ruled out, so the other routes decide (on table questions the run's program often
 printed idxmax's row label twice, where a checked program read the row).
 
+A program route that only runs the run's own statements again (policy/independence.py) is no
+route of its own: it supports its answer as the run's own family does, so a program and its copy
+never settle an answer between them.
+
 A program route whose code raised an error is repaired `REPAIRS` times: its own conversation goes
 on with the error (and a specific correction, nbreason/corrections.py), still without the first
 answer, and the repaired answer takes the failed solution's place. On table questions half the
@@ -34,6 +38,7 @@ from typing import Callable
 
 from ..answers import is_value, key, number, rounded_alike, same, tally
 from ..events import SolutionRow
+from . import independence
 from .methods import PROGRAM, Method
 
 FIRST = "run"  # the method name of the run's own answer
@@ -55,6 +60,7 @@ class Solution:
     ruled_out: str | None = None  # why its answer cannot be right (policy/plausibility.py): it supports nothing
     error: str | None = None  # a program route's error ("KeyError: 'Variety'"): its answer is None
     repairs: int = 0  # repairs made of this solution's program
+    repeats: bool = False  # its program ran only the run's own statements: counted in the run's family
 
     @property
     def vote(self) -> str | None:
@@ -83,6 +89,7 @@ class Verification:
     replace: int = 2
     first_family: str = PROGRAM.family
     first_ruled_out: str | None = None  # the run's own answer cannot be right: the other routes must find one
+    run_code: tuple[str, ...] = ()  # the run's clean code: a route that only repeats it is no route of its own
     solutions: list[Solution] = field(init=False)  # the first answer's own included
 
     def __post_init__(self):
@@ -103,11 +110,12 @@ class Verification:
 
     def add(self, answer: str | None, method: Method = PROGRAM, sampled: bool = True,
             veto: Callable[[str], str | None] | None = None, error: str | None = None,
-            repair: bool = False) -> None:
+            repair: bool = False, code: str | None = None, repeats: bool | None = None) -> None:
         """`veto(value)`: why a value cannot be right for the question, or None. An estimate is judged
         by the answer it supports (a simulated count of 13.98 supports a whole 14). `error`: the
         program raised it (the solution can be repaired, see `repairable`). `repair`: this is the
-        answer of that repair, and takes the failed solution's place."""
+        answer of that repair, and takes the failed solution's place. `code`: the solution's program,
+        compared with `run_code` (or `repeats`: that comparison's recorded verdict)."""
         repairs = 0
         if repair:
             failed = self.repairable()
@@ -120,8 +128,11 @@ class Verification:
             supports = next((s.answer for s in self.solutions if s.answer is not None
                              and _supports(method, answer, s.answer)), None)
         ruled_out = veto(supports or answer) if veto is not None and answer is not None else None
-        self.solutions.append(Solution(method.name, method.family, answer, sampled, supports, ruled_out,
-                                       error, repairs))
+        if repeats is None:
+            repeats = bool(code) and method.code and independence.repeats(code, self.run_code)
+        family = self.first_family if repeats else method.family
+        self.solutions.append(Solution(method.name, family, answer, sampled, supports, ruled_out,
+                                       error, repairs, bool(repeats)))
 
     def repairable(self) -> Solution | None:
         """The latest solution, if its program raised an error and it has repairs left."""
@@ -215,7 +226,7 @@ class Verification:
     def rows(self) -> list[SolutionRow]:
         """The solutions as the final answer records them, the run's own named "program"."""
         return [SolutionRow(PROGRAM.name if s.method == FIRST else s.method, s.answer, s.family, s.sampled,
-                            s.ruled_out, s.repairs > 0) for s in self.solutions]
+                            s.ruled_out, s.repairs > 0, s.repeats) for s in self.solutions]
 
     def summary(self) -> str:
         """Which route gave which value: "program: 10.0 · prose: 30 · quantities table: 30"."""
@@ -224,9 +235,13 @@ class Verification:
 
 def solutions_text(rows: list[SolutionRow]) -> str:
     """"program: 10.0 · prose: 30 · quantities table (sampled): 30 · row by row: 52 (cannot be right) ·
-    checked program (repaired): 12"."""
-    return " · ".join(f"{row.method}{' (sampled)' if row.sampled else ''}{' (repaired)' if row.repaired else ''}: "
-                      f"{row.answer if row.answer is not None else 'no answer'}"
+    checked program (repaired): 12 · checked program (same code as the run): 2.51"."""
+    def label(row: SolutionRow) -> str:
+        notes = [note for note, on in (("sampled", row.sampled), ("repaired", row.repaired),
+                                       ("same code as the run", row.repeats)) if on]
+        return row.method + "".join(f" ({note})" for note in notes)
+
+    return " · ".join(f"{label(row)}: {row.answer if row.answer is not None else 'no answer'}"
                       f"{' (cannot be right)' if row.ruled_out else ''}" for row in rows)
 
 

@@ -1,0 +1,62 @@
+"""Whether a check's program is another route to the answer, or the run's own computation again.
+
+A route is independent only if it computes differently. On table questions the checked-program
+route often wrote the run's program again, statement for statement, with a row count printed in
+front (`max_drawdown = (df['high'] - df['close'].cummax()) / …` twice, both 2.51, the right
+answer 29.35), and the two "agreeing families" verified a wrong answer. Such a check repeats the
+run: it supports the answer as a sampled repeat of the run's own route does, not as a family of
+its own (policy/verification.py).
+
+Statements are compared as Python parses them (`ast.unparse`: comments, spacing and quoting do not
+count). A check repeats the run when it has at least one statement and every statement it has,
+imports and printed row counts (`print(df.shape)`, `print(len(rows))`, a printed string) aside,
+is one the run's code already ran. Renamed variables or the same computation written inline are
+not caught: a repeat missed leaves the check counted as before, never the other way round.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Iterable
+
+
+def statements(code: str) -> list[str] | None:
+    """The code's top-level statements, normalised; None if it does not parse."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return None
+    return [ast.unparse(node) for node in tree.body if not isinstance(node, (ast.Import, ast.ImportFrom))]
+
+
+def _shows_size(statement: str) -> bool:
+    """A print of a size or a fixed text: what the checked route is asked to print before computing."""
+    try:
+        node = ast.parse(statement).body[0]
+    except (SyntaxError, ValueError, IndexError):
+        return False
+    call = node.value if isinstance(node, ast.Expr) else None
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "print"):
+        return False
+    for arg in call.args:
+        shown = arg
+        if isinstance(shown, ast.Attribute) and shown.attr == "shape":
+            continue
+        if isinstance(shown, ast.Call) and isinstance(shown.func, ast.Name) and shown.func.id == "len":
+            continue
+        if isinstance(shown, ast.Constant) and isinstance(shown.value, str):
+            continue
+        return False
+    return True
+
+
+def repeats(code: str, run_code: Iterable[str]) -> bool:
+    """Whether `code` (a check's program) only runs statements the run's code already ran."""
+    mine = statements(code)
+    if not mine:
+        return False
+    ran: set[str] = set()
+    for block in run_code:
+        ran.update(statements(block) or ())
+    computing = [s for s in mine if not _shows_size(s)]
+    return bool(computing) and all(s in ran for s in computing)

@@ -1,0 +1,52 @@
+"""Whether a check's program is another route or the run's own computation again, as a table:
+policy/independence.py, and what a repeat counts for in a verification."""
+
+import pytest
+
+from nbreason.policy.independence import repeats
+from nbreason.policy.methods import CHECKED, ROWS
+from nbreason.policy.verification import Verification, solutions_text
+
+RUN = ("import pandas as pd\n# the drawdown\n"
+       "max_drawdown = (df['high'] - df['close'].cummax()) / df['high'].cummax() * 100\n"
+       "print(round(max_drawdown.max(), 2))\n")
+
+ROWS_TABLE = [
+    # (why, the check's code, the run's code blocks, repeats)
+    ("the same statements with a row count printed first",
+     "import pandas as pd\nprint(df.shape)\n# again\nmax_drawdown = (df['high'] - df['close'].cummax()) / "
+     "df['high'].cummax() * 100\nprint(round(max_drawdown.max(),   2))", [RUN], True),
+    ("spacing, quotes and comments do not count",
+     'max_drawdown = (df["high"] - df["close"].cummax()) / df["high"].cummax() * 100  # same\n'
+     "print(round(max_drawdown.max(), 2))", [RUN], True),
+    ("statements spread over the run's blocks", "a = df['x'].sum()\nprint(a / 2)",
+     ["a = df['x'].sum()", "print(a / 2)"], True),
+    ("another computation", "peak = df['close'].cummax()\nprint(round(((peak - df['close']) / peak).max() * 100, 2))",
+     [RUN], False),
+    ("one statement of its own is enough", "print(df.shape)\nmax_drawdown = df['close'].pct_change().min()\n"
+     "print(round(max_drawdown.max(), 2))", [RUN], False),
+    ("only row counts printed: nothing computed", "print(df.shape)\nprint(len(df))\nprint('rows')", [RUN], False),
+    ("a printed value that is not a size is a computation", "print(df['close'].max())", [RUN], False),
+    ("code that does not parse", "print(df.shape\n", [RUN], False),
+    ("no run code to repeat", "print(1 + 1)", [], False),
+]
+
+
+@pytest.mark.parametrize("why,code,run,expected", ROWS_TABLE, ids=[r[0] for r in ROWS_TABLE])
+def test_whether_a_check_repeats_the_run(why, code, run, expected):
+    assert repeats(code, run) is expected
+
+
+def test_a_program_and_its_copy_never_settle_an_answer():
+    check = Verification("2.51", extra=3, mode="methods", plan=(CHECKED, ROWS), run_code=(RUN,))
+    check.add("2.51", CHECKED, sampled=False, code="print(df.shape)\n" + RUN)
+    assert check.settled() is None and check.standings()[0].families == ("program",)
+    assert solutions_text(check.rows()) == "program: 2.51 · checked program (same code as the run): 2.51"
+    check.add("2.51", ROWS, sampled=False, code="m = 0\nfor r in df.to_dict('records'):\n    m = max(m, r['close'])")
+    assert check.settled() == "2.51"  # a route of its own agrees
+
+
+def test_a_checked_program_of_its_own_still_counts_as_a_family():
+    check = Verification("2.51", extra=3, mode="methods", plan=(CHECKED, ROWS), run_code=(RUN,))
+    check.add("2.51", CHECKED, sampled=False, code="peak = df['close'].cummax()\nprint(((peak - df['close']) / peak).max())")
+    assert check.settled() == "2.51" and not check.rows()[1].repeats
