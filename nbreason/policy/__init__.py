@@ -6,6 +6,7 @@
     state.py         the typed state those rules read, and the Choice they return
     verification.py  checking an answer against independent solutions
     methods.py       the independent routes to an answer, and which ones a question gets
+    independence.py  whether a check's program is a route of its own or the run's code again
     plausibility.py  what the question says a right answer must look like
     confidence.py    how likely a final answer is right, calibrated on development data
     stopping.py      stall detection; redrawing a repeated failed program; which self-check a run uses

@@ -11,7 +11,8 @@ the lowest confidence at which the verified answers of the development data were
 right. An answer is *verified* when its confidence reaches `CUTOFF`. docs/policies.md gives the
 precision this measured on held-out problems. Word problems only: no data question was in the fit,
 where the checked program and row by row count as families of their own although they are
-programs too (their measured precision is in docs/policies.md).
+programs too, unless their code only repeats the run's (policy/independence.py); their measured
+precision is in docs/policies.md.
 """
 
 from __future__ import annotations
