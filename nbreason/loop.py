@@ -307,7 +307,7 @@ class Loop(Calls):
         yield self.ev(Check, reward=policy.combine(signals), signals=signals, answer=answer)
         choice = policy.decide(RunState(phase="check", settings=self.settings, steps_left=self._steps_left(),
                                         verification=check))
-        if choice.ends:
+        if choice.ends and choice.answer is not None:
             judged = self._judgement(choice.answer)
             self.evidence.best = (judged.reward, choice.answer)  # the check's verdict replaces the earlier score
             yield self.ev(Check, reward=judged.reward, signals=list(judged.signals), answer=choice.answer)
@@ -338,7 +338,8 @@ class Loop(Calls):
             yield item
         self.history.truncate(kept_messages)
         kept = self.restore_variables is not None
-        self.history.add({"role": "user", "content": prompts.backtrack(why, step, kept)}, self.step)
+        self.history.add({"role": "user", "content": prompts.backtrack(why, step, kept, bool(self.earlier_code))},
+                         self.step)
         self.stall = StallDetector()
         self.idle_replies = 0
 
@@ -360,7 +361,9 @@ class Loop(Calls):
 
     async def _finish(self, final: Choice | None, stop_reason: str) -> AsyncIterator[Event]:
         given = final.answer if final is not None else None  # the policy ended the run on this answer
-        answer = given if given is not None else self.evidence.candidate()
+        # Without an acceptable answer there is none to give: the solutions show what each route said.
+        none_left = final is not None and final.outcome == "no acceptable answer"
+        answer = given if given is not None or none_left else self.evidence.candidate()
         judged: Judgement | None = None
         if answer is not None:
             judged = self._judgement(answer)

@@ -111,9 +111,11 @@ def verify(answer: str) -> str:
     )
 
 
-def backtrack(why: str, step: int, variables_kept: bool = False) -> str:
+def backtrack(why: str, step: int, variables_kept: bool = False, earlier_kept: bool = False) -> str:
     where = f"the state after step {step} (its variables are back)" if step else "a fresh Python session"
-    if variables_kept and not step:
+    if earlier_kept and not step:  # a follow-up: the earlier runs' results were rebuilt
+        where = "the session as this question found it, with the earlier question's variables defined again"
+    elif variables_kept and not step:
         # "Fresh" alone made the 1.5B read the data from an invented file.
         where += " where the variables you were given are defined again"
     return (f"That approach is not working ({why}). We are back at {where}. "

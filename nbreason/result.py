@@ -246,7 +246,8 @@ class RunResult:
         """Which method gave which value, when the check saw more than one ("program: 10.0 · prose: 30")."""
         from .answers import key
 
-        if len({key(s.answer) for s in self.solutions if s.answer is not None}) < 2:
+        if len({key(s.answer) for s in self.solutions if s.answer is not None}) < 2 and \
+                not any(s.ruled_out for s in self.solutions):  # or ruled one out: "52 (cannot be right)"
             return ""
         return solutions_text(self.solutions)
 

@@ -216,7 +216,7 @@ async def _drive(question, config, fan, stop, variables, context, model, sandbox
                              "files": [str(f.path) for f in extras.files], "returns": list(extras.returns)},
                     restore_variables=(lambda: _load_variables(sandbox, variables)) if variables else None,
                     variables=variables,
-                    earlier_code=[*extras.continues.setup, *extras.continues.code] if extras.continues else ())
+                    earlier_code=_earlier_code(extras.continues, variables) if extras.continues else ())
         loop.t0 = started
         async for event in loop.run():
             if isinstance(event, FinalAnswer) and event.attempt == 0 and extras.returns:
@@ -240,6 +240,14 @@ async def _drive(question, config, fan, stop, variables, context, model, sandbox
                 await model.close()
             except Exception:
                 pass
+
+
+def _earlier_code(continues, given: dict) -> list[str]:
+    """What rebuilds a follow-up's session after a backtrack restarts it: the chain's variables not
+    given again, from the pickles still in the working folder, then the chain's clean code."""
+    loads = [variables_mod.load_code(name, variables_mod.pickle_name(name))
+             for name in continues.variables if name not in given]
+    return [*loads, *continues.setup, *continues.code]
 
 
 async def _earlier_sandbox(extras: Extras):

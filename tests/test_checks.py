@@ -103,6 +103,17 @@ async def test_nan_is_never_accepted_even_when_the_other_methods_agree():
     assert all(s.answer is None or s.ruled_out for s in result.solutions)
 
 
+async def test_when_every_route_gives_an_impossible_value_the_run_gives_no_answer_and_shows_them_all():
+    question = "In which year was the gas price highest? Answer with the year."
+    with ScriptedServer([by_method({"program": "52", "prose": "52", "quantities table": "52"})] * 8) as server:
+        result = await reason(question, config=config(server, recompute_max=2))
+    assert result.answer is None and result.stop_reason == "no acceptable answer" and not result.verified
+    assert [(s.method, s.answer) for s in result.solutions] == [
+        ("program", "52"), ("prose", "52"), ("quantities table", "52")]
+    assert all(s.ruled_out for s in result.solutions)
+    assert result.competing.count("(cannot be right)") == 3
+
+
 async def test_an_answer_that_came_back_impossible_is_replaced_by_what_other_routes_agree_on():
     question = "In which year was the gas price highest? Answer with the year."
     with ScriptedServer([by_method({"program": "52", "prose": "2008", "quantities table": "2008"})] * 8) as server:

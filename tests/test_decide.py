@@ -106,6 +106,11 @@ def test_each_rule_of_a_step(why, state, action, detail, words):
     assert words in choice.reason
 
 
+def test_a_ruled_out_answer_is_never_the_plurality():
+    assert ruled_out(("52", CHECKED), (None, ROWS)).plurality() is None
+    assert ruled_out(("52", CHECKED), ("2008", ROWS)).plurality() == "2008"
+
+
 def test_a_ruled_out_answer_is_handed_to_its_check_with_the_reason():
     choice = decide(RunState(judged=IMPLAUSIBLE, rejections=1, settings=METHODS_CHECK))
     assert (choice.answer, choice.ruled_out) == ("52", YEAR_ASKED)

@@ -106,6 +106,20 @@ async def test_a_backtrack_in_a_follow_up_keeps_the_earlier_runs_results(closed)
     assert printed(result, -2) == ["Oslo", "6"] and result.answer == "Oslo"
 
 
+async def test_a_backtrack_in_a_follow_up_puts_back_the_data_the_earlier_run_was_given():
+    stall = Reply("```python\nprint(prices.mean())\n```")
+    first = [Reply("```python\ntotal = sum(prices)\nprint(total)\n```"), Reply("FINAL ANSWER: 6")]
+    second = [stall, stall, stall, Reply("```python\nprint(total, max(prices))\n```"), Reply("FINAL ANSWER: 3")]
+    with ScriptedServer(first + second) as server:
+        earlier = await reason("Total?", config=config(server), keep_sandbox=True, variables={"prices": [1, 2, 3]})
+        result = await reason("Largest?", config=config(server), follows=earlier)  # not given again
+        told = [m["content"] for r in server.requests for m in r["messages"][-1:] if "back at" in m["content"]]
+    assert not [e.message for e in result.events if isinstance(e, Error) and "rebuilding" in e.message]
+    assert printed(result, -2) == ["6", "3"] and result.answer == "3"
+    # no good step yet: back at the session as the follow-up found it, not a fresh one
+    assert told and "earlier question's variables defined again" in told[0] and "fresh" not in told[0]
+
+
 async def test_a_follow_up_of_a_trace_rebuilds_in_a_new_sandbox_and_records_the_chain(tmp_path):
     with ScriptedServer(FIRST + SECOND + [Reply("```python\nprint(len(temps))\n```"), Reply("FINAL ANSWER: 3")]) \
             as server:

@@ -26,6 +26,10 @@ ROWS_TABLE = [
     ("one statement of its own is enough", "print(df.shape)\nmax_drawdown = df['close'].pct_change().min()\n"
      "print(round(max_drawdown.max(), 2))", [RUN], False),
     ("only row counts printed: nothing computed", "print(df.shape)\nprint(len(df))\nprint('rows')", [RUN], False),
+    ("the same selection, another count printed last", "kinds = df['kind']\nprint(len(set(kinds)))",
+     ["kinds = df['kind']\nprint(kinds.nunique())"], False),
+    ("a printed size is the answer when it comes last and the run printed it too",
+     "rows = df[df.x > 1]\nprint(len(rows))", ["rows = df[df.x > 1]\nprint(len(rows))"], True),
     ("a printed value that is not a size is a computation", "print(df['close'].max())", [RUN], False),
     ("code that does not parse", "print(df.shape\n", [RUN], False),
     ("no run code to repeat", "print(1 + 1)", [], False),

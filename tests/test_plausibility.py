@@ -74,6 +74,8 @@ def test_each_rule(why, answer, question, outputs, rule, value):
     ("Answer with the year's total.", "52000"),
     ("How many bacteria are there? Answer with the number of names.", "16"),
     ("How many names are listed? Answer with the name count.", "16"),
+    ("Which value is largest? Answer with the number, not the name.", "42"),
+    ("Which column (one per year) has the most rain? Answer with the column name.", "1998"),
 ])
 def test_a_question_that_names_no_form_gets_no_form_rule(question, answer):
     assert "form" not in {s.name for s in plausibility(answer, question)}

@@ -31,7 +31,7 @@ CUTOFF = 0.74
 
 @dataclass(frozen=True)
 class Features:
-    families: int = 1  # distinct method families giving the answer (the run's own route included)
+    families: int = 1  # distinct method families giving the answer (the run's own route included, unless ruled out)
     share: float = 1.0  # the answer's share of all support among the solutions, a check that gave no usable
     # answer (it failed, printed nothing, or its answer cannot be right) counting 1 against it
     suspicion: float = 1.0  # the lowest plausibility value (1: nothing suspicious)

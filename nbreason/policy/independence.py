@@ -1,17 +1,18 @@
 """Whether a check's program is another route to the answer, or the run's own computation again.
 
-A route is independent only if it computes differently. On table questions the checked-program
-route often wrote the run's program again, statement for statement, with a row count printed in
-front (`max_drawdown = (df['high'] - df['close'].cummax()) / …` twice, both 2.51, the right
-answer 29.35), and the two "agreeing families" verified a wrong answer. Such a check repeats the
-run: it supports the answer as a sampled repeat of the run's own route does, not as a family of
-its own (policy/verification.py).
+A route is independent only if it computes differently. On a table question of the data
+benchmark's tune half the checked-program route wrote the run's program again, statement for
+statement, with a row count printed in front (`max_drawdown = (df['high'] - df['close'].cummax())
+/ …` twice, both 2.51, the right answer 29.35), and the two "agreeing families" verified a wrong
+answer. Such a check repeats the run: it supports the answer as the run's own route does, not as a
+family of its own (policy/verification.py).
 
 Statements are compared as Python parses them (`ast.unparse`: comments, spacing and quoting do not
-count). A check repeats the run when it has at least one statement and every statement it has,
-imports and printed row counts (`print(df.shape)`, `print(len(rows))`, a printed string) aside,
-is one the run's code already ran. Renamed variables or the same computation written inline are
-not caught: a repeat missed leaves the check counted as before, never the other way round.
+count). A check repeats the run when every statement it has, imports and printed sizes aside
+(`print(df.shape)`, `print(len(rows))`, a printed string), is one the run's code already ran, and
+so is its last statement (the one printing the answer), whatever it prints. Renamed variables or
+the same computation written inline are not caught: such a check counts as a route of its own, as
+before.
 """
 
 from __future__ import annotations
@@ -58,5 +59,6 @@ def repeats(code: str, run_code: Iterable[str]) -> bool:
     ran: set[str] = set()
     for block in run_code:
         ran.update(statements(block) or ())
-    computing = [s for s in mine if not _shows_size(s)]
-    return bool(computing) and all(s in ran for s in computing)
+    # The last statement prints the answer: it always counts, even when it prints a len()
+    computing = [s for s in mine[:-1] if not _shows_size(s)] + mine[-1:]
+    return all(s in ran for s in computing)

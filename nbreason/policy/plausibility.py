@@ -14,9 +14,10 @@ Each rule that applies to the question gives one signal with its reason, shown u
   form         the form the question asks for: a year ("in which year", "answer with the year") is a
                whole number 1000–2999; "as YYYY-MM" is that pattern; "answer with … (I, II, III or IV)"
                is one of the listed; "answer with … (1–12)" lies in that range; "answer with … two-letter code"
-               is two letters; "answer with the … name" is not a bare number. A table question
-               answered with the measured value or a row label instead of the row it names ("which
-               year was the price highest?" → 52, idxmax's index label) is the case this catches.
+               is two letters; "answer with the … name" is not a bare number (unless it speaks of a
+               column, an index or a number). A table question answered with the measured value or
+               a row label instead of the row it names ("which year was the price highest?" → 52,
+               idxmax's index label) is the case this catches.
 
 They carry weight 0 in the reward: a rule at 0 (an answer that cannot be right: no value, a
 probability above 1, a negative count or amount) vetoes the answer, which is sent back and never
@@ -52,6 +53,7 @@ _CHOICES = re.compile(_ANSWER_WITH + r"\(([^()]*?\bor\b[^()]*)\)", re.I)
 _RANGE = re.compile(_ANSWER_WITH + r"\((-?\d+)\s*(?:–|-|to)\s*(-?\d+)\)", re.I)
 _LETTERS = re.compile(_ANSWER_WITH + r"\b(two|three)-letter\b", re.I)
 _NAME = re.compile(_ANSWER_WITH + r"\bname\b", re.I)
+_NOT_A_NAME = re.compile(r"\b(?:numbers?|numeric|count|columns?|index|id|code)\b", re.I)
 # What a whole number where a year or a name is asked usually is: told with the veto, so the
 # revision knows what to change (the same code came back otherwise)
 _ROW_LABEL = ("; a whole number here is often a row's index label (what idxmax()/idxmin() return), "
@@ -148,7 +150,9 @@ def _form(text: str, value: Fraction | None, question: str) -> Signal | None:
         n = _WORDS[letters.group(1).lower()]
         ok = bool(re.fullmatch(rf"[A-Za-z]{{{n}}}", given))
         return _form_note(ok, f"the question asks for a {letters.group(1)}-letter code", shown)
-    if _NAME.search(question) and not _HOW_MANY.search(question):
+    name = _NAME.search(question)
+    # "the number, not the name", a column's or an index's name (columns can be years): no name form
+    if name and not _NOT_A_NAME.search(name.group(0)) and not _HOW_MANY.search(question):
         ok = value is None
         return _form_note(ok, "the question asks for a name, not a number", shown,
                           _ROW_LABEL if value is not None and value.denominator == 1 else "")

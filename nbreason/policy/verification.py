@@ -207,11 +207,12 @@ class Verification:
         return None
 
     def plurality(self) -> str | None:
-        """The best-supported answer (methods) or the most-voted one (recompute); ties keep the first."""
+        """The best-supported answer (methods) or the most-voted one (recompute); ties keep the first
+        (None when the first is ruled out and nothing else stands)."""
         if self.mode == "methods":
             ranked = self.standings()
             if not ranked:
-                return self.first
+                return None if self.first_ruled_out else self.first
             mine = next((r for r in ranked if key(r.answer) == key(self.first)), None)
             best = ranked[0]
             if mine is not None and (mine.support, len(mine.families)) == (best.support, len(best.families)):
@@ -220,7 +221,7 @@ class Verification:
         counted = tally(self.answers)
         leader = counted.leader
         if leader is None or counted.votes(self.first) == leader.votes:
-            return self.first
+            return None if self.first_ruled_out and leader is None else self.first
         return leader.answer
 
     def rows(self) -> list[SolutionRow]:
