@@ -39,16 +39,12 @@ def _shows_size(statement: str) -> bool:
     call = node.value if isinstance(node, ast.Expr) else None
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "print"):
         return False
-    for arg in call.args:
-        shown = arg
-        if isinstance(shown, ast.Attribute) and shown.attr == "shape":
-            continue
-        if isinstance(shown, ast.Call) and isinstance(shown.func, ast.Name) and shown.func.id == "len":
-            continue
-        if isinstance(shown, ast.Constant) and isinstance(shown.value, str):
-            continue
-        return False
-    return True
+    def size_or_text(arg: ast.expr) -> bool:
+        return ((isinstance(arg, ast.Attribute) and arg.attr == "shape")
+                or (isinstance(arg, ast.Call) and isinstance(arg.func, ast.Name) and arg.func.id == "len")
+                or (isinstance(arg, ast.Constant) and isinstance(arg.value, str)))
+
+    return all(size_or_text(arg) for arg in call.args)
 
 
 def repeats(code: str, run_code: Iterable[str]) -> bool:

@@ -17,8 +17,8 @@ recompute  the run's own route again, sampled: settled once `confirm` solutions 
 Solutions whose answer is no value at all (None, nan, inf), or cannot be right for the question
 (a plausibility veto: a probability above 1, 52 where a year is asked), support nothing. That holds
 for the run's own answer too: a run whose answer came back vetoed after revision is verified with
-that answer ruled out, so the other routes decide (on table questions the run's program often
-printed idxmax's row label twice, where a checked program read the row).
+that answer ruled out, so the other routes decide (on the data questions' tune half, runs printed
+idxmax's row label twice where a year was asked, and a checked program read the row's year).
 
 A program route that only runs the run's own statements again (policy/independence.py) is no
 route of its own: it supports its answer as the run's own family does, so a program and its copy
