@@ -240,13 +240,25 @@ class LocalSandbox:
                 if time.monotonic() > deadline:
                     raise SandboxError(f"the kernel did not answer in {self.start_timeout:g} s") from None
                 continue
-            try:  # iopub is connected once it delivers something (the kernel_info busy/idle)
-                await self._kc.get_iopub_msg(timeout=0.5)
+            if await self._iopub_answers(msg_id, 0.5):
                 return
+
+    async def _iopub_answers(self, msg_id: str, timeout: float) -> bool:
+        """Whether iopub delivers a message of request `msg_id` (its busy/idle) within `timeout`:
+        only then is the channel connected to this kernel. After a restart the old kernel's last
+        messages are still queued, and taking one of them for the new kernel's lost the first
+        output printed after the restart."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                msg = await self._kc.get_iopub_msg(timeout=left)
             except queue.Empty:
+                return False
+            except UNDECODABLE:  # a dead kernel's leftover, signed with another key
                 continue
-            except UNDECODABLE:  # something arrived (a dead kernel's leftover): connected
-                return
+            if msg.get("parent_header", {}).get("msg_id") == msg_id:
+                return True
+        return False
 
     async def _shell_reply(self, msg_id: str, timeout: float) -> dict:
         deadline = time.monotonic() + timeout
