@@ -127,6 +127,7 @@ def _form(text: str, value: Fraction | None, question: str) -> Signal | None:
     """The form the question asks the answer in (see the module docstring), or None if it names none."""
     given = unwrap(text).strip("'\"`")
     shown = repr(given[:30])
+    row_label = _ROW_LABEL if value is not None and value.denominator == 1 else ""  # said if a year or name is vetoed
     pattern = _AS_PATTERN.search(question)
     if pattern:
         ok = bool(_PATTERNS[pattern.group(1)].match(given))
@@ -143,8 +144,7 @@ def _form(text: str, value: Fraction | None, question: str) -> Signal | None:
     if _YEAR.search(question):
         ok = value is not None and value.denominator == 1 and 1000 <= value <= 2999
         ok = ok or bool(re.fullmatch(r"\D*\b[12]\d{3}\b\D*", given))  # "Year 2008", "in 1855"
-        return _form_note(ok, "the question asks for a year (a whole number like 2005)", shown,
-                          _ROW_LABEL if value is not None and value.denominator == 1 else "")
+        return _form_note(ok, "the question asks for a year (a whole number like 2005)", shown, row_label)
     letters = _LETTERS.search(question)
     if letters and not _HOW_MANY.search(question):
         n = _WORDS[letters.group(1).lower()]
@@ -154,8 +154,7 @@ def _form(text: str, value: Fraction | None, question: str) -> Signal | None:
     # "the number, not the name", a column's or an index's name (columns can be years): no name form
     if name and not _NOT_A_NAME.search(name.group(0)) and not _HOW_MANY.search(question):
         ok = value is None
-        return _form_note(ok, "the question asks for a name, not a number", shown,
-                          _ROW_LABEL if value is not None and value.denominator == 1 else "")
+        return _form_note(ok, "the question asks for a name, not a number", shown, row_label)
     return None
 
 
