@@ -32,6 +32,8 @@ ROWS_TABLE = [
      "rows = df[df.x > 1]\nprint(len(rows))", ["rows = df[df.x > 1]\nprint(len(rows))"], True),
     ("a printed value that is not a size is a computation", "print(df['close'].max())", [RUN], False),
     ("code that does not parse", "print(df.shape\n", [RUN], False),
+    ("a reply too deep to parse or unparse", "x = " + "+".join(["1"] * 200_000), ["x = 1"], False),
+    ("run code too deep to unparse is no statement", "print(1)", ["y = " + "+".join(["1"] * 200_000)], False),
     ("no run code to repeat", "print(1 + 1)", [], False),
 ]
 
