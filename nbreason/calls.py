@@ -54,13 +54,16 @@ class Calls:
                 completion = item
             else:
                 yield item
-        sample = policy.redraw(actions.from_completion(completion).code, self.stall,
-                               within_budget=self.budget.exceeded() is None, temperature=self.config.temperature,
-                               seed=self.config.seed, step=self.step)
-        if sample is not None:
-            yield self.ev(Error, message="the reply repeats a program that already failed; drawing another, sampled",
-                          source="model")
-            async for item in self._call_model(temperature=sample.temperature, seed=sample.seed):
+        for draw in range(policy.REDRAWS):
+            sample = policy.redraw(actions.from_completion(completion).code, self.stall,
+                                   within_budget=self.budget.exceeded() is None, temperature=self.config.temperature,
+                                   seed=self.config.seed, step=self.step, draw=draw)
+            if sample is None:
+                break
+            told = [prompts.changed(self.stall.last_error)] if draw else None  # sampling alone did not do it
+            yield self.ev(Error, message="the reply repeats a program that already failed; drawing another, sampled"
+                                         + (", told what must change" if told else ""), source="model")
+            async for item in self._call_model(temperature=sample.temperature, seed=sample.seed, extra=told):
                 if isinstance(item, Completion):
                     completion = item
                 else:
@@ -68,15 +71,16 @@ class Calls:
         yield completion
 
     async def _call_model(self, fresh: list[dict] | None = None, temperature: float | None = None,
-                          seed: int | None = None) -> AsyncIterator[Event | Completion]:
-        """One model call, streamed: `fresh` messages, else the run's history (fitted to the context)."""
+                          seed: int | None = None, extra: list[dict] | None = None) -> AsyncIterator[Event | Completion]:
+        """One model call, streamed: `fresh` messages, else the run's history (fitted to the context);
+        `extra` messages are sent after them once, never kept in the history."""
         tools = prompts.TOOLS if self.protocol == "tools" and fresh is None else None
         options = {"temperature": self.config.temperature if temperature is None else temperature,
                    "max_tokens": self.config.max_tokens}
         if seed is not None or self.config.seed is not None:
             options["seed"] = seed if seed is not None else self.config.seed
         for _ in range(3):
-            messages = [dict(m) for m in (fresh if fresh is not None else self.history.fit())]
+            messages = [dict(m) for m in (fresh if fresh is not None else self.history.fit())] + list(extra or [])
 
             def on_delta(text: str) -> None:
                 self.queue.put_nowait(self.ev(ModelDelta, text=text))

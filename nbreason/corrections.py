@@ -16,6 +16,7 @@ sentence to its observation of the failed step.
 
 from __future__ import annotations
 
+import ast
 import difflib
 import re
 from collections.abc import Mapping, Sequence
@@ -41,6 +42,10 @@ _REMOVED_METHODS = {
     "sort": "use `.sort_values(...)`", "mad": "use `(s - s.mean()).abs().mean()`", "lookup": "use `.loc`",
     "convert_objects": "use `pd.to_numeric(column)`", "sortlevel": "use `.sort_index(level=...)`",
 }
+_NOT_FOUND = re.compile(r"Columns? not found: (.+)$")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_ARROW = re.compile(r"^\s*-*>\s*\d+\s(.*)$")
+_DATE_TEXT = re.compile(r"^\d{4}-\d{2}(-\d{2})?([ T]\d{2}:\d{2}(:\d{2})?)?$")
 _TEXT_IN_NUMBERS = re.compile(r"could not convert string to float|Cannot perform reduction '\w+' with string dtype|"
                               r"dtype '(?:str|object)' does not support operation|agg function failed|"
                               r"Could not convert .* to numeric|unsupported operand type\(s\) for [^:]+: 'str'")
@@ -52,21 +57,27 @@ _IMPORTS = {"pd": "import pandas as pd", "np": "import numpy as np", "plt": "imp
             "re": "import re", "statistics": "import statistics"}
 
 
-def correction(error_name: str, error_value: str, variables: Mapping[str, object] | Sequence[str]) -> str | None:
+def correction(error_name: str, error_value: str, variables: Mapping[str, object] | Sequence[str],
+               traceback: str = "", code: str = "") -> str | None:
     """One sentence telling the model what to do instead, or None when there is nothing specific to say.
 
     `error_name` and `error_value` are the exception's class name and message (an execution's
     `error["name"]` and `error["value"]`); `variables` the passed variables, by name, or the
-    name -> value mapping (with values, a missing column is matched against the real ones)."""
+    name -> value mapping (with values, a missing column is matched against the real ones);
+    `traceback` the error's traceback, whose failing line tells which frame a missing column was
+    asked of; `code` the program, which may have replaced a passed variable with data it made up."""
     names = list(variables)
     values = variables if isinstance(variables, Mapping) else {}
     text = str(error_value or "")
+    if replaced := replaced_variables(code, names):
+        return (f"{_listed(replaced)} already {_is(replaced, 'holds', 'hold')} the real data: do not replace "
+                f"{_it(replaced)} with data you make up; use {_it(replaced)} as {_is(replaced, 'it is', 'they are')}.")
     if error_name in ("FileNotFoundError", "OSError", "IOError") and names:
         return _file(text, names)
     if error_name == "NameError":
         return _name(text, names)
     if error_name == "KeyError" and values:
-        return _column(text.strip().strip("\"'"), values)
+        return _column(_key(text), values, failing_line(traceback))
     if error_name == "AttributeError" and "Can only use .dt accessor with datetimelike values" in text:
         return _DATES_AS_TEXT
     if error_name == "AttributeError" and (match := _MODULE.search(text)):
@@ -74,10 +85,32 @@ def correction(error_name: str, error_value: str, variables: Mapping[str, object
     if error_name == "AttributeError" and (match := _ATTRIBUTE.search(text)):
         if match.group(1) in _REMOVED_METHODS:  # a method pandas dropped, not a column
             return _removed(f".{match.group(1)}", _REMOVED_METHODS[match.group(1)])
-        return _column(match.group(1), values) if values else None
+        return _column(match.group(1), values, failing_line(traceback)) if values else None
     if error_name in ("TypeError", "ValueError") and values and _TEXT_IN_NUMBERS.search(text):
         return _text_columns(values)
     return None
+
+
+def replaced_variables(code: str, names: Sequence[str]) -> list[str]:
+    """The passed variables a program assigns anew from something other than themselves
+    (`df = DataFrame({...})`, `df = pd.read_csv(...)`, not `df = df.dropna()`)."""
+    if not code or not names:
+        return []
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    replaced: list[str] = []
+    for node in tree.body:  # the program's own top level: a function's locals replace nothing
+        if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
+            continue
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        used = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+        for target in targets:
+            if isinstance(target, ast.Name) and target.id in names and target.id not in used \
+                    and target.id not in replaced:
+                replaced.append(target.id)
+    return replaced
 
 
 def _removed(shown: str, instead: str | None) -> str | None:
@@ -119,22 +152,76 @@ def _name(text: str, names: list[str]) -> str | None:
             f"in the session; use {_it(names)}.")
 
 
-def _column(key: str, values: Mapping[str, object]) -> str | None:
-    """A column name the passed frames do not have: the closest real ones, or all of them."""
-    for name, value in values.items():
-        columns = getattr(value, "columns", None)
-        if columns is None or callable(columns):
+def failing_line(traceback: str) -> str:
+    """The line of the program that raised, as IPython marks it ("----> 6 df2.groupby('year')"):
+    the first marked line, which is in the program's own cell, not in a library it called."""
+    for line in _ANSI.sub("", traceback or "").splitlines():
+        if match := _ARROW.match(line):
+            return match.group(1)
+    return ""
+
+
+def _key(text: str) -> str:
+    text = text.strip().strip("\"'")
+    match = _NOT_FOUND.match(text)  # pandas' groupby: "Column not found: nonfarm"
+    return match.group(1).strip() if match else text
+
+
+def _column(key: str, values: Mapping[str, object], line: str = "") -> str | None:
+    """A column name a passed frame does not have: the closest real ones, or all of them. With
+    several frames, the one the failing line asks (df2.groupby('year') when only df has a year),
+    and which frame does have it."""
+    frames = {name: [str(c) for c in list(columns)] for name, value in values.items()
+              if (columns := getattr(value, "columns", None)) is not None and not callable(columns)}
+    asked = [name for name in frames if re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", line)]
+    if asked and all(key in frames[name] for name in asked):
+        return None  # the frames the line asks of have it: the KeyError is about something else
+    lacking = [name for name in (asked or frames) if key not in frames[name]]
+    if not lacking or (not asked and len(lacking) < len(frames)):
+        return None  # no line to tell which frame was asked, and one of them has the column
+    name, labels = lacking[0], frames[lacking[0]]
+    if _row_label(key, values[name]):
+        return (f"`{name}[{key}]` asks for a column, and {key} is a row label of `{name}` (what idxmax() returns): "
+                f"read that row's value with `{name}.loc[{key}, column]`.")
+    holders = [other for other in frames if key in frames[other]]
+    elsewhere = f" (it is in {_listed(holders)})" if holders else ""
+    close = [c for c in labels if c.casefold() == key.casefold()] or \
+        difflib.get_close_matches(key, labels, n=1, cutoff=0.7)
+    if close:
+        return f"`{name}` has no column {key!r}{elsewhere}; did you mean {close[0]!r}?"
+    shown = ", ".join(repr(c) for c in labels[:30]) + (", …" if len(labels) > 30 else "")
+    return f"`{name}` has no column {key!r}{elsewhere}; its columns are {shown}.{_dates(key, name, values[name])}"
+
+
+def _row_label(key: str, frame: object) -> bool:
+    """`key` is a whole number that labels one of the frame's rows."""
+    if not key.lstrip("-").isdigit():
+        return False
+    try:
+        return int(key) in getattr(frame, "index", ())
+    except (TypeError, ValueError):
+        return False
+
+
+def _dates(key: str, name: str, frame: object) -> str:
+    """A year (month, day) asked of a frame that keeps its dates in another column: how to get it."""
+    part = key.strip().casefold()
+    if part not in ("year", "month", "day", "quarter", "date"):
+        return ""
+    for column, dtype in getattr(frame, "dtypes", {}).items():
+        if str(column).casefold() == part:
             continue
-        labels = [str(c) for c in list(columns)]
-        if key in labels:
-            return None  # the column exists; the KeyError is about something else
-        close = [c for c in labels if c.casefold() == key.casefold()] or \
-            difflib.get_close_matches(key, labels, n=1, cutoff=0.7)
-        if close:
-            return f"`{name}` has no column {key!r}; did you mean {close[0]!r}?"
-        shown = ", ".join(repr(c) for c in labels[:30]) + (", …" if len(labels) > 30 else "")
-        return f"`{name}` has no column {key!r}; its columns are {shown}."
-    return None
+        kind = getattr(dtype, "kind", "")
+        if kind == "M":
+            accessor = "" if part == "date" else f".dt.{part}"
+            return f" Its dates are in {column!r}: `{name}[{column!r}]{accessor}`."
+        if kind in "OSU" or str(dtype) in ("string", "str"):
+            sample = [v for v in list(frame[column].head(5)) if isinstance(v, str)]
+            if sample and all(_DATE_TEXT.match(v) for v in sample):
+                accessor = "" if part == "date" else f".dt.{part}"
+                return (f" Its dates are text in {column!r} ({sample[0]!r}): "
+                        f"`pd.to_datetime({name}[{column!r}]){accessor}`.")
+    return ""
 
 
 def _listed(names: list[str]) -> str:

@@ -74,6 +74,7 @@ class Loop(Calls):
         self.verifying: str | None = None  # answer whose model-written check runs in the next step
         self.verification: Verification | None = None  # independent solutions, once an answer passes
         self.check_messages: list[dict] | None = None  # the latest failed check program's conversation, to repair
+        self.check_program: str | None = None  # and its program: a repair that writes it again is drawn again
 
     def ev(self, cls: type[Event], **kw: Any) -> Event:
         return cls(run_id=self.run_id, step=self.step, attempt=self.attempt,
@@ -175,7 +176,8 @@ class Loop(Calls):
             printed = _lone_line(self.evidence.outputs[-1]) if not error and self.evidence.outputs else None
             reply = Reply(code=True, error=failure, answer=action.answer, printed=printed,
                           stalled=self.stall.record(action.code, failure))
-            if error is not None and (hint := correction(error.name, error.value, self.variables)):
+            hint = correction(error.name, error.value, self.variables, error.traceback, action.code) if error else None
+            if hint:
                 summary = f"{summary}\n\n{hint}"  # what to do instead: "`df` is already defined; use it"
             if not action.call_id:  # (tool replies come after the whole reply: no checkpoint inside them)
                 self.history.add(prompts.observation(summary, self.step, ok=not error), self.step)
@@ -249,6 +251,7 @@ class Loop(Calls):
         assert check is not None
         failed = check.repairable()
         repair = failed is not None and self.check_messages is not None
+        failed_program = self.check_program
         if repair:
             method, sampled = METHODS[failed.method], failed.sampled
             messages = self.check_messages
@@ -257,7 +260,7 @@ class Loop(Calls):
             # An independent solution of a follow-up still needs to know what it follows.
             context = "\n\n".join(part for part in (self.earlier, self.context) if part.strip())
             messages = method.messages(self.question, context)
-        self.check_messages = None
+        self.check_messages, self.check_program = None, None
         # a repair keeps the seed of the solution it repairs
         sample = policy.solution_sampling(self.config.temperature, self.config.seed, check.extra_done - repair)
         temperature = sample.temperature if sampled else self.config.temperature
@@ -268,6 +271,18 @@ class Loop(Calls):
             else:
                 yield item
         assert completion is not None
+        if repair and policy.same_program(actions.from_text(completion.text).code, failed_program):
+            # the repair wrote the failed program again: once more, sampled and told what must change
+            again = policy.revision_sampling(self.config.temperature, self.config.seed, self.step, draw=1)
+            yield self.ev(Error, message=f"the {method.name} repair repeats its failed program; drawing another, "
+                                         "sampled, told what must change", source="model")
+            why = failed.error or f"it printed {failed.answer!r}, which cannot be right"
+            async for item in self._call_model([*messages, prompts.changed(why)],
+                                               temperature=again.temperature, seed=again.seed):
+                if isinstance(item, Completion):
+                    completion = item
+                else:
+                    yield item
         answer, execution, error, program = None, None, None, None
         if method.code:
             action = actions.from_text(completion.text)
@@ -289,10 +304,12 @@ class Loop(Calls):
                     answer = last_line(self.evidence.outputs[-1])
                 elif execution.error is not None:
                     error = execution.error.headline[:200]
-                    if hint := correction(execution.error.name, execution.error.value, self.variables):
+                    if hint := correction(execution.error.name, execution.error.value, self.variables,
+                                              execution.error.traceback, action.code):
                         summary = f"{summary}\n\n{hint}"
                     self.check_messages = [*messages, {"role": "assistant", "content": completion.text},
                                            prompts.observation(summary, self.step, ok=False)]
+                    self.check_program = program
             else:
                 yield self.ev(Error, message=f"the {method.name} solution had no code block", source="model")
         else:
@@ -301,6 +318,12 @@ class Loop(Calls):
         check.add(answer, method, sampled,
                   veto=lambda value: plausibility.vetoed(plausibility.plausibility(value, self.question)),
                   error=error, repair=repair, code=program)
+        latest = check.solutions[-1]
+        if latest.ruled_out and program is not None and check.repairable() is latest:
+            # its own answer, never the one under check, and why it cannot be right
+            self.check_messages = [*messages, {"role": "assistant", "content": completion.text},
+                                   prompts.check_ruled_out(latest.answer, latest.ruled_out)]
+            self.check_program = program
         signals = ([policy.code_ran(execution)] if method.code else []) + [
             policy.method_agreement(answer, check) if check.mode == "methods"
             else policy.agreement(answer, check.answers, check.needed(answer))]

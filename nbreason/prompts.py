@@ -85,6 +85,20 @@ def observation(summary: str, step: int, ok: bool = True) -> dict:
     return {"role": "user", "content": f"Output:\n{summary}\n\n{ask}"}
 
 
+def changed(why: str | None) -> dict:
+    """Said when the model writes a program that already failed again: what must change."""
+    failed = f": {why}" if why else ""
+    return {"role": "user", "content": f"That program already failed{failed}. Do not write it again: change the "
+                                       "line that failed, or solve the question another way, in a new ```python block."}
+
+
+def check_ruled_out(answer: str | None, why: str) -> dict:
+    """Said to an independent solution whose printed answer cannot be right: why (about its own
+    answer only; it never sees the answer under check)."""
+    return {"role": "user", "content": f"Your program printed {answer!r}, which cannot be right: {why}. "
+                                       "Reply with a corrected ```python block that prints the answer."}
+
+
 def tool_observation(call_id: str, summary: str) -> dict:
     return {"role": "tool", "tool_call_id": call_id, "content": summary}
 

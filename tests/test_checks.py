@@ -93,7 +93,8 @@ async def test_a_simulation_supports_an_exact_probability_within_its_tolerance()
 
 
 async def test_nan_is_never_accepted_even_when_the_other_methods_agree():
-    with ScriptedServer([by_method({"program": "float('nan')", "prose": "nan", "quantities table": "nan"})] * 8) as server:
+    with ScriptedServer([by_method({"program": "float('nan')", "prose": "nan", "quantities table": "nan"})] * 16) \
+            as server:
         result = await reason("What is the mean price of the rows where kind == 'x'?", config=config(server))
     assert result.answer is None and result.stop_reason == "no acceptable answer" and not result.verified
     reasons = [s.reason for e in result.events if isinstance(e, Check) for s in e.signals if s.name == "value"]
@@ -224,12 +225,64 @@ async def test_a_check_whose_answer_cannot_be_right_is_shown_so_and_supports_not
         result = await reason(question, config=config(server, recompute_max=2, trace=str(trace)),
                               variables={"df": frame})
     assert result.answer == "2008" and not result.verified
-    assert [(s.method, s.answer, bool(s.ruled_out)) for s in result.solutions] == [
-        ("program", "2008", False), ("checked program", "3.3", True), ("row by row", "3.3", True)]
-    assert result.competing == ("program: 2008 · checked program: 3.3 (cannot be right) · "
-                                "row by row: 3.3 (cannot be right)")
+    # each check was sent back once with why 3.3 cannot be right, and printed it again
+    assert [(s.method, s.answer, bool(s.ruled_out), s.repaired) for s in result.solutions] == [
+        ("program", "2008", False, False), ("checked program", "3.3", True, True), ("row by row", "3.3", True, True)]
+    assert result.competing == ("program: 2008 · checked program (repaired): 3.3 (cannot be right) · "
+                                "row by row (repaired): 3.3 (cannot be right)")
     final = json.loads(trace.read_text().splitlines()[-1])
     assert [bool(s["ruled_out"]) for s in final["solutions"]] == [False, True, True]
+
+
+async def test_a_check_whose_answer_cannot_be_right_is_told_why_and_its_repair_can_settle_the_answer():
+    import pandas as pd
+
+    frame = pd.DataFrame({"year": [2006, 2007, 2008], "gas": [2.5, 2.8, 3.3]})
+    question = "In which year was the gas price highest? Answer with the year."
+    label = "```python\nprint(df.gas.idxmax())\n```"  # the row label, 2, where a year is asked
+    year = "```python\nprint(df.loc[df.gas.idxmax(), 'year'])\n```"
+
+    def reply(body: dict) -> Reply:
+        messages = body["messages"]
+        if messages[0]["content"] in (CHECKED.instructions, ROWS.instructions):
+            told = "which cannot be right: the question asks for a year" in messages[-1]["content"]
+            return Reply(year if told else label)
+        return Reply("```python\nprint(df.year.max() - 0)\n```")  # the run: the latest year, 2008 by chance
+
+    with ScriptedServer([reply] * 8) as server:
+        result = await reason(question, config=config(server), variables={"df": frame})
+        fresh, repair = server.requests[1]["messages"], server.requests[2]["messages"]
+    assert [(s.method, s.answer, s.repaired) for s in result.solutions] == [
+        ("program", "2008", False), ("checked program", "2008", True)]
+    assert result.answer == "2008" and result.verified
+    # the repair is the check's own conversation going on (never shown the answer under check) with
+    # its own answer and why that cannot be right
+    assert repair[:2] == fresh and [m["role"] for m in repair[2:]] == ["assistant", "user"]
+    assert repair[-1]["content"].startswith("Your program printed '2', which cannot be right: the question asks")
+
+
+async def test_a_run_that_stalls_with_no_answer_is_solved_by_the_other_routes(tmp_path):
+    import pandas as pd
+
+    frame = pd.DataFrame({"kind": ["a", "a", "b"], "price": [2, 3, 10]})
+    trace = tmp_path / "t.jsonl"
+    stuck = "```python\nprint(df.groupby('year').price.sum())\n```"  # the same KeyError, whatever it is told
+    with ScriptedServer([answering({CHECKED: "```python\nprint(df.loc[df.kind == 'a', 'price'].sum())\n```",
+                                    ROWS: "```python\nprint(sum(r['price'] for r in df.to_dict('records') "
+                                          "if r['kind'] == 'a'))\n```"}, stuck)] * 16) as server:
+        result = await reason("What is the total price of kind a?", config=config(server, trace=str(trace)),
+                              variables={"df": frame})
+    decisions = [e for e in result.events if isinstance(e, Decision)]
+    assert [d.action for d in decisions].count("backtrack") == 1
+    assert any("with no answer: solving the question by other methods" in d.reason for d in decisions)
+    assert [(s.method, s.answer) for s in result.solutions] == [
+        ("program", None), ("checked program", "5"), ("row by row", "5")]
+    assert result.answer == "5" and result.stop_reason == "answered"
+    assert "(program: no answer · checked program: 5 · row by row: 5)" in decisions[-1].reason
+    # the run's own failure counts against the answer: less sure than a program the two routes agreed with
+    assert result.confidence < confidence.confidence(confidence.Features(3, 1.0, 1.0, 1.0, 0.0, 1.0))
+    final = json.loads(trace.read_text().splitlines()[-1])
+    assert final["answer"] == "5" and [s["answer"] for s in final["solutions"]] == [None, "5", "5"]
 
 
 async def test_a_check_program_that_fails_is_repaired_once_shown_its_error_and_the_right_spelling(tmp_path):
@@ -276,7 +329,11 @@ async def test_a_check_program_is_repaired_only_once():
     assert [(s.method, s.answer, s.repaired) for s in result.solutions] == [
         ("program", "15", False), ("checked program", None, True), ("row by row", None, True)]
     assert result.answer == "15" and not result.verified
-    assert len(server.requests) == 5  # the program, and two calls for each check: its first try and one repair
+    # the program; for each check its first try, a repair, and since the repair wrote the failed program
+    # again, one more draw told what must change
+    assert len(server.requests) == 7
+    told = [r["messages"][-1]["content"] for r in server.requests if "already failed" in r["messages"][-1]["content"]]
+    assert len(told) == 2 and all("That program already failed: KeyError" in t for t in told)
 
 
 async def test_an_independent_solution_cannot_read_the_runs_own_variables():

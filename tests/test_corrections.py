@@ -66,6 +66,84 @@ def test_a_key_error_about_an_existing_column_or_without_values_says_nothing():
     assert correction("KeyError", "'Variety'", ["df"]) is None
 
 
+TRACEBACK = """---------------------------------------------------------------------------
+KeyError                                  Traceback (most recent call last)
+Cell In[4], line 6
+      5 df_yearly = df.groupby('year')['net_generation'].sum()
+\x1b[0;32m----> 6\x1b[0m df_monthly = df2.groupby({key!r})['nonfarm'].mean()
+
+File /venv/lib/python3.11/site-packages/pandas/core/frame.py:13788, in DataFrame.groupby(self, by)
+> 13788         return DataFrameGroupBy(obj=self, keys=by)
+"""
+
+
+def two_frames():
+    return {"df": local_data("iowa-electricity"), "df2": local_data("us-employment")}
+
+
+def test_a_column_one_frame_has_is_named_missing_in_the_frame_the_failing_line_asks():
+    said = correction("KeyError", "'year'", two_frames(), TRACEBACK.format(key="year"))
+    assert said.startswith("`df2` has no column 'year' (it is in `df`); its columns are 'month', 'nonfarm',")
+    assert said.endswith("Its dates are text in 'month' ('2006-01-01'): `pd.to_datetime(df2['month']).dt.year`.")
+
+
+def test_pandas_groupby_wording_of_a_missing_column_is_understood():
+    assert correction("KeyError", "'Column not found: nonfarm'", two_frames(),
+                      TRACEBACK.replace("df2.groupby", "df.groupby").format(key="year")) == \
+        "`df` has no column 'nonfarm' (it is in `df2`); its columns are 'year', 'source', 'net_generation'."
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("df.groupby('year')", None),  # df has it: the KeyError is about something else
+    ("", None),  # no line to tell the frames apart, and one of them has it
+    ("df2.groupby('year')", "`df2`"),
+    ("x = df2 ['year']", "`df2`"),
+    ("mydf2.groupby('year')", None),  # another name that only ends like one of the frames
+])
+def test_which_frame_a_missing_column_was_asked_of_is_read_from_the_failing_line(line, expected):
+    traceback = f"Cell In[3], line 1\n----> 1 {line}\n" if line else ""
+    said = correction("KeyError", "'year'", two_frames(), traceback)
+    assert (said.split(" ")[0] if said else None) == expected
+
+
+def test_a_year_asked_of_a_frame_with_real_dates_points_to_the_dt_accessor():
+    import pandas as pd
+
+    frame = pd.DataFrame({"when": pd.to_datetime(["2001-01-01", "2002-01-01"]), "v": [1, 2]})
+    assert correction("KeyError", "'year'", {"df": frame}).endswith("Its dates are in 'when': `df['when'].dt.year`.")
+    assert "dates" not in correction("KeyError", "'price'", {"df": frame})
+
+
+@pytest.mark.parametrize("code, replaced", [
+    ("df = DataFrame({'nonfarm': np.random.randint(1, 9, 120)})\nprint(df.nonfarm.max())", ["df"]),
+    ("import pandas as pd\ndf = pd.read_csv('jobs.csv')", ["df"]),
+    ("df: pd.DataFrame = pd.DataFrame()\ndf2 = make()", ["df", "df2"]),
+    ("df = df.dropna()\nprint(df.x.max())", []),  # from itself: the real data, narrowed
+    ("def f():\n    df = pd.DataFrame()\n    return df", []),  # a function's own local
+    ("frame = pd.DataFrame({'a': [1]})", []),  # a name of its own
+    ("df = (", []),  # not Python
+])
+def test_a_failed_program_that_replaced_the_passed_data_is_told_to_use_it_as_it_is(code, replaced):
+    from nbreason.corrections import replaced_variables
+
+    assert replaced_variables(code, ["df", "df2"]) == replaced
+    said = correction("ValueError", "All arrays must be of the same length", {"df": None, "df2": None}, "", code)
+    if replaced == ["df"]:
+        assert said == "`df` already holds the real data: do not replace it with data you make up; use it as it is."
+    elif replaced:
+        assert said.startswith("`df` and `df2` already hold the real data")
+    else:
+        assert said is None
+
+
+def test_a_row_label_used_as_a_column_is_pointed_to_loc():
+    frame = local_data("driving")
+    assert correction("KeyError", "52", {"df": frame}, "----> 2 print(df[df['gas'].idxmax()]['year'])") == \
+        "`df[52]` asks for a column, and 52 is a row label of `df` (what idxmax() returns): read that row's value " \
+        "with `df.loc[52, column]`."
+    assert correction("KeyError", "999", {"df": frame}).startswith("`df` has no column '999'; its columns are")
+
+
 def test_dates_stored_as_text_are_pointed_to_pd_to_datetime():
     assert correction("AttributeError", "Can only use .dt accessor with datetimelike values", ["df"]) == \
         "`.dt` needs a datetime column and this one holds text (see its dtype): convert it first, " \

@@ -9,7 +9,7 @@ import pytest
 from nbreason.events import Signal
 from nbreason.policy import Judgement, Reply, RunState, Settings, Verification, decide, proposed_answer
 from nbreason.policy.decide import MAX_BACKTRACKS, STALL_REPEATS
-from nbreason.policy.methods import CHECKED, ROWS
+from nbreason.policy.methods import CHECKED, PROSE, ROWS
 
 GOOD = Judgement("42", 1.0, (Signal("answer", 1.0, "an answer was given"),))
 WEAK = Judgement("42", 0.5, (Signal("grounded", 0.0, "42 does not appear in any code output"),
@@ -27,12 +27,16 @@ def verification(first: str, *others: str | None, extra: int = 3) -> Verificatio
     return check
 
 
-def ruled_out(*others: tuple[str | None, object], extra: int = 3) -> Verification:
-    """A methods check of the vetoed answer 52, with (answer, method) solutions; 52 stays ruled out."""
+def ruled_out(*others: tuple, extra: int = 3) -> Verification:
+    """A methods check of the vetoed answer 52, with (answer, method) solutions; 52 stays ruled out.
+    (answer, method, REPAIR): the answer of a repair of the solution before it."""
     check = Verification("52", extra=extra, mode="methods", first_ruled_out=YEAR_ASKED)
-    for answer, method in others:
-        check.add(answer, method, veto=lambda value: YEAR_ASKED if value == "52" else None)
+    for answer, method, *repair in others:
+        check.add(answer, method, veto=lambda value: YEAR_ASKED if value == "52" else None, repair=bool(repair))
     return check
+
+
+REPAIR = "repair"
 
 
 def failed(check: Verification, *, repaired: int = 0) -> Verification:
@@ -85,6 +89,15 @@ STEP_RULES = [
     ("a second stall ends the run",
      RunState(reply=Reply(code=True, error="E: x", stalled=STALL), backtracks=MAX_BACKTRACKS), "final", STALL,
      "same failing code"),
+    ("a second stall with the methods check: the other routes solve it, with no answer of the run's",
+     RunState(reply=Reply(code=True, error="E: x", stalled=STALL), backtracks=MAX_BACKTRACKS,
+              settings=METHODS_CHECK, steps_left=3), "verify", "methods", "with no answer: solving the question"),
+    ("a second stall with the methods check and no steps left ends the run",
+     RunState(reply=Reply(code=True, error="E: x", stalled=STALL), backtracks=MAX_BACKTRACKS,
+              settings=METHODS_CHECK, steps_left=0), "final", STALL, "same failing code"),
+    ("a second stall while a check runs ends the run",
+     RunState(reply=Reply(code=True, error="E: x", stalled=STALL), backtracks=MAX_BACKTRACKS,
+              settings=METHODS_CHECK, verification=ruled_out()), "final", STALL, "same failing code"),
     ("failing code is sent back", RunState(reply=Reply(code=True, error="ZeroDivisionError: x")), "revise", None,
      "code failed"),
     ("code that ran is read next", RunState(reply=Reply(code=True)), "continue", None, "reads the output"),
@@ -147,11 +160,17 @@ CHECK_RULES = [
      None, "final", "2008", True, "agree on 2008"),
     ("a ruled-out answer: one route is not enough", ruled_out(("2008", CHECKED)), None, "verify", "52", None,
      "not settled yet"),
-    ("a ruled-out answer given again by every route: no answer",
-     ruled_out(("52", CHECKED), (None, ROWS), ("52", CHECKED)), None, "final", None, False,
-     "no method found an answer that can be right"),
+    ("a route whose answer cannot be right is repaired, told why", ruled_out(("2008", CHECKED), ("52", ROWS)),
+     None, "verify", "52", None, "the row by row solution gave 52, which cannot be right: repairing it once"),
+    ("no steps left: no repair of it either", ruled_out(("52", ROWS)), 0, "final", None, False,
+     "no method found"),
+    ("a prose route is not repaired", ruled_out(("52", PROSE)), None, "verify", "52", None, "not settled yet"),
+    ("a ruled-out answer given again by every route, repairs too: no answer",
+     ruled_out(("52", CHECKED), ("52", CHECKED, REPAIR), ("52", ROWS), (None, ROWS, REPAIR), extra=2), None, "final",
+     None, False, "no method found an answer that can be right"),
     ("a ruled-out answer against one other: the other, unverified",
-     ruled_out(("52", CHECKED), ("2008", ROWS), ("52", CHECKED)), None, "final", "2008", False, "methods disagree"),
+     ruled_out(("52", CHECKED), ("2008", CHECKED, REPAIR), ("52", ROWS), ("52", ROWS, REPAIR), extra=2), None,
+     "final", "2008", False, "methods disagree"),
 ]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import asyncio
 import os
 
@@ -85,7 +87,7 @@ async def test_cost_limit_uses_the_price_table():
 
 
 async def test_repeating_failing_code_is_detected_as_a_stall():
-    bad = Reply("```python\n1/0\n```")  # each repeat is redrawn once, and comes back the same
+    bad = Reply("```python\n1/0\n```")  # each repeat is redrawn twice, and comes back the same
     with ScriptedServer([bad] * 6) as server:
         result = await reason("q", config=config(server, backtrack=False))
     assert result.stop_reason.startswith("stalled")
@@ -93,23 +95,26 @@ async def test_repeating_failing_code_is_detected_as_a_stall():
 
 
 async def test_a_stall_backtracks_once_to_the_last_good_state_then_stops():
-    bad = Reply("```python\n1/0\n```")  # each repeat is redrawn once, and comes back the same
-    with ScriptedServer([bad] * 6) as server:
+    bad = Reply("```python\n1/0\n```")  # each repeat is redrawn twice, and comes back the same
+    with ScriptedServer([bad] * 8) as server:
         result = await reason("q", config=config(server))
+        calls = len(server.requests)
     assert [e.action for e in result.events if isinstance(e, Decision)].count("backtrack") == 1
     assert result.stop_reason.startswith("stalled") and len(result.steps) == 4
+    assert calls == 8  # steps 1 and 3 once, steps 2 and 4 drawn three times each
 
 
 async def test_backtracking_rebuilds_the_good_state_and_hides_the_failed_steps():
     script = [Reply("Load the data.\n```python\ndata = [4, 8, 15]\nprint(len(data))\n```"),
               Reply("```python\nprint(data.mean())\n```"),
               Reply("```python\nprint(data.mean())\n```"),  # the same failing code: redrawn,
+              Reply("```python\nprint(data.mean())\n```"),  # redrawn again, told what must change,
               Reply("```python\nprint(data.mean())\n```"),  # and the same again: stall -> backtrack
               Reply("Another way.\n```python\nprint(sum(data) / len(data))\n```"),
               Reply("FINAL ANSWER: 9")]
     with ScriptedServer(script) as server:
         result = await reason("mean?", config=config(server))
-        after_backtrack = server.requests[4]["messages"]
+        after_backtrack = server.requests[5]["messages"]
     assert result.answer == "9" and result.stop_reason == "answered"
     assert "back at the state after step 1" in after_backtrack[-1]["content"]
     assert not any("mean()" in str(m.get("content")) for m in after_backtrack)  # failed steps dropped
@@ -130,6 +135,23 @@ async def test_a_reply_that_repeats_a_failed_program_is_redrawn_sampled_and_not_
     assert any(isinstance(e, Error) and "repeats a program that already failed" in e.message
                for e in result.events)
     assert sum(isinstance(e, ModelCall) for e in result.events) == 4  # the first draw stays visible
+
+
+async def test_a_redraw_that_repeats_the_failed_program_again_is_drawn_once_more_told_what_must_change():
+    failing = Reply("```python\nprint(undefined_name)\n```")
+    script = [failing, failing, failing, Reply("```python\nprint(7)\n```"), Reply("FINAL ANSWER: 7")]
+    with ScriptedServer(script) as server:
+        result = await reason("7?", config=config(server, self_check="off", seed=5))
+        first, second = server.requests[2], server.requests[3]
+    assert result.answer == "7"
+    assert second["temperature"] > first["temperature"] >= 0.7 and second["seed"] != first["seed"]
+    told = second["messages"][-1]
+    assert told["role"] == "user" and "That program already failed: NameError" in told["content"]
+    assert "already failed" not in json.dumps(first["messages"])  # the first redraw is sampling alone
+    runs = [e.code for e in result.events if isinstance(e, Code)]
+    assert runs == ["print(undefined_name)", "print(7)"]
+    # what it was told is not kept: the next step's conversation goes on from the program that ran
+    assert "That program already failed" not in json.dumps(server.requests[4]["messages"])
 
 
 async def test_an_answer_not_backed_by_output_is_sent_back_for_revision():

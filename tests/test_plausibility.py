@@ -144,3 +144,9 @@ def test_the_kind_of_question_chooses_the_methods(question, kind):
 ])
 def test_a_prose_solution_is_read_from_its_last_line(reply, answer):
     assert PROSE.answer(reply) == answer
+
+
+@pytest.mark.parametrize("answer,told", [("nan", True), ("NaN", True), ("None", False), ("inf", False)])
+def test_a_nan_is_told_what_it_usually_comes_from(answer, told):
+    [value] = [s for s in plausibility(answer, MONEY) if s.name == "value"]
+    assert value.value == 0.0 and ("index labels do not match" in value.reason) is told

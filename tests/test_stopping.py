@@ -129,6 +129,18 @@ def test_a_reply_repeating_a_failed_program_is_redrawn_sampled_while_the_budget_
         assert sample.temperature >= 0.7 and sample.seed == 3 + 2000 + 2
 
 
+def test_a_second_redraw_is_warmer_with_a_seed_of_its_own_and_there_is_no_third():
+    from nbreason.policy import REDRAWS, redraw
+
+    stall = StallDetector()
+    stall.record("print(x)", "NameError")
+    draws = [redraw("print(x)", stall, within_budget=True, temperature=0.0, seed=3, step=2, draw=d)
+             for d in range(REDRAWS + 1)]
+    first, second, third = draws
+    assert second.temperature > first.temperature >= 0.7 and second.seed not in (first.seed, None)
+    assert third is None and REDRAWS == 2
+
+
 SHARES = [
     # (why, solutions after the first answer 30, the first answer's share)
     ("a second route agrees", [("30", PROSE)], 1.0),

@@ -37,12 +37,12 @@ async def test_the_question_says_the_table_exists_describes_it_and_the_program_u
 
 async def test_a_backtrack_to_a_fresh_session_keeps_the_passed_variables():
     failing = Reply("```python\nprint(df['missing'])\n```")
-    # the same failing code again, and once more when redrawn: stalled, back to a fresh session
-    script = [failing, failing, failing,
+    # the same failing code again, and twice more when redrawn: stalled, back to a fresh session
+    script = [failing, failing, failing, failing,
               Reply("```python\nprint(df['a'].sum())\n```"), Reply("FINAL ANSWER: 6")]
     result, requests = await sum_a(script, "off")
     assert any(isinstance(e, Decision) and e.action == "backtrack" for e in result.events)
-    told = requests[3]["messages"][-1]["content"]
+    told = requests[4]["messages"][-1]["content"]
     assert "fresh Python session where the variables you were given are defined again" in told
     summed = next(s for s in result.steps if s.code and "sum()" in s.code)
     assert summed.execution.error is None, summed.execution.error

@@ -20,11 +20,11 @@ from .reward import (agreement, answer_parses, code_ran, combine, grounded, judg
                      self_check_signal, user_check)
 from .sampling import SAMPLE_TEMPERATURE, Sampling, attempt_sampling, revision_sampling, solution_sampling
 from .state import Choice, Judgement, Reply, RunState, Settings
-from .stopping import StallDetector, redraw, self_check_mode
+from .stopping import REDRAWS, StallDetector, redraw, same_program, self_check_mode
 from .verification import Verification
 
 __all__ = ["Budget", "Choice", "Judgement", "Limits", "MAX_BACKTRACKS", "MAX_REJECTIONS", "Reply", "RunState",
            "SAMPLE_TEMPERATURE", "STALL_REPEATS", "Sampling", "Settings", "StallDetector", "Verification", "accepts",
            "agreement", "cost_ceiling", "last_step_tokens", "answer_parses", "attempt_sampling", "code_ran", "combine",
-           "decide", "grounded", "judge_signals", "method_agreement", "proposed_answer", "redraw", "revision_sampling",
-           "self_check_mode", "self_check_signal", "solution_sampling", "user_check"]
+           "decide", "grounded", "judge_signals", "method_agreement", "proposed_answer", "redraw", "REDRAWS",
+           "same_program", "revision_sampling", "self_check_mode", "self_check_signal", "solution_sampling", "user_check"]

@@ -57,8 +57,9 @@ def features(answer: str | None, reward: float, suspicion: float, check: Verific
     mine = check.standing_of(answer)
     # A check that could not answer is no confirmation: on table questions half the checks failed,
     # and counted as silence they left a lone first answer with a share of 1.
-    # The run's own answer ruled out (it came back impossible) counts against the same way.
-    unusable = sum(1 for s in check.solutions[1:] if s.vote is None) + bool(check.first_ruled_out)
+    # The run's own answer ruled out (it came back impossible), or none at all (it stalled), counts
+    # against the same way.
+    unusable = sum(1 for s in check.solutions if s.vote is None)
     total = (sum(s.support for s in standings) + unusable) or 1.0
     agreed = check.settled()
     settled = float(mine is not None and agreed is not None and check.standing_of(agreed) == mine)

@@ -22,15 +22,18 @@ After a step of the run ("step" phase)
   3. code ran without an answer
        a. stalled (the same failing code again, or the same error STALL_REPEATS times) and
           backtracking allowed and fewer than MAX_BACKTRACKS made    -> backtrack
-       b. stalled                                                    -> final ("stalled: …")
-       c. the code failed: the model sees the error                  -> revise
-       d. it ran: the model reads the output                         -> continue
+       b. stalled, with the methods self-check and steps left: the question is solved by
+          other routes, with no answer of the run's own           -> verify
+       c. stalled                                                    -> final ("stalled: …")
+       d. the code failed: the model sees the error                  -> revise
+       e. it ran: the model reads the output                         -> continue
   4. neither code nor an answer
        a. STALL_REPEATS such replies in a row                        -> final ("stalled: …")
        b. otherwise: asked for code (or `FINAL ANSWER:` once output exists)  -> revise
 After an independent solution of a running verification ("check" phase)
-  5. its program raised an error, not yet repaired, steps left       -> verify ("repair": the same
-                                                                       conversation sees the error)
+  5. its program raised an error or printed an answer that cannot be right, not yet repaired,
+     steps left                                                      -> verify ("repair": the same
+                                                                       conversation sees the error, or why)
   6. settled (policy/verification.py), or no solutions or steps left -> final (no acceptable
                                                                        answer if none is left)
      otherwise                                                      -> verify (solve once more,
@@ -134,6 +137,10 @@ def _after_code(state: RunState) -> Choice:
     if reply.stalled and state.settings.backtrack and state.backtracks < MAX_BACKTRACKS:
         return Choice("backtrack", f"{reply.stalled}; back to the state after step {state.last_good_step} to try "
                                    "another way")
+    if reply.stalled and state.settings.self_check == "methods" and state.verification is None \
+            and _has_steps(state.steps_left):
+        return Choice("verify", f"{reply.stalled}, with no answer: solving the question by other methods",
+                      answer=None, check="methods")
     if reply.stalled:
         return Choice("final", reply.stalled, outcome=reply.stalled)
     if reply.error:
@@ -144,8 +151,10 @@ def _after_code(state: RunState) -> Choice:
 def _settle(check: Verification, steps_left: int | None) -> Choice:
     failed = check.repairable()
     if failed is not None and _has_steps(steps_left):
-        return Choice("verify", f"the {failed.method} solution failed ({failed.error}): repairing it once, shown its "
-                                "error but never the answer under check", answer=check.first, check="repair")
+        what = f"failed ({failed.error})" if failed.error else f"gave {failed.answer}, which cannot be right"
+        return Choice("verify", f"the {failed.method} solution {what}: repairing it once, shown "
+                                f"{'its error' if failed.error else 'why'} but never the answer under check",
+                      answer=check.first, check="repair")
     if check.mode == "methods":
         return _settle_methods(check, steps_left)
     latest = check.answers[-1]

@@ -73,11 +73,21 @@ def _decimals(question: str) -> int | None:
     return int(word) if word.isdigit() else _WORDS.get(word)
 
 
+# What a nan usually comes from in table work (on the tune half: a correlation of two yearly series,
+# one keyed by dates and one by whole years, shared no label).
+NAN_CAUSES = ("nan usually means the computation had no rows to work on: a filter that keeps nothing, or two series "
+              "whose index labels do not match (a year as a date in one and as a number in the other), so print "
+              "the sizes and the labels before combining them")
+
+
 def plausibility(answer: str | None, question: str, outputs: list[str] | None = None) -> list[Signal]:
     """The signals of every rule that applies to this question and answer (see the module docstring)."""
     if not is_value(answer):
         shown = "no answer" if answer is None or not str(answer).strip() else repr(str(answer).strip()[:20])
-        return [Signal("value", 0.0, f"{shown} is not a value: never accepted as an answer", 0.0)]
+        why = f"{shown} is not a value: never accepted as an answer"
+        if shown.strip("'").casefold() == "nan":
+            why += f"; {NAN_CAUSES}"
+        return [Signal("value", 0.0, why, 0.0)]
     signals = [Signal("value", 1.0, "a value", 0.0)]
     text = str(answer).strip()
     stated = number(text)

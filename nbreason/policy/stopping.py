@@ -13,8 +13,16 @@ from ..models.base import ModelProfile
 from .sampling import Sampling, revision_sampling
 
 
+REDRAWS = 2  # a reply repeating a failed program is drawn again at most this often
+
+
 def _key(text: str) -> str:
     return hashlib.sha1(" ".join(text.split()).encode()).hexdigest()
+
+
+def same_program(a: str | None, b: str | None) -> bool:
+    """Two programs are the same one, whitespace aside."""
+    return bool(a and b and a.strip() and _key(a) == _key(b))
 
 
 @dataclass
@@ -45,13 +53,14 @@ class StallDetector:
 
 
 def redraw(code: str | None, stall: StallDetector, *, within_budget: bool, temperature: float,
-           seed: int | None, step: int) -> Sampling | None:
-    """How to draw a step's reply again, or None to carry it out. A program that already failed in
-    this run is drawn once more, sampled, while the budget allows a call: greedy decoding rewrites
-    a failing program byte for byte, and running it again teaches nothing."""
-    if not code or not code.strip() or not within_budget or not stall.repeats_failure(code):
+           seed: int | None, step: int, draw: int = 0) -> Sampling | None:
+    """How to draw a step's reply again (`draw` redraws made so far), or None to carry it out. A
+    program that already failed in this run is drawn again, sampled, up to REDRAWS times while the
+    budget allows a call: greedy decoding rewrites a failing program byte for byte, and running it
+    again teaches nothing. The caller tells the model what must change from the second redraw on."""
+    if draw >= REDRAWS or not code or not code.strip() or not within_budget or not stall.repeats_failure(code):
         return None
-    return revision_sampling(temperature, seed, step)
+    return revision_sampling(temperature, seed, step, draw)
 
 
 def self_check_mode(configured: str, profile: ModelProfile, voted: bool = False) -> str:

@@ -24,11 +24,13 @@ A program route that only runs the run's own statements again (policy/independen
 route of its own: it supports its answer as the run's own family does, so a program and its copy
 never settle an answer between them.
 
-A program route whose code raised an error is repaired `REPAIRS` times: its own conversation goes
-on with the error (and a specific correction, nbreason/corrections.py), still without the first
-answer, and the repaired answer takes the failed solution's place. On table questions half the
-checks failed on a guessed column or a removed pandas function, and a failed check says nothing
-about the answer.
+A program route whose code raised an error, or printed an answer that cannot be right, is
+repaired `REPAIRS` times: its own conversation goes on with the error (and a specific correction,
+nbreason/corrections.py) or with why its answer cannot be right, still without the first answer,
+and the repaired answer takes the failed solution's place. On table questions half the checks
+failed on a guessed column or a removed pandas function, and a failed check says nothing about the
+answer; on the tune half, two checks printed idxmax's row label (52) where a year was asked, and
+neither was told why it cannot be right.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class Solution:
     error: str | None = None  # a program route's error ("KeyError: 'Variety'"): its answer is None
     repairs: int = 0  # repairs made of this solution's program
     repeats: bool = False  # its program ran only the run's own statements: counted in the run's family
+    program: bool = False  # a program route (it can be repaired), not prose
 
     @property
     def vote(self) -> str | None:
@@ -81,7 +84,7 @@ class Standing:
 
 @dataclass
 class Verification:
-    first: str
+    first: str | None  # the run's own answer (None: the run stalled without one, the routes must find it)
     extra: int = 3  # further solutions, at most
     mode: str = "recompute"  # recompute | methods
     plan: tuple[Method, ...] = ()  # methods mode: the routes to try, in order
@@ -113,8 +116,8 @@ class Verification:
             repair: bool = False, code: str | None = None, repeats: bool | None = None) -> None:
         """`veto(value)`: why a value cannot be right for the question, or None. An estimate is judged
         by the answer it supports (a simulated count of 13.98 supports a whole 14). `error`: the
-        program raised it (the solution can be repaired, see `repairable`). `repair`: this is the
-        answer of that repair, and takes the failed solution's place. `code`: the solution's program,
+        program raised it. Either makes a program solution repairable (see `repairable`). `repair`:
+        this is the answer of that repair, and takes the failed solution's place. `code`: the solution's program,
         compared with `run_code` (or `repeats`: that comparison's recorded verdict)."""
         repairs = 0
         if repair:
@@ -132,12 +135,13 @@ class Verification:
             repeats = bool(code) and method.code and independence.repeats(code, self.run_code)
         family = self.first_family if repeats else method.family
         self.solutions.append(Solution(method.name, family, answer, sampled, supports, ruled_out,
-                                       error, repairs, bool(repeats)))
+                                       error, repairs, bool(repeats), method.code))
 
     def repairable(self) -> Solution | None:
-        """The latest solution, if its program raised an error and it has repairs left."""
+        """The latest solution, if its program raised an error or printed an answer that cannot be
+        right, and it has repairs left."""
         last = self.solutions[-1]
-        if last.method != FIRST and last.error and last.repairs < REPAIRS:
+        if last.method != FIRST and last.program and (last.error or last.ruled_out) and last.repairs < REPAIRS:
             return last
         return None
 
