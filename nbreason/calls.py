@@ -60,7 +60,8 @@ class Calls:
                                    seed=self.config.seed, step=self.step, draw=draw)
             if sample is None:
                 break
-            told = [prompts.changed(self.stall.last_error)] if draw else None  # sampling alone did not do it
+            repeated = actions.from_completion(completion).code
+            told = [prompts.changed(self.stall.error_of(repeated))] if draw else None  # sampling alone did not do it
             yield self.ev(Error, message="the reply repeats a program that already failed; drawing another, sampled"
                                          + (", told what must change" if told else ""), source="model")
             async for item in self._call_model(temperature=sample.temperature, seed=sample.seed, extra=told):
@@ -80,7 +81,8 @@ class Calls:
         if seed is not None or self.config.seed is not None:
             options["seed"] = seed if seed is not None else self.config.seed
         for _ in range(3):
-            messages = [dict(m) for m in (fresh if fresh is not None else self.history.fit())] + list(extra or [])
+            messages = prompts.followed_by([dict(m) for m in (fresh if fresh is not None else self.history.fit())],
+                                           extra or [])
 
             def on_delta(text: str) -> None:
                 self.queue.put_nowait(self.ev(ModelDelta, text=text))

@@ -42,9 +42,14 @@ _REMOVED_METHODS = {
     "sort": "use `.sort_values(...)`", "mad": "use `(s - s.mean()).abs().mean()`", "lookup": "use `.loc`",
     "convert_objects": "use `pd.to_numeric(column)`", "sortlevel": "use `.sort_index(level=...)`",
 }
-_NOT_FOUND = re.compile(r"Columns? not found: (.+)$")
+_NOT_FOUND = re.compile(r"Columns? not found: '?([^',]+)'?")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _ARROW = re.compile(r"^\s*-*>\s*\d+\s(.*)$")
+_CHAINED = re.compile(r"\n\s*(?:The above exception was the direct cause of the following exception:|"
+                      r"During handling of the above exception, another exception occurred:)\s*\n")
+_FRAME = re.compile(r"\n(?=\s*(?:Cell In\s*\[|Input In\s*\[|File ))")
+_CELL = re.compile(r"(?:Cell In\s*\[\d*\]|Input In\s*\[\d*\])")
+_ISOLATED = re.compile(r"File <independent solution>:(\d+)")
 _DATE_TEXT = re.compile(r"^\d{4}-\d{2}(-\d{2})?([ T]\d{2}:\d{2}(:\d{2})?)?$")
 _TEXT_IN_NUMBERS = re.compile(r"could not convert string to float|Cannot perform reduction '\w+' with string dtype|"
                               r"dtype '(?:str|object)' does not support operation|agg function failed|"
@@ -69,15 +74,15 @@ def correction(error_name: str, error_value: str, variables: Mapping[str, object
     names = list(variables)
     values = variables if isinstance(variables, Mapping) else {}
     text = str(error_value or "")
-    if replaced := replaced_variables(code, names):
-        return (f"{_listed(replaced)} already {_is(replaced, 'holds', 'hold')} the real data: do not replace "
-                f"{_it(replaced)} with data you make up; use {_it(replaced)} as {_is(replaced, 'it is', 'they are')}.")
     if error_name in ("FileNotFoundError", "OSError", "IOError") and names:
         return _file(text, names)
     if error_name == "NameError":
         return _name(text, names)
+    if replaced := replaced_variables(code, names):
+        return (f"{_listed(replaced)} already {_is(replaced, 'holds', 'hold')} the real data: do not replace "
+                f"{_it(replaced)} with data you make up; use {_it(replaced)} as {_is(replaced, 'it is', 'they are')}.")
     if error_name == "KeyError" and values:
-        return _column(_key(text), values, failing_line(traceback))
+        return _column(_key(text), values, failing_line(traceback, code))
     if error_name == "AttributeError" and "Can only use .dt accessor with datetimelike values" in text:
         return _DATES_AS_TEXT
     if error_name == "AttributeError" and (match := _MODULE.search(text)):
@@ -85,32 +90,61 @@ def correction(error_name: str, error_value: str, variables: Mapping[str, object
     if error_name == "AttributeError" and (match := _ATTRIBUTE.search(text)):
         if match.group(1) in _REMOVED_METHODS:  # a method pandas dropped, not a column
             return _removed(f".{match.group(1)}", _REMOVED_METHODS[match.group(1)])
-        return _column(match.group(1), values, failing_line(traceback)) if values else None
+        return _column(match.group(1), values, failing_line(traceback, code)) if values else None
     if error_name in ("TypeError", "ValueError") and values and _TEXT_IN_NUMBERS.search(text):
         return _text_columns(values)
     return None
 
 
 def replaced_variables(code: str, names: Sequence[str]) -> list[str]:
-    """The passed variables a program assigns anew from something other than themselves
-    (`df = DataFrame({...})`, `df = pd.read_csv(...)`, not `df = df.dropna()`)."""
+    """The passed variables a program replaces with data it makes up: assigned a new frame, series,
+    array or literal built from nothing the passed data gave (`df = DataFrame({...})`,
+    `df = pd.read_csv(...)`; not `df = df.dropna()`, nor `df = pd.DataFrame(rows)` where `rows`
+    came from `df`). Statements inside functions are the function's own."""
     if not code or not names:
         return []
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
+    derived = set(names)  # names whose value came from the passed data, in the program's order
     replaced: list[str] = []
-    for node in tree.body:  # the program's own top level: a function's locals replace nothing
-        if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
+    for node in _top_level(tree.body):
+        if not isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) or node.value is None:
             continue
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         used = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
-        for target in targets:
-            if isinstance(target, ast.Name) and target.id in names and target.id not in used \
-                    and target.id not in replaced:
-                replaced.append(target.id)
+        assigned = {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+        if used & derived or isinstance(node, ast.AugAssign):
+            derived |= assigned
+            continue
+        if _made_up(node.value):
+            replaced += [t.id for t in targets if isinstance(t, ast.Name) and t.id in names and t.id not in replaced]
+        derived -= assigned
     return replaced
+
+
+def _top_level(body: list[ast.stmt]):
+    """The statements a program runs at its top level, inside if/for/while/with/try blocks too."""
+    for node in body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        yield node
+        for field in ("body", "orelse", "finalbody"):
+            yield from _top_level(getattr(node, field, []) or [])
+        for handler in getattr(node, "handlers", []) or []:
+            yield from _top_level(handler.body)
+
+
+def _made_up(value: ast.expr) -> bool:
+    """A frame, series or array built here (`DataFrame(...)`, `pd.read_csv(...)`, `np.random…`) or a literal."""
+    if isinstance(value, (ast.Dict, ast.List, ast.Tuple, ast.Constant)):
+        return True
+    if not isinstance(value, ast.Call):
+        return False
+    func = value.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    return name in ("DataFrame", "Series", "array") or name.startswith("read_")
 
 
 def _removed(shown: str, instead: str | None) -> str | None:
@@ -123,7 +157,8 @@ def _text_columns(values: Mapping[str, object]) -> str | None:
         dtypes = getattr(value, "dtypes", None)
         if dtypes is None or not hasattr(dtypes, "items"):
             continue
-        text = [str(c) for c, dtype in dtypes.items() if getattr(dtype, "kind", "") in "OSU" or str(dtype) in ("string", "str")]
+        text = [str(c) for c, dtype in dtypes.items()
+                if getattr(dtype, "kind", "") in ("O", "S", "U") or str(dtype) in ("string", "str")]
         if text:
             shown = ", ".join(repr(c) for c in text[:8]) + (", …" if len(text) > 8 else "")
             return (f"`{name}` has text columns ({shown}): compute over the numeric columns only "
@@ -152,13 +187,27 @@ def _name(text: str, names: list[str]) -> str | None:
             f"in the session; use {_it(names)}.")
 
 
-def failing_line(traceback: str) -> str:
-    """The line of the program that raised, as IPython marks it ("----> 6 df2.groupby('year')"):
-    the first marked line, which is in the program's own cell, not in a library it called."""
-    for line in _ANSI.sub("", traceback or "").splitlines():
-        if match := _ARROW.match(line):
-            return match.group(1)
-    return ""
+def failing_line(traceback: str, code: str = "") -> str:
+    """The line of the program that raised. IPython prints chained exceptions first ("The above
+    exception was the direct cause…"), and a check's program runs inside a wrapper, so the line is
+    read from the last exception's frames: the last frame of an independent solution
+    ("File <independent solution>:3", its line taken from `code`), else the last frame of the cell
+    ("Cell In[4], line 6", its marked "---->" line)."""
+    text = _ANSI.sub("", traceback or "")
+    text = _CHAINED.split(text)[-1]
+    isolated, cell = None, None
+    for frame in _FRAME.split(text):
+        head = frame.strip().splitlines()[0] if frame.strip() else ""
+        if match := _ISOLATED.match(head):
+            isolated = int(match.group(1))
+        elif _CELL.match(head):
+            cell = next((m.group(1) for line in frame.splitlines() if (m := _ARROW.match(line))), cell)
+    if isolated is not None:
+        lines = (code or "").splitlines()
+        return lines[isolated - 1].strip() if 0 < isolated <= len(lines) else ""
+    if cell is None:  # no frame headers at all (a shortened traceback): its first marked line
+        cell = next((m.group(1) for line in text.splitlines() if (m := _ARROW.match(line))), "")
+    return cell.strip()
 
 
 def _key(text: str) -> str:
@@ -215,7 +264,7 @@ def _dates(key: str, name: str, frame: object) -> str:
         if kind == "M":
             accessor = "" if part == "date" else f".dt.{part}"
             return f" Its dates are in {column!r}: `{name}[{column!r}]{accessor}`."
-        if kind in "OSU" or str(dtype) in ("string", "str"):
+        if kind in ("O", "S", "U") or str(dtype) in ("string", "str"):
             sample = [v for v in list(frame[column].head(5)) if isinstance(v, str)]
             if sample and all(_DATE_TEXT.match(v) for v in sample):
                 accessor = "" if part == "date" else f".dt.{part}"

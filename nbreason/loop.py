@@ -245,8 +245,9 @@ class Loop(Calls):
         """One independent solution of the running verification: the question alone, in a fresh
         conversation (the model sees neither its earlier code nor its answer), by the method the
         policy names next; a program runs once, prose answers in its last line. A program that
-        raised an error may be repaired (the policy decides): its own conversation goes on with the
-        error. Its messages stay out of the run's history."""
+        raised an error, or printed a value that cannot be right, may be repaired (the policy
+        decides): its own conversation goes on with the error, or with why. Its messages stay out
+        of the run's history."""
         check = self.verification
         assert check is not None
         failed = check.repairable()
@@ -271,13 +272,14 @@ class Loop(Calls):
             else:
                 yield item
         assert completion is not None
-        if repair and policy.same_program(actions.from_text(completion.text).code, failed_program):
+        if repair and policy.same_program(actions.from_text(completion.text).code, failed_program) \
+                and self.budget.exceeded() is None:
             # the repair wrote the failed program again: once more, sampled and told what must change
             again = policy.revision_sampling(self.config.temperature, self.config.seed, self.step, draw=1)
             yield self.ev(Error, message=f"the {method.name} repair repeats its failed program; drawing another, "
                                          "sampled, told what must change", source="model")
-            why = failed.error or f"it printed {failed.answer!r}, which cannot be right"
-            async for item in self._call_model([*messages, prompts.changed(why)],
+            why = failed.error or "it printed a value that cannot be right"
+            async for item in self._call_model(prompts.followed_by(messages, [prompts.changed(why)]),
                                                temperature=again.temperature, seed=again.seed):
                 if isinstance(item, Completion):
                     completion = item
@@ -319,10 +321,10 @@ class Loop(Calls):
                   veto=lambda value: plausibility.vetoed(plausibility.plausibility(value, self.question)),
                   error=error, repair=repair, code=program)
         latest = check.solutions[-1]
-        if latest.ruled_out and program is not None and check.repairable() is latest:
-            # its own answer, never the one under check, and why it cannot be right
+        if latest.told and program is not None and check.repairable() is latest:
+            # what it printed and why that cannot be right; never the answer under check
             self.check_messages = [*messages, {"role": "assistant", "content": completion.text},
-                                   prompts.check_ruled_out(latest.answer, latest.ruled_out)]
+                                   prompts.check_ruled_out(answer, latest.told)]
             self.check_program = program
         signals = ([policy.code_ran(execution)] if method.code else []) + [
             policy.method_agreement(answer, check) if check.mode == "methods"

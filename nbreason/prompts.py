@@ -92,6 +92,19 @@ def changed(why: str | None) -> dict:
                                        "line that failed, or solve the question another way, in a new ```python block."}
 
 
+def followed_by(messages: list[dict], extra: list[dict]) -> list[dict]:
+    """`messages` and then `extra`, a user message right after another user message joined to it:
+    some chat templates reject two user turns in a row."""
+    out = [dict(m) for m in messages]
+    for message in extra:
+        last = out[-1] if out else None
+        if last and last.get("role") == "user" == message.get("role") and isinstance(last.get("content"), str):
+            out[-1] = {**last, "content": f"{last['content']}\n\n{message['content']}"}
+        else:
+            out.append(dict(message))
+    return out
+
+
 def check_ruled_out(answer: str | None, why: str) -> dict:
     """Said to an independent solution whose printed answer cannot be right: why (about its own
     answer only; it never sees the answer under check)."""

@@ -261,6 +261,28 @@ async def test_a_check_whose_answer_cannot_be_right_is_told_why_and_its_repair_c
     assert repair[-1]["content"].startswith("Your program printed '2', which cannot be right: the question asks")
 
 
+async def test_a_check_that_prints_nan_is_repaired_told_where_nan_comes_from():
+    import pandas as pd
+
+    frame = pd.DataFrame({"kind": ["a", "a", "b"], "price": [2, 3, 10]})
+    misspelt = "```python\nprint(df.loc[df.kind == 'A', 'price'].mean())\n```"  # selects nothing: nan
+
+    def reply(body: dict) -> Reply:
+        messages = body["messages"]
+        if messages[0]["content"] == CHECKED.instructions:
+            told = "a filter that keeps nothing" in messages[-1]["content"]
+            return Reply("```python\nprint(df.loc[df.kind == 'a', 'price'].mean())\n```" if told else misspelt)
+        return Reply("```python\nprint(df[df.kind == 'a'].price.mean())\n```")
+
+    with ScriptedServer([reply] * 6) as server:
+        result = await reason("What is the mean price of kind a?", config=config(server), variables={"df": frame})
+        repair = server.requests[2]["messages"]
+    assert [(s.method, s.answer, s.repaired) for s in result.solutions] == [
+        ("program", "2.5", False), ("checked program", "2.5", True)]
+    assert result.verified
+    assert repair[-1]["content"].startswith("Your program printed 'nan', which cannot be right: 'nan' is not a value")
+
+
 async def test_a_run_that_stalls_with_no_answer_is_solved_by_the_other_routes(tmp_path):
     import pandas as pd
 
@@ -279,10 +301,10 @@ async def test_a_run_that_stalls_with_no_answer_is_solved_by_the_other_routes(tm
         ("program", None), ("checked program", "5"), ("row by row", "5")]
     assert result.answer == "5" and result.stop_reason == "answered"
     assert "(program: no answer · checked program: 5 · row by row: 5)" in decisions[-1].reason
-    # the run's own failure counts against the answer: less sure than a program the two routes agreed with
-    assert result.confidence < confidence.confidence(confidence.Features(3, 1.0, 1.0, 1.0, 0.0, 1.0))
     final = json.loads(trace.read_text().splitlines()[-1])
     assert final["answer"] == "5" and [s["answer"] for s in final["solutions"]] == [None, "5", "5"]
+    # the run's own missing answer counts against it: two of three
+    assert final["features"]["share"] == 2 / 3 and final["features"]["families"] == 2
 
 
 async def test_a_check_program_that_fails_is_repaired_once_shown_its_error_and_the_right_spelling(tmp_path):

@@ -117,8 +117,12 @@ def test_a_year_asked_of_a_frame_with_real_dates_points_to_the_dt_accessor():
 @pytest.mark.parametrize("code, replaced", [
     ("df = DataFrame({'nonfarm': np.random.randint(1, 9, 120)})\nprint(df.nonfarm.max())", ["df"]),
     ("import pandas as pd\ndf = pd.read_csv('jobs.csv')", ["df"]),
-    ("df: pd.DataFrame = pd.DataFrame()\ndf2 = make()", ["df", "df2"]),
+    ("df: pd.DataFrame = pd.DataFrame()\ndf2 = [1, 2]", ["df", "df2"]),
+    ("try:\n    df = pd.read_csv('x.csv')\nexcept Exception:\n    pass", ["df"]),  # inside a block too
     ("df = df.dropna()\nprint(df.x.max())", []),  # from itself: the real data, narrowed
+    ("rows = df.to_dict('records')\ndf = pd.DataFrame(rows)", []),  # rebuilt from the real data
+    ("a = df[df.x > 0]\nb = df2\ndf = pd.merge(a, b)", []),  # joined from it
+    ("df = make()", []),  # no frame built here that the program shows
     ("def f():\n    df = pd.DataFrame()\n    return df", []),  # a function's own local
     ("frame = pd.DataFrame({'a': [1]})", []),  # a name of its own
     ("df = (", []),  # not Python
@@ -134,6 +138,50 @@ def test_a_failed_program_that_replaced_the_passed_data_is_told_to_use_it_as_it_
         assert said.startswith("`df` and `df2` already hold the real data")
     else:
         assert said is None
+
+
+# What the kernel sends for `df2['year']`: pandas raises a KeyError from a KeyError, and IPython
+# prints the inner exception first, its marked lines inside pandas.
+CHAINED = ("\x1b[91mKeyError\x1b[39m    Traceback (most recent call last)\n"
+           "\x1b[96mFile \x1b[39m\x1b[32m/venv/pandas/core/indexes/base.py:3816\x1b[39m, in Index.get_loc(self, key)\n"
+           "\x1b[92m-> \x1b[39m\x1b[92m3816\x1b[39m     return self._engine.get_loc(casted_key)\n\n"
+           "\x1b[91mKeyError\x1b[39m: 'year'\n\n"
+           "The above exception was the direct cause of the following exception:\n\n"
+           "\x1b[91mKeyError\x1b[39m    Traceback (most recent call last)\n"
+           "\x1b[96mCell\x1b[39m\x1b[96m \x1b[39m\x1b[32mIn[1]\x1b[39m\x1b[32m, line 3\x1b[39m\n"
+           "\x1b[92m      2\x1b[39m df_yearly = df.groupby('year').net_generation.sum()\n"
+           "\x1b[92m----> \x1b[39m\x1b[92m3\x1b[39m x = \x1b[30;43mdf2\x1b[39;49m\x1b[30;43m[\x1b[39;49m'year']\n\n"
+           "\x1b[96mFile \x1b[39m\x1b[32m/venv/pandas/core/frame.py:4330\x1b[39m, in DataFrame.__getitem__(self, key)\n"
+           "\x1b[92m-> \x1b[39m\x1b[92m4330\x1b[39m     indexer = self.columns.get_loc(key)\n\n"
+           "\x1b[91mKeyError\x1b[39m: 'year'")
+# An independent solution runs inside a wrapper whose call names every passed frame; its own frame
+# shows no source, only its line number.
+ISOLATED = ("KeyError    Traceback (most recent call last)\n"
+            "Cell In[7], line 1\n----> 1 _nbreason_isolated('...', {'df': df, 'df2': df2})\n\n"
+            "Cell In[2], line 40, in _nbreason_isolated(code, passed)\n"
+            "---> 40     exec(compile(tree, filename, 'exec'))\n\n"
+            "File <independent solution>:2\n\n"
+            "File /venv/pandas/core/frame.py:13788, in DataFrame.groupby(self, by)\n"
+            "> 13788   return DataFrameGroupBy(\n\n"
+            "KeyError: 'year'")
+
+
+def test_the_failing_line_is_the_programs_own_in_a_chained_traceback_and_in_an_independent_solution():
+    from nbreason.corrections import failing_line
+
+    assert failing_line(CHAINED) == "x = df2['year']"
+    code = "a = df.groupby('year').net_generation.sum()\nb = df2.groupby('year').nonfarm.mean()\nprint(a.corr(b))"
+    assert failing_line(ISOLATED, code) == "b = df2.groupby('year').nonfarm.mean()"
+    assert failing_line(ISOLATED, "") == ""  # no program to read the line from
+    for traceback, program in ((CHAINED, ""), (ISOLATED, code)):
+        assert correction("KeyError", "'year'", two_frames(), traceback, program).startswith(
+            "`df2` has no column 'year' (it is in `df`)")
+
+
+def test_several_missing_columns_name_the_first():
+    assert correction("KeyError", "\"Columns not found: 'nonfarm', 'private'\"", two_frames(),
+                      "----> 1 df.groupby('year')[['nonfarm', 'private']].sum()") == \
+        "`df` has no column 'nonfarm' (it is in `df2`); its columns are 'year', 'source', 'net_generation'."
 
 
 def test_a_row_label_used_as_a_column_is_pointed_to_loc():

@@ -161,7 +161,7 @@ CHECK_RULES = [
     ("a ruled-out answer: one route is not enough", ruled_out(("2008", CHECKED)), None, "verify", "52", None,
      "not settled yet"),
     ("a route whose answer cannot be right is repaired, told why", ruled_out(("2008", CHECKED), ("52", ROWS)),
-     None, "verify", "52", None, "the row by row solution gave 52, which cannot be right: repairing it once"),
+     None, "verify", "52", None, "the row by row solution printed a value that cannot be right: repairing it once"),
     ("no steps left: no repair of it either", ruled_out(("52", ROWS)), 0, "final", None, False,
      "no method found"),
     ("a prose route is not repaired", ruled_out(("52", PROSE)), None, "verify", "52", None, "not settled yet"),

@@ -92,8 +92,9 @@ async def test_a_kept_sandbox_whose_kernel_restarted_is_rebuilt():
 
 @pytest.mark.parametrize("closed", [False, True], ids=["kept sandbox", "rebuilt sandbox"])
 async def test_a_backtrack_in_a_follow_up_keeps_the_earlier_runs_results(closed):
-    stall = Reply("```python\nprint(temps.mean())\n```")  # fails the same way three times: backtrack
-    second = [Reply("```python\ncoldest = min(temps, key=temps.get)\nprint(coldest)\n```"), stall, stall, stall,
+    # fails, then comes back the same, and twice more when redrawn: stalled, backtrack
+    stall = Reply("```python\nprint(temps.mean())\n```")
+    second = [Reply("```python\ncoldest = min(temps, key=temps.get)\nprint(coldest)\n```"), *[stall] * 4,
               Reply("```python\nprint(coldest, sorted(temps.values())[0])\n```"), Reply("FINAL ANSWER: Oslo")]
     with ScriptedServer(FIRST + second) as server:
         first = await reason("Which city is warmest?", config=config(server), keep_sandbox=True)
@@ -109,7 +110,7 @@ async def test_a_backtrack_in_a_follow_up_keeps_the_earlier_runs_results(closed)
 async def test_a_backtrack_in_a_follow_up_puts_back_the_data_the_earlier_run_was_given():
     stall = Reply("```python\nprint(prices.mean())\n```")
     first = [Reply("```python\ntotal = sum(prices)\nprint(total)\n```"), Reply("FINAL ANSWER: 6")]
-    second = [stall, stall, stall, Reply("```python\nprint(total, max(prices))\n```"), Reply("FINAL ANSWER: 3")]
+    second = [*[stall] * 4, Reply("```python\nprint(total, max(prices))\n```"), Reply("FINAL ANSWER: 3")]
     with ScriptedServer(first + second) as server:
         earlier = await reason("Total?", config=config(server), keep_sandbox=True, variables={"prices": [1, 2, 3]})
         result = await reason("Largest?", config=config(server), follows=earlier)  # not given again

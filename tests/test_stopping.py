@@ -85,6 +85,20 @@ def test_methods_an_estimate_is_judged_by_the_answer_it_supports():
     check.add("9.5", SIMULATION, sampled=True, veto=veto)  # supports nothing it is close to: judged alone
     assert [s.ruled_out is None for s in check.solutions] == [True, True, False]
     assert [(s.answer, s.support, s.families) for s in check.standings()] == [("84", 2.0, ("program", "simulation"))]
+    assert [bool(s.told) for s in check.solutions] == [False, False, True]  # only the lone 9.5 is sent back
+
+
+def test_a_route_is_told_why_its_own_value_cannot_be_right_never_the_answer_it_supports():
+    veto = lambda value: f"a count is whole, not {value}" if "." in value else None  # noqa: E731
+    check = Verification("14.67", mode="methods", plan=(CHECKED,), first_ruled_out="a count is whole, not 14.67")
+    check.add("14.7", CHECKED, sampled=False, veto=veto)  # printed to fewer decimals: it supports 14.67
+    [_, route] = check.solutions
+    assert route.supports == "14.67" and route.ruled_out == "a count is whole, not 14.67"
+    assert route.told == "a count is whole, not 14.7" and check.repairable() is route
+    check = Verification("14", mode="methods", plan=(CHECKED,))
+    check.add("nan", CHECKED, sampled=False, veto=lambda value: f"{value!r} is not a value")
+    assert check.solutions[-1].answer is None and check.repairable() is check.solutions[-1]
+    assert check.solutions[-1].told == "'nan' is not a value"
 
 
 def test_a_stricter_rule_settles_later_and_falls_back_to_the_plurality():
@@ -127,6 +141,14 @@ def test_a_reply_repeating_a_failed_program_is_redrawn_sampled_while_the_budget_
     assert (sample is not None) is redrawn
     if redrawn:
         assert sample.temperature >= 0.7 and sample.seed == 3 + 2000 + 2
+
+
+def test_the_stall_detector_remembers_each_programs_own_error():
+    stall = StallDetector()
+    stall.record("print(x)", "NameError: x")
+    stall.record("df['y']", "KeyError: 'y'")
+    assert stall.error_of("print(x)\n") == "NameError: x" and stall.error_of("df['y']") == "KeyError: 'y'"
+    assert stall.error_of("print(z)") is None and stall.error_of(None) is None
 
 
 def test_a_second_redraw_is_warmer_with_a_seed_of_its_own_and_there_is_no_third():

@@ -31,9 +31,10 @@ CUTOFF = 0.74
 
 @dataclass(frozen=True)
 class Features:
-    families: int = 1  # distinct method families giving the answer (the run's own route included, unless ruled out)
-    share: float = 1.0  # the answer's share of all support among the solutions, a check that gave no usable
-    # answer (it failed, printed nothing, or its answer cannot be right) counting 1 against it
+    families: int = 1  # distinct method families giving the answer (the run's own route included, unless
+    # ruled out or absent)
+    share: float = 1.0  # the answer's share of all support among the solutions, a solution that gave no usable
+    # answer (it failed, printed nothing, its answer cannot be right, or the run stalled) counting 1 against it
     suspicion: float = 1.0  # the lowest plausibility value (1: nothing suspicious)
     reward: float = 0.0  # the combined reward of the answer's last check
     unchecked: float = 1.0  # 1: no independent solution was made

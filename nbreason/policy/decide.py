@@ -22,8 +22,8 @@ After a step of the run ("step" phase)
   3. code ran without an answer
        a. stalled (the same failing code again, or the same error STALL_REPEATS times) and
           backtracking allowed and fewer than MAX_BACKTRACKS made    -> backtrack
-       b. stalled, with the methods self-check and steps left: the question is solved by
-          other routes, with no answer of the run's own           -> verify
+       b. stalled with backtracking used up (or off), with the methods self-check and steps
+          left: the question is solved by other routes, with no answer of the run's own -> verify
        c. stalled                                                    -> final ("stalled: …")
        d. the code failed: the model sees the error                  -> revise
        e. it ran: the model reads the output                         -> continue
@@ -31,7 +31,7 @@ After a step of the run ("step" phase)
        a. STALL_REPEATS such replies in a row                        -> final ("stalled: …")
        b. otherwise: asked for code (or `FINAL ANSWER:` once output exists)  -> revise
 After an independent solution of a running verification ("check" phase)
-  5. its program raised an error or printed an answer that cannot be right, not yet repaired,
+  5. its program raised an error or printed a value that cannot be right, not yet repaired,
      steps left                                                      -> verify ("repair": the same
                                                                        conversation sees the error, or why)
   6. settled (policy/verification.py), or no solutions or steps left -> final (no acceptable
@@ -151,7 +151,7 @@ def _after_code(state: RunState) -> Choice:
 def _settle(check: Verification, steps_left: int | None) -> Choice:
     failed = check.repairable()
     if failed is not None and _has_steps(steps_left):
-        what = f"failed ({failed.error})" if failed.error else f"gave {failed.answer}, which cannot be right"
+        what = f"failed ({failed.error})" if failed.error else "printed a value that cannot be right"
         return Choice("verify", f"the {failed.method} solution {what}: repairing it once, shown "
                                 f"{'its error' if failed.error else 'why'} but never the answer under check",
                       answer=check.first, check="repair")

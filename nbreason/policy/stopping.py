@@ -28,13 +28,17 @@ def same_program(a: str | None, b: str | None) -> bool:
 @dataclass
 class StallDetector:
     stall_repeats: int = 3
-    failed_code: set = field(default_factory=set)
+    failed_code: dict = field(default_factory=dict)  # program key -> its error
     last_error: str | None = None
     error_streak: int = 0
 
     def repeats_failure(self, code: str) -> bool:
         """`code` is a program that already failed in this run (whitespace aside)."""
         return _key(code) in self.failed_code
+
+    def error_of(self, code: str | None) -> str | None:
+        """The error `code` failed with in this run, if it did."""
+        return self.failed_code.get(_key(code)) if code else None
 
     def record(self, code: str, error: str | None) -> str | None:
         """Record one execution; return a reason string if the run is stalling."""
@@ -44,7 +48,7 @@ class StallDetector:
             return None
         if key in self.failed_code:
             return "stalled: the same failing code was written again"
-        self.failed_code.add(key)
+        self.failed_code[key] = error
         self.error_streak = self.error_streak + 1 if error == self.last_error else 1
         self.last_error = error
         if self.error_streak >= self.stall_repeats:

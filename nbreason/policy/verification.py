@@ -1,5 +1,7 @@
 """Verification by solving again: the answer the run reached is checked against independent
 solutions of the same question, each in a fresh conversation that never shows the first answer.
+A run that stalled without an answer (`first` None) is solved by the other routes alone, its
+missing answer counting against whatever they find.
 
 Two modes (the run's `self_check`):
 
@@ -49,7 +51,7 @@ SAME_FAMILY = 0.5  # support from a family that already backs the answer
 # routes disagreed, prose was right as often as the program and the tie is better broken its way).
 FAMILY_WEIGHT = {"prose": 1.2}
 MARGIN = 1.0  # support the settled answer needs over the runner-up
-REPAIRS = 1  # a program route that raised an error gets this many repairs, each in its own step
+REPAIRS = 1  # a program route that failed (an error, or a value that cannot be right) gets this many repairs
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,9 @@ class Solution:
     repairs: int = 0  # repairs made of this solution's program
     repeats: bool = False  # its program ran only the run's own statements: counted in the run's family
     program: bool = False  # a program route (it can be repaired), not prose
+    # why its own printed value cannot be right, as its repair is told: about that value only, never the
+    # answer it supports (which may be the one under check)
+    told: str | None = None
 
     @property
     def vote(self) -> str | None:
@@ -125,23 +130,28 @@ class Verification:
             assert failed is not None and failed.method == method.name, "only a failed program is repaired"
             self.solutions.pop()
             repairs = failed.repairs + 1
+        printed = answer
         answer = answer if is_value(answer) and error is None else None
         supports = None
         if answer is not None and (method.tolerance or method.rounding):
             supports = next((s.answer for s in self.solutions if s.answer is not None
                              and _supports(method, answer, s.answer)), None)
         ruled_out = veto(supports or answer) if veto is not None and answer is not None else None
+        told = None
+        if veto is not None and error is None and (answer is None or ruled_out) and str(printed or "").strip():
+            told = veto(printed)  # nan, or a value of the wrong form, judged as printed; an estimate that supports
+            # an answer that can be right is no failure
         if repeats is None:
             repeats = bool(code) and method.code and independence.repeats(code, self.run_code)
         family = self.first_family if repeats else method.family
         self.solutions.append(Solution(method.name, family, answer, sampled, supports, ruled_out,
-                                       error, repairs, bool(repeats), method.code))
+                                       error, repairs, bool(repeats), method.code, told))
 
     def repairable(self) -> Solution | None:
-        """The latest solution, if its program raised an error or printed an answer that cannot be
-        right, and it has repairs left."""
+        """The latest solution, if its program raised an error or printed a value that cannot be
+        right (nan, 52 where a year is asked), and it has repairs left."""
         last = self.solutions[-1]
-        if last.method != FIRST and last.program and (last.error or last.ruled_out) and last.repairs < REPAIRS:
+        if last.method != FIRST and last.program and (last.error or last.told) and last.repairs < REPAIRS:
             return last
         return None
 
