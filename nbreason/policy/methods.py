@@ -92,7 +92,8 @@ CHECKED = Method("checked program", "checked", True,
 ROWS = Method("row by row", "rows", True,
               _DATA + "Compute the answer with plain Python over the records (for row in "
               "df.to_dict('records'): …) instead of pandas aggregation methods, and print only the final answer "
-              "on the last line.", rounding=True)
+              "on the last line. For anything counted \"so far\" or \"in a row\" (a highest value so far, a "
+              "streak), go through the records in time order and update it at every record.", rounding=True)
 
 METHODS = {m.name: m for m in (PROGRAM, PROSE, QUANTITIES, SIMULATION, ENUMERATION, EXACT, CHECKED, ROWS)}
 
