@@ -17,6 +17,7 @@ sentence to its observation of the failed step.
 from __future__ import annotations
 
 import ast
+import builtins
 import difflib
 import re
 from collections.abc import Mapping, Sequence
@@ -97,30 +98,27 @@ def correction(error_name: str, error_value: str, variables: Mapping[str, object
 
 
 def replaced_variables(code: str, names: Sequence[str]) -> list[str]:
-    """The passed variables a program replaces with data it makes up: assigned a new frame, series,
-    array or literal built from nothing the passed data gave (`df = DataFrame({...})`,
-    `df = pd.read_csv(...)`; not `df = df.dropna()`, nor `df = pd.DataFrame(rows)` where `rows`
-    came from `df`). Statements inside functions are the function's own."""
+    """The passed variables a program replaces with data it makes up: assigned a frame, series,
+    array or literal built from modules and constants alone (`df = DataFrame({'x': np.random…})`,
+    `df = pd.read_csv('jobs.csv')`, `df = [1, 2]`; not `df = df.dropna()`, nor `pd.DataFrame(rows)`,
+    whatever `rows` holds). Statements inside functions are the function's own."""
     if not code or not names:
         return []
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
-    derived = set(names)  # names whose value came from the passed data, in the program's order
+    modules = {alias.asname or alias.name.split(".")[0] for node in ast.walk(tree)
+               if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
+    modules |= set(dir(builtins)) | set(_IMPORTS)  # pd and np may come from the session
     replaced: list[str] = []
     for node in _top_level(tree.body):
-        if not isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) or node.value is None:
+        if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
             continue
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         used = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
-        assigned = {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
-        if used & derived or isinstance(node, ast.AugAssign):
-            derived |= assigned
-            continue
-        if _made_up(node.value):
+        if _made_up(node.value) and used <= modules:
             replaced += [t.id for t in targets if isinstance(t, ast.Name) and t.id in names and t.id not in replaced]
-        derived -= assigned
     return replaced
 
 
@@ -199,11 +197,14 @@ def failing_line(traceback: str, code: str = "") -> str:
     for frame in _FRAME.split(text):
         head = frame.strip().splitlines()[0] if frame.strip() else ""
         if match := _ISOLATED.match(head):
-            isolated = int(match.group(1))
+            shown = next((m.group(1) for line in frame.splitlines() if (m := _ARROW.match(line))), None)
+            isolated = shown if shown is not None else int(match.group(1))
         elif _CELL.match(head):
             cell = next((m.group(1) for line in frame.splitlines() if (m := _ARROW.match(line))), cell)
-    if isolated is not None:
-        lines = (code or "").splitlines()
+    if isinstance(isolated, str):  # IPython showed the line itself
+        return isolated.strip()
+    if isolated is not None:  # only its number, counted in `code` (IPython drops leading blank lines)
+        lines = (code or "").lstrip("\n").splitlines()
         return lines[isolated - 1].strip() if 0 < isolated <= len(lines) else ""
     if cell is None:  # no frame headers at all (a shortened traceback): its first marked line
         cell = next((m.group(1) for line in text.splitlines() if (m := _ARROW.match(line))), "")

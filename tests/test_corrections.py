@@ -115,14 +115,20 @@ def test_a_year_asked_of_a_frame_with_real_dates_points_to_the_dt_accessor():
 
 
 @pytest.mark.parametrize("code, replaced", [
-    ("df = DataFrame({'nonfarm': np.random.randint(1, 9, 120)})\nprint(df.nonfarm.max())", ["df"]),
+    ("from pandas import DataFrame\ndf = DataFrame({'nonfarm': np.random.randint(1, 9, 120)})\nprint(df.nonfarm.max())",
+     ["df"]),
     ("import pandas as pd\ndf = pd.read_csv('jobs.csv')", ["df"]),
     ("df: pd.DataFrame = pd.DataFrame()\ndf2 = [1, 2]", ["df", "df2"]),
     ("try:\n    df = pd.read_csv('x.csv')\nexcept Exception:\n    pass", ["df"]),  # inside a block too
     ("df = df.dropna()\nprint(df.x.max())", []),  # from itself: the real data, narrowed
     ("rows = df.to_dict('records')\ndf = pd.DataFrame(rows)", []),  # rebuilt from the real data
+    ("import pandas as pd\nrows = []\nfor r in df.to_dict('records'):\n    rows.append(r)\ndf = pd.DataFrame(rows)",
+     []),  # rebuilt record by record, as the row-by-row route is asked to
+    ("df['flag'] = 0\ndf = pd.DataFrame(df.values)", []),  # a column changed first: still its own data
     ("a = df[df.x > 0]\nb = df2\ndf = pd.merge(a, b)", []),  # joined from it
     ("df = make()", []),  # no frame built here that the program shows
+    ("from pandas import DataFrame\nimport numpy as np\ndf = DataFrame({'x': np.random.rand(3), 'n': range(3)})",
+     ["df"]),
     ("def f():\n    df = pd.DataFrame()\n    return df", []),  # a function's own local
     ("frame = pd.DataFrame({'a': [1]})", []),  # a name of its own
     ("df = (", []),  # not Python
@@ -173,6 +179,10 @@ def test_the_failing_line_is_the_programs_own_in_a_chained_traceback_and_in_an_i
     code = "a = df.groupby('year').net_generation.sum()\nb = df2.groupby('year').nonfarm.mean()\nprint(a.corr(b))"
     assert failing_line(ISOLATED, code) == "b = df2.groupby('year').nonfarm.mean()"
     assert failing_line(ISOLATED, "") == ""  # no program to read the line from
+    assert failing_line(ISOLATED, "\n\n" + code) == "b = df2.groupby('year').nonfarm.mean()"  # IPython drops them
+    frame = "File <independent solution>:2\n"
+    shown = ISOLATED.replace(frame, frame + "----> 2 x = df2['year']\n")
+    assert failing_line(shown, code) == "x = df2['year']"  # the line IPython shows, when it shows one
     for traceback, program in ((CHAINED, ""), (ISOLATED, code)):
         assert correction("KeyError", "'year'", two_frames(), traceback, program).startswith(
             "`df2` has no column 'year' (it is in `df`)")
