@@ -55,12 +55,11 @@ class Calls:
             else:
                 yield item
         for draw in range(policy.REDRAWS):
-            sample = policy.redraw(actions.from_completion(completion).code, self.stall,
-                                   within_budget=self.budget.exceeded() is None, temperature=self.config.temperature,
-                                   seed=self.config.seed, step=self.step, draw=draw)
+            repeated = actions.from_completion(completion).code
+            sample = policy.redraw(repeated, self.stall, within_budget=self.budget.exceeded() is None,
+                                   temperature=self.config.temperature, seed=self.config.seed, step=self.step, draw=draw)
             if sample is None:
                 break
-            repeated = actions.from_completion(completion).code
             told = [prompts.changed(self.stall.error_of(repeated))] if draw else None  # sampling alone did not do it
             yield self.ev(Error, message="the reply repeats a program that already failed; drawing another, sampled"
                                          + (", told what must change" if told else ""), source="model")

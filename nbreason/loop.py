@@ -74,7 +74,6 @@ class Loop(Calls):
         self.verifying: str | None = None  # answer whose model-written check runs in the next step
         self.verification: Verification | None = None  # independent solutions, once an answer passes
         self.check_messages: list[dict] | None = None  # the latest failed check program's conversation, to repair
-        self.check_program: str | None = None  # and its program: a repair that writes it again is drawn again
 
     def ev(self, cls: type[Event], **kw: Any) -> Event:
         return cls(run_id=self.run_id, step=self.step, attempt=self.attempt,
@@ -252,7 +251,6 @@ class Loop(Calls):
         assert check is not None
         failed = check.repairable()
         repair = failed is not None and self.check_messages is not None
-        failed_program = self.check_program
         if repair:
             method, sampled = METHODS[failed.method], failed.sampled
             messages = self.check_messages
@@ -261,7 +259,7 @@ class Loop(Calls):
             # An independent solution of a follow-up still needs to know what it follows.
             context = "\n\n".join(part for part in (self.earlier, self.context) if part.strip())
             messages = method.messages(self.question, context)
-        self.check_messages, self.check_program = None, None
+        self.check_messages = None
         # a repair keeps the seed of the solution it repairs
         sample = policy.solution_sampling(self.config.temperature, self.config.seed, check.extra_done - repair)
         temperature = sample.temperature if sampled else self.config.temperature
@@ -272,7 +270,9 @@ class Loop(Calls):
             else:
                 yield item
         assert completion is not None
-        if repair and policy.same_program(actions.from_text(completion.text).code, failed_program) \
+        # the failed program is the repaired conversation's last reply
+        if repair and policy.same_program(actions.from_text(completion.text).code,
+                                          actions.from_text(messages[-2]["content"]).code) \
                 and self.budget.exceeded() is None:
             # the repair wrote the failed program again: once more, sampled and told what must change
             again = policy.revision_sampling(self.config.temperature, self.config.seed, self.step, draw=1)
@@ -311,7 +311,6 @@ class Loop(Calls):
                         summary = f"{summary}\n\n{hint}"
                     self.check_messages = [*messages, {"role": "assistant", "content": completion.text},
                                            prompts.observation(summary, self.step, ok=False)]
-                    self.check_program = program
             else:
                 yield self.ev(Error, message=f"the {method.name} solution had no code block", source="model")
         else:
@@ -325,7 +324,6 @@ class Loop(Calls):
             # what it printed and why that cannot be right; never the answer under check
             self.check_messages = [*messages, {"role": "assistant", "content": completion.text},
                                    prompts.check_ruled_out(answer, latest.told)]
-            self.check_program = program
         signals = ([policy.code_ran(execution)] if method.code else []) + [
             policy.method_agreement(answer, check) if check.mode == "methods"
             else policy.agreement(answer, check.answers, check.needed(answer))]
