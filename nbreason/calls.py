@@ -61,14 +61,21 @@ class Calls:
             if sample is None:
                 break
             told = [prompts.changed(self.stall.error_of(repeated))] if draw else None  # sampling alone did not do it
-            yield self.ev(Error, message="the reply repeats a program that already failed; drawing another, sampled"
-                                         + (", told what must change" if told else ""), source="model")
-            async for item in self._call_model(temperature=sample.temperature, seed=sample.seed, extra=told):
+            async for item in self._redraw("the reply repeats a program that already failed; drawing another, sampled"
+                                           + (", told what must change" if told else ""), sample, extra=told):
                 if isinstance(item, Completion):
                     completion = item
                 else:
                     yield item
         yield completion
+
+    async def _redraw(self, why: str, sample: policy.Sampling, fresh: list[dict] | None = None,
+                      extra: list[dict] | None = None) -> AsyncIterator[Event | Completion]:
+        """A reply drawn again (`why` is said first, so every redraw shows in the trace), sampled
+        as `sample` says; `fresh` and `extra` as for `_call_model`."""
+        yield self.ev(Error, message=why, source="model")
+        async for item in self._call_model(fresh, temperature=sample.temperature, seed=sample.seed, extra=extra):
+            yield item
 
     async def _call_model(self, fresh: list[dict] | None = None, temperature: float | None = None,
                           seed: int | None = None, extra: list[dict] | None = None) -> AsyncIterator[Event | Completion]:

@@ -19,19 +19,19 @@ from .config import RunConfig
 from .events import (BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, Plan, RunStarted,
                      Stopped)
 from .answers import numbers_in
-from .calls import Calls, StopRequested
+from .calls import StopRequested
+from .checks import Checks
 from .execution import ExecutionRecord
 from .evidence import Evidence
 from .history import History
 from .models.base import Completion, Model, ModelError, ModelProfile, OutOfTime
 from .policy import Choice, Judgement, Reply, RunState, Settings, StallDetector, Verification
 from .policy import confidence, plausibility
-from .policy.methods import METHODS, plan_for
+from .policy.methods import plan_for
 from .sandboxes.base import Sandbox, SandboxError
-from .sandboxes.results import last_line
 
 
-class Loop(Calls):
+class Loop(Checks):
     def __init__(self, question: str, *, config: RunConfig, model: Model, sandbox: Sandbox,
                  context: str = "", stop: asyncio.Event | None = None,
                  check: Callable[[Any], Any] | None = None, run_id: str | None = None, attempt: int = 0,
@@ -239,103 +239,6 @@ class Loop(Calls):
             last_execution=self.evidence.last_execution, self_check=self.evidence.self_checks.get(answer),
             verification=self.verification, user=policy.user_check(answer, self.check))
         return Judgement(answer, policy.combine(signals), tuple(signals))
-
-    async def _check_step(self, outcome: list[Choice]) -> AsyncIterator[Event]:
-        """One independent solution of the running verification: the question alone, in a fresh
-        conversation (the model sees neither its earlier code nor its answer), by the method the
-        policy names next; a program runs once, prose answers in its last line. A program that
-        raised an error, or printed a value that cannot be right, may be repaired (the policy
-        decides): its own conversation goes on with the error, or with why. Its messages stay out
-        of the run's history."""
-        check = self.verification
-        assert check is not None
-        failed = check.repairable()
-        repair = failed is not None and self.check_messages is not None
-        if repair:
-            method, sampled = METHODS[failed.method], failed.sampled
-            messages = self.check_messages
-        else:
-            method, sampled = check.next_method()
-            # An independent solution of a follow-up still needs to know what it follows.
-            context = "\n\n".join(part for part in (self.earlier, self.context) if part.strip())
-            messages = method.messages(self.question, context)
-        self.check_messages = None
-        # a repair keeps the seed of the solution it repairs
-        sample = policy.solution_sampling(self.config.temperature, self.config.seed, check.extra_done - repair)
-        temperature = sample.temperature if sampled else self.config.temperature
-        completion: Completion | None = None
-        async for item in self._call_model(messages, temperature=temperature, seed=sample.seed):
-            if isinstance(item, Completion):
-                completion = item
-            else:
-                yield item
-        assert completion is not None
-        # the failed program is the repaired conversation's last reply
-        if repair and policy.same_program(actions.from_text(completion.text).code,
-                                          actions.from_text(messages[-2]["content"]).code) \
-                and self.budget.exceeded() is None:
-            # the repair wrote the failed program again: once more, sampled and told what must change
-            again = policy.revision_sampling(self.config.temperature, self.config.seed, self.step, draw=1)
-            yield self.ev(Error, message=f"the {method.name} repair repeats its failed program; drawing another, "
-                                         "sampled, told what must change", source="model")
-            why = failed.error or "it printed a value that cannot be right"
-            async for item in self._call_model(prompts.followed_by(messages, [prompts.changed(why)]),
-                                               temperature=again.temperature, seed=again.seed):
-                if isinstance(item, Completion):
-                    completion = item
-                else:
-                    yield item
-        answer, execution, error, program = None, None, None, None
-        if method.code:
-            action = actions.from_text(completion.text)
-            program = action.code
-            if action.plan:
-                yield self.ev(Plan, text=f"**{method.name}{' (repair)' if repair else ''}.** {action.plan}")
-            if action.code and action.code.strip():
-                yield self.ev(Code, code=action.code)
-                summary = ""
-                # its own namespace, with the passed data loaded afresh there (nbreason/isolation.py);
-                # not the run's code: never exported or replayed as the run's
-                async for item in self._execute(action.code, isolation.isolated_code(action.code, list(self.variables)),
-                                                record=False):
-                    if isinstance(item, tuple):
-                        execution, summary = item
-                    else:
-                        yield item
-                if execution.ok:
-                    answer = last_line(self.evidence.outputs[-1])
-                elif execution.error is not None:
-                    error = execution.error.headline[:200]
-                    if hint := correction(execution.error.name, execution.error.value, self.variables,
-                                              execution.error.traceback, action.code):
-                        summary = f"{summary}\n\n{hint}"
-                    self.check_messages = [*messages, {"role": "assistant", "content": completion.text},
-                                           prompts.observation(summary, self.step, ok=False)]
-            else:
-                yield self.ev(Error, message=f"the {method.name} solution had no code block", source="model")
-        else:
-            yield self.ev(Plan, text=f"**{method.name}.** {completion.text.strip()}")
-            answer = method.answer(completion.text)
-        check.add(answer, method, sampled,
-                  veto=lambda value: plausibility.vetoed(plausibility.plausibility(value, self.question)),
-                  error=error, repair=repair, code=program)
-        latest = check.solutions[-1]
-        if latest.told and program is not None and check.repairable() is latest:
-            # what it printed and why that cannot be right; never the answer under check
-            self.check_messages = [*messages, {"role": "assistant", "content": completion.text},
-                                   prompts.check_ruled_out(answer, latest.told)]
-        signals = ([policy.code_ran(execution)] if method.code else []) + [
-            policy.method_agreement(answer, check) if check.mode == "methods"
-            else policy.agreement(answer, check.answers, check.needed(answer))]
-        yield self.ev(Check, reward=policy.combine(signals), signals=signals, answer=answer)
-        choice = policy.decide(RunState(phase="check", settings=self.settings, steps_left=self._steps_left(),
-                                        verification=check))
-        if choice.ends and choice.answer is not None:
-            judged = self._judgement(choice.answer)
-            self.evidence.best = (judged.reward, choice.answer)  # the check's verdict replaces the earlier score
-            yield self.ev(Check, reward=judged.reward, signals=list(judged.signals), answer=choice.answer)
-        yield self.ev(Decision, action=choice.action, reason=choice.reason)
-        outcome.append(choice)
 
     async def _snapshot_session(self) -> None:
         """Record the session's names before the run's code runs: independent solutions start from
