@@ -2,7 +2,7 @@
 
 `Checks` is the part of the loop (nbreason/loop.py) that runs the checks' routes; like `Calls`,
 it decides nothing (`policy.decide` does, in the "check" phase). It uses the loop's
-`verification`, `check_messages`, `question`, `earlier`, `context`, `variables`, `config`,
+`verification`, `check_messages`, `facts`, `question`, `earlier`, `context`, `variables`, `config`,
 `budget`, `evidence`, `step`, `ev` and `_judgement`.
 """
 
@@ -16,6 +16,7 @@ from .corrections import correction
 from .events import Check, Code, Decision, Error, Event, Plan
 from .models.base import Completion
 from .policy import Choice, RunState, plausibility
+from .policy.data_use import data_use
 from .policy.methods import METHODS
 from .sandboxes.results import last_line
 
@@ -95,8 +96,11 @@ class Checks(Calls):
         else:
             yield self.ev(Plan, text=f"**{method.name}.** {completion.text.strip()}")
             answer = method.answer(completion.text)
+        printed = [self.evidence.outputs[-1]] if execution is not None and execution.ok else []
         check.add(answer, method, sampled,
-                  veto=lambda value: plausibility.vetoed(plausibility.plausibility(value, self.question)),
+                  veto=lambda value: plausibility.vetoed(
+                      plausibility.plausibility(value, self.question)
+                      + data_use(value, self.question, [program] if program else [], printed, self.facts)),
                   error=error, repair=repair, code=program)
         latest = check.solutions[-1]
         if latest.told and program is not None and check.repairable() is latest:

@@ -15,6 +15,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
 from . import actions, isolation, policy, prompts
 from .corrections import correction
+from .data_facts import data_facts
 from .config import RunConfig
 from .events import (BudgetUpdate, Check, Code, Decision, Error, Event, FinalAnswer, Plan, RunStarted,
                      Stopped)
@@ -43,6 +44,7 @@ class Loop(Checks):
         # independent solution loads its own copies, in its own namespace: nbreason/isolation.py.)
         self.restore_variables = restore_variables
         self.variables = dict(variables or {})  # the passed (--with) values: corrections name their columns
+        self.facts = data_facts(self.variables)  # what policy/data_use.py judges programs against
         # A follow-up (followup.py): the digest of the run it continues, the names the notebook takes
         # back, what RunStarted records of both, and events (a rebuilt state) that follow RunStarted.
         self.earlier, self.returns, self.started, self.preface = earlier, tuple(returns), dict(started or {}), preface
@@ -192,7 +194,7 @@ class Loop(Checks):
         answer = policy.proposed_answer(reply, self.settings, verifying)
         judged = None
         if answer is not None:
-            judged = self._judgement(answer)
+            judged = self._judgement(answer, own=True)
             yield self.ev(Check, reward=judged.reward, signals=list(judged.signals), answer=answer)
             if self.evidence.best is None or judged.reward >= self.evidence.best[0]:
                 self.evidence.best = (judged.reward, answer)
@@ -233,11 +235,15 @@ class Loop(Checks):
             async for event in self._backtrack(reply.stalled or choice.reason):
                 yield event
 
-    def _judgement(self, answer: str) -> Judgement:
+    def _judgement(self, answer: str, own: bool = False) -> Judgement:
+        """`own`: the answer the run's step just gave, so its code is judged with it (the code of the
+        earlier run a follow-up continues included: its variables are this run's too)."""
+        program = [*self.earlier_code, *self.evidence.code] if own else ()
         signals = policy.judge_signals(
             answer, question=self.question, answer_type=self.config.answer_type, outputs=self.evidence.outputs,
             last_execution=self.evidence.last_execution, self_check=self.evidence.self_checks.get(answer),
-            verification=self.verification, user=policy.user_check(answer, self.check))
+            verification=self.verification, user=policy.user_check(answer, self.check),
+            program=program, facts=self.facts)
         return Judgement(answer, policy.combine(signals), tuple(signals))
 
     async def _snapshot_session(self) -> None:

@@ -439,3 +439,52 @@ async def test_on_data_a_check_that_repeats_the_runs_code_does_not_verify_it(tmp
     assert "checked program (same code as the run): 5" in result.competing
     final = json.loads(trace.read_text().splitlines()[-1])
     assert [s["repeats"] for s in final["solutions"]] == [False, True, False]
+
+
+async def test_a_program_that_never_selects_the_category_the_question_names_is_sent_back_told_which():
+    import pandas as pd
+
+    frame = pd.DataFrame({"year": [2001, 2001, 2002, 2002, 2003, 2003],
+                          "source": ["Fossil Fuels", "Renewables"] * 3, "net_generation": [35, 1, 30, 2, 34, 5]})
+    question = "In which year did net generation from Renewables rise the most? Answer with the year."
+    every_source = "```python\nprint(df.loc[df.net_generation.diff().idxmax(), 'year'])\n```"  # 2003: Fossil's rise
+    renewables = ("```python\nr = df[df.source == 'Renewables'].set_index('year').net_generation\n"
+                  "print(r.diff().idxmax())\n```")
+
+    def reply(body: dict) -> Reply:
+        messages = body["messages"]
+        if messages[0]["content"] == CHECKED.instructions:
+            return Reply("```python\nr = df[df['source'] == 'Renewables'].sort_values('year')\n"
+                         "print(r.year.iloc[r.net_generation.diff().argmax()])\n```")
+        told = "'Renewables' (a value of `df['source']`)" in json.dumps(messages)
+        return Reply(renewables if told else every_source)
+
+    with ScriptedServer([reply] * 6) as server:
+        result = await reason(question, config=config(server), variables={"df": frame})
+    decisions = [e for e in result.events if isinstance(e, Decision)]
+    assert decisions[0].action == "revise" and "neither the program nor its output mentions it" in decisions[0].reason
+    checks = [e for e in result.events if isinstance(e, Check) and e.answer == "2003"]
+    assert any(s.name == "named" and s.value == 0.0 for s in checks[0].signals)  # shown under the step
+    assert result.answer == "2003" and result.verified
+
+
+async def test_a_check_that_compares_only_some_categories_is_repaired_told_to_compare_all():
+    import pandas as pd
+
+    frame = pd.DataFrame({"race": ["Black", "Latino", "White", "Asian", "White"], "age": [30, 25, 50, 40, 46]})
+    question = "Which race has the highest mean age? Answer with the race as written in the table."
+    two = "```python\nb, l = df[df.race == 'Black'].age.mean(), df[df.race == 'Latino'].age.mean()\n" \
+          "print('Black' if b > l else 'Latino')\n```"
+
+    def reply(body: dict) -> Reply:
+        messages = body["messages"]
+        if messages[0]["content"] == CHECKED.instructions:
+            told = "the question asks across all of them" in messages[-1]["content"]
+            return Reply("```python\nprint(df.groupby('race').age.mean().idxmax())\n```" if told else two)
+        return Reply("```python\nprint(df.groupby('race')['age'].mean().sort_values().index[-1])\n```")
+
+    with ScriptedServer([reply] * 6) as server:
+        result = await reason(question, config=config(server), variables={"df": frame})
+    assert [(s.method, s.answer, s.repaired) for s in result.solutions] == [
+        ("program", "White", False), ("checked program", "White", True)]
+    assert result.answer == "White" and result.verified

@@ -6,7 +6,8 @@ rules, in the order they are tried:
 After a step of the run ("step" phase)
   1. refused      the model declined and said nothing else           -> final ("refused")
   2. an answer    the step proposed one (`proposed_answer`): judged by its reward
-       a. an answer that cannot be right (policy/plausibility.py: no value, a probability above 1, …)
+       a. an answer that cannot be right (policy/plausibility.py: no value, a probability above 1, …;
+          policy/data_use.py: a program that never selects the category the question names, …)
                     sent back                                        -> revise
                     the second time, with the methods self-check and steps left, the
                     question is solved by other routes, this answer ruled out   -> verify

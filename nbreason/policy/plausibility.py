@@ -31,9 +31,12 @@ from fractions import Fraction
 
 from ..answers import is_value, number, numbers_in, unwrap
 from ..events import Signal
+from .data_use import RULES as DATA_RULES
 from .methods import question_kind
 
-RULES = ("value", "single", "probability", "count", "decimals", "money", "overflow", "copied", "rows", "form")
+# with the rules on what a program does with the passed tables (policy/data_use.py)
+RULES = ("value", "single", "probability", "count", "decimals", "money", "overflow", "copied", "rows", "form",
+         *DATA_RULES)
 
 _HOW_MANY = re.compile(r"\bhow many\b", re.I)
 _ONE_QUANTITY = re.compile(r"\bhow (?:many|much|far|long|old|tall|fast)\b", re.I)
