@@ -3,7 +3,7 @@
 `Checks` is the part of the loop (nbreason/loop.py) that runs the checks' routes; like `Calls`,
 it decides nothing (`policy.decide` does, in the "check" phase). It uses the loop's
 `verification`, `check_messages`, `facts`, `question`, `earlier`, `context`, `variables`, `config`,
-`budget`, `evidence`, `step`, `ev` and `_judgement`.
+`settings`, `budget`, `evidence`, `step`, `ev`, `_steps_left` and `_judgement`.
 """
 
 from __future__ import annotations

@@ -117,3 +117,58 @@ def test_facts_name_the_first_row_where_two_tables_differ():
         Misaligned("df", "df2", ("site", "variety"), 0, ("Morris", "Trebi"), ("Waseca", "Trebi")),)
     many = pd.DataFrame({"id": [f"x{i}" for i in range(100)]})
     assert data_facts({"df": many}) == DataFacts()  # 100 distinct texts are no categories
+
+
+TIPS = pd.DataFrame({"smoker": ["Yes", "No", "Yes"], "time": ["Dinner", "Lunch", "Dinner"], "tip": [4, 2, 3.5]})
+TRIAL = pd.DataFrame({"group": ["treatment", "control", "placebo"] * 2, "response": [5, 3, 3, 6, 2, 4]})
+COUNTRIES = pd.DataFrame({"country": ["Germany", "France", "Spain"], "code": ["DE", "FR", "ES"], "gdp": [4, 3, 1]})
+MONTHS = pd.DataFrame({"month": ["January", "February", "March"], "rain": [3, 2, 4]})
+STATUS = pd.DataFrame({"country": list("ABC"), "status": ["ok", "ok", "late"], "v": [1, 2, 3]})
+KEYED_NAN = pd.DataFrame({"k": ["x", None, "z"], "v": [1, 2, 3]})
+
+QUIET = [
+    # (why, tables, question, answer, code): right programs no rule may veto
+    ("a yes-or-no answer is no choice between categories", {"df": TIPS},
+     "Do smokers tip more than 3 dollars on average at dinner?", "Yes",
+     "print('Yes' if df[(df.smoker == 'Yes') & (df.time == 'Dinner')].tip.mean() > 3 else 'No')"),
+    ("the two categories the question names in lower case", {"df": TRIAL},
+     "Which had the higher mean response, treatment or control?", "treatment",
+     "t = df[df.group == 'treatment'].response.mean()\nc = df[df.group == 'control'].response.mean()\n"
+     "print('treatment' if t > c else 'control')"),
+    ("selected by exclusion", {"df": IOWA}, RISE, "2003",
+     "r = df[df.source != 'Fossil Fuels'].set_index('year').net_generation\nprint(r.diff().idxmax())"),
+    ("selected through another column of the same table", {"df": COUNTRIES},
+     "What is the GDP of Germany?", "4", "print(df.loc[df.code == 'DE', 'gdp'].iloc[0])"),
+    ("a short prefix", {"df": IOWA}, RISE, "2003",
+     "r = df[df.source.str.startswith('Ren')].set_index('year').net_generation\nprint(r.diff().idxmax())"),
+    ("a month the code selects by number", {"df": MONTHS}, "How much rain fell in January?", "3",
+     "print(df.iloc[0].rain)"),
+    ("a look at both tables' sizes and columns", {"df": Y1931, "df2": Y1932}, HIGHER, "1",
+     "print(len(df), len(df2))\nprint(list(df.columns) == list(df2.columns))\n"
+     "lookup = {(r.site, r.variety): r['yield'] for _, r in df.iterrows()}\n"
+     "print(sum(r['yield'] > lookup[(r.site, r.variety)] for _, r in df2.iterrows()))"),
+    ("a column that changes from row to row is no key", {"df": STATUS, "df2": STATUS.assign(
+        status=["ok", "late", "late"], v=[2, 1, 4])}, "In how many countries did v rise?", "2",
+     "print((df2.v > df.v).sum())"),
+    ("a missing key in the same place in both tables", {"df": KEYED_NAN, "df2": KEYED_NAN.assign(v=[2, 1, 4])},
+     "For how many keys did v rise?", "2", "print((df2.v > df.v).sum())"),
+    ("code nested too deep to read", {"df": Y1931, "df2": Y1932}, HIGHER, "1",
+     "print(" + "+".join(["1"] * 5000) + ")"),
+]
+
+
+@pytest.mark.parametrize("why, tables, question, answer, code", QUIET, ids=[r[0] for r in QUIET])
+def test_no_rule_vetoes_a_right_program(why, tables, question, answer, code):
+    assert data_use(answer, question, [code], [answer], data_facts(tables)) == []
+
+
+def test_reading_facts_never_raises():
+    class Proxy:  # attributes that raise something other than AttributeError
+        def __getattr__(self, name):
+            raise RuntimeError("not loaded")
+
+    duplicated = pd.DataFrame([["a", "b", 1]], columns=["x", "x", "v"])
+    assert data_facts({"df": Proxy()}) == DataFacts()
+    assert data_facts({"df": duplicated}) == DataFacts()  # its one column of text is two: no facts, no error
+    arrow = pd.DataFrame({"source": pd.array(["Renewables", "Nuclear"], dtype="string")})
+    assert Value("df", "source", "Renewables") in data_facts({"df": arrow}).values

@@ -8,7 +8,8 @@
     methods.py       the independent routes to an answer, and which ones a question gets
     independence.py  whether a check's program is a route of its own or the run's code again
     plausibility.py  what the question says a right answer must look like
-    data_use.py      what a program did with the passed tables (a category it never selects, rows lined up by position)
+    data_use.py      what a program did with the passed tables (a category never selected, some compared where all
+                     are asked, two tables lined up by position)
     confidence.py    how likely a final answer is right, calibrated on development data
     stopping.py      stall detection; redrawing a repeated failed program; which self-check a run uses
     sampling.py      how independent samples (attempts, solutions) are drawn
