@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .events import Continues, FinalAnswer, RunStarted
+from .rebuild import run_again
 
 MARKER = "__nbreason_run__"
 DIGEST_CODE_CHARS = 1_500  # the earlier code the model sees; the newest blocks are kept
@@ -170,18 +171,8 @@ async def rebuild(sandbox, continues: Continues, why: str, *, timeout: float, gi
     if missing:
         notes.append(f"variable{'s' if len(missing) > 1 else ''} {', '.join(missing)} not given again")
     blocks = [*continues.setup, *continues.code]
-    ran, failed = 0, ""
-    for code in blocks:
-        try:
-            execution = await sandbox.run_code(code, timeout=timeout)
-        except Exception as exc:
-            failed = f"{type(exc).__name__}: {exc}"
-            break
-        if execution.error is not None:
-            failed = f"{execution.error.name}: {execution.error.value}"
-            break
-        ran += 1
-    return {"why": why, "blocks": len(blocks), "ran": ran, "failed": failed, "notes": notes}
+    rerun = await run_again(sandbox, blocks, timeout)
+    return {"why": why, "blocks": len(blocks), "ran": rerun.ran, "failed": rerun.failed, "notes": notes}
 
 
 def continues_from(later: list, earlier: list) -> bool:

@@ -25,6 +25,7 @@ from .checks import Checks
 from .execution import ExecutionRecord
 from .evidence import Evidence
 from .history import History
+from .rebuild import run_again
 from .models.base import Completion, Model, ModelError, ModelProfile, OutOfTime
 from .policy import Choice, Judgement, Reply, RunState, Settings, StallDetector, Verification
 from .policy import confidence, plausibility
@@ -277,12 +278,9 @@ class Loop(Checks):
 
     async def _rerun(self, blocks: Sequence[str], what: str) -> AsyncIterator[Event]:
         """Run clean code again after a restart; the first block that fails is said, and ends it."""
-        for code in blocks:
-            execution = await self.sandbox.run_code(code, timeout=self.config.exec_timeout)
-            if execution.error:
-                yield self.ev(Error, source="sandbox", message=f"rebuilding {what} failed: "
-                                                              f"{execution.error.name}: {execution.error.value}")
-                return
+        rerun = await run_again(self.sandbox, blocks, self.config.exec_timeout)
+        if rerun.failed:
+            yield self.ev(Error, source="sandbox", message=f"rebuilding {what} failed: {rerun.failed}")
 
     def _answer_tool_calls(self, completion: Completion, replies: dict[str, str]) -> None:
         # The chat API requires a tool message for every tool call of the previous reply.
