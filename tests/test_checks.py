@@ -445,9 +445,9 @@ async def test_a_program_that_never_selects_the_category_the_question_names_is_s
     import pandas as pd
 
     frame = pd.DataFrame({"year": [2001, 2001, 2002, 2002, 2003, 2003],
-                          "source": ["Fossil Fuels", "Renewables"] * 3, "net_generation": [35, 1, 30, 2, 34, 5]})
+                          "source": ["Fossil Fuels", "Renewables"] * 3, "net_generation": [35, 1, 30, 4, 34, 5]})
     question = "In which year did net generation from Renewables rise the most? Answer with the year."
-    every_source = "```python\nprint(df.loc[df.net_generation.diff().idxmax(), 'year'])\n```"  # 2003: Fossil's rise
+    every_source = "```python\nprint(df.loc[df.net_generation.diff().idxmax(), 'year'])\n```"  # 2003: a jump between rows
     renewables = ("```python\nr = df[df.source == 'Renewables'].set_index('year').net_generation\n"
                   "print(r.diff().idxmax())\n```")
 
@@ -465,7 +465,7 @@ async def test_a_program_that_never_selects_the_category_the_question_names_is_s
     assert decisions[0].action == "revise" and "neither the program nor its output mentions it" in decisions[0].reason
     checks = [e for e in result.events if isinstance(e, Check) and e.answer == "2003"]
     assert any(s.name == "named" and s.value == 0.0 for s in checks[0].signals)  # shown under the step
-    assert result.answer == "2003" and result.verified
+    assert result.answer == "2002" and result.verified
 
 
 async def test_a_check_that_compares_only_some_categories_is_repaired_told_to_compare_all():
@@ -488,3 +488,24 @@ async def test_a_check_that_compares_only_some_categories_is_repaired_told_to_co
     assert [(s.method, s.answer, s.repaired) for s in result.solutions] == [
         ("program", "White", False), ("checked program", "White", True)]
     assert result.answer == "White" and result.verified
+
+
+async def test_a_run_that_keeps_ignoring_the_named_category_is_settled_by_routes_that_select_it():
+    import pandas as pd
+
+    frame = pd.DataFrame({"year": [2001, 2001, 2002, 2002, 2003, 2003],
+                          "source": ["Fossil Fuels", "Renewables"] * 3, "net_generation": [35, 1, 30, 4, 34, 5]})
+    question = "In which year did net generation from Renewables rise the most? Answer with the year."
+    renewables = "r = df[df.source == 'Renewables'].set_index('year').net_generation\nprint(r.diff().idxmax())"
+    with ScriptedServer([answering({CHECKED: f"```python\n{renewables}\n```",
+                                    ROWS: "```python\nrows = [r for r in df.to_dict('records') if r['source'] == "
+                                          "'Renewables']\nrise = {b['year']: b['net_generation'] - a['net_generation'] "
+                                          "for a, b in zip(rows, rows[1:])}\nprint(max(rise, key=rise.get))\n```"},
+                                   "```python\nprint(df.loc[df.net_generation.diff().idxmax(), 'year'])\n```")] * 8
+                        ) as server:
+        result = await reason(question, config=config(server), variables={"df": frame})
+    # the run's own answer is ruled out; what the routes agree on is not judged by the run's program
+    assert [(s.method, s.answer, bool(s.ruled_out)) for s in result.solutions] == [
+        ("program", "2003", True), ("checked program", "2002", False), ("row by row", "2002", False)]
+    assert result.answer == "2002" and result.stop_reason == "answered"
+    assert result.confidence > 0.5  # not vetoed by the run's own program; its ruled-out answer counts against
