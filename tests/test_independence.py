@@ -35,6 +35,30 @@ ROWS_TABLE = [
     ("a reply too deep to parse or unparse", "x = " + "+".join(["1"] * 200_000), ["x = 1"], False),
     ("run code too deep to unparse is no statement", "print(1)", ["y = " + "+".join(["1"] * 200_000)], False),
     ("no run code to repeat", "print(1 + 1)", [], False),
+    # the pens problem's copy: the run's program with every variable renamed
+    ("the run's program with its variables renamed",
+     "cost_per_pen = 2 / 3\npens = 45\ntotal = cost_per_pen * pens\nprint(total)",
+     ["price_each = 2 / 3\nn = 45\ncost = price_each * n\nprint(cost)"], True),
+    ("renamed, over the run's blocks, with a size printed first",
+     "print(len(df))\nsub = df[df['kind'] == 'a']\nprint(sub['x'].mean())",
+     ["rows = df[df['kind'] == 'a']", "print(rows['x'].mean())"], True),
+    ("renamed function, parameter and loop variable",
+     "def f(a):\n    return sum(i * a for i in range(a))\nprint(f(7))",
+     ["def g(b):\n    return sum(j * b for j in range(b))\nprint(g(7))"], True),
+    ("renamed, but one constant differs", "unit = 2 / 3\ntotal = unit * 30\nprint(total)",
+     ["price = 2 / 3\ncost = price * 45\nprint(cost)"], False),
+    ("renamed, but the operands swap", "unit = 2 / 3\nk = 45\ntotal = k * unit\nprint(total)",
+     ["price = 2 / 3\nn = 45\ncost = price * n\nprint(cost)"], False),
+    ("a passed table is not renamed", "sub = other[other['kind'] == 'a']\nprint(len(sub))",
+     ["rows = df[df['kind'] == 'a']\nprint(len(rows))"], False),
+    ("no renaming the same throughout: one name stands for two of the run's",
+     "t = df['x'].sum()\nt = t / 2\nprint(t)", ["a = df['x'].sum()\nb = a / 2\nprint(b)"], False),
+    ("a builtin is not renamed to a variable", "print(max(df['x']))", ["m = df['x']\nprint(m(df['x']))"], False),
+    ("a name the run rebinds stays the same name", "d2 = df.dropna()\nprint(d2['x'].sum())",
+     ["df = df.dropna()", "clean = df.dropna()\nprint(clean['x'].sum())"], True),
+    ("a copy too long to search counts as a route of its own",
+     "\n".join(f"a{i} = 1" for i in range(3000)) + "\nprint(a1)",
+     ["\n".join(f"b{i} = 1" for i in range(3000)) + "\nprint(b1)"], False),
 ]
 
 
@@ -56,3 +80,10 @@ def test_a_checked_program_of_its_own_still_counts_as_a_family():
     check = Verification("2.51", extra=3, mode="methods", plan=(CHECKED, ROWS), run_code=(RUN,))
     check.add("2.51", CHECKED, sampled=False, code="peak = df['close'].cummax()\nprint(((peak - df['close']) / peak).max())")
     assert check.settled() == "2.51" and not check.rows()[1].repeats
+
+
+def test_a_renamed_copy_and_the_run_never_settle_an_answer():
+    run = "price = 2 / 3\nn = 45\ncost = price * n\nprint(cost)"
+    check = Verification("30.0", extra=3, mode="methods", plan=(CHECKED, ROWS), run_code=(run,))
+    check.add("30.0", CHECKED, sampled=False, code="unit = 2 / 3\npens = 45\ntotal = unit * pens\nprint(total)")
+    assert check.settled() is None and check.rows()[1].repeats

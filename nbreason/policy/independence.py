@@ -10,15 +10,20 @@ family of its own (policy/verification.py).
 Statements are compared as Python parses them (`ast.unparse`: comments, spacing and quoting do not
 count). A check repeats the run when every statement it has, imports and printed sizes aside
 (`print(df.shape)`, `print(len(rows))`, a printed string), is one the run's code already ran, and
-so is its last statement (the one printing the answer), whatever it prints. Renamed variables or
-the same computation written inline are not caught: such a check counts as a route of its own, as
-before.
+so is its last statement (the one printing the answer), whatever it prints. Names the programs bind
+themselves may differ: a check that is the run's program with its variables renamed
+(`total = price * n` for `cost = price * n`) repeats it too, as long as one renaming, the same
+throughout, turns each of its statements into one the run ran. Names neither binds (`df`, `round`,
+the passed tables) must be the same. The same computation written inline, or in another order of
+bindings that no renaming explains, is not caught: such a check counts as a route of its own.
 """
 
 from __future__ import annotations
 
 import ast
 from typing import Iterable
+
+SEARCH = 20_000  # node comparisons spent on finding a renaming, at most: a model's reply may be long
 
 
 def statements(code: str) -> list[str] | None:
@@ -48,13 +53,105 @@ def _shows_size(statement: str) -> bool:
 
 
 def repeats(code: str, run_code: Iterable[str]) -> bool:
-    """Whether `code` (a check's program) only runs statements the run's code already ran."""
+    """Whether `code` (a check's program) only runs statements the run's code already ran, its own
+    names for the run's aside."""
     mine = statements(code)
     if not mine:
         return False
-    ran: set[str] = set()
-    for block in run_code:
-        ran.update(statements(block) or ())
+    blocks = list(run_code)
+    ran: list[str] = []
+    for block in blocks:
+        ran.extend(statements(block) or ())
     # The last statement prints the answer: it always counts, even when it prints a len()
     computing = [s for s in mine[:-1] if not _shows_size(s)] + mine[-1:]
-    return all(s in ran for s in computing)
+    if all(s in set(ran) for s in computing):
+        return True
+    try:
+        return _renamed(computing, ran, _bound(code), set().union(*(_bound(b) for b in blocks)))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+
+
+def _bound(code: str) -> set[str]:
+    """The names a program binds itself: assigned, looped over, defined, imported, parameters."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return set()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.alias):
+            names.add(node.asname or node.name.split(".")[0])
+    return names
+
+
+class _Renaming:
+    """One renaming of a check's own names to the run's, the same in both directions, grown
+    statement by statement, with a cap on the work spent searching for it."""
+
+    def __init__(self, mine: set[str], theirs: set[str]):
+        self.mine, self.theirs = mine, theirs
+        self.to: dict[str, str] = {}
+        self.back: dict[str, str] = {}
+        self.spent = 0
+
+    def name(self, a: str, b: str) -> bool:
+        if a in self.to or b in self.back:
+            return self.to.get(a) == b and self.back.get(b) == a
+        if a != b and (a not in self.mine or b not in self.theirs):
+            return False  # only names both programs bind may differ (df, round, a passed table may not)
+        self.to[a], self.back[b] = b, a
+        return True
+
+    def same(self, a, b) -> bool:
+        self.spent += 1
+        if self.spent > SEARCH or type(a) is not type(b):
+            return False
+        if isinstance(a, list):
+            return len(a) == len(b) and all(self.same(x, y) for x, y in zip(a, b))
+        if not isinstance(a, ast.AST):
+            return a == b  # a constant, an attribute, an operator's field; 1 and 1.0 differ by type above
+        for name in a._fields:
+            x, y = getattr(a, name, None), getattr(b, name, None)
+            if _binds(a, name):
+                if not (x is None and y is None) and not (isinstance(x, str) and isinstance(y, str) and self.name(x, y)):
+                    return False
+            elif isinstance(x, (ast.AST, list)) or isinstance(y, (ast.AST, list)):
+                if not self.same(x, y):
+                    return False
+            elif type(x) is not type(y) or x != y:
+                return False
+        return True
+
+
+def _binds(node: ast.AST, field: str) -> bool:
+    return ((isinstance(node, ast.Name) and field == "id") or (isinstance(node, ast.arg) and field == "arg")
+            or (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and field == "name"))
+
+
+def _renamed(computing: list[str], ran: list[str], mine: set[str], theirs: set[str]) -> bool:
+    """Whether one renaming of the check's own names turns each of its statements into one the
+    run ran: a search over which run statement each matches, undoing a choice that leads nowhere."""
+    check_nodes = [ast.parse(s).body[0] for s in computing]
+    run_nodes = [ast.parse(s).body[0] for s in ran]
+    renaming = _Renaming(mine, theirs)
+
+    def match(i: int) -> bool:
+        if i == len(check_nodes):
+            return True
+        for node in run_nodes:
+            to, back = dict(renaming.to), dict(renaming.back)
+            if renaming.same(check_nodes[i], node) and match(i + 1):
+                return True
+            renaming.to, renaming.back = to, back
+            if renaming.spent > SEARCH:
+                return False
+        return False
+
+    return match(0)
