@@ -45,7 +45,7 @@ class Attempt:
     verified: bool | None = None
     attempt: int = 0  # 1, 2, … within its run; 0 for a lone run
     confidence: float | None = None  # policy/confidence.py
-    solutions: list = field(default_factory=list)  # the check's solutions: [{method, answer, family, sampled}]
+    solutions: list = field(default_factory=list)  # the check's solutions: [{method, answer, family, sampled, …, code}]
     features: dict = field(default_factory=dict)  # what the confidence was computed from (for calibration)
 
     @classmethod

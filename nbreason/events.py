@@ -103,6 +103,7 @@ class SolutionRow:
     ruled_out: str | None = None  # why its answer cannot be right (a plausibility veto): it supported nothing
     repaired: bool = False  # its program failed, and this is the answer of its one repair
     repeats: bool = False  # its program only ran the run's own statements again: no route of its own
+    code: str | None = None  # a program route's program (the run's own is in its steps)
 
 
 @dataclass(frozen=True)

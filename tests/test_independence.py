@@ -85,5 +85,7 @@ def test_a_checked_program_of_its_own_still_counts_as_a_family():
 def test_a_renamed_copy_and_the_run_never_settle_an_answer():
     run = "price = 2 / 3\nn = 45\ncost = price * n\nprint(cost)"
     check = Verification("30.0", extra=3, mode="methods", plan=(CHECKED, ROWS), run_code=(run,))
-    check.add("30.0", CHECKED, sampled=False, code="unit = 2 / 3\npens = 45\ntotal = unit * pens\nprint(total)")
+    copy = "unit = 2 / 3\npens = 45\ntotal = unit * pens\nprint(total)"
+    check.add("30.0", CHECKED, sampled=False, code=copy)
     assert check.settled() is None and check.rows()[1].repeats
+    assert check.rows()[1].code == copy and check.rows()[0].code is None  # the final answer shows which program gave it

@@ -69,6 +69,7 @@ class Solution:
     # why its own printed value cannot be right, as its repair is told: about that value only, never the
     # answer it supports (which may be the one under check)
     told: str | None = None
+    code: str | None = None  # a program route's program, as the final answer records it
 
     @property
     def vote(self) -> str | None:
@@ -145,7 +146,7 @@ class Verification:
             repeats = bool(code) and method.code and independence.repeats(code, self.run_code)
         family = self.first_family if repeats else method.family
         self.solutions.append(Solution(method.name, family, answer, sampled, supports, ruled_out,
-                                       error, repairs, bool(repeats), method.code, told))
+                                       error, repairs, bool(repeats), method.code, told, code))
 
     def repairable(self) -> Solution | None:
         """The latest solution, if its program raised an error or printed a value that cannot be
@@ -241,7 +242,7 @@ class Verification:
     def rows(self) -> list[SolutionRow]:
         """The solutions as the final answer records them, the run's own named "program"."""
         return [SolutionRow(PROGRAM.name if s.method == FIRST else s.method, s.answer, s.family, s.sampled,
-                            s.ruled_out, s.repairs > 0, s.repeats) for s in self.solutions]
+                            s.ruled_out, s.repairs > 0, s.repeats, s.code) for s in self.solutions]
 
     def summary(self) -> str:
         """Which route gave which value: "program: 10.0 · prose: 30 · quantities table: 30"."""
