@@ -23,7 +23,7 @@ from __future__ import annotations
 import ast
 from typing import Iterable
 
-SEARCH = 20_000  # node comparisons spent on finding a renaming, at most: a model's reply may be long
+SEARCH = 50_000  # node comparisons spent on finding a renaming, at most: a model's reply may be long
 
 
 def statements(code: str) -> list[str] | None:
@@ -142,16 +142,17 @@ def _renamed(computing: list[str], ran: list[str], mine: set[str], theirs: set[s
     run_nodes = [ast.parse(s).body[0] for s in ran]
     renaming = _Renaming(mine, theirs)
 
-    def match(i: int) -> bool:
+    def match(i: int, after: int) -> bool:
         if i == len(check_nodes):
             return True
-        for node in run_nodes:
+        # a copy keeps the run's order: the run's statement after the last one matched is tried first
+        for j in [*range(after + 1, len(run_nodes)), *range(after + 1)]:
             to, back = dict(renaming.to), dict(renaming.back)
-            if renaming.same(check_nodes[i], node) and match(i + 1):
+            if renaming.same(check_nodes[i], run_nodes[j]) and match(i + 1, j):
                 return True
             renaming.to, renaming.back = to, back
             if renaming.spent > SEARCH:
                 return False
         return False
 
-    return match(0)
+    return match(0, -1)
