@@ -18,7 +18,7 @@ STATE = "Which state has the most airports? Answer with its two-letter code."
 NAME = "Which gram-negative bacterium has the lowest MIC? Answer with the bacterium's name as written in the table."
 
 ROWS = [
-    # (why, answer, question, outputs, rule, value)
+    # (why, answer, question, outputs, rule, value; None: the rule stays quiet)
     ("nan is no value", "nan", MONEY, [], "value", 0.0),
     ("None is no value", "None", MONEY, [], "value", 0.0),
     ("inf is no value", "inf", COUNT, [], "value", 0.0),
@@ -31,6 +31,17 @@ ROWS = [
     ("a count is not a fraction", "14.5", COUNT, [], "count", 0.0),
     ("a count is not negative", "-3", COUNT, [], "count", 0.0),
     ("money is not negative", "-6", MONEY, [], "money", 0.0),
+    ("a distance is not negative", "-200", "The dragon's flames reach 1000 feet and Polly throws 1200 feet. How far "
+     "outside the flames' reach could she stand?", [], "magnitude", 0.0),
+    ("a duration is not negative", "-0.2", "He drives out at 60 mph for 2 hours. How long does it take him to get "
+     "back at 50 mph?", [], "magnitude", 0.0),
+    ("by how much longer is not negative", "-3", "A rope is 10 m long and another is 7 m. How much longer is "
+     "the first?", [], "magnitude", 0.0),
+    ("a positive distance", "200", "How far outside the flames' reach could she stand?", [], "magnitude", None),
+    ("a change may be negative", "-3.5", "By how much did the mean temperature change from 2000 to 2010?", [],
+     "magnitude", None),
+    ("how much, not how much more, may be negative", "-12", "What is the slope of the fit: how much is it per year?",
+     [], "magnitude", None),
     ("the decimals asked for", "1.414", DECIMALS, [], "decimals", 1.0),
     ("too many decimals", "1.41421356", DECIMALS, [], "decimals", 0.3),
     ("a number the question states", "3", MONEY, [], "copied", 0.5),
@@ -58,6 +69,9 @@ ROWS = [
 @pytest.mark.parametrize("why,answer,question,outputs,rule,value", ROWS, ids=[r[0] for r in ROWS])
 def test_each_rule(why, answer, question, outputs, rule, value):
     signals = {s.name: s for s in plausibility(answer, question, outputs)}
+    if value is None:  # the rule does not apply
+        assert rule not in signals, signals
+        return
     assert rule in signals, signals
     assert signals[rule].value == value and signals[rule].reason
     assert signals[rule].weight == 0.0  # shown, but outside the reward's mean

@@ -8,6 +8,9 @@ Each rule that applies to the question gives one signal with its reason, shown u
   count        "how many …" is a non-negative whole number
   decimals     "to N decimal places" / "rounded to N decimals" gives N decimals
   money        an amount of money is not negative
+  magnitude    "how far / long / old / tall / fast / wide / heavy …" and "how much more / longer / farther …"
+               ask for a distance, a duration, an age or a size, or by how much one exceeds another:
+               not negative
   copied       the answer is a number the question already states (often a misread question)
   overflow     an exact answer (a count, a remainder) printed as a float in scientific notation
   rows         the code's output shows a selection of zero rows ("Empty DataFrame")
@@ -20,7 +23,7 @@ Each rule that applies to the question gives one signal with its reason, shown u
                idxmax's index label) is the case this catches.
 
 They carry weight 0 in the reward: a rule at 0 (an answer that cannot be right: no value, a
-probability above 1, a negative count or amount) vetoes the answer, which is sent back and never
+probability above 1, a negative count, amount or distance) vetoes the answer, which is sent back and never
 accepted; a suspicion (between 0 and 1) lowers the answer's confidence (policy/confidence.py).
 """
 
@@ -35,7 +38,8 @@ from .data_use import RULES as DATA_RULES
 from .methods import question_kind
 
 # with the rules on what a program does with the passed tables (policy/data_use.py)
-RULES = ("value", "single", "probability", "count", "decimals", "money", "overflow", "copied", "rows", "form",
+RULES = ("value", "single", "probability", "count", "decimals", "money", "magnitude", "overflow", "copied", "rows",
+         "form",
          *DATA_RULES)
 
 _HOW_MANY = re.compile(r"\bhow many\b", re.I)
@@ -44,6 +48,9 @@ _DECIMALS = re.compile(r"\b(?:to|rounded to|round(?:ed)? it to|with)\s+(\w+)\s+d
 _WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
 _MONEY = re.compile(r"(\$|€|£|\bdollars?\b|\bcents?\b|\beuros?\b|\bcost\w*\b|\bprice\w*\b|\bpa(?:y|id)\b|\bearn\w*\b|"
                     r"\bspen[dt]\b|\bprofit\b|\bsav(?:e|ed|ings)\b)", re.I)
+# a size, or by how much one thing exceeds another: "how far outside the reach" is 200 feet, not -200
+_MAGNITUDE = re.compile(r"\bhow (?:far|long|old|tall|fast|wide|heavy)\b|\bhow much (?:more|longer|farther|further|"
+                        r"taller|older|faster|heavier|bigger|larger|higher)\b", re.I)
 _LOSS = re.compile(r"\b(loss|lose|lost|owe\w*|debt|change in|difference|net)\b", re.I)
 _SCIENTIFIC = re.compile(r"\d[eE][+-]?\d+")
 _EMPTY = re.compile(r"Empty DataFrame|Empty Series|\b0 rows\b|Series\(\[\], ", re.I)
@@ -122,6 +129,10 @@ def plausibility(answer: str | None, question: str, outputs: list[str] | None = 
                               f"{places} decimal places asked, {digits} given" + ("" if ok else f" ({text})")))
     if _MONEY.search(question) and value is not None and value < 0 and not _LOSS.search(question):
         signals.append(_note("money", 0.0, f"an amount of money, but {text} is negative"))
+    if _MAGNITUDE.search(question) and value is not None and value < 0:
+        asked = _MAGNITUDE.search(question).group(0).lower()
+        signals.append(_note("magnitude", 0.0, f"\"{asked}\" asks for a size or a difference ≥ 0, not {text}: "
+                                                 "subtract the smaller from the larger"))
     if value is not None and kind != "word" and _SCIENTIFIC.search(text) and abs(value) >= 10**15:
         signals.append(_note("overflow", 0.3, f"{text} is a float in scientific notation where an exact value "
                                                "is asked: digits are lost"))
