@@ -39,26 +39,58 @@ ROWS_TABLE = [
     ("the run's program with its variables renamed",
      "cost_per_pen = 2 / 3\npens = 45\ntotal = cost_per_pen * pens\nprint(total)",
      ["price_each = 2 / 3\nn = 45\ncost = price_each * n\nprint(cost)"], True),
-    ("renamed, over the run's blocks, with a size printed first",
+    ("renamed, in one of the run's blocks, with a size printed first",
      "print(len(df))\nsub = df[df['kind'] == 'a']\nprint(sub['x'].mean())",
-     ["rows = df[df['kind'] == 'a']", "print(rows['x'].mean())"], True),
-    ("renamed function, parameter and loop variable",
-     "def f(a):\n    return sum(i * a for i in range(a))\nprint(f(7))",
-     ["def g(b):\n    return sum(j * b for j in range(b))\nprint(g(7))"], True),
+     ["print(df.shape)", "rows = df[df['kind'] == 'a']\nprint(rows['x'].mean())"], True),
+    ("the run's prints passed over", "sub = df[df['kind'] == 'a']\nprint(sub['x'].mean())",
+     ["rows = df[df['kind'] == 'a']\nprint(rows.head())\nprint(rows['x'].mean())"], True),
+    ("a renamed top-level loop variable", "total = 0\nfor k in range(7):\n    total += k * 7\nprint(total)",
+     ["s = 0\nfor i in range(7):\n    s += i * 7\nprint(s)"], True),
     ("renamed, but one constant differs", "unit = 2 / 3\ntotal = unit * 30\nprint(total)",
      ["price = 2 / 3\ncost = price * 45\nprint(cost)"], False),
-    ("renamed, but the operands swap", "unit = 2 / 3\nk = 45\ntotal = k * unit\nprint(total)",
-     ["price = 2 / 3\nn = 45\ncost = price * n\nprint(cost)"], False),
+    ("renamed, but 1 and 1.0 differ", "a = df['x'].sum() * 1\nprint(a)", ["b = df['x'].sum() * 1.0\nprint(b)"], False),
+    ("renamed, but True and 1 differ", "a = df['x'].sum() * True\nprint(a)", ["b = df['x'].sum() * 1\nprint(b)"], False),
     ("a passed table is not renamed", "sub = other[other['kind'] == 'a']\nprint(len(sub))",
      ["rows = df[df['kind'] == 'a']\nprint(len(rows))"], False),
     ("no renaming the same throughout: one name stands for two of the run's",
      "t = df['x'].sum()\nt = t / 2\nprint(t)", ["a = df['x'].sum()\nb = a / 2\nprint(b)"], False),
+    ("the renaming is one to one: two variables are not one", "a = 1\nb = 1\nprint(a + b)",
+     ["x = 1\nprint(x + x)"], False),
     ("a builtin is not renamed to a variable", "print(max(df['x']))", ["m = df['x']\nprint(m(df['x']))"], False),
-    ("a name the run rebinds stays the same name", "d2 = df.dropna()\nprint(d2['x'].sum())",
-     ["df = df.dropna()", "clean = df.dropna()\nprint(clean['x'].sum())"], True),
-    ("a copy too long to search counts as a route of its own",
-     "\n".join(f"a{i} = 1" for i in range(3000)) + "\nprint(a1)",
-     ["\n".join(f"b{i} = 1" for i in range(3000)) + "\nprint(b1)"], False),
+    # what the review found a renaming could confuse: each pair prints two different values
+    ("a function's parameters are not renamed (keyword arguments spell them)",
+     "def f(b, a):\n    return b - a\nprint(f(b=1, a=5))", ["def f(a, b):\n    return a - b\nprint(f(b=1, a=5))"], False),
+    ("imported names are not renamed", "from math import floor\nprint(floor(2.5))",
+     ["from math import ceil\nprint(ceil(2.5))"], False),
+    ("the check's imports must be the run's", "import math as m\nprint(m.floor(2.5))",
+     ["import numpy as m\nprint(m.floor(2.5))"], False),
+    ("a name an inner scope binds is not renamed", "def f(other):\n    return other['x'].sum()\nprint(f(other))",
+     ["def f(df):\n    return df['x'].sum()\nprint(f(df))"], False),
+    ("a comprehension variable shadowing a builtin", "_ = [sum for sum in ()]\nprint(sum(df['x']))",
+     ["_ = [max for max in ()]\nprint(max(df['x']))"], False),
+    ("a name a string spells is not renamed", "u = 5\nt = 10\nprint(len(df.query('x > @t')))",
+     ["t = 5\nu = 10\nprint(len(df.query('x > @t')))"], False),
+    ("a class's attributes are not renamed", "class P:\n    b = 1\n    a = 2\nprint(P.a)",
+     ["class P:\n    a = 1\n    b = 2\nprint(P.a)"], False),
+    ("a size print that assigns a name computes", "print(len(t := other))\nprint(t['x'].sum())",
+     ["t2 = df\nprint(t2['x'].sum())"], False),
+    ("the same, with the run's own name", "print(len(df := df[df['x'] > 0]))\nprint(df['x'].sum())",
+     ["print(df['x'].sum())"], False),
+    ("a statement used twice is no copy", "t = df['x'].sum()\nt = t * 2\nt = t * 2\nprint(t)",
+     ["a = df['x'].sum()\na = a * 2\nprint(a)"], False),
+    ("statements out of the run's order are no copy", "t = 1\nt = t * 2\nt = 5\nprint(t)",
+     ["a = 5\na = 1\na = a * 2\nprint(a)"], False),
+    ("a copy that skips one of the block's assignments is no copy", "b = df['x']\nprint(b.sum())",
+     ["a = df['x']\na = a[a > 0]\nprint(a.sum())"], False),
+    ("a copy that skips an in-place change is no copy", "b = df.copy()\nprint(b['x'].sum())",
+     ["a = df.copy()\na.dropna(inplace=True)\nprint(a['x'].sum())"], False),
+    ("a copy that skips a filter an earlier block applied is no copy",
+     "d2 = df.dropna()\nprint(d2['x'].sum())", ["df = df[df['x'] > 0]", "clean = df.dropna()\nprint(clean['x'].sum())"],
+     False),
+    ("a long renamed copy is found: statements are matched in the run's order",
+     "\n".join(["a0 = 1"] + [f"a{i} = a{i - 1} + {i}" for i in range(1, 400)]) + "\nprint(a399)",
+     ["\n".join(["b0 = 1"] + [f"b{i} = b{i - 1} + {i}" for i in range(1, 400)]) + "\nprint(b399)"], True),
+    ("run code that is no text is passed over", "print(1 + 1)", [None, "print(1 + 1)"], True),
 ]
 
 
@@ -89,3 +121,11 @@ def test_a_renamed_copy_and_the_run_never_settle_an_answer():
     check.add("30.0", CHECKED, sampled=False, code=copy)
     assert check.settled() is None and check.rows()[1].repeats
     assert check.rows()[1].code == copy and check.rows()[0].code is None  # the final answer shows which program gave it
+
+
+def test_a_copy_the_search_cannot_confirm_within_its_bound_is_a_route_of_its_own(monkeypatch):
+    copy = ("\n".join(["a0 = 1"] + [f"a{i} = a{i - 1} + {i}" for i in range(1, 50)]) + "\nprint(a49)",
+            ["\n".join(["b0 = 1"] + [f"b{i} = b{i - 1} + {i}" for i in range(1, 50)]) + "\nprint(b49)"])
+    assert repeats(*copy)
+    monkeypatch.setattr("nbreason.policy.independence.SEARCH", 100)
+    assert not repeats(*copy)

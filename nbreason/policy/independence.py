@@ -10,17 +10,26 @@ family of its own (policy/verification.py).
 Statements are compared as Python parses them (`ast.unparse`: comments, spacing and quoting do not
 count). A check repeats the run when every statement it has, imports and printed sizes aside
 (`print(df.shape)`, `print(len(rows))`, a printed string), is one the run's code already ran, and
-so is its last statement (the one printing the answer), whatever it prints. Names the programs bind
-themselves may differ: a check that is the run's program with its variables renamed
-(`total = price * n` for `cost = price * n`) repeats it too, as long as one renaming, the same
-throughout, turns each of its statements into one the run ran. Names neither binds (`df`, `round`,
-the passed tables) must be the same. The same computation written inline, or in another order of
-bindings that no renaming explains, is not caught: such a check counts as a route of its own.
+so is its last statement (the one printing the answer), whatever it prints.
+
+A check that is one of the run's blocks with its variables renamed (`total = price * n` for
+`cost = price * n`) repeats it too. Only plain variables the two programs assign at their top level
+may differ, by one renaming that is the same throughout and one to one; every other name is the
+same name in both: the passed tables, builtins, imports, functions and their parameters, loop
+variables of comprehensions, and any name a keyword argument, an attribute, a `global` or a string
+spells (`df.query('x > @t')` reads `t` by its spelling). The check's statements must follow the
+block's in order, each used once, passing over none but prints, and no earlier block may have
+rebound a name the check reads (it would read other data). In either case, a name the check
+imports must not stand for another module in the run (`import math as m`, `import numpy as m`).
+The same computation written inline, split differently, or in another order is not caught: such a
+check counts as a route of its own, and so does a copy the search cannot confirm within `SEARCH`
+node comparisons.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from typing import Iterable
 
 SEARCH = 50_000  # node comparisons spent on finding a renaming, at most: a model's reply may be long
@@ -36,13 +45,16 @@ def statements(code: str) -> list[str] | None:
 
 
 def _shows_size(statement: str) -> bool:
-    """A print of a size or a fixed text: what the checked route is asked to print before computing."""
+    """A print of a size or a fixed text: what the checked route is asked to print before computing.
+    One that assigns a name on the way (`print(len(t := other))`) computes."""
     try:
         node = ast.parse(statement).body[0]
     except (SyntaxError, ValueError, IndexError, RecursionError, MemoryError):
         return False
     call = node.value if isinstance(node, ast.Expr) else None
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "print"):
+        return False
+    if any(isinstance(n, ast.NamedExpr) for n in ast.walk(call)):
         return False
     def size_or_text(arg: ast.expr) -> bool:
         return ((isinstance(arg, ast.Attribute) and arg.attr == "shape")
@@ -53,60 +65,115 @@ def _shows_size(statement: str) -> bool:
 
 
 def repeats(code: str, run_code: Iterable[str]) -> bool:
-    """Whether `code` (a check's program) only runs statements the run's code already ran, its own
-    names for the run's aside."""
+    """Whether `code` (a check's program) only runs statements the run's code already ran, or is
+    one of its blocks with the variables renamed."""
     mine = statements(code)
     if not mine:
         return False
-    blocks = list(run_code)
-    ran: list[str] = []
+    blocks = [block for block in run_code if isinstance(block, str)]
+    ran: set[str] = set()
     for block in blocks:
-        ran.extend(statements(block) or ())
+        ran.update(statements(block) or ())
     # The last statement prints the answer: it always counts, even when it prints a len()
     computing = [s for s in mine[:-1] if not _shows_size(s)] + mine[-1:]
-    if all(s in set(ran) for s in computing):
-        return True
     try:
-        return _renamed(computing, ran, _bound(code), set().union(*(_bound(b) for b in blocks)))
+        if not _same_imports(code, blocks):
+            return False
+        return all(s in ran for s in computing) or _renamed(code, computing, blocks)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
 
 
-def _bound(code: str) -> set[str]:
-    """The names a program binds itself: assigned, looped over, defined, imported, parameters."""
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return set()
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.ListComp, ast.SetComp,
+           ast.DictComp, ast.GeneratorExp)
+
+
+def _top_level(node: ast.AST):
+    """The nodes of a statement outside the scopes it opens (functions, classes, comprehensions)."""
+    yield node
+    for child in ast.iter_child_nodes(node):
+        if not isinstance(child, _SCOPES):
+            yield from _top_level(child)
+
+
+def _renamable(tree: ast.Module) -> set[str]:
+    """The plain variables a program assigns at its top level and spells nowhere else: the only
+    names a copy may have renamed."""
+    assigned = {n.id for stmt in tree.body for n in _top_level(stmt)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    fixed: set[str] = set()
+    for n in ast.walk(tree):
+        if isinstance(n, ast.keyword) and n.arg:
+            fixed.add(n.arg)
+        elif isinstance(n, ast.Attribute):
+            fixed.add(n.attr)
+        elif isinstance(n, (ast.Global, ast.Nonlocal)):
+            fixed.update(n.names)
+        elif isinstance(n, ast.ExceptHandler) and n.name:
+            fixed.add(n.name)
+        elif isinstance(n, ast.alias):
+            fixed.add(n.asname or n.name.split(".")[0])
+        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            fixed.add(n.name)
+        elif isinstance(n, ast.arg):
+            fixed.add(n.arg)
+        elif isinstance(n, ast.NamedExpr) and isinstance(n.target, ast.Name):
+            fixed.add(n.target.id)
+        elif isinstance(n, ast.Constant) and isinstance(n.value, str):
+            fixed.update(_WORD.findall(n.value))
+        elif isinstance(n, _SCOPES):  # a name assigned in an inner scope may shadow a global one
+            fixed.update(m.id for m in ast.walk(n) if isinstance(m, ast.Name) and isinstance(m.ctx, ast.Store))
+        elif hasattr(ast, "MatchAs") and isinstance(n, (ast.MatchAs, ast.MatchStar)) and n.name:
+            fixed.add(n.name)
+        elif hasattr(ast, "MatchMapping") and isinstance(n, ast.MatchMapping) and n.rest:
+            fixed.add(n.rest)
+    return assigned - fixed
+
+
+_WORD = re.compile(r"[A-Za-z_]\w*")
+
+
+def _reads(nodes: list[ast.stmt], own: set[str]) -> set[str]:
+    return {n.id for node in nodes for n in ast.walk(node)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id not in own}
+
+
+def _assigns(node: ast.stmt) -> set[str]:
+    """The names a statement (re)binds, in any scope it opens too."""
     names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            names.add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.arg):
-            names.add(node.arg)
-        elif isinstance(node, ast.alias):
-            names.add(node.asname or node.name.split(".")[0])
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del)):
+            names.add(n.id)
+        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(n.name)
+        elif isinstance(n, ast.alias):
+            names.add(n.asname or n.name.split(".")[0])
     return names
 
 
 class _Renaming:
-    """One renaming of a check's own names to the run's, the same in both directions, grown
-    statement by statement, with a cap on the work spent searching for it."""
+    """One renaming of a check's variables to a block's, one to one, grown statement by
+    statement (an undo log takes back a failed comparison's part), with a cap on the work spent."""
 
-    def __init__(self, mine: set[str], theirs: set[str]):
+    def __init__(self, mine: set[str], theirs: set[str], spent: int = 0):
         self.mine, self.theirs = mine, theirs
         self.to: dict[str, str] = {}
         self.back: dict[str, str] = {}
-        self.spent = 0
+        self.log: list[str] = []
+        self.spent = spent
+
+    def undo(self, mark: int) -> None:
+        while len(self.log) > mark:
+            a = self.log.pop()
+            del self.back[self.to.pop(a)]
 
     def name(self, a: str, b: str) -> bool:
         if a in self.to or b in self.back:
             return self.to.get(a) == b and self.back.get(b) == a
         if a != b and (a not in self.mine or b not in self.theirs):
-            return False  # only names both programs bind may differ (df, round, a passed table may not)
+            return False  # only variables both may rename can differ
         self.to[a], self.back[b] = b, a
+        self.log.append(a)
         return True
 
     def same(self, a, b) -> bool:
@@ -117,10 +184,10 @@ class _Renaming:
             return len(a) == len(b) and all(self.same(x, y) for x, y in zip(a, b))
         if not isinstance(a, ast.AST):
             return a == b  # a constant, an attribute, an operator's field; 1 and 1.0 differ by type above
-        for name in a._fields:
-            x, y = getattr(a, name, None), getattr(b, name, None)
-            if _binds(a, name):
-                if not (x is None and y is None) and not (isinstance(x, str) and isinstance(y, str) and self.name(x, y)):
+        for field in a._fields:
+            x, y = getattr(a, field, None), getattr(b, field, None)
+            if isinstance(a, ast.Name) and field == "id":
+                if not self.name(x, y):
                     return False
             elif isinstance(x, (ast.AST, list)) or isinstance(y, (ast.AST, list)):
                 if not self.same(x, y):
@@ -130,29 +197,82 @@ class _Renaming:
         return True
 
 
-def _binds(node: ast.AST, field: str) -> bool:
-    return ((isinstance(node, ast.Name) and field == "id") or (isinstance(node, ast.arg) and field == "arg")
-            or (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and field == "name"))
+def _passable(node: ast.stmt) -> bool:
+    call = node.value if isinstance(node, ast.Expr) else None
+    return (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "print"
+            and not any(isinstance(n, ast.NamedExpr) for n in ast.walk(call)))
 
 
-def _renamed(computing: list[str], ran: list[str], mine: set[str], theirs: set[str]) -> bool:
-    """Whether one renaming of the check's own names turns each of its statements into one the
-    run ran: a search over which run statement each matches, undoing a choice that leads nowhere."""
-    check_nodes = [ast.parse(s).body[0] for s in computing]
-    run_nodes = [ast.parse(s).body[0] for s in ran]
-    renaming = _Renaming(mine, theirs)
+def _imported(trees) -> dict[str, set[str]]:
+    """What each imported name stands for ("np" -> {"numpy"}, "floor" -> {"math.floor"})."""
+    names: dict[str, set[str]] = {}
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    names.setdefault(a.asname or a.name.split(".")[0], set()).add(a.name if a.asname else a.name.split(".")[0])
+            elif isinstance(node, ast.ImportFrom):
+                for a in node.names:
+                    names.setdefault(a.asname or a.name, set()).add(f"{'.' * node.level}{node.module or ''}.{a.name}")
+    return names
 
-    def match(i: int, after: int) -> bool:
-        if i == len(check_nodes):
-            return True
-        # a copy keeps the run's order: the run's statement after the last one matched is tried first
-        for j in [*range(after + 1, len(run_nodes)), *range(after + 1)]:
-            to, back = dict(renaming.to), dict(renaming.back)
-            if renaming.same(check_nodes[i], run_nodes[j]) and match(i + 1, j):
+
+def _same_imports(code: str, blocks: list[str]) -> bool:
+    """No name the check imports stands for something else in the run (`import math as m` where
+    the run had `import numpy as m`)."""
+    trees = []
+    for text in [code, *blocks]:
+        try:
+            trees.append(ast.parse(text))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+    mine, theirs = _imported(trees[:1]), _imported(trees[1:])
+    return all(theirs.get(name, meant) == meant for name, meant in mine.items())
+
+
+def _renamed(code: str, computing: list[str], blocks: list[str]) -> bool:
+    """Whether the check is one of the run's blocks with its variables renamed (see the module
+    docstring): its statements matched in order, greedily, against the block's."""
+    check = ast.parse(code)
+    mine = _renamable(check)
+    nodes = [ast.parse(s).body[0] for s in computing]
+    reads = _reads(nodes, mine)
+    trees = []
+    for block in blocks:
+        try:
+            trees.append(ast.parse(block))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            trees.append(None)
+    spent, rebound = 0, set()
+    for tree in trees:
+        if tree is None:
+            continue
+        if not reads & rebound:
+            renaming = _Renaming(mine, _renamable(tree), spent)
+            if _in_order(nodes, [n for n in tree.body if not isinstance(n, (ast.Import, ast.ImportFrom))], renaming):
                 return True
-            renaming.to, renaming.back = to, back
-            if renaming.spent > SEARCH:
+            spent = renaming.spent
+            if spent > SEARCH:
                 return False
-        return False
+        rebound |= {name for node in tree.body for name in _assigns(node)}
+    return False
 
-    return match(0, -1)
+
+def _in_order(nodes: list[ast.stmt], run: list[ast.stmt], renaming: _Renaming) -> bool:
+    """Each check statement matches a later block statement than the one before; the block
+    statements passed over only print (a copy that skipped a filter, or an in-place change,
+    computes on other rows)."""
+    j = 0
+    for node in nodes:
+        while True:
+            if j == len(run) or renaming.spent > SEARCH:
+                return False
+            mark = len(renaming.log)
+            if renaming.same(node, run[j]):
+                j += 1
+                break
+            renaming.undo(mark)
+            if not _passable(run[j]):
+                return False
+            j += 1
+    return True
