@@ -24,9 +24,9 @@ from .verification import Verification
 
 # Fitted by benchmarks/calibrate.py (see the module docstring); the fit's data and date are in
 # benchmarks/results/calibration.json.
-COEFFICIENTS = {"bias": -5.863, "families": 0.445, "share": 4.863, "suspicion": 2.289, "reward": 0.62,
-                "unchecked": -1.877, "settled": -0.257}
-CUTOFF = 0.74
+COEFFICIENTS = {"bias": -4.561, "families": 0.325, "share": 4.847, "suspicion": 1.534, "reward": 0.424,
+                "unchecked": -2.087, "settled": -0.552}
+CUTOFF = 0.777
 
 
 @dataclass(frozen=True)
