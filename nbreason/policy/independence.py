@@ -51,10 +51,8 @@ def _shows_size(statement: str) -> bool:
         node = ast.parse(statement).body[0]
     except (SyntaxError, ValueError, IndexError, RecursionError, MemoryError):
         return False
-    call = node.value if isinstance(node, ast.Expr) else None
-    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "print"):
-        return False
-    if any(isinstance(n, ast.NamedExpr) for n in ast.walk(call)):
+    call = _print(node)
+    if call is None:
         return False
     def size_or_text(arg: ast.expr) -> bool:
         return ((isinstance(arg, ast.Attribute) and arg.attr == "shape")
@@ -197,10 +195,14 @@ class _Renaming:
         return True
 
 
-def _passable(node: ast.stmt) -> bool:
+def _print(node: ast.stmt) -> ast.Call | None:
+    """The statement's print call, if it only prints: one that assigns a name on the way
+    (`print(len(t := other))`) computes."""
     call = node.value if isinstance(node, ast.Expr) else None
-    return (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "print"
-            and not any(isinstance(n, ast.NamedExpr) for n in ast.walk(call)))
+    if (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "print"
+            and not any(isinstance(n, ast.NamedExpr) for n in ast.walk(call))):
+        return call
+    return None
 
 
 def _imported(trees) -> dict[str, set[str]]:
@@ -272,7 +274,7 @@ def _in_order(nodes: list[ast.stmt], run: list[ast.stmt], renaming: _Renaming) -
                 j += 1
                 break
             renaming.undo(mark)
-            if not _passable(run[j]):
+            if _print(run[j]) is None:
                 return False
             j += 1
     return True

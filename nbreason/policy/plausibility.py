@@ -129,8 +129,8 @@ def plausibility(answer: str | None, question: str, outputs: list[str] | None = 
                               f"{places} decimal places asked, {digits} given" + ("" if ok else f" ({text})")))
     if _MONEY.search(question) and value is not None and value < 0 and not _LOSS.search(question):
         signals.append(_note("money", 0.0, f"an amount of money, but {text} is negative"))
-    if _MAGNITUDE.search(question) and value is not None and value < 0:
-        asked = _MAGNITUDE.search(question).group(0).lower()
+    if value is not None and value < 0 and (magnitude := _MAGNITUDE.search(question)):
+        asked = magnitude.group(0).lower()
         signals.append(_note("magnitude", 0.0, f"\"{asked}\" asks for a size or a difference ≥ 0, not {text}: "
                                                  "subtract the smaller from the larger"))
     if value is not None and kind != "word" and _SCIENTIFIC.search(text) and abs(value) >= 10**15:
