@@ -34,6 +34,8 @@ ROWS_TABLE = [
     ("code that does not parse", "print(df.shape\n", [RUN], False),
     ("a reply too deep to parse or unparse", "x = " + "+".join(["1"] * 200_000), ["x = 1"], False),
     ("run code too deep to unparse is no statement", "print(1)", ["y = " + "+".join(["1"] * 200_000)], False),
+    ("a block too deep to unparse does not hide the run's other blocks", "print(1)",
+     ["y = " + "+".join(["1"] * 200_000), "print(1)"], True),
     ("no run code to repeat", "print(1 + 1)", [], False),
     # the pens problem's copy: the run's program with every variable renamed
     ("the run's program with its variables renamed",

@@ -35,22 +35,28 @@ from typing import Iterable
 SEARCH = 50_000  # node comparisons spent on finding a renaming, at most: a model's reply may be long
 
 
-def statements(code: str) -> list[str] | None:
-    """The code's top-level statements, normalised; None if it does not parse."""
-    try:  # a model's reply: a sum of 200,000 terms is valid Python that parsing or unparsing cannot take
-        tree = ast.parse(code)
-        return [ast.unparse(node) for node in tree.body if not isinstance(node, (ast.Import, ast.ImportFrom))]
+def _parse(code: str) -> ast.Module | None:
+    try:  # a model's reply: a sum of 200,000 terms is valid Python that parsing cannot take
+        return ast.parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
 
 
-def _shows_size(statement: str) -> bool:
-    """A print of a size or a fixed text: what the checked route is asked to print before computing.
-    One that assigns a name on the way (`print(len(t := other))`) computes."""
+def _body(tree: ast.Module) -> list[ast.stmt]:
+    """A program's top-level statements, imports aside."""
+    return [node for node in tree.body if not isinstance(node, (ast.Import, ast.ImportFrom))]
+
+
+def _unparsed(tree: ast.Module | None) -> set[str]:
+    """A block's statements as text (comments, spacing and quoting gone); none for one too deep to unparse."""
     try:
-        node = ast.parse(statement).body[0]
-    except (SyntaxError, ValueError, IndexError, RecursionError, MemoryError):
-        return False
+        return {ast.unparse(node) for node in _body(tree)} if tree is not None else set()
+    except (ValueError, RecursionError, MemoryError):
+        return set()
+
+
+def _shows_size(node: ast.stmt) -> bool:
+    """A print of a size or a fixed text: what the checked route is asked to print before computing."""
     call = _print(node)
     if call is None:
         return False
@@ -64,21 +70,20 @@ def _shows_size(statement: str) -> bool:
 
 def repeats(code: str, run_code: Iterable[str]) -> bool:
     """Whether `code` (a check's program) only runs statements the run's code already ran, or is
-    one of its blocks with the variables renamed."""
-    mine = statements(code)
+    one of its blocks with the variables renamed. Each program is parsed once."""
+    check = _parse(code)
+    mine = _body(check) if check is not None else []
     if not mine:
         return False
-    blocks = [block for block in run_code if isinstance(block, str)]
-    ran: set[str] = set()
-    for block in blocks:
-        ran.update(statements(block) or ())
+    trees = [_parse(block) for block in run_code if isinstance(block, str)]
     # The last statement prints the answer: it always counts, even when it prints a len()
-    computing = [s for s in mine[:-1] if not _shows_size(s)] + mine[-1:]
+    computing = [node for node in mine[:-1] if not _shows_size(node)] + mine[-1:]
     try:
-        if not _same_imports(code, blocks):
+        if not _same_imports(check, trees):
             return False
-        return all(s in ran for s in computing) or _renamed(code, computing, blocks)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        ran = set().union(*(_unparsed(tree) for tree in trees))
+        return all(ast.unparse(node) in ran for node in computing) or _renamed(check, computing, trees)
+    except (ValueError, RecursionError, MemoryError):  # unparsing a deep tree
         return False
 
 
@@ -219,39 +224,25 @@ def _imported(trees) -> dict[str, set[str]]:
     return names
 
 
-def _same_imports(code: str, blocks: list[str]) -> bool:
+def _same_imports(check: ast.Module, trees: list[ast.Module | None]) -> bool:
     """No name the check imports stands for something else in the run (`import math as m` where
     the run had `import numpy as m`)."""
-    trees = []
-    for text in [code, *blocks]:
-        try:
-            trees.append(ast.parse(text))
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            continue
-    mine, theirs = _imported(trees[:1]), _imported(trees[1:])
+    mine, theirs = _imported([check]), _imported([t for t in trees if t is not None])
     return all(theirs.get(name, meant) == meant for name, meant in mine.items())
 
 
-def _renamed(code: str, computing: list[str], blocks: list[str]) -> bool:
+def _renamed(check: ast.Module, nodes: list[ast.stmt], trees: list[ast.Module | None]) -> bool:
     """Whether the check is one of the run's blocks with its variables renamed (see the module
     docstring): its statements matched in order, greedily, against the block's."""
-    check = ast.parse(code)
     mine = _renamable(check)
-    nodes = [ast.parse(s).body[0] for s in computing]
     reads = _reads(nodes, mine)
-    trees = []
-    for block in blocks:
-        try:
-            trees.append(ast.parse(block))
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            trees.append(None)
     spent, rebound = 0, set()
     for tree in trees:
         if tree is None:
             continue
         if not reads & rebound:
             renaming = _Renaming(mine, _renamable(tree), spent)
-            if _in_order(nodes, [n for n in tree.body if not isinstance(n, (ast.Import, ast.ImportFrom))], renaming):
+            if _in_order(nodes, _body(tree), renaming):
                 return True
             spent = renaming.spent
             if spent > SEARCH:
