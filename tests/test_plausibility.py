@@ -42,6 +42,16 @@ ROWS = [
      "magnitude", None),
     ("how much, not how much more, may be negative", "-12", "What is the slope of the fit: how much is it per year?",
      [], "magnitude", None),
+    # on the data report half a percentage change came back False: the program printed a comparison
+    ("a comparison's result where a percentage is asked", "False", "By what percentage did employment change "
+     "from January 2008 to January 2010? Answer with the percentage rounded to 2 decimals.", [], "truth", 0.0),
+    ("numpy's True where a count is asked", "np.True_", COUNT, [], "truth", 0.0),
+    ("True where a name is asked", "**True**", NAME, [], "truth", 0.0),
+    ("True to a yes-or-no question", "True", "`df` holds prices. Did the price rise in 2009?", [], "truth", None),
+    ("False where the question names the answers", "False", "Answer True or False: the mean exceeds 3.", [],
+     "truth", None),
+    ("whether asks yes or no", "False", "Find out whether any row has a negative price.", [], "truth", None),
+    ("a number is no comparison", "1", COUNT, [], "truth", None),
     ("the decimals asked for", "1.414", DECIMALS, [], "decimals", 1.0),
     ("too many decimals", "1.41421356", DECIMALS, [], "decimals", 0.3),
     ("a number the question states", "3", MONEY, [], "copied", 0.5),

@@ -11,6 +11,7 @@ Each rule that applies to the question gives one signal with its reason, shown u
   magnitude    "how far / long / old / tall / fast / wide / heavy …" and "how much more / longer / farther …"
                ask for a distance, a duration, an age or a size, or by how much one exceeds another:
                not negative
+  truth        True or False (a comparison's printed result) where the question asks no yes-or-no question
   copied       the answer is a number the question already states (often a misread question)
   overflow     an exact answer (a count, a remainder) printed as a float in scientific notation
   rows         the code's output shows a selection of zero rows ("Empty DataFrame")
@@ -23,7 +24,7 @@ Each rule that applies to the question gives one signal with its reason, shown u
                idxmax's index label) is the case this catches.
 
 They carry weight 0 in the reward: a rule at 0 (an answer that cannot be right: no value, a
-probability above 1, a negative count, amount or distance) vetoes the answer, which is sent back and never
+probability above 1, a negative count, amount or distance, True where a number is asked) vetoes the answer, which is sent back and never
 accepted; a suspicion (between 0 and 1) lowers the answer's confidence (policy/confidence.py).
 """
 
@@ -38,8 +39,8 @@ from .data_use import RULES as DATA_RULES
 from .methods import question_kind
 
 # with the rules on what a program does with the passed tables (policy/data_use.py)
-RULES = ("value", "single", "probability", "count", "decimals", "money", "magnitude", "overflow", "copied", "rows",
-         "form",
+RULES = ("value", "single", "probability", "count", "decimals", "money", "magnitude", "truth", "overflow", "copied",
+         "rows", "form",
          *DATA_RULES)
 
 _HOW_MANY = re.compile(r"\bhow many\b", re.I)
@@ -52,6 +53,11 @@ _MONEY = re.compile(r"(\$|€|£|\bdollars?\b|\bcents?\b|\beuros?\b|\bcost\w*\b|
 _MAGNITUDE = re.compile(r"\bhow (?:far|long|old|tall|fast|wide|heavy)\b|\bhow much (?:more|longer|farther|further|"
                         r"taller|older|faster|heavier|bigger|larger|higher)\b", re.I)
 _LOSS = re.compile(r"\b(loss|lose|lost|owe\w*|debt|change in|difference|net)\b", re.I)
+# A yes-or-no question: a sentence opened by an auxiliary verb and closed by "?", or one that names
+# the answers; "whether" asks one too. Anything else asks for a value that True or False is not.
+_YES_NO = re.compile(r"(?:^|[.?!:]\s+|\n)(?:is|are|was|were|does|do|did|has|have|had|can|could|will|would|should)\b"
+                     r"[^.?!]*\?|\byes\b|\btrue\b|\bfalse\b|\bwhether\b|\bboolean\b", re.I)
+_TRUTH = re.compile(r"(?:np\.)?(?:True|False)", re.I)  # unwrap() has taken np.bool_(…) and np.True_ apart
 _SCIENTIFIC = re.compile(r"\d[eE][+-]?\d+")
 _EMPTY = re.compile(r"Empty DataFrame|Empty Series|\b0 rows\b|Series\(\[\], ", re.I)
 # "which year", not "which year of the trial", "what year-over-year growth", "the year's total"
@@ -133,6 +139,9 @@ def plausibility(answer: str | None, question: str, outputs: list[str] | None = 
         asked = magnitude.group(0).lower()
         signals.append(_note("magnitude", 0.0, f"\"{asked}\" asks for a size or a difference ≥ 0, not {text}: "
                                                  "subtract the smaller from the larger"))
+    if _TRUTH.fullmatch(unwrap(text).strip("'\"`")) and not _YES_NO.search(question):
+        signals.append(_note("truth", 0.0, f"{text} is a comparison's result, but the question asks for a value, "
+                                            "not yes or no: print the value itself"))
     if value is not None and kind != "word" and _SCIENTIFIC.search(text) and abs(value) >= 10**15:
         signals.append(_note("overflow", 0.3, f"{text} is a float in scientific notation where an exact value "
                                                "is asked: digits are lost"))
