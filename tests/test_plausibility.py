@@ -37,6 +37,12 @@ ROWS = [
      "back at 50 mph?", [], "magnitude", 0.0),
     ("by how much longer is not negative", "-3", "A rope is 10 m long and another is 7 m. How much longer is "
      "the first?", [], "magnitude", 0.0),
+    ("the largest fall is a size", "-2501", "What was the largest fall of `nonfarm` from its highest value so far "
+     "to a later month, in thousands of jobs?", [], "magnitude", 0.0),
+    ("what the question says is positive", "-29.35", "What is the maximum drawdown of the close price? Answer "
+     "with a positive percentage rounded to 2 decimals.", [], "magnitude", 0.0),
+    ("a change with falls negative is no size", "-16.5", "By what percentage did employment change? Answer with "
+     "the percentage (negative for a fall).", [], "magnitude", None),
     ("a positive distance", "200", "How far outside the flames' reach could she stand?", [], "magnitude", None),
     ("a change may be negative", "-3.5", "By how much did the mean temperature change from 2000 to 2010?", [],
      "magnitude", None),

@@ -8,9 +8,9 @@ Each rule that applies to the question gives one signal with its reason, shown u
   count        "how many …" is a non-negative whole number
   decimals     "to N decimal places" / "rounded to N decimals" gives N decimals
   money        an amount of money is not negative
-  magnitude    "how far / long / old / tall / fast / wide / heavy …" and "how much more / longer / farther …"
-               ask for a distance, a duration, an age or a size, or by how much one exceeds another:
-               not negative
+  magnitude    "how far / long / old / tall / fast / wide / heavy …", "how much more / longer / farther …",
+               "the largest fall / drop / decline" and "answer with a positive …" ask for a distance, a
+               duration, an age or a size, or by how much one exceeds another: not negative
   truth        True or False (a comparison's printed result) where the question asks no yes-or-no question
   copied       the answer is a number the question already states (often a misread question)
   overflow     an exact answer (a count, a remainder) printed as a float in scientific notation
@@ -50,8 +50,12 @@ _WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven
 _MONEY = re.compile(r"(\$|€|£|\bdollars?\b|\bcents?\b|\beuros?\b|\bcost\w*\b|\bprice\w*\b|\bpa(?:y|id)\b|\bearn\w*\b|"
                     r"\bspen[dt]\b|\bprofit\b|\bsav(?:e|ed|ings)\b)", re.I)
 # a size, or by how much one thing exceeds another: "how far outside the reach" is 200 feet, not -200
+# "the largest fall" is a size too (on the data tune half a drawdown in jobs came back -2501), and so is
+# whatever the question says to answer with as positive
 _MAGNITUDE = re.compile(r"\bhow (?:far|long|old|tall|fast|wide|heavy)\b|\bhow much (?:more|longer|farther|further|"
-                        r"taller|older|faster|heavier|bigger|larger|higher)\b", re.I)
+                        r"taller|older|faster|heavier|bigger|larger|higher)\b|"
+                        r"\b(?:largest|biggest|greatest|steepest|maximum) (?:fall|drop|decline|decrease)\b|"
+                        r"\banswer with a positive\b", re.I)
 _LOSS = re.compile(r"\b(loss|lose|lost|owe\w*|debt|change in|difference|net)\b", re.I)
 # A yes-or-no question: a sentence opened by an auxiliary verb and closed by "?", or one that names
 # the answers; "whether" asks one too. Anything else asks for a value that True or False is not.
