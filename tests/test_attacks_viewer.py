@@ -384,6 +384,9 @@ def test_latex_that_makes_links_is_dropped_and_plain_latex_kept():
     (bundle,) = widget_markup(feed(RunView(), one_result({"latex": r"$\href{javascript:alert(1)}{x}$",
                                                           "text": "x"})).root)[1]
     assert "text/latex" not in bundle and bundle["text/plain"] == "x"
+    for active in (r"$\mmlToken{mi}[href='javascript:alert(1)']{x}$", r"$\mathtip{x}{tip}$", r"$\toggle{a}{b}\endtoggle$"):
+        (bundle,) = widget_markup(feed(RunView(), one_result({"latex": active, "text": "x"})).root)[1]
+        assert "text/latex" not in bundle, active
     (bundle,) = widget_markup(feed(RunView(), one_result({"latex": r"$\displaystyle x^{2}$", "text": "x**2"})).root)[1]
     assert bundle["text/latex"] == r"$\displaystyle x^{2}$"
 

@@ -48,6 +48,7 @@ import os
 import pwd
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -313,8 +314,22 @@ def fresh_ipython_dir(runtime: str) -> str:
             if os.path.islink(path) or not os.path.isdir(path):
                 os.unlink(path)
             else:
-                shutil.rmtree(path, ignore_errors=True)  # never follows links
+                remove_folder(path)
     return tempfile.mkdtemp(prefix=IPYTHON_PREFIX, dir=runtime)
+
+
+def remove_folder(path: str) -> None:
+    """rmtree never follows links, but raises RecursionError on a folder the kernel nested 1,500
+    deep: then rm, which walks any depth. A folder left behind is harmless (each start gets a new
+    IPYTHONDIR); a launcher that dies on it would never start a kernel again."""
+    try:
+        shutil.rmtree(path, ignore_errors=True)
+    except RecursionError:
+        try:
+            subprocess.run(["rm", "-rf", "--one-file-system", "--", path], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+        except (OSError, subprocess.SubprocessError):
+            pass
 
 
 def kernel_argv(argv: list[str]) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import subprocess
 import time
 
 log = logging.getLogger("nbreason.sandboxes.local")
@@ -25,7 +26,19 @@ def remove_tree(path: str | os.PathLike) -> None:
         log.warning("local sandbox: not removing %s: something is mounted below it (%s)",
                     path, ", ".join(mounted))
         return
-    shutil.rmtree(path, ignore_errors=True)
+    try:
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    except RecursionError:
+        # The kernel nested folders deeper than Python recurses (1,500 levels of `d/`): rmtree
+        # gave up with the folder still there. rm walks any depth, never follows a link, and
+        # --one-file-system stays off anything mounted since the check above.
+        pass
+    try:
+        subprocess.run(["rm", "-rf", "--one-file-system", "--", os.fspath(path)], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("local sandbox: could not remove %s: %s", path, exc)
 
 
 def remove_cgroup(path: str | None) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from typing import Any
 
@@ -27,6 +28,15 @@ CUT_FIELDS = ("text", "markdown", "latex")
 MAX_TEXT_CHARS = 1_000_000  # per text field of a result, where the sandbox sets no limit of its own
 BASE64_FIELDS = {"png": b"\x89PNG\r\n\x1a\n", "jpeg": b"\xff\xd8", "pdf": b""}  # field -> magic
 MAX_DEPTH = 64  # nesting kept in JSON values (application/json, unknown MIME types)
+# Base64 images and PDFs of one execution, together, at most this many times the text limit: 10 M
+# characters by default (7.5 MB of pictures; a plot is about 50 kB). Past it they are dropped with a
+# note, so fifty images as large as the kernel's memory are not all kept by the owner.
+BINARY_FACTOR = 10
+
+
+def binary_size(result: Result) -> int:
+    """Characters of the result's base64 fields (png, jpeg, pdf)."""
+    return sum(len(v) for v in (getattr(result, name, None) for name in BASE64_FIELDS) if isinstance(v, str))
 
 #: Run in every fresh kernel: ipykernel's packer raises on a lone surrogate (print('\ud800')) and
 #: the whole stream flush is lost; this one sends such messages as ASCII JSON instead, escaped,
@@ -78,6 +88,11 @@ def clean_json(value: Any, depth: int = 0) -> Any:
     return clean_text(repr(value))
 
 
+def json_size(value: Any) -> int:
+    """Characters of a cleaned JSON value once written out (linear in its size)."""
+    return len(json.dumps(value, ensure_ascii=False))
+
+
 def _kind(value: Any) -> str:
     if value is None:
         return "nothing"
@@ -121,20 +136,31 @@ def clean_result(result: Result, limit: int = MAX_TEXT_CHARS) -> tuple[Result | 
             notes.append(f"[a {name} output was dropped: not a base64-encoded {name}]\n")
     for name in ("json", "data"):
         if getattr(result, name, None) is not None:
-            fields[name] = clean_json(getattr(result, name))
+            value = clean_json(getattr(result, name))
+            size = json_size(value)
+            if size > limit:  # JSON is data: cut short it would mean something else
+                notes.append(f"[a {name} output was dropped: {size:,} characters of JSON, over the limit of "
+                             f"{limit:,}]\n")
+            else:
+                fields[name] = value
     extra = getattr(result, "extra", None)
     if extra is not None:
         if isinstance(extra, dict):
-            kept = {}
+            kept, used = {}, 0  # all other MIME types together: at most `limit` characters
             for mime, value in extra.items():
                 mime = clean_text(str(mime))
                 if mime.startswith("text/") and not isinstance(value, str):
                     notes.append(f"[a {mime} output was dropped: {_kind(value)}, not text]\n")
-                elif isinstance(value, str) and len(value) > limit:
-                    notes.append(f"[a {mime} output was dropped: {len(value):,} characters, over the limit of "
-                                 f"{limit:,}]\n")
+                    continue
+                value = clean_json(value)
+                size = len(mime) + (len(value) if isinstance(value, str) else json_size(value))
+                if used + size > limit:
+                    left = f" ({used:,} already kept for other MIME types)" if used else ""
+                    notes.append(f"[a {mime} output was dropped: {size:,} characters, over the limit of "
+                                 f"{limit:,}{left}]\n")
                 else:
-                    kept[mime] = clean_json(value)
+                    kept[mime] = value
+                    used += size
             if kept:
                 fields["extra"] = kept
         else:
@@ -164,19 +190,25 @@ def stream_text(content: Any) -> tuple[str, str | None, list[str]]:
     return name, None, [f"[{name} output was dropped: {_kind(text)}, not text]\n"]
 
 
-def error_from_content(content: dict) -> ExecutionError:
-    """An ExecutionError from an `error` message, every field a clean str."""
+def _capped(text: str, limit: int) -> str:
+    return cut_middle(text, limit)[0]  # head and tail: the tail holds the error's last line
+
+
+def error_from_content(content: dict, limit: int = MAX_TEXT_CHARS) -> ExecutionError:
+    """An ExecutionError from an `error` message, every field a clean str of at most `limit`
+    characters (head and tail kept)."""
     traceback = content.get("traceback")
     if isinstance(traceback, list):
         traceback = "\n".join(as_text(line) for line in traceback)
-    return ExecutionError(as_text(content.get("ename"), "Error"), as_text(content.get("evalue")),
-                          as_text(traceback))
+    return ExecutionError(_capped(as_text(content.get("ename"), "Error"), limit),
+                          _capped(as_text(content.get("evalue")), limit), _capped(as_text(traceback), limit))
 
 
-def clean_error(error: ExecutionError | None) -> ExecutionError | None:
+def clean_error(error: ExecutionError | None, limit: int = MAX_TEXT_CHARS) -> ExecutionError | None:
     if error is None:
         return None
-    return ExecutionError(as_text(error.name, "Error"), as_text(error.value), as_text(error.traceback))
+    return ExecutionError(_capped(as_text(error.name, "Error"), limit), _capped(as_text(error.value), limit),
+                          _capped(as_text(error.traceback), limit))
 
 
 def clean_lines(lines: list[Any], name: str) -> tuple[list[str], list[str]]:
@@ -195,14 +227,18 @@ def clean_execution(execution: Execution) -> Execution:
     stdout, notes = clean_lines(list(execution.logs.stdout), "stdout")
     stderr, more = clean_lines(list(execution.logs.stderr), "stderr")
     notes += more
-    results = []
+    results, binary = [], 0
     for result in execution.results:
         if not isinstance(result, Result):
             notes.append(f"[a result was dropped: {_kind(result)}]\n")
             continue
         kept, more = clean_result(result)
         notes += more
-        if kept is not None:
+        if kept is not None and binary + binary_size(kept) > BINARY_FACTOR * MAX_TEXT_CHARS:
+            notes.append(f"[an image output was dropped: {binary_size(kept):,} characters of base64, past the "
+                         f"execution's limit of {BINARY_FACTOR * MAX_TEXT_CHARS:,}]\n")
+        elif kept is not None:
+            binary += binary_size(kept)
             results.append(kept)
     count = execution.execution_count
     return Execution(results=results, logs=Logs(stdout=stdout, stderr=stderr + notes),

@@ -16,7 +16,7 @@ from typing import Any
 
 from .base import Execution, ExecutionError, Logs
 from .capped import Capped
-from .ingest import error_from_content, result_from_message, stream_text
+from .ingest import BINARY_FACTOR, binary_size, error_from_content, result_from_message, stream_text
 from .results import has_image, strip_ansi
 
 POLL_SECONDS = 0.5  # one iopub read; also how often deadlines and liveness are checked
@@ -52,7 +52,7 @@ async def collect(sandbox, code, timeout, on_stdout, on_stderr, on_result, notes
     streams = {"stdout": Capped(limit), "stderr": Capped(limit)}
     handlers = {"stdout": on_stdout, "stderr": on_stderr}
     results, error, count = [], None, None
-    images = skipped = undecodable = 0
+    images = skipped = undecodable = binary = 0
 
     async def note(text: str) -> None:
         streams["stderr"].add(text)
@@ -150,11 +150,17 @@ async def collect(sandbox, code, timeout, on_stdout, on_stderr, on_result, notes
                 if len(results) >= sandbox.max_results or (image and images >= sandbox.max_images):
                     skipped += 1
                     continue
+                size = binary_size(result)
+                if binary + size > BINARY_FACTOR * limit:
+                    await note(f"[an image output was dropped: {size:,} characters of base64, past the execution's "
+                               f"limit of {BINARY_FACTOR * limit:,}]\n")
+                    continue
                 images += image
+                binary += size
                 results.append(result)
                 await _call(on_result, result)
             elif kind == "error":
-                error = error_from_content(content)
+                error = error_from_content(content, limit)
                 error.traceback = strip_ansi(error.traceback)
     finally:
         reply.cancel()

@@ -162,9 +162,11 @@ def svg_data_url(svg) -> str | None:
 
 # --- Jupyter output bundles ----------------------------------------------------------------
 
-# LaTeX commands that make links, load extensions or style the page in a math renderer
-# (JupyterLab's MathJax filters them, other front ends may not; no plotting library needs them).
-ACTIVE_LATEX = re.compile(r"\\(href|url|html\w*|class|cssId|style|data|require|unicode)\b", re.I)
+# LaTeX commands that make links, set attributes, load extensions or act on the page in a math
+# renderer (JupyterLab's MathJax filters some, other front ends may not; no plotting library needs
+# them): \mmlToken takes any attribute (an href among them), \mathtip/\texttip/\toggle are MathJax's actions.
+ACTIVE_LATEX = re.compile(r"\\(href|url|html\w*|class|cssId|style|data|require|unicode|mmlToken|mathtip|texttip|"
+                          r"toggle)\b", re.I)
 
 
 KNOWN_MIME = {"text/html", "text/markdown", "image/svg+xml", "image/png", "image/jpeg", "text/latex",
