@@ -19,6 +19,13 @@ under the current one), per folder and strategy:
 
     python benchmarks/calibrate.py --score benchmarks/results/local-gsm8k-heldout-100 \
         --out benchmarks/results/local-gsm8k-heldout-100/rescored.json
+
+With `--cv`, nothing is fitted for use: simpler calibrations (fewer features, a stronger penalty)
+are compared with the one in use by 5-fold cross-validation on the development folders only (log
+loss and ECE of the held-back folds), the way a variant would be chosen without a held-out slice:
+
+    python benchmarks/calibrate.py --cv benchmarks/results/local-gsm8k-dev-60 \
+        benchmarks/results/local-gsm8k-dev-today-60 --out benchmarks/results/calibration_cv.json
 """
 
 from __future__ import annotations
@@ -117,18 +124,54 @@ def score(data: list[tuple[list[float], bool, str]]) -> dict:
     return {"coefficients": COEFFICIENTS, "cutoff": CUTOFF, "scored": report}
 
 
+VARIANTS = {"all features": NAMES, "without settled": [n for n in NAMES if n != "settled"],
+            "share, families, unchecked, suspicion": ["share", "families", "unchecked", "suspicion"],
+            "share, unchecked, suspicion": ["share", "unchecked", "suspicion"], "share, unchecked": ["share", "unchecked"]}
+
+
+def cross_validate(data: list[tuple[list[float], bool, str]], folds: int = 5, seed: int = 0) -> list[dict]:
+    """Each variant's log loss and ECE over held-back folds of the development answers."""
+    order = list(range(len(data)))
+    np.random.default_rng(seed).shuffle(order)
+    parts = [set(order[i::folds]) for i in range(folds)]
+    y = np.array([1.0 if ok else 0.0 for _, ok, _ in data])
+    report = []
+    for penalty in (0.1, 1.0, 5.0):
+        for name, columns in VARIANTS.items():
+            x = np.array([[1.0, *(f[NAMES.index(c)] for c in columns)] for f, _, _ in data])
+            p = np.zeros(len(data))
+            for part in parts:
+                train = [i for i in order if i not in part]
+                w = fit(x[train], y[train], penalty)
+                held = sorted(part)
+                p[held] = 1 / (1 + np.exp(-x[held] @ w))
+            p = np.clip(p, 1e-9, 1 - 1e-9)
+            report.append({"features": name, "penalty": penalty,
+                           "log_loss": round(float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))), 4),
+                           "ece": round(ece(list(zip(p.tolist(), [bool(v) for v in y]))), 4)})
+    return sorted(report, key=lambda r: r["log_loss"])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folders", nargs="+", type=Path)
     parser.add_argument("--precision", type=float, default=0.9)
     parser.add_argument("--min-answers", type=int, default=10)
     parser.add_argument("--score", action="store_true", help="score the folders with today's constants; fit nothing")
+    parser.add_argument("--cv", action="store_true", help="compare calibrations by cross-validation; fit nothing")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     data = rows(args.folders)
     if not data:
         print("no answers with features in these folders", file=sys.stderr)
         return 2
+    if args.cv:
+        report = {"folders": [str(f) for f in args.folders], "answers": len(data), "folds": 5,
+                  "variants": cross_validate(data)}
+        if args.out:
+            args.out.write_text(json.dumps(report, indent=1) + "\n")
+        print(json.dumps(report, indent=1))
+        return 0
     if args.score:
         report = score(data)
         if args.out:
