@@ -124,6 +124,15 @@ def take_sandbox(previous: Any):
     return sandbox
 
 
+def trusts_files(previous: Any) -> bool:
+    """Whether the data files `previous` names may be copied again without being named again.
+
+    Only a run of this process (its RunResult) names files its user gave. A trace file is data
+    anyone can write: a crafted one could name ~/.ssh/id_rsa, and the copy would put it where the
+    model's code reads it and prints it into the trace. Its files are copied only when given again."""
+    return not isinstance(previous, (str, os.PathLike, Continues))
+
+
 def gone_reason(previous: Any) -> str:
     """Why a follow-up of `previous` cannot use the earlier run's own sandbox."""
     if isinstance(previous, (str, os.PathLike, Continues)):
@@ -152,16 +161,21 @@ async def holds(sandbox, run_id: str) -> bool:
 
 
 async def rebuild(sandbox, continues: Continues, why: str, *, timeout: float, given_files: list[str],
-                  given_variables: list[str]) -> dict:
+                  given_variables: list[str], copy_files: bool) -> dict:
     """Re-run the chain's clean code in `sandbox`; the fields of the `Rebuilt` event that says so.
 
-    Data files the chain used are copied again where they still exist; notebook variables must be
-    given again (the notebook does, when it still has them): the notes say what was not."""
+    Data files the chain used are copied again where they still exist, when `copy_files` (see
+    `trusts_files`); otherwise, like notebook variables, they must be given again: the notes say
+    what was not."""
     from . import datafiles
 
     notes = []
     for path in continues.files:
         if path in given_files:
+            continue
+        if not copy_files:
+            notes.append(f"data file {Path(path).name} not copied again: a trace cannot choose files to copy; "
+                         f"give it again with --with {path}")
             continue
         try:
             await datafiles.place(sandbox, datafiles.describe(path, with_sample=False))

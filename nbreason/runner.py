@@ -208,7 +208,8 @@ async def _drive(question, config, fan, stop, variables, context, model, sandbox
         if why:
             preface = (Rebuilt(**await followup.rebuild(
                 sandbox, extras.continues, why, timeout=config.exec_timeout,
-                given_files=[str(f.path) for f in extras.files], given_variables=list(variables))),)
+                given_files=[str(f.path) for f in extras.files], given_variables=list(variables),
+                copy_files=followup.trusts_files(extras.follows))),)
         loop = Loop(question, config=config, model=model, sandbox=sandbox, context=context, stop=stop,
                     check=check, run_id=run_id, preface=preface, returns=tuple(extras.returns),
                     earlier=followup.digest(extras.continues) if extras.continues else "",

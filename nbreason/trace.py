@@ -140,8 +140,8 @@ def _read_line(raw: bytes, contents: TraceContents, path) -> str:
     """Add the line's event, or check the header: "event", "header" or "bad" (unreadable)."""
     try:
         data = json.loads(raw.decode("utf-8"))
-    except ValueError:  # UnicodeDecodeError and JSONDecodeError both are
-        return "bad"
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError both are ValueErrors;
+        return "bad"  # values nested deeper than the decoder recurses (a crafted line) are a RecursionError
     if isinstance(data, dict) and data.get("kind") == "trace_header":
         schema = data.get("schema")
         if not isinstance(schema, int) or isinstance(schema, bool):

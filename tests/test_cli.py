@@ -133,18 +133,19 @@ def test_continue_rebuilds_the_earlier_run_from_its_trace_and_replay_and_export_
                               env=env, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
         proc = subprocess.run(nbreason("run", "--json", "--self-check", "off", "--continue", str(one),
-                                       "--trace", str(two), "And the coldest?"),
+                                       "--with", str(tmp_path / "temps.csv"), "--trace", str(two), "And the coldest?"),
                               env=env, capture_output=True, text=True, timeout=120)
         digest = server.requests[2]["messages"][1]["content"]
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["answer"] == "Oslo"
     assert "Earlier question: Which city is warmest?" in digest and "t = pd.read_csv('temps.csv')" in digest
     assert "continues: Which city is warmest? → Cairo" in proc.stderr
-    # Rebuilt in a new sandbox, the data file copied there again: the earlier code read it without error.
+    # Rebuilt in a new sandbox, the data file given again: the earlier code read it without error.
     assert "rebuilt: the earlier run ran in another process: its state was rebuilt by re-running its 1 code block" \
            in " ".join(proc.stderr.split())
     events = read_trace(two)
     assert events[0].continues.trace == str(one) and events[0].continues.files == [str(tmp_path / "temps.csv")]
+    assert "not copied again" not in proc.stderr
 
     replay = subprocess.run(nbreason("replay", str(one), str(two)), capture_output=True, text=True, timeout=60)
     assert replay.returncode == 0 and replay.stdout.index("Which city is warmest?") < replay.stdout.index(

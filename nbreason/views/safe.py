@@ -104,9 +104,11 @@ def code_span(value) -> str:
 
 
 def fenced(value, language: str = "") -> str:
-    """Untrusted text as a fenced Markdown code block that no line of it can close."""
+    """Untrusted text as a fenced Markdown code block that no line of it (whatever ends it) can close."""
     text = value if isinstance(value, str) else str(value)
-    fence = "`" * max(3, max((len(run) for run in re.findall(r"^\s*(`+)", text, re.M)), default=0) + 1)
+    # Longer than any run of backticks anywhere: Markdown also ends a line at a lone carriage return
+    # (`x\r```` closes a fence that Python's `^` would not see at a line start).
+    fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
     return f"{fence}{language}\n{text}\n{fence}"
 
 
