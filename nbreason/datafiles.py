@@ -190,11 +190,15 @@ def _json_table(data):
 
     import pandas as pd
 
-    if isinstance(data, list):  # records; pandas takes the union of their keys
+    if isinstance(data, list):  # records (pandas takes the union of their keys) or rows
         names = list(dict.fromkeys(k for record in data if isinstance(record, dict) for k in record))
+        width = max((len(r) for r in data if isinstance(r, list)), default=0)
         if len(names) > MAX_COLUMNS:
             kept = set(names[:MAX_COLUMNS])
             data = [{k: v for k, v in r.items() if k in kept} if isinstance(r, dict) else r for r in data]
+        if width > MAX_COLUMNS:
+            data = [r[:MAX_COLUMNS] if isinstance(r, list) else r for r in data]
+        names = names if len(names) >= width else list(range(width))
     elif isinstance(data, dict):  # columns, each {index: value} or a list
         names = list(data)
         if len(names) > MAX_COLUMNS:
@@ -206,19 +210,21 @@ def _json_table(data):
 
 
 def _header_columns(path: Path, sep: str) -> int:
-    """The number of fields on a table's first line (blank lines before it are skipped, as pandas
-    does), counted without building them."""
+    """The number of fields in a table's header (blank lines before it are skipped, as pandas
+    does), counted without building them: from one line when it has no quotes, else by the csv
+    module over a bounded start of the file (a quoted name may hold the separator or a newline)."""
     first, read = b"", 0
     with open(path, "rb") as fh:
         while read < HEADER_BYTES and not first.strip() and (line := fh.readline(HEADER_BYTES - read)):
             first, read = line, read + len(line)
-    if b'"' not in first:
-        return first.count(sep.encode()) + 1
+        if b'"' not in first:
+            return first.count(sep.encode()) + 1
+        fh.seek(read - len(first))
+        start = fh.read(QUOTED_HEADER_BYTES).decode("utf-8", "replace")
     import csv
     import io
 
-    quoted = first[:QUOTED_HEADER_BYTES].decode("utf-8", "replace")  # a separator may be inside quotes
-    return len(next(csv.reader(io.StringIO(quoted), delimiter=sep), []))
+    return len(next(csv.reader(io.StringIO(start), delimiter=sep), []))
 
 
 def _lines(path: Path, size: int, *, header: bool) -> str:

@@ -124,13 +124,16 @@ def take_sandbox(previous: Any):
     return sandbox
 
 
-def trusts_files(previous: Any) -> bool:
-    """Whether the data files `previous` names may be copied again without being named again.
+# Data files the user gave to a run of this process (resolved paths). A trace is data anyone can
+# write: a crafted one could name ~/.ssh/id_rsa, and a copy would put it where the model's code
+# reads it and prints it into the trace. So a rebuild copies again only files given here, not
+# files a chain of runs names (a chain may have started from a trace).
+_GIVEN: set[str] = set()
 
-    Only a run of this process (its RunResult) names files its user gave. A trace file is data
-    anyone can write: a crafted one could name ~/.ssh/id_rsa, and the copy would put it where the
-    model's code reads it and prints it into the trace. Its files are copied only when given again."""
-    return not isinstance(previous, (str, os.PathLike, Continues))
+
+def given(paths) -> None:
+    """Record data files the user gave to a run of this process."""
+    _GIVEN.update(str(p) for p in paths)
 
 
 def gone_reason(previous: Any) -> str:
@@ -161,19 +164,20 @@ async def holds(sandbox, run_id: str) -> bool:
 
 
 async def rebuild(sandbox, continues: Continues, why: str, *, timeout: float, given_files: list[str],
-                  given_variables: list[str], copy_files: bool) -> dict:
+                  given_variables: list[str]) -> dict:
     """Re-run the chain's clean code in `sandbox`; the fields of the `Rebuilt` event that says so.
 
-    Data files the chain used are copied again where they still exist, when `copy_files` (see
-    `trusts_files`); otherwise, like notebook variables, they must be given again: the notes say
-    what was not."""
+    Data files the chain used are copied again where they still exist, if the user gave them to a
+    run of this process (`_GIVEN`); otherwise, like notebook variables, they must be given again:
+    the notes say what was not. A file given again under the same name (a newer version) is kept."""
     from . import datafiles
 
     notes = []
+    names = {Path(p).name for p in given_files}
     for path in continues.files:
-        if path in given_files:
+        if path in given_files or Path(path).name in names:
             continue
-        if not copy_files:
+        if path not in _GIVEN:
             notes.append(f"data file {Path(path).name} not copied again: a trace cannot choose files to copy; "
                          f"give it again with --with {path}")
             continue

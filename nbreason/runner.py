@@ -201,6 +201,7 @@ async def _drive(question, config, fan, stop, variables, context, model, sandbox
         if variables:
             described = await _place_variables(sandbox, variables)
             context = f"{context}\n{described}".strip()
+        followup.given(f.path for f in extras.files)
         for file in extras.files:
             await datafiles.place(sandbox, file)
         context = "\n".join(part for part in (context, *(f.description for f in extras.files)) if part.strip())
@@ -208,8 +209,7 @@ async def _drive(question, config, fan, stop, variables, context, model, sandbox
         if why:
             preface = (Rebuilt(**await followup.rebuild(
                 sandbox, extras.continues, why, timeout=config.exec_timeout,
-                given_files=[str(f.path) for f in extras.files], given_variables=list(variables),
-                copy_files=followup.trusts_files(extras.follows))),)
+                given_files=[str(f.path) for f in extras.files], given_variables=list(variables))),)
         loop = Loop(question, config=config, model=model, sandbox=sandbox, context=context, stop=stop,
                     check=check, run_id=run_id, preface=preface, returns=tuple(extras.returns),
                     earlier=followup.digest(extras.continues) if extras.continues else "",

@@ -196,3 +196,45 @@ async def test_every_view_shows_the_link_and_the_rebuild(tmp_path):
     report = report_html(second.events)
     assert "continues:" in report and "rebuilt by re-running" in report
     assert not [e for e in second.events if isinstance(e, Error)]
+
+
+async def test_a_chain_that_began_with_a_crafted_trace_copies_none_of_the_files_the_trace_names(tmp_path):
+    # The trace names a host file the user never gave; a follow-up of the trace's follow-up (a
+    # RunResult of this process) must not copy it either: files are copied again only when given here.
+    import json
+
+    secret = tmp_path / "private" / "id_test"
+    secret.parent.mkdir()
+    secret.write_text("PRIVATE-KEY-MATERIAL-42\n")
+    crafted = tmp_path / "crafted.jsonl"
+    crafted.write_text("\n".join(json.dumps(line) for line in [
+        {"kind": "trace_header", "schema": 1},
+        {"kind": "run_started", "run_id": "r1", "question": "2+2?", "config": {}, "files": [str(secret)]},
+        {"kind": "final", "run_id": "r1", "answer": "4", "stop_reason": "answered", "steps": 1, "code": ["x = 4"]},
+    ]) + "\n")
+    read = Reply("```python\nprint(open('id_test').read())\n```")
+    with ScriptedServer([read] + [Reply("FINAL ANSWER: 1")] * 6) as server:
+        second = await reason("and now?", config=config(server), follows=str(crafted))
+    with ScriptedServer([read] + [Reply("FINAL ANSWER: 1")] * 6) as server:
+        third = await reason("and then?", config=config(server), follows=second)
+    for run in (second, third):
+        (rebuilt,) = [e for e in run.events if isinstance(e, Rebuilt)]
+        assert any(note.startswith("data file id_test not copied again") for note in rebuilt.notes), rebuilt.notes
+        (step,) = [s for s in run.steps if s.code]
+        assert step.execution.error.name == "FileNotFoundError"
+        assert "PRIVATE-KEY-MATERIAL" not in repr(run.events)
+
+
+async def test_a_rebuild_copies_the_files_given_in_this_session_but_keeps_a_newer_one_of_the_same_name(tmp_path):
+    (tmp_path / "v1").mkdir()
+    (tmp_path / "v2").mkdir()
+    (tmp_path / "v1" / "sales.csv").write_text("a\n1\n")
+    (tmp_path / "v1" / "regions.csv").write_text("r\nnorth\n")
+    (tmp_path / "v2" / "sales.csv").write_text("a\n2\n")
+    show = Reply("```python\nprint(open('sales.csv').read().split()[1], open('regions.csv').read().split()[1])\n```")
+    with ScriptedServer([show, Reply("FINAL ANSWER: 1"), show, Reply("FINAL ANSWER: 2")]) as server:
+        first = await reason("q", config=config(server), files=[tmp_path / "v1" / "sales.csv", tmp_path / "v1" / "regions.csv"])
+        second = await reason("again", config=config(server), follows=first, files=[tmp_path / "v2" / "sales.csv"])
+    assert printed(first) == ["1", "north"]
+    (rebuilt,) = [e for e in second.events if isinstance(e, Rebuilt)]
+    assert rebuilt.notes == [] and printed(second) == ["2", "north"]  # v2's sales.csv stands; regions.csv came back
