@@ -44,7 +44,7 @@ class Flag:
 
 FLAGS: tuple[Flag, ...] = (
     # model
-    Flag("--model", "model", "auto (embedded unless an endpoint is set), local, local-small, "
+    Flag("--model", "model", "auto (embedded unless a base URL or an API key is set), local, local-small, "
                              "local:/path/file.gguf, or an API model name", metavar="NAME"),
     Flag("--base-url", "base_url", "OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1", metavar="URL"),
     Flag("--api-key", "api_key", "API key (prefer the environment: NBREASON_API_KEY or OPENAI_API_KEY)",
@@ -70,9 +70,11 @@ FLAGS: tuple[Flag, ...] = (
     # accepting an answer
     Flag("--threshold", "reward_threshold", "reward needed to accept an answer"),
     Flag("--answer-type", "answer_type", "what a final answer looks like"),
-    Flag("--self-check", "self_check", "before accepting an answer: verify = the model writes a check that must "
-                                       "print True; recompute = solve again from scratch until two solutions "
-                                       "agree; auto = recompute for the embedded models"),
+    Flag("--self-check", "self_check", "before accepting an answer: methods = solve again by other routes chosen "
+                                       "for the question until two route families agree; verify = the model "
+                                       "writes a check that must print True; recompute = the same route again, "
+                                       "sampled, until two solutions agree; auto = methods for the embedded "
+                                       "models with one attempt, else off"),
     Flag("--backtrack", "backtrack", "a stalled run goes back to its last good step once and tries another way"),
     # several attempts
     Flag("--attempts", "attempts", "several attempts, each a whole loop in its own sandbox, then a vote", _RUNS),

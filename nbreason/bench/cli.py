@@ -39,7 +39,7 @@ def parser() -> argparse.ArgumentParser:
                formatter_class=argparse.RawDescriptionHelpFormatter,
                epilog="Run settings not given here come from the config file and NBREASON_* variables, "
                       "as for `nbreason run`; a default shown is the one in effect now.")
-    p.add_argument("--dataset", default="gsm8k", help="gsm8k, math500 or a JSONL file of {question, answer}")
+    p.add_argument("--dataset", default="gsm8k", help="gsm8k, math500, data (data-tune, data-report: its halves) or a JSONL file of {question, answer}")
     p.add_argument("--limit", type=int, default=60, help="the first N problems (default 60)")
     p.add_argument("--skip", type=int, default=0,
                    help="leave out the first K problems: a held-out set after rules were tuned on the first ones")
