@@ -22,7 +22,11 @@ notebook's memory or hold it for hours. Two bounds: the container constructors a
 data that is already built (a pickle of the protocol the sandbox uses never needs more), and each
 pickle is first loaded in a child process with a memory limit (LOAD_MEMORY) and a deadline
 (LOAD_SECONDS), then pickled again there; the notebook loads only that copy, and only when it is
-no larger than the sandbox's pickle may be (with some slack).
+no larger than the sandbox's pickle may be (with some slack). A pickle shares what it has
+already written, so a few kilobytes can hold a list of a thousand references to one list of a
+thousand references to ...: cheap to load, 1000**depth items to show, compare or hash. The child
+also measures the value with every shared part written out again (`spelled_size`) and refuses it
+past four times that limit, or when it contains itself.
 """
 
 from __future__ import annotations
@@ -56,15 +60,34 @@ class TooCostly(ValueError):
     """Rebuilding a pickle from the sandbox takes more memory or time than it may."""
 
 
+# Names Python and IPython keep in the notebook's namespace: a value from the sandbox there would
+# replace the builtins every later cell runs with, or what magics call (get_ipython).
+KEPT = {"get_ipython", "exit", "quit", "In", "Out", "_ih", "_oh", "_dh"}
+
+
+def _kept(name: str) -> bool:
+    return (name in KEPT or (name.startswith("__") and name.endswith("__"))
+            or name.strip("_") == "" or (name.startswith("_i") and name[2:] in ("", "i", "ii"))
+            or (name.startswith(("_", "_i")) and name.lstrip("_i").isdigit()))
+
+
 def check_names(names) -> list[str]:
-    """`"a, b"` or `["a", "b"]` as a list of names; ReturnError for anything that is not a name."""
+    """`"a, b"` or `["a", "b"]` as a list of names; ReturnError for anything that is not a name,
+    or is one Python or IPython keep in the notebook's namespace. Spelled as Python reads them
+    (NFKC: `ﬁle` is `file`), the names the sandbox's code defines and the notebook's code uses."""
+    import unicodedata
+
     if isinstance(names, str):
         names = names.split(",")
-    cleaned = [str(n).strip() for n in names if str(n).strip()]
+    cleaned = [unicodedata.normalize("NFKC", str(n).strip()) for n in names if str(n).strip()]
     bad = [n for n in cleaned if not n.isidentifier()]
     if bad:
         raise ReturnError(f"--return: {', '.join(map(repr, bad))} {'is' if len(bad) == 1 else 'are'} "
                           "not a valid Python name")
+    kept = [n for n in cleaned if _kept(n)]
+    if kept:
+        raise ReturnError(f"--return: {', '.join(map(repr, kept))}: Python or IPython keep "
+                          f"{'this name' if len(kept) == 1 else 'these names'} in the notebook; return another name")
     return list(dict.fromkeys(cleaned))
 
 
@@ -209,19 +232,52 @@ def safe_loads(data: bytes) -> Any:
     return SafeUnpickler(io.BytesIO(data)).load()
 
 
+class _Pickler(pickle.Pickler):
+    """Pickles as the sandbox pickles (time zones by their key)."""
+
+    def reducer_override(self, obj):
+        import zoneinfo
+
+        if isinstance(obj, zoneinfo.ZoneInfo):
+            return zoneinfo.ZoneInfo, (obj.key,)
+        return NotImplemented
+
+
 def dumps(value: Any) -> bytes:
     """Pickled as the sandbox pickles (time zones by their key)."""
-    import zoneinfo
-
-    class Pickler(pickle.Pickler):
-        def reducer_override(self, obj):
-            if isinstance(obj, zoneinfo.ZoneInfo):
-                return zoneinfo.ZoneInfo, (obj.key,)
-            return NotImplemented
-
     buffer = io.BytesIO()
-    Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+    _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
     return buffer.getvalue()
+
+
+class _Past(Exception):
+    pass
+
+
+def spelled_size(value: Any, cap: int) -> int:
+    """The size of `value` pickled with each shared part written out again every place it appears
+    (what showing, comparing, hashing or copying it walks through), counted up to just past `cap`.
+    A list of a thousand references to one list of a thousand references to ... pickles to a few
+    kilobytes but is 1000**depth items to show: its memoized pickle hides that, this does not.
+    ValueError for a value that contains itself."""
+
+    class Sink:
+        size = 0
+
+        def write(self, data):
+            self.size += memoryview(data).nbytes
+            if self.size > cap:
+                raise _Past
+            return len(data)
+
+    sink = Sink()
+    pickler = _Pickler(sink, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.fast = True  # no memo: shared parts are written out each time
+    try:
+        pickler.dump(value)
+    except _Past:
+        pass
+    return sink.size
 
 
 # Run as `python -c LOADER ROOT MEMORY SECONDS CAP` with the sandbox's pickle on stdin: the value
@@ -250,7 +306,16 @@ def why(**report):
     sys.stderr.write(json.dumps(report) + "\n")
     sys.exit(2)
 try:
-    out = returns.dumps(returns.safe_loads(data))
+    value = returns.safe_loads(data)
+    out = returns.dumps(value)
+    try:
+        spelled = returns.spelled_size(value, 4 * cap)
+    except ValueError as exc:  # the pickler's fast mode: a value that contains itself
+        if "cyclic" not in str(exc):
+            raise
+        why(cycle=True)
+    if spelled > 4 * cap:
+        why(spelled=spelled)
 except returns.Refused as exc:
     why(refused=str(exc))
 except MemoryError:
@@ -298,6 +363,11 @@ async def bounded_loads(data: bytes, limit: int = MAX_BYTES) -> Any:
     if report.get("memory") or process.returncode < 0:  # MemoryError, or killed past its CPU time
         raise TooCostly(f"rebuilding it takes more than {_size(LOAD_MEMORY)} of memory"
                         if report.get("memory") else f"rebuilding it takes more than {LOAD_SECONDS:g} s")
+    if "spelled" in report:
+        raise TooCostly(f"its shared parts, written out each place they appear, come to more than {_size(4 * cap)} "
+                        "(small to send, but that much to show, compare or hash)")
+    if report.get("cycle"):
+        raise TooCostly("it contains itself")
     if "size" in report:
         raise TooCostly(f"it expands to {_size(report['size'])} once rebuilt, over the {_size(cap)} limit")
     raise ValueError(str(report.get("error") or f"the loader exited with code {process.returncode}"))

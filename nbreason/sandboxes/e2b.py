@@ -247,14 +247,23 @@ class E2BSandbox:
             info = await self._sandbox.files.get_info(target)
             if (info.size or 0) > limit:
                 raise ValueError(f"{name} is {info.size:,} bytes, over the limit of {limit:,}")
-            data = await self._sandbox.files.read(target, format="bytes")
+            # Streamed, and stopped past the limit: the file may grow, or be swapped for a link to
+            # /dev/zero, after the size was read; it must not fill the notebook's memory.
+            stream = await self._sandbox.files.read(target, format="stream")
+            chunks, size = [], 0
+            try:
+                async for chunk in stream:
+                    size += len(chunk)
+                    if size > limit:
+                        raise ValueError(f"{name} grew past the limit of {limit:,} bytes while it was read")
+                    chunks.append(chunk)
+            finally:
+                await stream.aclose()
         except ValueError:
             raise
         except Exception as exc:
             raise await self._translate(exc) from exc
-        if len(data) > limit:
-            raise ValueError(f"{name} is {len(data):,} bytes, over the limit of {limit:,}")
-        return bytes(data)
+        return b"".join(chunks)
 
     # --- running code ------------------------------------------------------------------------
 

@@ -1,0 +1,173 @@
+"""Attacks on `--return`: what the notebook's own process loads back from a hostile sandbox
+(nbreason/returns.py, and the sandboxes' `download`). Each test is an attack; what it found and
+what changed is in its docstring."""
+
+from __future__ import annotations
+
+import pickle
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from nbreason import returns
+from nbreason.events import Error
+from nbreason.returns import Refused, ReturnError, TooCostly
+from nbreason.runner import reason
+from tests.support.scripted_server import Reply, ScriptedServer
+from tests.test_returns import config
+
+
+def _notes(result) -> list[str]:
+    return [e.message for e in result.events if isinstance(e, Error) and e.source == "returns"]
+
+
+# --- a small pickle that is huge to show: shared references ----------------------------------
+
+SHARED = """wide = [0] * 1000
+for _ in range(3):
+    wide = [wide] * 1000   # a few KB pickled (the pickle shares the one list), 10**12 items to show
+deep = (0, 0)
+for _ in range(60):
+    deep = (deep, deep)    # 2**60 leaves: hash(deep) never returns
+cycle = [1, 2]
+cycle.append(cycle)
+plain = {'kept': [1, 2, 3], 'shared': [[1, 2]] * 3}
+print('ready')"""
+
+
+async def test_a_tiny_pickle_of_shared_references_is_refused_before_the_notebook_can_show_it():
+    """Defect (fixed): a list of 1000 references to one list of 1000 references to ... pickles to
+    8 KB, loaded in the child within its limits and pickled again just as small, so the notebook
+    got it; `repr` (what displaying it does), `==` or `hash` then walk 10**12 items and the
+    notebook hangs. The child now also measures the value with its shared parts written out
+    (`returns.spelled_size`) and refuses it; a value that contains itself is refused too."""
+    script = [Reply(f"```python\n{SHARED}\n```"), Reply("FINAL ANSWER: ready")]
+    with ScriptedServer(script) as server:
+        started = time.monotonic()
+        result = await reason("q", config=config(server), returns=["wide", "deep", "cycle", "plain"])
+    assert result.returned == {"plain": {"kept": [1, 2, 3], "shared": [[1, 2]] * 3}}
+    wide, deep, cycle = _notes(result)
+    assert wide.startswith("--return wide: not returned: its shared parts, written out each place they appear")
+    assert deep.startswith("--return deep: not returned: its shared parts")
+    assert cycle == "--return cycle: not returned: it contains itself"
+    assert time.monotonic() - started < 60
+
+
+async def test_bounded_loads_measures_the_value_spelled_out():
+    wide = [0] * 1000
+    for _ in range(3):
+        wide = [wide] * 1000
+    data = pickle.dumps(wide, protocol=5)
+    assert len(data) < 10_000
+    with pytest.raises(TooCostly, match="shared parts"):
+        await returns.bounded_loads(data)
+    assert returns.spelled_size(wide, 10**6) > 10**6  # stops just past the cap, not after 10**12 items
+
+
+# --- names -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["__builtins__", "__name__", "get_ipython", "In", "Out", "exit", "_", "__",
+                                  "_i", "_ii", "_i3", "_12", "_oh"])
+def test_names_python_and_ipython_keep_in_the_notebook_are_refused(name):
+    """Defect (fixed): `--return __builtins__` let the sandbox's code (a dict subclass whose
+    `__reduce__` gives `(dict, ({...},))`) replace the builtins every later cell of the notebook
+    runs with; `get_ipython` is what every magic line calls. The user named them, but no use of
+    --return needs them, and the sandbox decides their value."""
+    with pytest.raises(ReturnError, match="keep"):
+        returns.check_names(f"df, {name}")
+
+
+def test_names_are_read_as_python_reads_them():
+    """Defect (fixed): `--return ﬁle` (a ligature) passed `isidentifier` but was looked up
+    verbatim, while Python stores `ﬁle = 1` as `file` (NFKC): the value was reported missing, or
+    set under a key no notebook code can name."""
+    assert returns.check_names("ﬁle, ｄｆ, _private") == ["file", "df", "_private"]
+
+
+async def test_a_name_the_user_did_not_ask_for_never_reaches_the_notebook():
+    """Holds: the sandbox's report may name anything; only the names asked for are read."""
+    code = "secret_shadow = 1\nasked = 2\nprint('ok')"
+    script = [Reply(f"```python\n{code}\n```"), Reply("FINAL ANSWER: ok")]
+    with ScriptedServer(script) as server:
+        result = await reason("q", config=config(server), returns=["asked"])
+    assert result.returned == {"asked": 2}
+
+
+# --- callables a pickle may name -----------------------------------------------------------------
+
+@pytest.mark.parametrize("payload,named", [
+    (b"ccopyreg\n_reconstructor\n(cbuiltins\nobject\ncbuiltins\nobject\nNtR.", "copyreg._reconstructor"),
+    (b"cfunctools\npartial\n(cposix\nsystem\nS'true'\ntR.", "functools.partial"),
+    (b"cpandas\neval\n(S'1+1'\ntR.", "pandas.eval"),
+    (b"cpandas.core.computation.eval\neval\n(S'1+1'\ntR.", "pandas.core.computation.eval.eval"),
+    (b"cnumpy.lib.npyio\nload\n(S'/etc/passwd'\ntR.", "numpy.lib.npyio.load"),
+    (b"cnumpy\nfromfile\n(S'/etc/passwd'\ntR.", "numpy.fromfile"),
+    (b"cpandas\nread_csv\n(S'/etc/passwd'\ntR.", "pandas.read_csv"),
+    (b"coperator\nattrgetter\n(S'query'\ntR.", "operator.attrgetter"),
+    (b"coperator\nmethodcaller\n(S'query'\nS'@x'\ntR.", "operator.methodcaller"),
+    (b"cpandas.core.frame\nDataFrame.query\n.", "pandas.core.frame.DataFrame.query"),
+    (b"cpandas._libs.tslibs.offsets\n__builtins__\n.", "pandas._libs.tslibs.offsets.__builtins__"),
+    (b"cpandas._libs.tslibs.offsets\nBaseOffset.__init__\n.", "pandas._libs.tslibs.offsets.BaseOffset.__init__"),
+])
+def test_more_callables_are_refused(payload, named):
+    """Holds: each is refused by name before it is called."""
+    with pytest.raises(Refused) as caught:
+        returns.safe_loads(payload)
+    assert str(caught.value) == named
+
+
+def test_a_large_shape_given_to_numpy_rebuild_is_refused():
+    """Holds: `_reconstruct(ndarray, (10**10,), b'b')` would allocate what the pickle never paid for."""
+    payload = (b"cnumpy.core.multiarray\n_reconstruct\n(cnumpy\nndarray\n(I10000000000\ntC\x01btR.")
+    with pytest.raises(Refused, match="shape"):
+        returns.safe_loads(payload)
+
+
+# --- files: the E2B download ------------------------------------------------------------------
+
+class _EndlessFiles:
+    """An E2B VM whose file says 0 bytes when asked, then streams without end (a link to
+    /dev/zero, or a file that grows after the size was read)."""
+
+    def __init__(self):
+        self.sent = 0
+        self.closed = False
+
+    async def get_info(self, path):
+        return SimpleNamespace(size=0)
+
+    async def read(self, path, format="text", **kw):
+        if format != "stream":
+            raise MemoryError("the whole endless file was read into the notebook")
+        files = self
+
+        class Stream:
+            def __aiter__(self):
+                return self
+
+            async def __anext__(self):
+                files.sent += 1 << 20
+                if files.sent > 1 << 30:
+                    raise AssertionError("read a GB without stopping")
+                return b"\0" * (1 << 20)
+
+            async def aclose(self):
+                files.closed = True
+
+        return Stream()
+
+
+async def test_an_e2b_file_that_grows_after_its_size_was_read_stops_at_the_limit():
+    """Defect (fixed): E2BSandbox.download read the size, then the whole file into the notebook's
+    memory and only then compared it with the limit; a file swapped for a link to /dev/zero (or
+    one that grows) after the size check filled the notebook. It now streams and stops past it."""
+    from nbreason.sandboxes.e2b import E2BSandbox
+
+    sb = E2BSandbox(api_key="e2b_test")
+    files = _EndlessFiles()
+    sb._sandbox, sb._context = SimpleNamespace(files=files), SimpleNamespace(cwd="/home/user")
+    with pytest.raises(ValueError, match="limit"):
+        await sb.download(".nbreason_return/x", limit=5 << 20)
+    assert files.sent <= 6 << 20 and files.closed
+    sb._sandbox = None  # nothing to close
