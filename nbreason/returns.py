@@ -328,6 +328,21 @@ sys.stdout.buffer.write(out)
 """
 
 
+def loader_env() -> dict:
+    """The loader child's environment: the sandbox kernel's allow-list of the notebook's (the
+    child reads only data from the sandbox, but has no use for the user's keys either)."""
+    from .sandboxes.kernelspec import find_kernel_dir, load_launcher
+    from .sandboxes.base import SandboxError
+
+    try:
+        env = load_launcher(find_kernel_dir()).sandbox_env(dict(os.environ))
+    except SandboxError:  # no kernelspec here (an E2B-only install): the least that runs Python
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "PYTHONPATH", "VIRTUAL_ENV")}
+    # Allocators that reserve address space ahead (pyarrow's, a thread pool's) would trip the limit.
+    return env | {"ARROW_DEFAULT_MEMORY_POOL": "system", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+                  "MKL_NUM_THREADS": "1"}
+
+
 async def bounded_loads(data: bytes, limit: int = MAX_BYTES) -> Any:
     """`safe_loads`, first in a child process with at most LOAD_MEMORY and LOAD_SECONDS: TooCostly
     when the value takes more, or pickles again to far more than `limit`. The notebook then
@@ -336,9 +351,7 @@ async def bounded_loads(data: bytes, limit: int = MAX_BYTES) -> Any:
         return safe_loads(data)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     cap = limit * 3 // 2 + 2**20  # the same value, pickled again here, with room for other versions
-    # Allocators that reserve address space ahead (pyarrow's, a thread pool's) would trip the limit.
-    env = dict(os.environ, ARROW_DEFAULT_MEMORY_POOL="system", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
-               MKL_NUM_THREADS="1")
+    env = loader_env()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-c", LOADER, root, str(LOAD_MEMORY), str(max(1, round(LOAD_SECONDS))), str(cap),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)

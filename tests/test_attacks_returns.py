@@ -171,3 +171,14 @@ async def test_an_e2b_file_that_grows_after_its_size_was_read_stops_at_the_limit
         await sb.download(".nbreason_return/x", limit=5 << 20)
     assert files.sent <= 6 << 20 and files.closed
     sb._sandbox = None  # nothing to close
+
+
+def test_the_loader_child_gets_none_of_the_notebooks_secrets(monkeypatch):
+    """The child that rebuilds a sandbox pickle never runs sandbox code, but it had the notebook's
+    whole environment; now it gets the sandbox kernel's allow-list, as the kernel does."""
+    monkeypatch.setenv("NBREASON_API_KEY", "sk-live-loader-secret")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-live-loader-secret")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-loader-secret")
+    env = returns.loader_env()
+    assert "sk-live-loader-secret" not in env.values() and "aws-loader-secret" not in env.values()
+    assert env["PATH"] and env["OMP_NUM_THREADS"] == "1"
