@@ -144,15 +144,13 @@ def _read(path: Path, kind: str, size: int):
         head = pd.read_csv(path, sep=sep, nrows=HEAD_ROWS, **use)
         return head, _lines(path, size, header=True), max(columns, len(head.columns))
     if kind == "JSON lines":
-        if size <= EXACT_LIMIT:
-            with open(path, "rb") as fh:
-                records = [json.loads(line) for line in fh if line.strip()]
-            whole, width = _json_table(records)
-            return whole.head(HEAD_ROWS), f"{len(whole):,} rows", width
+        whole = size <= EXACT_LIMIT
         with open(path, "rb") as fh:
-            records = [json.loads(line) for line in itertools.islice((li for li in fh if li.strip()), HEAD_ROWS)]
-        head, width = _json_table(records)
-        return head, _lines(path, size, header=False), width
+            lines = (line for line in fh if line.strip())
+            records = [json.loads(line) for line in (lines if whole else itertools.islice(lines, HEAD_ROWS))]
+        table, width = _json_table(records)
+        rows = f"{len(table):,} rows" if whole else _lines(path, size, header=False)
+        return table.head(HEAD_ROWS), rows, width
     if kind == "JSON":
         if size > EXACT_LIMIT:  # one document: no way to read a head of it
             raise ValueError(f"larger than {size_text(EXACT_LIMIT)}, not parsed here")
@@ -192,21 +190,21 @@ def _json_table(data):
 
     if isinstance(data, list):  # records (pandas takes the union of their keys) or rows
         names = list(dict.fromkeys(k for record in data if isinstance(record, dict) for k in record))
-        width = max((len(r) for r in data if isinstance(r, list)), default=0)
+        longest = max((len(r) for r in data if isinstance(r, list)), default=0)
         if len(names) > MAX_COLUMNS:
             kept = set(names[:MAX_COLUMNS])
             data = [{k: v for k, v in r.items() if k in kept} if isinstance(r, dict) else r for r in data]
-        if width > MAX_COLUMNS:
+        if longest > MAX_COLUMNS:
             data = [r[:MAX_COLUMNS] if isinstance(r, list) else r for r in data]
-        names = names if len(names) >= width else list(range(width))
+        width = max(len(names), longest)
     elif isinstance(data, dict):  # columns, each {index: value} or a list
-        names = list(data)
-        if len(names) > MAX_COLUMNS:
-            data = {k: data[k] for k in names[:MAX_COLUMNS]}
+        width = len(data)
+        if width > MAX_COLUMNS:
+            data = dict(itertools.islice(data.items(), MAX_COLUMNS))
     else:
         raise ValueError(f"a JSON {type(data).__name__}, not a table")
     frame = pd.read_json(io.StringIO(json.dumps(data)))
-    return frame, max(len(names), len(frame.columns))
+    return frame, max(width, len(frame.columns))
 
 
 def _header_columns(path: Path, sep: str) -> int:

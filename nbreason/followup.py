@@ -175,7 +175,7 @@ async def rebuild(sandbox, continues: Continues, why: str, *, timeout: float, gi
     notes = []
     names = {Path(p).name for p in given_files}
     for path in continues.files:
-        if path in given_files or Path(path).name in names:
+        if Path(path).name in names:  # given again (maybe a newer version): placed already
             continue
         if path not in _GIVEN:
             notes.append(f"data file {Path(path).name} not copied again: a trace cannot choose files to copy; "

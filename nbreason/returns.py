@@ -37,6 +37,7 @@ import io
 import json
 import os
 import pickle
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,10 +66,12 @@ class TooCostly(ValueError):
 KEPT = {"get_ipython", "exit", "quit", "In", "Out", "_ih", "_oh", "_dh"}
 
 
+# ... and dunders, IPython's output history (`_`, `__`, `_5`) and input history (`_i`, `_ii`, `_i5`).
+_KEPT_PATTERN = re.compile(r"__.*__|_+|_i{1,3}|_[_i]*\d+")
+
+
 def _kept(name: str) -> bool:
-    return (name in KEPT or (name.startswith("__") and name.endswith("__"))
-            or name.strip("_") == "" or (name.startswith("_i") and name[2:] in ("", "i", "ii"))
-            or (name.startswith(("_", "_i")) and name.lstrip("_i").isdigit()))
+    return name in KEPT or _KEPT_PATTERN.fullmatch(name) is not None
 
 
 def check_names(names) -> list[str]:
