@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nbreason import returns
+from nbreason import returns, unpickle
 from nbreason.sandboxes.files import read_inside, write_inside
 from nbreason.sandboxes.local import LocalSandbox
 from tests.support.scripted_server import Reply, ScriptedServer
@@ -202,19 +202,19 @@ def _colliding_set(n: int) -> bytes:
 
 
 async def test_a_pickle_that_takes_too_much_memory_or_time_to_rebuild_is_stopped(monkeypatch):
-    monkeypatch.setattr(returns, "LOAD_SECONDS", 3)
+    monkeypatch.setattr(unpickle, "LOAD_SECONDS", 3)
     objects = pickle.dumps(_Call(np.ndarray, ((200_000_000,), np.dtype(object))), protocol=5)  # 1.6 GB of None
-    with pytest.raises(returns.TooCostly, match="of memory"):
-        await returns.bounded_loads(objects)
-    with pytest.raises(returns.TooCostly, match="more than 3 s"):  # about 15 s to load, in the notebook's process
-        await returns.bounded_loads(_colliding_set(60_000))
-    with pytest.raises(returns.Refused, match="^posix.system$"):
-        await returns.bounded_loads(b"cposix\nsystem\n(S'true'\ntR.")
+    with pytest.raises(unpickle.TooCostly, match="of memory"):
+        await unpickle.bounded_loads(objects, returns.MAX_BYTES)
+    with pytest.raises(unpickle.TooCostly, match="more than 3 s"):  # about 15 s to load, in the notebook's process
+        await unpickle.bounded_loads(_colliding_set(60_000), returns.MAX_BYTES)
+    with pytest.raises(unpickle.Refused, match="^posix.system$"):
+        await unpickle.bounded_loads(b"cposix\nsystem\n(S'true'\ntR.", returns.MAX_BYTES)
 
 
 async def test_plain_data_crosses_intact_through_the_bounded_loader():
     values = [v for kind in sorted(PLAIN) for v in PLAIN[kind]]
-    back = await returns.bounded_loads(through_the_sandbox_pickler(values))
+    back = await unpickle.bounded_loads(through_the_sandbox_pickler(values), returns.MAX_BYTES)
     assert len(back) == len(values)
     for value, came in zip(values, back):
         if isinstance(value, (pd.DataFrame, pd.Series, pd.Index)):

@@ -10,9 +10,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from nbreason import returns
+from nbreason import returns, unpickle
 from nbreason.events import Error
-from nbreason.returns import Refused, ReturnError, TooCostly
+from nbreason.returns import ReturnError
+from nbreason.unpickle import Refused, TooCostly
 from nbreason.runner import reason
 from tests.support.scripted_server import Reply, ScriptedServer
 from tests.test_returns import config
@@ -41,7 +42,7 @@ async def test_a_tiny_pickle_of_shared_references_is_refused_before_the_notebook
     8 KB, loaded in the child within its limits and pickled again just as small, so the notebook
     got it; `repr` (what displaying it does), `==` or `hash` then walk 10**12 items and the
     notebook hangs. The child now also measures the value with its shared parts written out
-    (`returns.spelled_size`) and refuses it; a value that contains itself is refused too."""
+    (`unpickle.spelled_size`) and refuses it; a value that contains itself is refused too."""
     script = [Reply(f"```python\n{SHARED}\n```"), Reply("FINAL ANSWER: ready")]
     with ScriptedServer(script) as server:
         started = time.monotonic()
@@ -61,8 +62,8 @@ async def test_bounded_loads_measures_the_value_spelled_out():
     data = pickle.dumps(wide, protocol=5)
     assert len(data) < 10_000
     with pytest.raises(TooCostly, match="shared parts"):
-        await returns.bounded_loads(data)
-    assert returns.spelled_size(wide, 10**6) > 10**6  # stops just past the cap, not after 10**12 items
+        await unpickle.bounded_loads(data, returns.MAX_BYTES)
+    assert unpickle.spelled_size(wide, 10**6) > 10**6  # stops just past the cap, not after 10**12 items
 
 
 # --- names -------------------------------------------------------------------------------------
@@ -113,7 +114,7 @@ async def test_a_name_the_user_did_not_ask_for_never_reaches_the_notebook():
 def test_more_callables_are_refused(payload, named):
     """Holds: each is refused by name before it is called."""
     with pytest.raises(Refused) as caught:
-        returns.safe_loads(payload)
+        unpickle.safe_loads(payload)
     assert str(caught.value) == named
 
 
@@ -121,7 +122,7 @@ def test_a_large_shape_given_to_numpy_rebuild_is_refused():
     """Holds: `_reconstruct(ndarray, (10**10,), b'b')` would allocate what the pickle never paid for."""
     payload = (b"cnumpy.core.multiarray\n_reconstruct\n(cnumpy\nndarray\n(I10000000000\ntC\x01btR.")
     with pytest.raises(Refused, match="shape"):
-        returns.safe_loads(payload)
+        unpickle.safe_loads(payload)
 
 
 # --- files: the E2B download ------------------------------------------------------------------
@@ -179,6 +180,6 @@ def test_the_loader_child_gets_none_of_the_notebooks_secrets(monkeypatch):
     monkeypatch.setenv("NBREASON_API_KEY", "sk-live-loader-secret")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-live-loader-secret")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-loader-secret")
-    env = returns.loader_env()
+    env = unpickle.loader_env()
     assert "sk-live-loader-secret" not in env.values() and "aws-loader-secret" not in env.values()
     assert env["PATH"] and env["OMP_NUM_THREADS"] == "1"

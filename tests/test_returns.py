@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nbreason import returns
+from nbreason import returns, unpickle
 from nbreason.config import RunConfig
 from nbreason.events import Error
-from nbreason.returns import Refused, ReturnError, safe_loads
+from nbreason.returns import ReturnError
+from nbreason.unpickle import Refused, safe_loads
 from nbreason.runner import reason
 from tests.support.kernels import sandbox  # noqa: F401 (a fixture)
 from tests.support.scripted_server import Reply, ScriptedServer
@@ -113,11 +114,11 @@ def test_the_unpickler_refuses_any_callable_outside_the_allowed_list(payload, na
 
 
 def test_the_allowed_list_names_no_module_wholesale_and_no_reader():
-    names = {f"{module}.{name}" for module, name in returns.ALLOWED}
+    names = {f"{module}.{name}" for module, name in unpickle.ALLOWED}
     for dangerous in ("builtins.getattr", "builtins.eval", "builtins.exec", "builtins.__import__", "builtins.open",
                       "pandas.read_pickle", "pandas.read_csv", "numpy.load", "copyreg.__newobj__"):
         assert dangerous not in names
-    assert all(name.isidentifier() for _, name in returns.ALLOWED)
+    assert all(name.isidentifier() for _, name in unpickle.ALLOWED)
 
 
 PLAIN = {
@@ -143,8 +144,8 @@ PLAIN = {
 
 
 def through_the_sandbox_pickler(value) -> bytes:
-    """Pickled as the sandbox pickles it (time zones by their key): `returns.dumps`."""
-    from nbreason.returns import dumps
+    """Pickled as the sandbox pickles it (time zones by their key): `unpickle.dumps`."""
+    from nbreason.unpickle import dumps
 
     return dumps(value)
 
