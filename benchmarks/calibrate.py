@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from nbreason.bench.grading import grade  # noqa: E402
-from nbreason.bench.trust import ece  # noqa: E402
+from nbreason.bench.trust import ece, ece_by_chance, ece_interval  # noqa: E402
 from nbreason.policy.confidence import COEFFICIENTS, CUTOFF, Features, confidence, features  # noqa: E402
 from nbreason.policy.methods import METHODS, PROGRAM  # noqa: E402
 from nbreason.policy.verification import Verification  # noqa: E402
@@ -120,7 +120,8 @@ def score(data: list[tuple[list[float], bool, str]]) -> dict:
         report[source] = {"answers": len(scored), "accuracy": sum(ok for _, ok in scored) / len(scored),
                           "verified": len(chosen), "verified_right": sum(chosen),
                           "verified_precision": sum(chosen) / len(chosen) if chosen else None,
-                          "coverage": len(chosen) / len(scored), "ece": ece(scored)}
+                          "coverage": len(chosen) / len(scored), "ece": ece(scored),
+                          "ece_interval": ece_interval(scored), "ece_by_chance": ece_by_chance(scored)}
     return {"coefficients": COEFFICIENTS, "cutoff": CUTOFF, "scored": report}
 
 

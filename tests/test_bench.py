@@ -459,6 +459,26 @@ def test_trust_reports_verified_precision_coverage_and_calibration(tmp_path):
     expected = 3 / 5 * abs(2 / 3 - (0.95 + 0.92 + 0.91) / 3) + 1 / 5 * 0.15 + 1 / 5 * 0.65
     assert abs(trust["ece"] - expected) < 1e-9
     assert "| loop | 3 of 5 | 66.7% | 60.0% |" in (tmp_path / "summary.md").read_text()
+    low, high = trust["ece_interval"]
+    assert low <= trust["ece"] <= high and 0 < trust["ece_by_chance"] < 1
     from nbreason.bench.trust import plot_reliability
 
     assert plot_reliability(summary["trust"], tmp_path / "reliability.png").stat().st_size > 0
+
+
+def test_an_ece_comes_with_its_bootstrap_interval_and_what_chance_alone_would_give():
+    from nbreason.bench.trust import ece, ece_by_chance, ece_interval
+
+    # Exactly calibrated: 70 of 100 answers at confidence 0.7 are right. The ECE is 0, yet 100
+    # answers drawn from exact confidences show an ECE of several points by chance.
+    exact = [(0.7, i < 70) for i in range(100)]
+    assert ece(exact) < 1e-12
+    assert 0.05 < ece_by_chance(exact) < 0.15
+    # More answers, less room for chance.
+    assert ece_by_chance([(0.7, i < 700) for i in range(1000)]) < ece_by_chance(exact) / 2
+    # Overconfident: 0.9 claimed, half right. The interval holds the ECE and stays above chance.
+    over = [(0.9, i % 2 == 0) for i in range(100)]
+    low, high = ece_interval(over)
+    assert low <= ece(over) <= high and low > ece_by_chance(over)
+    # Deterministic, so a summary written twice is the same file.
+    assert ece_interval(over) == ece_interval(over) and ece_by_chance(over) == ece_by_chance(over)
