@@ -4,6 +4,8 @@ what changed is in its docstring."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pickle
 import time
 from types import SimpleNamespace
@@ -127,51 +129,27 @@ def test_a_large_shape_given_to_numpy_rebuild_is_refused():
 
 # --- files: the E2B download ------------------------------------------------------------------
 
-class _EndlessFiles:
-    """An E2B VM whose file says 0 bytes when asked, then streams without end (a link to
-    /dev/zero, or a file that grows after the size was read)."""
-
-    def __init__(self):
-        self.sent = 0
-        self.closed = False
-
-    async def get_info(self, path):
-        return SimpleNamespace(size=0)
-
-    async def read(self, path, format="text", **kw):
-        if format != "stream":
-            raise MemoryError("the whole endless file was read into the notebook")
-        files = self
-
-        class Stream:
-            def __aiter__(self):
-                return self
-
-            async def __anext__(self):
-                files.sent += 1 << 20
-                if files.sent > 1 << 30:
-                    raise AssertionError("read a GB without stopping")
-                return b"\0" * (1 << 20)
-
-            async def aclose(self):
-                files.closed = True
-
-        return Stream()
-
-
 async def test_an_e2b_file_that_grows_after_its_size_was_read_stops_at_the_limit():
     """Defect (fixed): E2BSandbox.download read the size, then the whole file into the notebook's
     memory and only then compared it with the limit; a file swapped for a link to /dev/zero (or
-    one that grows) after the size check filled the notebook. It now streams and stops past it."""
+    one that grows) after the size check filled the notebook. It now streams and stops past it.
+    The real e2b SDK reads from the fake E2B server, whose download of a small file never ends."""
     from nbreason.sandboxes.e2b import E2BSandbox
+    from tests.support.fake_e2b import FakeE2B
 
-    sb = E2BSandbox(api_key="e2b_test")
-    files = _EndlessFiles()
-    sb._sandbox, sb._context = SimpleNamespace(files=files), SimpleNamespace(cwd="/home/user")
-    with pytest.raises(ValueError, match="limit"):
-        await sb.download(".nbreason_return/x", limit=5 << 20)
-    assert files.sent <= 6 << 20 and files.closed
-    sb._sandbox = None  # nothing to close
+    fake = FakeE2B().start()
+    sb = E2BSandbox(api_key=fake.api_key, connection=fake.options(), timeout=20)
+    try:
+        await sb.run_code("import os\nos.makedirs('.nbreason_return', exist_ok=True)\n"
+                          "open('.nbreason_return/x', 'wb').write(b'small')")
+        fake.faults.endless_download = True
+        with pytest.raises(ValueError, match="grew past the limit"):
+            await asyncio.wait_for(sb.download(".nbreason_return/x", limit=5 << 20), 60)
+        fake.faults.endless_download = False
+        assert (await sb.run_code("1 + 1")).text == "2"  # the sandbox is still usable
+    finally:
+        await sb.close()
+        fake.stop()
 
 
 def test_the_loader_child_gets_none_of_the_notebooks_secrets(monkeypatch):

@@ -64,6 +64,28 @@ async def test_named_variables_come_back_as_values_and_figures_as_images():
     assert result.events[0].returns == ["df2", "arr", "info", "fig", "ax"]  # the trace records what was asked
 
 
+async def test_variables_and_figures_come_back_from_an_e2b_sandbox_too():
+    """The real e2b SDK against the fake E2B server: the pickles and the PNG are read back through
+    envd's Stat and file download, as from a cloud VM."""
+    from nbreason.sandboxes.e2b import E2BSandbox
+    from tests.support.fake_e2b import FakeE2B
+
+    fake = FakeE2B().start()
+    sb = E2BSandbox(api_key=fake.api_key, connection=fake.options(), timeout=30)
+    try:
+        script = [Reply(f"```python\n{MAKE}\n```"), Reply("FINAL ANSWER: 2")]
+        with ScriptedServer(script) as server:
+            result = await reason("Tabulate.", config=config(server, sandbox="e2b"), sandbox=sb,
+                                  returns=["df2", "info", "fig"])
+    finally:
+        await sb.close()
+        fake.stop()
+    assert list(result.returned) == ["df2", "info", "fig"] and not notes(result)
+    assert list(result.returned["df2"].city) == ["Oslo", "Cairo"]
+    assert result.returned["info"]["names"] == ("Oslo", "Cairo")
+    assert result.returned["fig"].data.startswith(b"\x89PNG")
+
+
 async def test_a_name_the_run_did_not_define_is_a_note_and_the_others_still_come_back():
     script = [Reply("```python\ntotal = 42\nprint(total)\n```"), Reply("FINAL ANSWER: 42")]
     with ScriptedServer(script) as server:

@@ -207,6 +207,29 @@ async def test_upload_writes_into_the_working_folder(sandbox):
         await sandbox.upload("../escape.txt", b"no")
 
 
+async def test_download_reads_back_the_bytes_the_code_wrote(sandbox):
+    await sandbox.run_code("import os\nos.makedirs('out', exist_ok=True)\n"
+                           "open('out/all.bin', 'wb').write(bytes(range(256)) * 1000)")
+    assert await sandbox.download("out/all.bin", limit=256_000) == bytes(range(256)) * 1000
+
+
+async def test_download_refuses_a_file_over_the_limit(sandbox):
+    await sandbox.run_code("open('big.bin', 'wb').write(b'x' * 10_001)")
+    with pytest.raises(ValueError, match="limit of 10,000"):
+        await sandbox.download("big.bin", limit=10_000)
+
+
+async def test_download_refuses_names_outside_the_working_folder(sandbox):
+    with pytest.raises(ValueError, match="outside"):
+        await sandbox.download("../../etc/passwd", limit=1 << 20)
+
+
+async def test_download_of_a_missing_file_is_file_not_found_not_a_broken_sandbox(sandbox):
+    with pytest.raises(FileNotFoundError, match="never-written.bin"):
+        await sandbox.download("never-written.bin", limit=1 << 20)
+    assert (await sandbox.run_code("1 + 1")).text == "2"
+
+
 async def test_environment_secrets_do_not_reach_the_code(make_sandbox, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-should-stay-here")
     monkeypatch.setenv("NBREASON_API_KEY", "sk-should-stay-here")

@@ -21,6 +21,7 @@ model's key.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import posixpath
 import time
@@ -30,6 +31,7 @@ from typing import Any
 import httpx
 from e2b import (
     AuthenticationException,
+    FileNotFoundException,
     RateLimitException,
     SandboxException,
     SandboxNotFoundException,
@@ -261,6 +263,8 @@ class E2BSandbox:
                 await stream.aclose()
         except ValueError:
             raise
+        except FileNotFoundException as exc:  # a missing file, said as the local sandbox says it
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory", name) from exc
         except Exception as exc:
             raise await self._translate(exc) from exc
         return b"".join(chunks)

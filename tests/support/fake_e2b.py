@@ -50,6 +50,7 @@ class Faults:
     execute_delay: float = 0.0  # seconds before /execute answers at all
     drop_after_lines: int | None = None  # close the /execute connection after n lines
     die_after_lines: int | None = None  # the whole sandbox dies after n lines
+    endless_download: bool = False  # a file download streams zeros without end (a link to /dev/zero)
 
 
 class _Anything:
@@ -270,6 +271,7 @@ class FakeE2B:
             (r"/sandboxes/([^/]+)/timeout", TimeoutHandler, kw),
             (r"/health", HealthHandler, kw),
             (r"/files", FilesHandler, kw),
+            (r"/filesystem.Filesystem/Stat", StatHandler, kw),
             (r"/contexts", ContextsHandler, kw),
             (r"/contexts/([^/]+)", ContextHandler, kw),
             (r"/contexts/([^/]+)/restart", RestartHandler, kw),
@@ -374,14 +376,63 @@ class FilesHandler(Handler):
             uploads = [(path or f.filename, f.body) for files in self.request.files.values() for f in files]
         written = []
         for name, data in uploads:
-            target = name if os.path.isabs(name) else os.path.join(vm.home, name)
-            if not os.path.abspath(target).startswith(vm.root):
-                target = os.path.join(vm.root, name.lstrip("/"))  # stay on this VM's disk
+            target = on_disk(vm, name)
             os.makedirs(os.path.dirname(target), exist_ok=True)
             with open(target, "wb") as fh:
                 fh.write(data)
             written.append({"name": os.path.basename(target), "type": "file", "path": target})
         self.answer(200, written)
+
+
+    async def get(self) -> None:
+        """A download, streamed in chunks as envd sends it."""
+        vm = self.vm()
+        if not vm:
+            return
+        target = on_disk(vm, self.get_query_argument("path", ""))
+        if not os.path.isfile(target):
+            self.answer(404, {"code": 404, "message": f"path '{target}' does not exist"})
+            return
+        self.set_header("Content-Type", "application/octet-stream")
+        try:
+            if self.fake.faults.endless_download:
+                while True:  # until the client goes away
+                    self.write(b"\0" * (1 << 16))
+                    await self.flush()
+            with open(target, "rb") as fh:
+                while chunk := fh.read(1 << 16):
+                    self.write(chunk)
+                    await self.flush()
+        except tornado.iostream.StreamClosedError:
+            return
+        self.finish()
+
+
+def on_disk(vm: VM, path: str) -> str:
+    """Where a path in the sandbox lies on this VM's folder."""
+    target = path if os.path.isabs(path) else os.path.join(vm.home, path)
+    if not os.path.abspath(target).startswith(vm.root):
+        target = os.path.join(vm.root, path.lstrip("/"))
+    return target
+
+
+class StatHandler(Handler):
+    """envd's Stat, a Connect unary call with the JSON codec the SDK uses."""
+
+    async def post(self) -> None:
+        vm = self.vm()
+        if not vm:
+            return
+        path = self.body_json().get("path", "")
+        target = on_disk(vm, path)
+        if not os.path.lexists(target):
+            self.answer(404, {"code": "not_found", "message": f"no such file or directory: {path}"})
+            return
+        info = os.stat(target)
+        kind = "FILE_TYPE_DIRECTORY" if os.path.isdir(target) else "FILE_TYPE_FILE"
+        self.answer(200, {"entry": {"name": os.path.basename(target), "type": kind, "path": path,
+                                    "size": str(info.st_size), "mode": info.st_mode & 0o777,
+                                    "isSymlink": os.path.islink(target)}})
 
 
 class ContextsHandler(Handler):
