@@ -26,6 +26,16 @@ loss and ECE of the held-back folds), the way a variant would be chosen without 
 
     python benchmarks/calibrate.py --cv benchmarks/results/local-gsm8k-dev-60 \
         benchmarks/results/local-gsm8k-dev-today-60 --out benchmarks/results/calibration_cv.json
+
+With `--cv --add FOLDER…`, nothing is fitted for use either: it asks whether development answers of
+another kind (MATH-500 0–49 beside GSM8K 0–59) belong in the fit. The fit on the first folders alone
+is scored on the added answers (which it never saw) and, by 5-fold cross-validation, on its own;
+the fit on both is cross-validated over both. Log loss and ECE are given per part, so the pooled fit
+is taken only if it is better on the added kind without being worse on the first:
+
+    python benchmarks/calibrate.py --cv benchmarks/results/local-gsm8k-dev-60 \
+        benchmarks/results/local-gsm8k-dev-today-60 --add benchmarks/results/local-math500-dev-loop-50 \
+        --out benchmarks/results/calibration_pooled.json
 """
 
 from __future__ import annotations
@@ -153,6 +163,39 @@ def cross_validate(data: list[tuple[list[float], bool, str]], folds: int = 5, se
     return sorted(report, key=lambda r: r["log_loss"])
 
 
+def _cv_predictions(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0) -> np.ndarray:
+    order = list(range(len(y)))
+    np.random.default_rng(seed).shuffle(order)
+    p = np.zeros(len(y))
+    for k in range(folds):
+        held = sorted(order[k::folds])
+        train = [i for i in order if i not in set(held)]
+        p[held] = 1 / (1 + np.exp(-x[held] @ fit(x[train], y[train])))
+    return p
+
+
+def _part(p: np.ndarray, y: np.ndarray) -> dict:
+    p = np.clip(p, 1e-9, 1 - 1e-9)
+    return {"answers": len(y), "accuracy": round(float(y.mean()), 4),
+            "log_loss": round(float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))), 4),
+            "ece": round(ece(list(zip(p.tolist(), [bool(v) for v in y]))), 4),
+            "mean_confidence": round(float(p.mean()), 4)}
+
+
+def pooled_or_not(first: list[tuple[list[float], bool, str]], added: list[tuple[list[float], bool, str]]) -> dict:
+    """The fit on `first` alone against the fit on both, each part scored where it was not fitted."""
+    def arrays(data):
+        return (np.array([[1.0, *f] for f, _, _ in data]), np.array([1.0 if ok else 0.0 for _, ok, _ in data]))
+
+    x1, y1 = arrays(first)
+    x2, y2 = arrays(added)
+    alone = fit(x1, y1)
+    both = _cv_predictions(np.vstack([x1, x2]), np.r_[y1, y2])
+    return {"first_alone": {"first (5-fold)": _part(_cv_predictions(x1, y1), y1),
+                            "added (never seen)": _part(1 / (1 + np.exp(-x2 @ alone)), y2)},
+            "pooled": {"first (5-fold)": _part(both[:len(y1)], y1), "added (5-fold)": _part(both[len(y1):], y2)}}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folders", nargs="+", type=Path)
@@ -160,21 +203,24 @@ def main() -> int:
     parser.add_argument("--min-answers", type=int, default=10)
     parser.add_argument("--score", action="store_true", help="score the folders with today's constants; fit nothing")
     parser.add_argument("--cv", action="store_true", help="compare calibrations by cross-validation; fit nothing")
+    parser.add_argument("--add", type=Path, nargs="+", default=[],
+                        help="with --cv: development folders of another kind, to ask whether they belong in the fit")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     data = rows(args.folders)
     if not data:
         print("no answers with features in these folders", file=sys.stderr)
         return 2
-    if args.cv:
+    if args.cv and args.add:
+        added = rows(args.add)
+        report = {"folders": [str(f) for f in args.folders], "added": [str(f) for f in args.add], "folds": 5,
+                  **pooled_or_not(data, added)}
+    elif args.cv:
         report = {"folders": [str(f) for f in args.folders], "answers": len(data), "folds": 5,
                   "variants": cross_validate(data)}
-        if args.out:
-            args.out.write_text(json.dumps(report, indent=1) + "\n")
-        print(json.dumps(report, indent=1))
-        return 0
-    if args.score:
+    elif args.score:
         report = score(data)
+    if args.cv or args.score:
         if args.out:
             args.out.write_text(json.dumps(report, indent=1) + "\n")
         print(json.dumps(report, indent=1))

@@ -482,3 +482,29 @@ def test_an_ece_comes_with_its_bootstrap_interval_and_what_chance_alone_would_gi
     assert low <= ece(over) <= high and low > ece_by_chance(over)
     # Deterministic, so a summary written twice is the same file.
     assert ece_interval(over) == ece_interval(over) and ece_by_chance(over) == ece_by_chance(over)
+
+
+def test_the_pooled_calibration_question_scores_each_kind_where_its_fit_did_not_see_it():
+    """benchmarks/calibrate.py --cv --add: word problems are right 80% of the time at share 1 and
+    competition problems 30%: the fit on word problems alone is overconfident on the other kind,
+    and the pooled fit is better there, measured on answers it was not fitted on."""
+    import random
+
+    from benchmarks.calibrate import NAMES, pooled_or_not
+
+    rng = random.Random(0)
+
+    def answers(rate_high: float, rate_low: float, n: int, source: str):
+        out = []
+        for i in range(n):
+            share = 1.0 if i % 2 else 0.5
+            row = [1.0, share, 1.0, 0.0, 1.0, 0.0]  # families, share, suspicion, reward, unchecked, settled
+            out.append((row, rng.random() < (rate_high if share == 1.0 else rate_low), source))
+        return out
+
+    assert len(NAMES) == 6
+    report = pooled_or_not(answers(0.8, 0.4, 300, "words"), answers(0.3, 0.1, 200, "competition"))
+    alone, pooled = report["first_alone"], report["pooled"]
+    assert alone["added (never seen)"]["mean_confidence"] > alone["added (never seen)"]["accuracy"] + 0.2
+    assert pooled["added (5-fold)"]["log_loss"] < alone["added (never seen)"]["log_loss"]
+    assert pooled["first (5-fold)"]["log_loss"] > alone["first (5-fold)"]["log_loss"]  # mixing costs the first kind
