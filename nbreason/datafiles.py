@@ -17,10 +17,13 @@ import itertools
 import json
 import mimetypes
 import os
-import shutil
 import stat
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from .sandboxes.files import write_inside
 
 HEAD_ROWS = 5  # rows parsed to learn the columns and show a few values
 SHOWN_ROWS = 3
@@ -35,6 +38,11 @@ TABLES = {".csv": "CSV", ".tsv": "TSV", ".tab": "TSV", ".parquet": "Parquet", ".
           ".xlsx": "Excel", ".xlsm": "Excel", ".xls": "Excel", ".json": "JSON", ".jsonl": "JSON lines",
           ".ndjson": "JSON lines"}
 NEEDS = {"Parquet": "pyarrow", "Excel": "openpyxl"}  # pandas reads these formats with these packages
+# A table's head is read in a child process within these: a file handed to the user can make its
+# first line, or an Excel part once unzipped, hundreds of MB from a few KB on disk.
+DESCRIBE_MEMORY = 2**30  # beyond the child's imports
+DESCRIBE_SECONDS = 30
+UNZIPPED_LIMIT = 128 * 2**20  # an .xlsx whose parts unzip to more is not read (a sheet's strings are read whole)
 
 
 class DataFileError(ValueError):
@@ -83,7 +91,7 @@ def describe(path: str | os.PathLike, *, with_sample: bool = True) -> DataFile:
     name = resolved.name
     text = f"{name}: a file in the working folder, {size_text(info.st_size)}"
     if with_sample:
-        text = _describe_table(resolved, info.st_size, text) or _describe_other(resolved, text)
+        text = _bounded_table(resolved, info.st_size, text) or _describe_other(resolved, text)
     return DataFile(resolved, name, info.st_size, text)
 
 
@@ -114,6 +122,8 @@ def _describe_table(path: Path, size: int, text: str) -> str | None:
             return f"{text}, {kind} (not described here: reading it needs the {need} package)"
     try:
         head, rows, width = _read(path, kind, size)
+    except MemoryError:
+        raise
     except Exception as exc:  # not the table its name says: described as a file, with why
         reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         return _describe_other(path, text) + f" (could not be read as {kind}: {reason})"
@@ -125,6 +135,60 @@ def _describe_table(path: Path, size: int, text: str) -> str | None:
         sample = sample[:SAMPLE_CHARS] + " …"
     lines.append("first rows:\n" + sample)
     return "\n".join(lines)
+
+
+# Run as `python -c DESCRIBER ROOT MEMORY SECONDS PATH SIZE TEXT`: the description on stdout, or
+# exit code 3 when reading the head took more memory than allowed.
+DESCRIBER = r"""
+import sys
+sys.path[:] = [sys.argv[1]] + [p for p in sys.path if p not in ("", ".")]
+from pathlib import Path
+from nbreason import datafiles
+memory, seconds, path, size, text = int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+for module in ("pandas", datafiles.NEEDS.get(datafiles.TABLES.get(path.suffix.lower()))):
+    try:  # their own memory is not the file's
+        __import__(module) if module else None
+    except ImportError:
+        pass
+try:
+    import resource
+    pages = int(open("/proc/self/statm").read().split()[0])
+    limit = pages * resource.getpagesize() + memory
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
+except (ImportError, OSError, ValueError):
+    pass
+try:
+    described = datafiles._describe_table(path, size, text)
+except MemoryError:
+    sys.exit(3)
+sys.stdout.write(described or "")
+"""
+
+
+def _bounded_table(path: Path, size: int, text: str) -> str | None:
+    """`_describe_table`, in a child process with at most DESCRIBE_MEMORY and DESCRIBE_SECONDS."""
+    kind = TABLES.get(path.suffix.lower())
+    if kind is None:
+        return None
+    if not sys.executable:  # an embedded interpreter that cannot start another
+        return _describe_table(path, size, text)
+    from .unpickle import loader_env
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    args = [sys.executable, "-c", DESCRIBER, root, str(DESCRIBE_MEMORY), str(DESCRIBE_SECONDS), str(path), str(size),
+            text]
+    try:
+        done = subprocess.run(args, capture_output=True, env=loader_env(), timeout=DESCRIBE_SECONDS)
+    except subprocess.TimeoutExpired:
+        return f"{text}, {kind} (not described: reading its first rows takes more than {DESCRIBE_SECONDS} s)"
+    if done.returncode == 0 and done.stdout:
+        return done.stdout.decode("utf-8", "replace")
+    if done.returncode == 3 or done.returncode < 0:  # MemoryError, or killed past its CPU time
+        return f"{text}, {kind} (not described: reading its first rows takes more than {size_text(DESCRIBE_MEMORY)} " \
+               f"of memory or {DESCRIBE_SECONDS} s)"
+    last = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [f"exit code {done.returncode}"]
+    return f"{text}, {kind} (not described: {last[0][:160]})"
 
 
 def _read(path: Path, kind: str, size: int):
@@ -165,6 +229,14 @@ def _read(path: Path, kind: str, size: int):
         head = batch.to_pandas() if batch is not None else parquet.schema_arrow.empty_table().to_pandas()
         return head, f"{parquet.metadata.num_rows:,} rows", len(head.columns)
     if kind == "Excel":
+        if path.suffix.lower() != ".xls":
+            import zipfile
+
+            with zipfile.ZipFile(path) as book:
+                unzipped = sum(part.file_size for part in book.infolist())
+            if unzipped > UNZIPPED_LIMIT:
+                raise ValueError(f"its parts unzip to {size_text(unzipped)}, more than {size_text(UNZIPPED_LIMIT)}; "
+                                 "not read here")
         head = pd.read_excel(path, nrows=HEAD_ROWS)
         rows = "rows not counted"
         if path.suffix.lower() != ".xls":
@@ -245,10 +317,13 @@ async def place(sandbox, file: DataFile) -> str:
     Other sandboxes (E2B) get it through `Sandbox.upload`."""
     workdir = getattr(sandbox, "workdir", None)
     if isinstance(workdir, Path):
-        target = (workdir / file.name).resolve()
-        if not target.is_relative_to(workdir):
-            raise DataFileError(f"--with {file.path}: its name leads outside the working folder")
-        await asyncio.to_thread(shutil.copyfile, file.path, target)
-        return str(target)
+        # Written as every owner's write into the folder is (files.write_inside): the kernel of a
+        # kept sandbox can swap the name for a link between a check and a copy that follows it.
+        try:
+            return str(await asyncio.to_thread(write_inside, workdir, file.name, file.path))
+        except ValueError as exc:
+            raise DataFileError(f"--with {file.path}: its name leads outside the working folder") from exc
+        except OSError as exc:
+            raise DataFileError(f"--with {file.path}: not copied into the working folder: {exc}") from exc
     data = await asyncio.to_thread(file.path.read_bytes)
     return await sandbox.upload(file.name, data)

@@ -14,6 +14,7 @@ would need hundreds of matplotlib classes allowed.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from dataclasses import dataclass, field
@@ -166,7 +167,9 @@ async def fetch(sandbox, names: list[str], *, timeout: float = 60.0, limit: int 
             out.notes.append(f"--return {name}: a {kind} cannot be sent back ({str(entry.get('why', ''))[:200]})")
         elif status == "ok":
             try:
-                out.values[name] = await _read_back(sandbox, name, entry.get("how"), limit)
+                out.values[name] = await _read_back(sandbox, name, entry.get("how"), limit, timeout)
+            except asyncio.TimeoutError:
+                out.notes.append(f"--return {name}: not returned: reading it back took more than {timeout:g} s")
             except TooCostly as exc:
                 out.notes.append(f"--return {name}: not returned: {exc}")
             except Refused as exc:
@@ -189,8 +192,10 @@ def _report(execution) -> dict | None:
     return report if isinstance(report, dict) else None
 
 
-async def _read_back(sandbox, name: str, how: Any, limit: int) -> Any:
-    data = await sandbox.download(f"{FOLDER}/{name}", limit=limit)
+async def _read_back(sandbox, name: str, how: Any, limit: int, timeout: float) -> Any:
+    # Bounded in time as well as size: a download can trickle a byte at a time (a FIFO fed slowly
+    # in an E2B VM), and no read of it ever waits long enough to time out.
+    data = await asyncio.wait_for(sandbox.download(f"{FOLDER}/{name}", limit=limit), timeout)
     if how == "png":
         if not data.startswith(PNG):
             raise ValueError("the figure is not a PNG image")

@@ -152,6 +152,28 @@ async def test_an_e2b_file_that_grows_after_its_size_was_read_stops_at_the_limit
         fake.stop()
 
 
+async def test_an_e2b_download_that_trickles_ends_at_the_fetch_timeout():
+    """Defect (fixed): a download was bounded in bytes but not in time; one that sends a byte every
+    second never trips a read timeout, and the cell waited for as long as the VM lived (15 min).
+    The read-back now has the fetch's deadline, and what did not come back is a note."""
+    from nbreason.sandboxes.e2b import E2BSandbox
+    from tests.support.fake_e2b import FakeE2B
+
+    fake = FakeE2B().start()
+    sb = E2BSandbox(api_key=fake.api_key, connection=fake.options(), timeout=20)
+    try:
+        await sb.run_code("x = list(range(1000))")
+        fake.faults.trickle_download = 1.0
+        started = time.monotonic()
+        back = await asyncio.wait_for(returns.fetch(sb, ["x"], timeout=3), 30)
+        assert time.monotonic() - started < 20
+        assert back.values == {} and back.notes == ["--return x: not returned: reading it back took more than 3 s"]
+    finally:
+        fake.faults.trickle_download = 0.0
+        await sb.close()
+        fake.stop()
+
+
 def test_the_loader_child_gets_none_of_the_notebooks_secrets(monkeypatch):
     """The child that rebuilds a sandbox pickle never runs sandbox code, but it had the notebook's
     whole environment; now it gets the sandbox kernel's allow-list, as the kernel does."""

@@ -11,6 +11,7 @@ import errno
 import fcntl
 import os
 import secrets
+import shutil
 import stat
 from pathlib import Path
 
@@ -46,9 +47,10 @@ def _not_regular(name: str, mode: int) -> OSError:
     return OSError(errno.EINVAL, f"{name} in the sandbox's working folder is {kind}; it is not used")
 
 
-def write_inside(folder: Path, name: str, data: bytes) -> Path:
-    """Write `data` to `name` in the folder; a link or anything else but a regular file at any
-    part of the path is refused (OSError), never followed or opened."""
+def write_inside(folder: Path, name: str, data: bytes | Path) -> Path:
+    """Write `data` (bytes, or a file of the owner's, copied in chunks) to `name` in the folder; a
+    link or anything else but a regular file at any part of the path is refused (OSError), never
+    followed or opened."""
     parts = _parts(name)
     dir_fd = _open_folder(folder, parts, create_dirs=True)
     temp = f".nbreason-{secrets.token_hex(8)}.tmp"
@@ -70,7 +72,11 @@ def write_inside(folder: Path, name: str, data: bytes) -> Path:
             if keep is not None:
                 os.fchmod(file_fd, keep)
             with os.fdopen(file_fd, "wb") as fh:
-                fh.write(data)
+                if isinstance(data, Path):
+                    with open(data, "rb") as source:
+                        shutil.copyfileobj(source, fh, 1 << 20)
+                else:
+                    fh.write(data)
             os.rename(temp, parts[-1], src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         except BaseException:
             try:

@@ -51,6 +51,7 @@ class Faults:
     drop_after_lines: int | None = None  # close the /execute connection after n lines
     die_after_lines: int | None = None  # the whole sandbox dies after n lines
     endless_download: bool = False  # a file download streams zeros without end (a link to /dev/zero)
+    trickle_download: float = 0.0  # seconds between the bytes of a download, sent one at a time
 
 
 class _Anything:
@@ -399,10 +400,13 @@ class FilesHandler(Handler):
                 while True:  # until the client goes away
                     self.write(b"\0" * (1 << 16))
                     await self.flush()
+            trickle = self.fake.faults.trickle_download
             with open(target, "rb") as fh:
-                while chunk := fh.read(1 << 16):
+                while chunk := fh.read(1 if trickle else 1 << 16):
                     self.write(chunk)
                     await self.flush()
+                    if trickle:
+                        await asyncio.sleep(trickle)
         except tornado.iostream.StreamClosedError:
             return
         self.finish()
