@@ -90,10 +90,22 @@ class Allowed:
         if not isinstance(value, str):
             raise self.error(value, label)
         if self.url:
-            parts = urlsplit(value.strip())
-            if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            try:  # a bad port or bracket is a ValueError of urllib's, naming no setting
+                parts = urlsplit(value.strip())
+                ok = parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and parts.port != 0
+            except ValueError:
+                ok = False
+            if not ok or _unprintable(value.strip()):
                 raise self.error(value, label)
             return value.strip()
+        if self.secret:
+            # A key read with its line end (a .env file with CRLF, a pasted key) is refused by the HTTP
+            # library, which then quotes it escaped, where no redactor looks for it.
+            value = value.strip()
+            if _unprintable(value) or any(c.isspace() for c in value):
+                raise self.error(value, label)
+        elif "\0" in value:  # a path or name: the OS refuses it later, with a traceback
+            raise self.error(value, label)
         return value
 
     def from_text(self, text: str, label: str) -> Any:
@@ -141,13 +153,21 @@ class Allowed:
             return "none"
         if self.secret:
             return "'***'"
+        if isinstance(value, str) and self.url and "@" in value and redact_urls(value) == value:
+            # A refused URL `redact_urls` cannot read ("admin:pw@host/v1", "https//admin:pw@host"):
+            # all before its last @ is hidden.
+            return repr("***@" + value.rsplit("@", 1)[1][:_SHOWN_CHARS])
         if isinstance(value, str):
             text = redact_urls(value)
             return repr(text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "…")
         return repr(value) if not isinstance(value, float) else _number(value)
 
 
+def _unprintable(text: str) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
 def _number(x: float) -> str:
-    if isinstance(x, float) and math.isfinite(x) and x.is_integer():
+    if isinstance(x, float) and math.isfinite(x) and x.is_integer() and abs(x) < 1e16:
         return str(int(x))
     return str(x)

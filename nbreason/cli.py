@@ -32,7 +32,7 @@ from . import __version__, flags
 from .allowed import Allowed
 from .config import config_file_path, load
 
-REPLAY_DELAY = Allowed(float, low=0)
+REPLAY_DELAY = Allowed(float, low=0, high=3600)  # past an hour between events, the clock overflows
 
 
 class Parser(argparse.ArgumentParser):
@@ -111,7 +111,7 @@ def cmd_run(args) -> int:
     try:  # data files and the trace to continue: checked before anything starts
         files = [datafiles.describe(path) for path in args.with_]
         datafiles.check_names(files)
-        follows = followup.continues_of(args.continue_) if args.continue_ else None
+        follows = followup.continues_of(args.continue_) if args.continue_ is not None else None
     except (datafiles.DataFileError, followup.FollowupError) as exc:
         return _fail(str(exc))
     # With --json, the live view goes to stderr so stdout stays machine-readable.

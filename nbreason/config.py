@@ -41,6 +41,9 @@ STRATEGIES = ("vote", "wvote", "adaptive")
 __all__ = ["AUTO_MODEL", "Allowed", "ConfigError", "RunConfig", "allowed", "load"]
 
 
+MAX_ATTEMPTS = 64  # each attempt is a whole run with its own sandbox: more would only exhaust the machine
+
+
 def setting(default: Any, allowed: Allowed) -> Any:
     """A RunConfig field with the values it accepts (read back with `allowed(name)`)."""
     return field(default=default, metadata={"allowed": allowed})
@@ -67,7 +70,7 @@ class RunConfig:
     exec_timeout: float = setting(60.0, Allowed(float, low=0, above=True))  # seconds per code execution
     network: bool = setting(True, Allowed(bool))  # sandbox network access
     # sandbox address-space limit; an idle kernel already reserves about 0.8 GB (docs/sandboxes-local.md)
-    memory_mb: int = setting(4096, Allowed(int, low=1024))
+    memory_mb: int = setting(4096, Allowed(int, low=1024, high=2**24))  # at most 16 TB: a limit the OS takes
     # local sandbox: own PID namespace, read-only file system outside its folder
     confine: bool = setting(False, Allowed(bool))
     workdir: str | None = setting(None, Allowed(str, what="a folder", unset="a fresh temporary folder"))
@@ -91,12 +94,12 @@ class RunConfig:
     recompute_max: int = setting(4, Allowed(int, low=1))  # methods / recompute: further solutions, at most
     answer_type: str = setting("any", Allowed(str, choices=ANSWER_TYPES))  # what a well-formed final answer looks like
     # test-time scaling: several attempts, each a whole loop in its own sandbox
-    attempts: int = setting(1, Allowed(int, low=1))
+    attempts: int = setting(1, Allowed(int, low=1, high=MAX_ATTEMPTS))
     # vote | wvote | adaptive (stop once the leading answer is settled)
     strategy: str = setting("adaptive", Allowed(str, choices=STRATEGIES))
     # adaptive: P(leader is the majority) needed to stop sampling
     confidence: float = setting(0.95, Allowed(float, low=0.5, high=1))
-    parallel: int = setting(2, Allowed(int, low=1))  # attempts running at once
+    parallel: int = setting(2, Allowed(int, low=1, high=MAX_ATTEMPTS))  # attempts running at once
     # output
     trace: str | None = setting(None, Allowed(str, what="a file path", unset="no trace"))
     context_chars: int = setting(12_000, Allowed(int, low=1_000))  # history kept verbatim for the model (history.py)
@@ -157,7 +160,7 @@ def from_file(path: Path) -> dict:
             data = tomllib.load(fh)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:  # TOML is UTF-8
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     unknown = set(data) - set(_ALLOWED)
     if unknown:

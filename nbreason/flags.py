@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import RunConfig, allowed, field_help, load
+from .redact import redact_urls
 
 RUN, MAGIC, BENCH = "run", "magic", "bench"
 SURFACES = (RUN, MAGIC, BENCH)
@@ -124,6 +125,8 @@ def help_text(flag: Flag, current: RunConfig | None = None) -> str:
     shown = "none" if default is None else str(default).lower() if isinstance(default, bool) else default
     if spec.secret and default:
         shown = "***"
+    elif spec.url and default:  # help is printed, and `%%reason?` saved in the notebook
+        shown = redact_urls(str(default))
     return f"{text} [default {shown}; env {env}]".replace("%", "%%")
 
 

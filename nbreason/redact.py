@@ -68,8 +68,10 @@ class Redactor:
     def __init__(self, secrets: Iterable[str | None] = ()):
         forms = set()
         for secret in secrets:
-            if secret:  # as given, and as a URL carries it (percent-encoded) or a server echoes it (decoded)
-                forms.update({secret, unquote(secret), quote(unquote(secret), safe="")})
+            if secret:  # as given, and as a URL carries it (percent-encoded) or a server echoes it (decoded),
+                # without the line end it was read with, and escaped as an error quotes bytes or a repr
+                forms.update({secret, unquote(secret), quote(unquote(secret), safe=""), secret.strip(),
+                              repr(secret)[1:-1]})
         # longest first, so a secret containing another is masked whole
         self.secrets = tuple(sorted((s for s in forms if len(s) >= MIN_SECRET_CHARS), key=len, reverse=True))
 

@@ -348,8 +348,8 @@ def test_a_one_megabyte_question_on_stdin_is_one_line_that_suggests_a_file(tmp_p
     ("--max-seconds", "-5", "a number > 0, or none (no limit)"),
     ("--max-tokens", "0", "an integer >= 1, or none (no limit)"),
     ("--timeout", "0", "a number > 0"),
-    ("--memory-mb", "-1", "an integer >= 1024"),
-    ("--attempts", "0", "an integer >= 1"),
+    ("--memory-mb", "-1", "an integer from 1024 to 16777216"),
+    ("--attempts", "0", "an integer from 1 to 64"),
     ("--threshold", "2", "a number from 0 to 1"),
     ("--answer-type", "bogus", "one of any, number"),
     ("--protocol", "bogus", "one of auto, tools, text"),
@@ -397,8 +397,8 @@ def test_none_in_the_environment_clears_a_limit_and_is_refused_where_a_value_is_
     ({"temperature": 2.5}, "temperature: expected a number from 0 to 2, got 2.5"),
     ({"max_cost": -0.01}, "max_cost: expected a number > 0, or none (no limit), got -0.01"),
     ({"exec_timeout": 0}, "exec_timeout: expected a number > 0, got 0"),
-    ({"memory_mb": -1}, "memory_mb: expected an integer >= 1024, got -1"),
-    ({"attempts": 0}, "attempts: expected an integer >= 1, got 0"),
+    ({"memory_mb": -1}, "memory_mb: expected an integer from 1024 to 16777216, got -1"),
+    ({"attempts": 0}, "attempts: expected an integer from 1 to 64, got 0"),
     ({"reward_threshold": 2}, "reward_threshold: expected a number from 0 to 1, got 2"),
     ({"max_tokens": -5}, "max_tokens: expected an integer >= 1, got -5"),
     ({"protocol": "bogus"}, "protocol: expected one of auto, tools, text, got 'bogus'"),
@@ -451,7 +451,7 @@ def test_magic_options_out_of_range_are_a_one_line_usage_error_naming_the_option
     result = shell.run_cell("%%reason --attempts 0\nWhat is 2+2?")
     assert isinstance(result.error_in_exec, UsageError)
     err = capsys.readouterr().err
-    assert "UsageError: --attempts: expected an integer >= 1, got 0" in err and "Traceback" not in err
+    assert "UsageError: --attempts: expected an integer from 1 to 64, got 0" in err and "Traceback" not in err
 
 
 def test_magic_defaults_out_of_range_name_where_they_were_set(shell):
@@ -485,7 +485,7 @@ def test_replay_speed_out_of_range_is_a_usage_error(shell, tmp_path, speed):
 @pytest.mark.parametrize("args,message", [
     (["--limit", "0"], "--limit: expected an integer >= 1, got 0"),
     (["--skip", "-1"], "--skip: expected an integer >= 0, got -1"),
-    (["--parallel", "0"], "--parallel: expected an integer >= 1, got 0"),
+    (["--parallel", "0"], "--parallel: expected an integer from 1 to 64, got 0"),
     (["--threads", "0"], "--threads: expected an integer >= 1, got 0"),
     (["--confidence", "1.5"], "--confidence: expected a number from 0.5 to 1, got 1.5"),
     (["--max-steps", "0"], "--max-steps: expected an integer >= 1, got 0"),
@@ -506,7 +506,7 @@ def test_replay_delay_must_not_be_negative(tmp_path):
     path = tmp_path / "t.jsonl"
     write_lines(path, sample_events())
     proc = run_cli("replay", "--delay", "-1", str(path), env=cli_env(tmp_path))
-    assert proc.returncode == 2 and one_line_error(proc) == "nbreason: --delay: expected a number >= 0, got -1"
+    assert proc.returncode == 2 and one_line_error(proc) == "nbreason: --delay: expected a number from 0 to 3600, got -1"
 
 
 # -- 12. waits never outlast the budget -------------------------------------------------------------

@@ -508,3 +508,120 @@ def test_the_pooled_calibration_question_scores_each_kind_where_its_fit_did_not_
     assert alone["added (never seen)"]["mean_confidence"] > alone["added (never seen)"]["accuracy"] + 0.2
     assert pooled["added (5-fold)"]["log_loss"] < alone["added (never seen)"]["log_loss"]
     assert pooled["first (5-fold)"]["log_loss"] > alone["first (5-fold)"]["log_loss"]  # mixing costs the first kind
+
+
+# -- bad input is refused in one line; a full disk or a damaged line loses nothing -------------
+
+def refused(capsys, *argv) -> str:
+    """The one stderr line `nbreason bench` refuses `argv` with (exit 2, no traceback)."""
+    assert main(list(argv)) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    return err
+
+
+def test_a_data_set_that_is_not_a_file_of_questions_and_answers_is_refused_in_one_line(tmp_path, capsys):
+    no_answer, not_json, not_text = tmp_path / "no-answer.jsonl", tmp_path / "not.jsonl", tmp_path / "latin1.jsonl"
+    no_answer.write_text('{"question": "6*7?"}\n')
+    not_json.write_text("hello\n")
+    not_text.write_bytes(b'{"question": "caf\xe9?", "answer": "1"}\n')
+    out = str(tmp_path / "out")
+    assert "line 1 lacks answer" in refused(capsys, "--dataset", str(no_answer), "--out", out)
+    assert "not.jsonl:1: not JSON" in refused(capsys, "--dataset", str(not_json), "--out", out)
+    assert "latin1.jsonl:1: not UTF-8" in refused(capsys, "--dataset", str(not_text), "--out", out)
+    assert "unknown dataset 'nosuch'" in refused(capsys, "--dataset", "nosuch", "--out", out)
+    assert "a folder, not a JSONL file" in refused(capsys, "--dataset", str(tmp_path), "--out", out)
+    assert "no problems after --skip 5" in refused(capsys, "--dataset", str(write_problems(tmp_path)),
+                                                   "--skip", "5", "--out", out)
+    assert not (tmp_path / "out").exists()  # refused before any folder is made
+
+
+def test_strategies_that_name_nothing_or_too_many_attempts_are_refused(tmp_path, capsys):
+    problems = str(write_problems(tmp_path))
+    for nothing in ("", ",,"):
+        assert "names no strategy" in refused(capsys, "--dataset", problems, "--strategies", nothing,
+                                              "--out", str(tmp_path / "out"))
+    for too_many in ("vote@99999999999999999999", "adaptive@17"):
+        assert "at most 16 attempts" in refused(capsys, "--dataset", problems, "--strategies", f"loop,{too_many}",
+                                                "--out", str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_out_that_is_a_file_or_a_missing_folder_to_summarise_is_refused(tmp_path, capsys):
+    problems = str(write_problems(tmp_path))
+    for a_file in (problems, "/dev/full"):
+        assert "a file, not a folder" in refused(capsys, "--dataset", problems, "--strategies", "loop",
+                                                 "--out", a_file)
+    assert "no such folder" in refused(capsys, "--summarize-only", "--out", str(tmp_path / "missing"))
+    assert "no results.jsonl" in refused(capsys, "--summarize-only", "--out", str(tmp_path))
+
+
+class FullDisk:
+    """os.write as on a disk that fills up: result lines are written whole until `room` of them,
+    then one is written half (a short write) and the next write fails with ENOSPC."""
+
+    def __init__(self, room: int):
+        import os
+
+        self.real, self.room, self.short = os.write, room, set()
+
+    def __call__(self, fd, data):
+        import errno
+
+        if fd in self.short:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        if bytes(data[:12]) == b'{"problem": ':
+            if self.room == 0:
+                self.short.add(fd)
+                return self.real(fd, data[: len(data) // 2])
+            self.room -= 1
+        return self.real(fd, data)
+
+
+def test_a_full_disk_ends_the_bench_in_one_line_leaving_only_whole_lines_and_a_rerun_resumes(
+        tmp_path, monkeypatch, capsys):
+    for key in [k for k in __import__("os").environ if k.startswith(("NBREASON_", "OPENAI_"))]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("NBREASON_CONFIG", str(tmp_path / "none.toml"))
+    problems, out = write_problems(tmp_path), tmp_path / "out"
+
+    def bench():
+        # single shots that write no code: nothing runs in a sandbox
+        with ScriptedServer([Reply("No code.")] * 2) as server:
+            return main(["--dataset", str(problems), "--strategies", "single-shot", "--model", "scripted",
+                         "--api-key", "sk-test", "--base-url", server.base_url, "--parallel", "1",
+                         "--out", str(out)])
+
+    with monkeypatch.context() as disk:
+        disk.setattr("os.write", FullDisk(room=1))
+        assert bench() == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "results.jsonl: No space left on device; rerun the same command to resume" in err
+    written = (out / "results.jsonl").read_text()
+    assert written.endswith("\n") and len([json.loads(line) for line in written.splitlines()]) == 1
+
+    assert bench() == 0  # space again: the problem whose line was lost runs, the other does not
+    results = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert sorted(r["problem"] for r in results) == ["0", "1"]
+
+
+async def test_unreadable_result_lines_are_skipped_and_counted_on_resume_and_in_the_summary(tmp_path, capsys):
+    problems = datasets.from_jsonl(write_problems(tmp_path))
+    out = tmp_path / "out"
+    await Bench(problems, [parse_spec("loop")], solver_with(ScriptedLoop(["7"])), out).run()
+    lines = (out / "results.jsonl").read_text().splitlines()
+    # the second line cut off mid-write (a crash), after a line of another program's
+    (out / "results.jsonl").write_text(lines[0] + "\n" + '["not", "a", "result"]\n' + lines[1][:40])
+
+    loop = ScriptedLoop(["7"])
+    await Bench(problems, [parse_spec("loop")], solver_with(loop), out).run()
+    assert loop.calls == 1  # only the problem whose line was lost
+    assert "results.jsonl: skipped 2 unreadable lines (2, 3); what they held runs again" in capsys.readouterr().err
+    rerun = (out / "results.jsonl").read_text().splitlines()[-1]
+    assert json.loads(rerun)["problem"] == "1"  # on a line of its own, not glued to the cut-off one
+
+    assert main(["--summarize-only", "--out", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert "| loop | 2 | 50.0% |" in shown
+    assert "results.jsonl: skipped 2 unreadable lines (2, 3): left out of these numbers." in shown

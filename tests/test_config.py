@@ -214,3 +214,53 @@ def test_help_shows_each_flag_with_the_default_in_effect_and_its_variable(tmp_pa
 
     for flag in flags.flags_for(flags.RUN):
         assert flag.name in text and f"NBREASON_{flag.field.upper()}" in text
+
+
+@pytest.mark.parametrize("env,message", [
+    ({"NBREASON_MEMORY_MB": "99999999999999999999"}, "expected an integer from 1024 to 16777216"),
+    ({"NBREASON_ATTEMPTS": "100000"}, "NBREASON_ATTEMPTS: expected an integer from 1 to 64"),
+    ({"NBREASON_PARALLEL": "100000"}, "NBREASON_PARALLEL: expected an integer from 1 to 64"),
+    ({"NBREASON_BASE_URL": "http://127.0.0.1:99999/v1"}, "NBREASON_BASE_URL: expected an http"),
+    ({"NBREASON_BASE_URL": "http://127.0.0.1:abc/v1"}, "NBREASON_BASE_URL: expected an http"),
+    ({"NBREASON_BASE_URL": "http://[::1/v1"}, "NBREASON_BASE_URL: expected an http"),
+    ({"NBREASON_BASE_URL": "http://:8000/v1"}, "NBREASON_BASE_URL: expected an http"),
+    ({"NBREASON_TRACE": "run\x00.jsonl"}, "NBREASON_TRACE: expected a file path"),
+    ({"NBREASON_WORKDIR": "/tmp/w\x00"}, "NBREASON_WORKDIR: expected a folder"),
+    ({"NBREASON_API_KEY": "sk-one two"}, r"NBREASON_API_KEY: expected a key, or none \(no key\), got '\*\*\*'$"),
+])
+def test_values_the_run_would_only_trip_on_later_are_refused_at_once_naming_their_source(tmp_path, env, message):
+    with pytest.raises(ValueError, match=message):
+        load(env=env | {"NBREASON_CONFIG": str(tmp_path / "none.toml")})
+
+
+def test_a_key_read_with_its_line_end_is_used_without_it(tmp_path):
+    """A .env file saved with CRLF line ends: the key came with a \\r, which the HTTP library
+    refused and then quoted escaped, where the redactor did not look for it."""
+    config = load(env={"NBREASON_CONFIG": str(tmp_path / "none.toml"), "OPENAI_API_KEY": "sk-proj-abc123def456\r\n"})
+    assert config.api_key == "sk-proj-abc123def456"
+    from nbreason.redact import Redactor
+
+    redactor = Redactor.for_config(config, {"OPENAI_API_KEY": "sk-proj-abc123def456\r\n"})
+    assert "abc123" not in redactor.text("Illegal header value b'Bearer sk-proj-abc123def456\\r\\n'")
+
+
+@pytest.mark.parametrize("url", ["admin:Hunter2Secret@llm.internal:8000/v1", "https//admin:Hunter2Secret@llm.internal",
+                                 "http:/admin:Hunter2Secret@llm.internal"])
+def test_a_refused_base_url_is_quoted_without_what_comes_before_its_at(tmp_path, url):
+    with pytest.raises(ValueError) as refused:
+        load(env={"NBREASON_CONFIG": str(tmp_path / "none.toml"), "NBREASON_BASE_URL": url})
+    assert "Hunter2Secret" not in str(refused.value) and "***@llm.internal" in str(refused.value)
+
+
+def test_help_shows_a_base_url_default_without_its_credentials(monkeypatch, tmp_path):
+    monkeypatch.setenv("NBREASON_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("NBREASON_BASE_URL", "https://admin:Hunter2Secret@llm.internal/v1?api-key=QueryKey123456")
+    text = _run_parser().format_help()
+    assert "Hunter2Secret" not in text and "QueryKey123456" not in text and "llm.internal" in text
+
+
+def test_a_config_file_that_is_not_utf8_is_named(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_bytes(b'model = "caf\xe9"\n')
+    with pytest.raises(ValueError, match=f"{path}: not valid TOML"):
+        load(env={"NBREASON_CONFIG": str(path)})

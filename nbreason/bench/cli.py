@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import platform
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from ..config import load
 from . import datasets
 from .plot import plot
 from .progress import BenchProgress, duration, line
-from .run import Bench
+from .run import Bench, WriteError
 from .summary import summarize
 from .trust import plot_reliability
 
@@ -32,6 +33,39 @@ DEFAULT_STRATEGIES = "single-shot,loop,vote@4,vote@8,adaptive@8"
 # The bench's own numeric options; run settings (--model, --max-steps, ...) come from the one
 # table in nbreason.flags and are checked by config.load().
 OPTIONS = {"limit": Allowed(int, low=1), "skip": Allowed(int, low=0), "threads": Allowed(int, low=1)}
+# The summary votes on every k-subset of a pool of N samples (2^N votes a problem, exact): at 16
+# that is already some seconds a problem, and each problem runs N attempts besides.
+MAX_ATTEMPTS = 16
+
+
+def parse_strategies(text: str) -> list:
+    specs = [strategies.parse_spec(s) for s in text.split(",") if s.strip()]
+    if not specs:
+        raise ValueError(f"--strategies {text!r} names no strategy: use e.g. {DEFAULT_STRATEGIES}")
+    for spec in specs:
+        if spec.n > MAX_ATTEMPTS:
+            raise ValueError(f"{spec.name}: at most {MAX_ATTEMPTS} attempts (the summary votes on every subset "
+                             f"of them), e.g. {spec.kind}@{MAX_ATTEMPTS}")
+    return specs
+
+
+def output_folder(out: Path, summarize_only: bool) -> str | None:
+    """Why `out` cannot hold (or, for --summarize-only, does not hold) a benchmark's results, or None."""
+    if summarize_only:
+        if not out.is_dir():
+            return f"--out {out}: no such folder, nothing to summarise"
+        if not (out / "results.jsonl").is_file():
+            return f"--out {out}: no results.jsonl in it, nothing to summarise"
+        return None
+    if out.exists() and not out.is_dir():
+        return f"--out {out}: a file, not a folder"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"--out {out}: cannot make the folder ({exc.strerror or exc})"
+    if not os.access(out, os.W_OK | os.X_OK):
+        return f"--out {out}: the folder is not writable"
+    return None
 
 
 def parser() -> argparse.ArgumentParser:
@@ -153,15 +187,23 @@ def main(argv: list[str] | None = None) -> int:
         for name, spec in OPTIONS.items():
             if getattr(args, name) is not None:  # not given: the default
                 setattr(args, name, spec.check(getattr(args, name), f"--{name}"))
-        specs = [strategies.parse_spec(s) for s in args.strategies.split(",") if s.strip()]
+        specs = parse_strategies(args.strategies)
         values, labels = flags.given(args, flags.BENCH)
         config = load(values, labels=labels)  # the config file and environment count here too
+        out = Path(args.out or f"benchmarks/results/{Path(args.dataset).stem}-{config.model}")
+        if not args.summarize_only:
+            problems = datasets.load(args.dataset, args.skip + args.limit)[args.skip:]
+            if not problems:
+                after = f" after --skip {args.skip}" if args.skip else ""
+                raise ValueError(f"--dataset {args.dataset}: no problems{after}")
+        problem = output_folder(out, args.summarize_only)  # after the data set: a typo there makes no folder
+        if problem:
+            raise ValueError(problem)
     except ValueError as exc:
         print(f"nbreason bench: {exc}", file=sys.stderr)
         return 2
-    out = Path(args.out or f"benchmarks/results/{Path(args.dataset).stem}-{config.model}")
+    meta = None  # --summarize-only: the run's settings are kept from summary.json
     if not args.summarize_only:
-        problems = datasets.load(args.dataset, args.skip + args.limit)[args.skip:]
         version = source_version()  # now: the tree may change while the benchmark runs
         show, show_model = progress_display()
         requested = config.model
@@ -183,6 +225,10 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             asyncio.run(go())
+        except WriteError as exc:  # every line before it is whole: rerunning resumes from there
+            show.close()
+            print(f"nbreason bench: {exc}; rerun the same command to resume", file=sys.stderr)
+            return 1
         finally:
             show.close()
         meta = {"dataset": args.dataset, "limit": args.limit, "skip": args.skip, "model": requested,
@@ -191,12 +237,15 @@ def main(argv: list[str] | None = None) -> int:
                 "max_steps": config.max_steps, "exec_timeout": config.exec_timeout,
                 "sample_temperature": strategies.SAMPLE_TEMPERATURE, "machine": f"{platform.machine()}",
                 "wall_seconds": round(time.monotonic() - started, 1)}
+    try:
         summary = summarize(out, meta)
-    else:
-        summary = summarize(out)
-    title = f"{summary['meta'].get('dataset', '')} · {summary['meta'].get('model', '')}"
-    plot(summary, out / "accuracy_vs_compute.png", title=title)
-    plot_reliability(summary.get("trust") or [], out / "reliability.png", title=f"reliability · {title}")
+        title = f"{summary['meta'].get('dataset', '')} · {summary['meta'].get('model', '')}"
+        plot(summary, out / "accuracy_vs_compute.png", title=title)
+        plot_reliability(summary.get("trust") or [], out / "reliability.png", title=f"reliability · {title}")
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"nbreason bench: cannot summarise {out}: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     print((out / "summary.md").read_text())
     print(f"written to {out}/")
     return 0

@@ -45,14 +45,27 @@ def data_file(relative: str) -> Path:
 
 
 def _read_jsonl(path: Path) -> list[dict]:
+    """The rows of a JSONL file; ValueError (one line, naming the file and line) for any that is
+    not a JSON object, and for a file that cannot be read."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     rows = []
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"{path}:{number}: not JSON ({exc.msg})") from None
+    for number, line in enumerate(data.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}:{number}: not UTF-8 text") from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}:{number}: not JSON ({exc.msg})") from None
+        except RecursionError:  # nested deeper than the decoder recurses
+            raise ValueError(f"{path}:{number}: not JSON (nested too deeply)") from None
+        if not isinstance(row, dict):
+            raise ValueError(f"{path}:{number}: not a JSON object")
+        rows.append(row)
     return rows
 
 
@@ -78,6 +91,8 @@ def from_jsonl(path: str | Path, limit: int | None = None) -> list[Problem]:
         missing = {"question", "answer"} - set(row)
         if missing:
             raise ValueError(f"{path}: line {i + 1} lacks {', '.join(sorted(missing))}")
+        if not isinstance(row["question"], str) or not row["question"].strip():
+            raise ValueError(f"{path}: line {i + 1}: the question is not text")
         meta = {k: v for k, v in row.items() if k not in ("id", "question", "answer")}
         problems.append(Problem(str(row.get("id", i)), row["question"], str(row["answer"]), meta))
     return problems
@@ -85,7 +100,8 @@ def from_jsonl(path: str | Path, limit: int | None = None) -> list[Problem]:
 
 def load(name: str, limit: int | None = None) -> list[Problem]:
     """`name` is "gsm8k", "math500", "data" (or "data-tune", "data-report": questions about
-    tables, see data_questions) or a path to a JSONL file."""
+    tables, see data_questions) or a path to a JSONL file. ValueError for an unknown name or a
+    file that is not a data set; SystemExit when the package holding a named one is missing."""
     if name == "gsm8k":
         return gsm8k(limit)
     if name in ("math500", "math-500", "math"):
@@ -100,5 +116,7 @@ def load(name: str, limit: int | None = None) -> list[Problem]:
         return data_questions.problems(limit, split=name.partition("-")[2] or None)
     if Path(name).is_file():
         return from_jsonl(name, limit)
-    raise SystemExit(f"unknown dataset {name!r}: use gsm8k, math500, data, data-tune, data-report or a path "
+    if Path(name).is_dir():
+        raise ValueError(f"--dataset {name}: a folder, not a JSONL file")
+    raise ValueError(f"unknown dataset {name!r}: use gsm8k, math500, data, data-tune, data-report or a path "
                      "to a JSONL file")

@@ -38,7 +38,8 @@ def plot(summary: dict, path: Path, title: str = "") -> Path:
     ax.set_ylim(0, 1)
     ax.grid(True, which="both", alpha=0.3)
     ax.set_title(title or "accuracy vs test-time compute")
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))  # outside: never over the points
+    if ax.get_legend_handles_labels()[0]:  # a summary of no readable results has nothing to name
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))  # outside: never over the points
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

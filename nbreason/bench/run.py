@@ -17,6 +17,7 @@ not run again, so an interrupted benchmark resumes where it stopped.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
 import sys
@@ -31,8 +32,11 @@ from ..strategies import Solver, Spec, StrategyResult
 from .datasets import Problem
 from .grading import grade_problem
 from .progress import BenchProgress, OnBenchProgress, StrategyScore
-from .summary import _attempts, _read_jsonl
+from .summary import _attempts, _read_jsonl, skipped_note
 
+
+class WriteError(Exception):
+    """A result line could not be written (a full disk, say); the lines before it are whole."""
 
 
 def _all_failed(attempts: list[Attempt]) -> bool:
@@ -69,10 +73,17 @@ class Bench:
         self.pool_path = self.out / "pool.jsonl"
         # Failed lines (the model server down, say) are run again on resume; the summary keeps
         # the last line of each (problem, strategy).
-        rows = _read_jsonl(self.results_path)
+        # An unreadable line (cut off by a crash) is skipped: its problem simply runs again.
+        skipped: dict[str, list[int]] = {self.results_path.name: [], self.pool_path.name: []}
+        rows = _read_jsonl(self.results_path, skipped[self.results_path.name])
         self._done = {(r["problem"], r["strategy"]) for r in rows if not r.get("failed")}
-        self._pools = {(r["problem"], r["base"]): _attempts(r["attempts"]) for r in _read_jsonl(self.pool_path)
+        self._pools = {(r["problem"], r["base"]): _attempts(r["attempts"])
+                       for r in _read_jsonl(self.pool_path, skipped[self.pool_path.name])
                        if not _all_failed(_attempts(r["attempts"]))}
+        for name, lines in skipped.items():
+            if lines:
+                print(f"nbreason bench: {self.out}/{skipped_note(name, lines)}; what they held runs again",
+                      file=sys.stderr)
         ids = {p.id for p in self.problems}
         self._scores: dict[str, dict[str, bool]] = {spec.name: {} for spec in self.specs}
         for r in rows:  # what a resumed benchmark already knows
@@ -86,10 +97,31 @@ class Bench:
 
     def _append(self, path: Path, row: dict) -> None:
         # One write of the whole line in append mode, so two benchmarks sharing a folder never
-        # interleave parts of their lines.
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        # interleave parts of their lines. A short write (a full disk) is continued, and on an
+        # error the file is cut back to where the line began: never half a line.
+        data = (json.dumps(row) + "\n").encode()
         try:
-            os.write(fd, (json.dumps(row) + "\n").encode())
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from None
+        start = None
+        try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":  # a line cut off earlier: ours starts afresh
+                data = b"\n" + data
+            start, written = size, 0
+            while written < len(data):
+                count = os.write(fd, data[written:])
+                if count == 0:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                written += count
+        except OSError as exc:
+            if start is not None:
+                try:
+                    os.ftruncate(fd, start)
+                except OSError:
+                    pass  # the reader skips the partial line
+            raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from None
         finally:
             os.close(fd)
 

@@ -29,10 +29,42 @@ def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def _read_jsonl(path: Path) -> list[dict]:
+# The fields each result file's lines are read by: a line without them is unreadable.
+NEEDS = {"results.jsonl": ("problem", "strategy", "gold", "correct", "generated_tokens", "total_tokens", "attempts"),
+         "pool.jsonl": ("problem", "base", "attempts"), "passes.jsonl": ("pass", "wall_seconds")}
+_LISTED_LINES = 5
+
+
+def _read_jsonl(path: Path, skipped: list[int] | None = None) -> list[dict]:
+    """The readable lines of a result file. A line cut off by a crash or a full disk, or damaged
+    otherwise, is left out and its number added to `skipped`, so one bad line never makes
+    the rest of an hour's results unreadable."""
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    needs = NEEDS.get(path.name, ())
+    rows = []
+    for number, line in enumerate(path.read_bytes().split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line.decode("utf-8"))
+            readable = isinstance(row, dict) and all(key in row for key in needs)
+            if readable and "attempts" in needs:
+                _attempts(row["attempts"])  # TypeError for attempts of another shape
+        except (ValueError, TypeError, RecursionError):  # not UTF-8, not JSON, or nested past the decoder
+            readable = False
+        if readable:
+            rows.append(row)
+        elif skipped is not None:
+            skipped.append(number)
+    return rows
+
+
+def skipped_note(name: str, lines: list[int]) -> str:
+    """'results.jsonl: skipped 2 unreadable lines (4, 9)', as the trace loader says it."""
+    listed = ", ".join(map(str, lines[:_LISTED_LINES]))
+    more = f", and {len(lines) - _LISTED_LINES} more" if len(lines) > _LISTED_LINES else ""
+    return f"{name}: skipped {len(lines)} unreadable line{'s' if len(lines) != 1 else ''} ({listed}{more})"
 
 
 def _attempts(rows: list[dict]) -> list[Attempt]:
@@ -125,8 +157,9 @@ def adaptive_curve(pools: list[tuple[list[Attempt], str]], confidences=ADAPTIVE_
 
 def summarize(out: Path, meta: dict | None = None) -> dict:
     """Build summary.json and summary.md from the result files in `out` (rerunnable)."""
-    results = _read_jsonl(out / "results.jsonl")
-    pools = _read_jsonl(out / "pool.jsonl")
+    unreadable: dict[str, list[int]] = {name: [] for name in NEEDS}
+    results = _read_jsonl(out / "results.jsonl", unreadable["results.jsonl"])
+    pools = _read_jsonl(out / "pool.jsonl", unreadable["pool.jsonl"])
     gold = {r["problem"]: r["gold"] for r in results}
     failed = sum(1 for r in {(r["problem"], r["strategy"]): r for r in results}.values() if r.get("failed"))
     latest: dict[tuple, dict] = {}
@@ -145,10 +178,14 @@ def summarize(out: Path, meta: dict | None = None) -> dict:
     summary = {"meta": meta or {}, "strategies": rows, "common": common, "paired": paired(results),
                "trust": trust.trust_rows(results),
                "curves": curves, "failed_lines": failed,
-               "passes": _read_jsonl(out / "passes.jsonl")}
+               "passes": _read_jsonl(out / "passes.jsonl", unreadable["passes.jsonl"]),
+               "unreadable_lines": {name: lines for name, lines in unreadable.items() if lines}}
     existing = out / "summary.json"
     if meta is None and existing.is_file():
-        summary["meta"] = json.loads(existing.read_text()).get("meta", {})
+        try:
+            summary["meta"] = json.loads(existing.read_text()).get("meta", {})
+        except (ValueError, AttributeError, RecursionError):  # damaged: rebuilt without the run's settings
+            pass
     existing.write_text(json.dumps(summary, indent=1))
     (out / "summary.md").write_text(markdown(summary))
     return summary
@@ -189,6 +226,8 @@ def markdown(summary: dict) -> str:
     if summary.get("failed_lines"):
         lines += ["", f"{summary['failed_lines']} (problem, strategy) results failed outright (counted as wrong; "
                       "rerun the same command to retry them)."]
+    for name, skipped in (summary.get("unreadable_lines") or {}).items():
+        lines += ["", skipped_note(name, skipped) + ": left out of these numbers."]
     passes = summary.get("passes") or []
     if passes:
         lines += ["", "Wall clock per pass: " + "; ".join(f"{p['pass']}: {p['wall_seconds']:.0f} s" for p in passes)]
