@@ -44,6 +44,7 @@ class Allowed:
     unset: str | None = None  # None is allowed and means this ("no limit"); None here: a value is required
     url: bool = False  # an http:// or https:// URL
     secret: bool = False  # never quote the value in a message
+    path: bool = False  # a file or folder: its name may be bytes that are not UTF-8, as the OS allows
     what: str = ""  # what the value is, when "a text" says too little: "a model name", "a file path"
 
     def describe(self) -> str:
@@ -89,6 +90,8 @@ class Allowed:
             return choice
         if not isinstance(value, str):
             raise self.error(value, label)
+        if not self.path and any("\ud800" <= c <= "\udfff" for c in value):  # bytes that were not UTF-8 (argv)
+            raise ConfigError(f"{label}: not UTF-8 text")
         if self.url:
             try:  # a bad port or bracket is a ValueError of urllib's, naming no setting
                 parts = urlsplit(value.strip())

@@ -73,7 +73,7 @@ class RunConfig:
     memory_mb: int = setting(4096, Allowed(int, low=1024, high=2**24))  # at most 16 TB: a limit the OS takes
     # local sandbox: own PID namespace, read-only file system outside its folder
     confine: bool = setting(False, Allowed(bool))
-    workdir: str | None = setting(None, Allowed(str, what="a folder", unset="a fresh temporary folder"))
+    workdir: str | None = setting(None, Allowed(str, what="a folder", path=True, unset="a fresh temporary folder"))
     # budget
     max_steps: int = setting(8, Allowed(int, low=1))
     max_total_tokens: int | None = setting(40_000, Allowed(int, low=1, unset="no limit"))
@@ -101,7 +101,7 @@ class RunConfig:
     confidence: float = setting(0.95, Allowed(float, low=0.5, high=1))
     parallel: int = setting(2, Allowed(int, low=1, high=MAX_ATTEMPTS))  # attempts running at once
     # output
-    trace: str | None = setting(None, Allowed(str, what="a file path", unset="no trace"))
+    trace: str | None = setting(None, Allowed(str, what="a file path", path=True, unset="no trace"))
     context_chars: int = setting(12_000, Allowed(int, low=1_000))  # history kept verbatim for the model (history.py)
     observation_chars: int = setting(2_000, Allowed(int, low=200))  # one observation, as the model sees it
 

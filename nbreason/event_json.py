@@ -10,16 +10,21 @@ import types
 import typing
 from typing import Any
 
-from .events import EVENT_TYPES, Event
+from .events import EVENT_TYPES, Event, clean_strings
 
 def event_from_json(data: dict) -> Event:
     """Rebuild a typed event from `Event.to_json()` output (used by the trace reader).
 
     ValueError when `data` is not an event this version knows: no or an unknown `kind`, or a
     field of the wrong type (so a damaged or hand-edited trace cannot reach the views).
-    Fields this version does not know are ignored."""
+    Fields this version does not know are ignored. Lone surrogates (JSON's "\\ud800", valid in a
+    file anyone can write) are replaced: no view, export or terminal could encode them."""
     if not isinstance(data, dict):
         raise ValueError(f"an event is a JSON object, not {type(data).__name__}")
+    try:
+        data = clean_strings(data)
+    except RecursionError:  # nested as deep as the JSON decoder allows
+        raise ValueError("an event nested too deep to read") from None
     kind = data.get("kind")
     cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:

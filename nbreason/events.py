@@ -9,6 +9,7 @@ to rebuild what the user saw.
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -18,6 +19,30 @@ from .execution import ExecutionRecord
 # The JSON of every event is the form schema 1 has always had: the typed records below are
 # written as the dicts and lists earlier versions wrote, and read back from them.
 SCHEMA_VERSION = 1
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """`text` with every lone surrogate replaced by U+FFFD, so it always encodes as UTF-8.
+
+    Lone surrogates come from undecodable bytes (surrogateescape: file names, argv), from JSON's
+    "\\ud800", and from a pair split across two streamed pieces. A high and low surrogate that
+    meet again (the pieces joined) become the one character they spell."""
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def clean_strings(value: Any) -> Any:
+    """A JSON value with `clean_text` applied to every string in it, keys included."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_text(k) if isinstance(k, str) else k: clean_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_strings(v) for v in value]
+    return value
 
 
 @dataclass

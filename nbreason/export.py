@@ -286,7 +286,7 @@ def write_comparison(left, right, path, labels: tuple[str, str] = ("A", "B")) ->
     target = Path(path)
     if target.suffix not in (".html", ".htm"):
         raise ValueError(f"{path}: two runs compared export to .html")
-    target.write_text(compare_report(left, right, labels), encoding="utf-8")
+    _replace_with(target, compare_report(left, right, labels))
     return str(target)
 
 
@@ -303,9 +303,43 @@ def write_runs(runs, path) -> str:
 
     target = Path(path)
     if target.suffix == ".ipynb":
-        nbformat.write(notebook_from_runs(runs), target)
+        written = nbformat.writes(notebook_from_runs(runs))
+        _replace_with(target, written if written.endswith("\n") else written + "\n")
     elif target.suffix in (".html", ".htm"):
-        target.write_text(report_html_runs(runs), encoding="utf-8")
+        _replace_with(target, report_html_runs(runs))
     else:
         raise ValueError(f"{path}: export to .ipynb or .html")
     return str(target)
+
+
+def _replace_with(target, text: str) -> None:
+    """Write `text` to a new file beside `target`, then rename it over `target`: an export that
+    fails half-way (a full disk, text that cannot be encoded) leaves an earlier export whole."""
+    import os
+    import secrets
+    import stat
+
+    from .events import clean_text
+
+    data = clean_text(text).encode("utf-8")  # events built in memory may still hold a lone surrogate
+    if target.is_symlink():  # written through the link, as writing in place did; the link stays
+        target = target.resolve()
+    temporary = target.parent / f".{target.name}.{secrets.token_hex(4)}.part"
+    # 0o666 less the umask, as a file written in place would get; an earlier export keeps its own mode.
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+            try:
+                os.chmod(temporary, stat.S_IMODE(os.stat(target).st_mode))
+            except FileNotFoundError:
+                pass
+        os.replace(temporary, target)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise

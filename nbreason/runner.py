@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from typing import Any, Callable, Iterable
 from . import datafiles, followup, returns as returns_mod
 from . import variables as variables_mod
 from .config import RunConfig
-from .events import Error, Event, FinalAnswer, Rebuilt
+from .events import Error, Event, FinalAnswer, Rebuilt, clean_text
 from .loop import Loop, run_cost_ceiling
 from .models import OnProgress, make_model
 from .redact import Redactor
@@ -51,7 +52,7 @@ def clean_question(question: str) -> str:
             "Put large data in a file and name the file in the question (the code can read it), "
             "or give the file with `nbreason run --with PATH` (in a notebook, a variable with "
             "%%reason --with NAME): data goes to the sandbox, not into the prompt.")
-    return question.encode("utf-8", "replace").decode("utf-8")
+    return clean_text(question)  # as the context, file names and model text are: U+FFFD, the same everywhere
 
 
 class Fanout:
@@ -120,9 +121,23 @@ class Extras:
                 raise followup.FollowupError("--continue needs one attempt: several attempts each run in a "
                                              "sandbox of their own")
             extras.continues = followup.continues_of(follows)
-        extras.files = [f if isinstance(f, datafiles.DataFile) else datafiles.describe(f) for f in files or ()]
-        datafiles.check_names(extras.files)
+        extras.files = [_named_cleanly(f if isinstance(f, datafiles.DataFile) else datafiles.describe(f))
+                        for f in files or ()]
+        datafiles.check_names(extras.files)  # after cleaning: two names may have become one
+        earlier = extras.continues.trace if extras.continues is not None else None
+        read = [f.path for f in extras.files] + ([earlier] if earlier else [])
+        for path in read if config.trace else ():
+            if _same_file(config.trace, path):  # the trace is opened for writing: it would be emptied
+                raise datafiles.DataFileError(f"--trace {config.trace}: this run also reads that file ({path}); "
+                                              "write the trace to another file")
         return extras
+
+
+def _same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet: not the same file
+        return False
 
 
 async def reason(question: str, *, config: RunConfig, subscribers: Iterable[Subscriber] = (),
@@ -146,6 +161,7 @@ async def reason(question: str, *, config: RunConfig, subscribers: Iterable[Subs
     QuestionError (empty, too long), VariableError (a `variables` value that cannot be sent),
     TraceInUse (another run is writing `config.trace`), FollowupError, DataFileError, ReturnError."""
     question = clean_question(question)
+    context = clean_text(context) if isinstance(context, str) else context  # like the question: sent as JSON
     run_id = uuid.uuid4().hex[:12]
     if variables:
         for name, value in variables.items():  # fail before anything starts
@@ -209,12 +225,12 @@ async def _drive(question, config, fan, stop, variables, context, model, sandbox
         if why:
             preface = (Rebuilt(**await followup.rebuild(
                 sandbox, extras.continues, why, timeout=config.exec_timeout,
-                given_files=[str(f.path) for f in extras.files], given_variables=list(variables))),)
+                given_files=_shown_paths(extras.files), given_variables=list(variables))),)
         loop = Loop(question, config=config, model=model, sandbox=sandbox, context=context, stop=stop,
                     check=check, run_id=run_id, preface=preface, returns=tuple(extras.returns),
                     earlier=followup.digest(extras.continues) if extras.continues else "",
                     started={"continues": extras.continues, "variables": list(variables),
-                             "files": [str(f.path) for f in extras.files], "returns": list(extras.returns)},
+                             "files": _shown_paths(extras.files), "returns": list(extras.returns)},
                     restore_variables=(lambda: _load_variables(sandbox, variables)) if variables else None,
                     variables=variables,
                     earlier_code=_earlier_code(extras.continues, variables) if extras.continues else ())
@@ -241,6 +257,18 @@ async def _drive(question, config, fan, stop, variables, context, model, sandbox
                 await model.close()
             except Exception:
                 pass
+
+
+def _named_cleanly(file: datafiles.DataFile) -> datafiles.DataFile:
+    """A data file whose name and description (what the model and the events see) are text that
+    encodes: a name with bytes that are not UTF-8 arrives with lone surrogates. Its path stays the
+    real one, to read it by; the copy in the sandbox takes the clean name the model is told."""
+    return dataclasses.replace(file, name=clean_text(file.name), description=clean_text(file.description))
+
+
+def _shown_paths(files) -> list[str]:
+    """The data files' paths as events carry them (traces are UTF-8)."""
+    return [clean_text(str(f.path)) for f in files]
 
 
 def _earlier_code(continues, given: dict) -> list[str]:
@@ -285,7 +313,7 @@ async def _drive_attempts(question, config, fan, stop, variables, context, model
         "model": getattr(model, "name", config.model), "sandbox": config.sandbox,
         "attempts": config.attempts, "strategy": config.strategy,
         "cost_ceiling": _times(run_cost_ceiling(config, model, len(question) + len(context)), config.attempts)},
-        variables=list(variables or ()), files=[str(f.path) for f in files]))
+        variables=list(variables or ()), files=_shown_paths(files)))
     began: dict[int, float] = {}
 
     def forward(attempt: int, event) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .event_json import event_from_json
-from .events import SCHEMA_VERSION, Event, ModelDelta
+from .events import SCHEMA_VERSION, Event, ModelDelta, clean_text
 from .views.safe import INVISIBLE
 
 UNSAFE_IN_FILE = re.compile(f"[\x7f-\x9f{INVISIBLE}]")  # (json.dumps escapes C0 controls itself)
@@ -66,8 +66,10 @@ class TraceWriter:
 
     def _write(self, data: dict) -> None:
         # UTF-8 kept readable, but controls and hidden characters escaped: `cat run.jsonl` in a
-        # terminal must not act on a C1 sequence or bidi override printed in the sandbox.
-        line = UNSAFE_IN_FILE.sub(lambda m: json.dumps(m.group())[1:-1], json.dumps(data, ensure_ascii=False, default=str))
+        # terminal must not act on a C1 sequence or bidi override printed in the sandbox. A lone
+        # surrogate that got this far is replaced: it cannot be UTF-8, and the write would fail.
+        line = clean_text(json.dumps(data, ensure_ascii=False, default=str))
+        line = UNSAFE_IN_FILE.sub(lambda m: json.dumps(m.group())[1:-1], line)
         self._fh.write(line + "\n")
         self._fh.flush()
 

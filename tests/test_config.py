@@ -264,3 +264,9 @@ def test_a_config_file_that_is_not_utf8_is_named(tmp_path):
     path.write_bytes(b'model = "caf\xe9"\n')
     with pytest.raises(ValueError, match=f"{path}: not valid TOML"):
         load(env={"NBREASON_CONFIG": str(path)})
+
+
+def test_a_setting_given_bytes_that_are_not_utf8_is_refused_in_one_line(tmp_path):
+    """`--model caf\\xe9` reached the model request as a lone surrogate, which cannot be encoded."""
+    with pytest.raises(ValueError, match=r"^--model: not UTF-8 text$"):
+        load({"model": "caf\udce9"}, env={"NBREASON_CONFIG": str(tmp_path / "none.toml")}, labels={"model": "--model"})

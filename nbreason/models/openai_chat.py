@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from typing import Any, Callable, Mapping
 
@@ -20,7 +21,7 @@ import openai
 import pydantic
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from ..events import Usage
+from ..events import Usage, clean_strings, clean_text
 from . import pricing
 from .base import Completion, ContextTooLong, ModelError, ModelProfile, OutOfTime, ToolCall
 from .retry import RETRY_STATUSES, OnRetry, RetryPolicy, Transient, parse_retry_after, seconds_text
@@ -48,6 +49,23 @@ def estimate_tokens(text: str) -> int:
     return (len(text) + 3) // 4
 
 
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+
+
+def _clean_arguments(arguments: str) -> str:
+    """Tool-call arguments whose JSON spells a lone surrogate ("\\ud800") written again without it:
+    decoded, it would reach the code, the sandbox and the trace."""
+    arguments = clean_text(arguments)
+    if not _ESCAPED_SURROGATE.search(arguments):
+        return arguments
+    try:
+        value = json.loads(arguments)
+    except (ValueError, RecursionError):
+        return arguments  # not JSON: the loop reports it as invalid arguments
+    cleaned = clean_strings(value)
+    return arguments if cleaned == value else json.dumps(cleaned, ensure_ascii=False)
+
+
 class _Collector:
     """Builds one Completion from stream chunks (or a whole response)."""
 
@@ -61,6 +79,23 @@ class _Collector:
         self.usage: Any = None
         self.model = ""
         self.chunks = 0
+        self._held = ""  # a high surrogate that ended a piece: its low half may start the next
+
+    def _shown(self, piece: str) -> None:
+        """Hand a text piece to `on_delta`, clean: a pair split across two chunks is joined, not
+        shown as two replacement characters, and no lone surrogate reaches the views."""
+        if self.on_delta is None:
+            return
+        piece, self._held = self._held + piece, ""
+        if "\ud800" <= piece[-1:] <= "\udbff":
+            piece, self._held = piece[:-1], piece[-1]
+        if piece:
+            self.on_delta(clean_text(piece))
+
+    def finish(self) -> None:
+        if self._held and self.on_delta is not None:
+            self.on_delta("\ufffd")  # the stream ended on half a pair
+        self._held = ""
 
     def add_chunk(self, chunk: ChatCompletionChunk) -> None:
         self.chunks += 1
@@ -75,8 +110,7 @@ class _Collector:
                     self.refusal.append(delta.refusal)
                 if delta.content:
                     self.text.append(delta.content)
-                    if self.on_delta is not None:
-                        self.on_delta(delta.content)
+                    self._shown(delta.content)
                 for part in delta.tool_calls or []:
                     call = self.calls.setdefault(part.index, ToolCall(id="", name="", arguments=""))
                     call.id = part.id or call.id
@@ -97,8 +131,7 @@ class _Collector:
                 self.refusal.append(message.refusal)
             if message.content:
                 self.text.append(message.content)
-                if self.on_delta is not None:
-                    self.on_delta(message.content)
+                self._shown(message.content)
             for i, call in enumerate(message.tool_calls or []):
                 function = getattr(call, "function", None)
                 if function is not None:
@@ -206,20 +239,27 @@ class OpenAIChatModel:
                             "in the budget") from None
         if tools:
             self.supports_tools = True
+        collector.finish()
         usage = collector.usage_for(messages)
         usage.cost = pricing.cost(self.name, usage, self.prices)
-        text, calls = "".join(collector.text), [collector.calls[i] for i in sorted(collector.calls)]
+        # Cleaned whole, not piece by piece: a surrogate pair split across two chunks joins again.
+        # Any server may send a lone "\\ud800" (valid JSON); it could not be written to the trace
+        # nor sent back in the next request.
+        text = clean_text("".join(collector.text))
+        calls = [ToolCall(clean_text(c.id), clean_text(c.name), _clean_arguments(c.arguments))
+                 for c in (collector.calls[i] for i in sorted(collector.calls))]
         if tools and not calls and (found := calls_in_text(text, [t["function"]["name"] for t in tools])):
-            text, calls = "", found  # calls written out as JSON: see text_tool_calls
+            # Calls written out as JSON (see text_tool_calls): their arguments are decoded and encoded again.
+            text, calls = "", [ToolCall(c.id, c.name, _clean_arguments(c.arguments)) for c in found]
         return Completion(
             text=text,
-            reasoning="".join(collector.reasoning),
-            refusal="".join(collector.refusal),
+            reasoning=clean_text("".join(collector.reasoning)),
+            refusal=clean_text("".join(collector.refusal)),
             tool_calls=calls,
-            finish_reason=collector.finish_reason,
+            finish_reason=clean_text(collector.finish_reason),
             usage=usage,
             duration=time.monotonic() - started,
-            model=collector.model or self.name,
+            model=clean_text(collector.model or self.name),
         )
 
     async def _complete(self, messages: list[dict], tools: list[dict] | None, on_delta, on_retry,

@@ -13,14 +13,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from typing import Any
 
 from e2b_code_interpreter.models import Execution, ExecutionError, Logs, Result
 
+from ..events import clean_text  # shared: model text and command-line values are cleaned the same way
 from .results import cut_middle, result_from_bundle
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
 TEXT_FIELDS = ("text", "html", "markdown", "svg", "latex", "javascript")
 #: Text read as text keeps its head and tail past the limit; markup cut short would render
 #: broken, so markup past the limit is dropped (with a note) instead.
@@ -59,11 +58,6 @@ def _nbreason_safe_packer():
 _nbreason_safe_packer()
 del _nbreason_safe_packer
 '''
-
-
-def clean_text(text: str) -> str:
-    """`text` with every lone surrogate replaced by U+FFFD, so it always encodes as UTF-8."""
-    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
 def as_text(value: Any, default: str = "") -> str:
