@@ -145,19 +145,8 @@ sys.path[:] = [sys.argv[1]] + [p for p in sys.path if p not in ("", ".")]
 from pathlib import Path
 from nbreason import datafiles
 memory, seconds, path, size, text = int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
-for module in ("pandas", datafiles.NEEDS.get(datafiles.TABLES.get(path.suffix.lower()))):
-    try:  # their own memory is not the file's
-        __import__(module) if module else None
-    except ImportError:
-        pass
-try:
-    import resource
-    pages = int(open("/proc/self/statm").read().split()[0])
-    limit = pages * resource.getpagesize() + memory
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
-except (ImportError, OSError, ValueError):
-    pass
+from nbreason import bounded
+bounded.hold_to(memory, seconds, ["pandas", datafiles.NEEDS.get(datafiles.TABLES.get(path.suffix.lower()))])
 try:
     described = datafiles._describe_table(path, size, text)
 except MemoryError:
@@ -173,13 +162,13 @@ def _bounded_table(path: Path, size: int, text: str) -> str | None:
         return None
     if not sys.executable:  # an embedded interpreter that cannot start another
         return _describe_table(path, size, text)
-    from .unpickle import loader_env
+    from .bounded import child_env
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     args = [sys.executable, "-c", DESCRIBER, root, str(DESCRIBE_MEMORY), str(DESCRIBE_SECONDS), str(path), str(size),
             text]
     try:
-        done = subprocess.run(args, capture_output=True, env=loader_env(), timeout=DESCRIBE_SECONDS)
+        done = subprocess.run(args, capture_output=True, env=child_env(), timeout=DESCRIBE_SECONDS)
     except subprocess.TimeoutExpired:
         return f"{text}, {kind} (not described: reading its first rows takes more than {DESCRIBE_SECONDS} s)"
     if done.returncode == 0 and done.stdout:

@@ -33,6 +33,8 @@ import pickle
 import sys
 from typing import Any
 
+from . import bounded
+
 LOAD_MEMORY = 2**30  # what rebuilding one value may take in the child process, beyond its imports
 LOAD_SECONDS = 30.0
 
@@ -242,20 +244,8 @@ sys.path[:] = [sys.argv[1]] + [p for p in sys.path if p not in ("", ".")]
 from nbreason import unpickle
 memory, seconds, cap = map(int, sys.argv[2:5])
 data = sys.stdin.buffer.read()
-for module in ("numpy", "pandas", "pyarrow"):  # their own memory is not the value's
-    if module.encode() in data:
-        try:
-            __import__(module)
-        except ImportError:
-            pass
-try:
-    import resource
-    pages = int(open("/proc/self/statm").read().split()[0])
-    size = pages * resource.getpagesize() + memory
-    resource.setrlimit(resource.RLIMIT_AS, (size, size))
-    resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
-except (ImportError, OSError, ValueError):
-    pass
+from nbreason import bounded
+bounded.hold_to(memory, seconds, [m for m in ("numpy", "pandas", "pyarrow") if m.encode() in data])
 def why(**report):
     sys.stderr.write(json.dumps(report) + "\n")
     sys.exit(2)
@@ -282,21 +272,6 @@ sys.stdout.buffer.write(out)
 """
 
 
-def loader_env() -> dict:
-    """The loader child's environment: the sandbox kernel's allow-list of the notebook's (the
-    child reads only data from the sandbox, but has no use for the user's keys either)."""
-    from .sandboxes.kernelspec import find_kernel_dir, load_launcher
-    from .sandboxes.base import SandboxError
-
-    try:
-        env = load_launcher(find_kernel_dir()).sandbox_env(dict(os.environ))
-    except SandboxError:  # no kernelspec here (an E2B-only install): the least that runs Python
-        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "PYTHONPATH", "VIRTUAL_ENV")}
-    # Allocators that reserve address space ahead (pyarrow's, a thread pool's) would trip the limit.
-    return env | {"ARROW_DEFAULT_MEMORY_POOL": "system", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-                  "MKL_NUM_THREADS": "1"}
-
-
 async def bounded_loads(data: bytes, limit: int) -> Any:
     """`safe_loads`, first in a child process with at most LOAD_MEMORY and LOAD_SECONDS: TooCostly
     when the value takes more, or pickles again to far more than `limit`. The notebook then
@@ -305,7 +280,7 @@ async def bounded_loads(data: bytes, limit: int) -> Any:
         return safe_loads(data)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     cap = limit * 3 // 2 + 2**20  # the same value, pickled again here, with room for other versions
-    env = loader_env()
+    env = bounded.child_env()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-c", LOADER, root, str(LOAD_MEMORY), str(max(1, round(LOAD_SECONDS))), str(cap),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)

@@ -180,6 +180,8 @@ def test_the_loader_child_gets_none_of_the_notebooks_secrets(monkeypatch):
     monkeypatch.setenv("NBREASON_API_KEY", "sk-live-loader-secret")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-live-loader-secret")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-loader-secret")
-    env = unpickle.loader_env()
+    from nbreason.bounded import child_env
+
+    env = child_env()
     assert "sk-live-loader-secret" not in env.values() and "aws-loader-secret" not in env.values()
     assert env["PATH"] and env["OMP_NUM_THREADS"] == "1"
