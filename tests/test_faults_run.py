@@ -135,6 +135,11 @@ def _resources() -> tuple[int, int, int]:
     return fds, threading.active_count(), rss_kb
 
 
+def _code_then_final(body: dict) -> Reply:
+    answered = any(m.get("role") == "assistant" for m in body["messages"])
+    return FINAL if answered else CODE
+
+
 async def test_twenty_runs_back_to_back_then_four_at_once_leak_nothing():
     with ScriptedServer() as server:
         server.add(*[CODE, FINAL] * 2)
@@ -144,7 +149,7 @@ async def test_twenty_runs_back_to_back_then_four_at_once_leak_nothing():
         for _ in range(20):
             result = await reason("q", config=config(server))
             assert result.answer == "7"
-        server.add(*[CODE, FINAL] * 4)
+        server.add(*[_code_then_final] * 8)  # four runs interleave: each reply follows its own conversation
         results = await asyncio.gather(*[reason("q", config=config(server)) for _ in range(4)])
         assert [r.answer for r in results] == ["7"] * 4
     await asyncio.sleep(0.5)
