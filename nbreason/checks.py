@@ -16,6 +16,7 @@ from .corrections import correction
 from .events import Check, Code, Decision, Error, Event, Plan
 from .models.base import Completion
 from .policy import Choice, RunState, plausibility
+from .policy.clamping import clamping
 from .policy.data_use import data_use
 from .policy.methods import METHODS
 from .sandboxes.results import last_line
@@ -100,7 +101,8 @@ class Checks(Calls):
         check.add(answer, method, sampled,
                   veto=lambda value: plausibility.vetoed(
                       plausibility.plausibility(value, self.question)
-                      + data_use(value, self.question, [program] if program else [], printed, self.facts)),
+                      + data_use(value, self.question, [program] if program else [], printed, self.facts)
+                      + clamping(value, [program] if program else [])),
                   error=error, repair=repair, code=program)
         latest = check.solutions[-1]
         if latest.told and program is not None and check.repairable() is latest:

@@ -10,6 +10,7 @@
     plausibility.py  what the question says a right answer must look like
     data_use.py      what a program did with the passed tables (a category never selected, some compared where all
                      are asked, two tables lined up by position)
+    clamping.py      what a program did to its own result (a value below 0 clamped to 0)
     confidence.py    how likely a final answer is right, calibrated on development data
     stopping.py      stall detection; redrawing a repeated failed program; which self-check a run uses
     sampling.py      how independent samples (attempts, solutions) are drawn

@@ -35,13 +35,15 @@ from fractions import Fraction
 
 from ..answers import is_value, number, numbers_in, unwrap
 from ..events import Signal
+from .clamping import RULES as CLAMP_RULES
 from .data_use import RULES as DATA_RULES
 from .methods import question_kind
 
-# with the rules on what a program does with the passed tables (policy/data_use.py)
+# with the rules on what a program does with the passed tables (policy/data_use.py) and with its
+# own result (policy/clamping.py)
 RULES = ("value", "single", "probability", "count", "decimals", "money", "magnitude", "truth", "overflow", "copied",
          "rows", "form",
-         *DATA_RULES)
+         *DATA_RULES, *CLAMP_RULES)
 
 _HOW_MANY = re.compile(r"\bhow many\b", re.I)
 _ONE_QUANTITY = re.compile(r"\bhow (?:many|much|far|long|old|tall|fast)\b", re.I)

@@ -12,6 +12,7 @@ from typing import Any, Callable, Sequence
 from ..answers import key, number, number_key, numbers_in, same_number, tally, unwrap
 from ..events import Signal
 from ..execution import ExecutionRecord
+from .clamping import clamping
 from .data_use import DataFacts, data_use
 from .plausibility import plausibility
 from .verification import Verification
@@ -126,11 +127,12 @@ def judge_signals(answer: str | None, *, question: str, answer_type: str, output
     """Every signal that scores an answer: its form, whether the code's output backs it, whether
     the last code ran, what the question says a right answer looks like and what the `program`
     that gave it did with the passed tables (weight 0: they veto or lower confidence,
-    policy/plausibility.py, policy/data_use.py), and the checks the run made (the model's own
+    policy/plausibility.py, policy/data_use.py, policy/clamping.py), and the checks the run made (the model's own
     check, independent solutions, the user's function)."""
     signals = [answer_parses(answer, answer_type), grounded(answer, outputs), code_ran(last_execution)]
     signals += plausibility(answer, question, outputs)
     signals += data_use(answer, question, program, outputs, facts)
+    signals += clamping(answer, program)
     if self_check is not None:
         signals.append(self_check)
     if verification is not None and verification.extra_done:
