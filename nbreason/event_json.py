@@ -12,6 +12,12 @@ from typing import Any
 
 from .events import EVENT_TYPES, Event, clean_strings
 
+# The largest integer a number field may hold. JSON integers have no limit and Python reads them
+# exactly, but no count, time or price comes near this one: a float cannot hold 10**400
+# (OverflowError wherever it is shown as one), and sums of 4,300-digit counts cannot be printed.
+MAX_INTEGER = 2**63
+
+
 def event_from_json(data: dict) -> Event:
     """Rebuild a typed event from `Event.to_json()` output (used by the trace reader).
 
@@ -77,6 +83,11 @@ def _dataclass_in(hint: Any) -> type | None:
     return None
 
 
+def _in_range(number: int | float) -> bool:
+    """An int no larger than MAX_INTEGER either way (floats, inf and nan among them, always are)."""
+    return isinstance(number, float) or -MAX_INTEGER <= number <= MAX_INTEGER
+
+
 def _conforms(value: Any, hint: Any) -> bool:
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
@@ -93,9 +104,9 @@ def _conforms(value: Any, hint: Any) -> bool:
     if origin is dict or hint is dict:
         return isinstance(value, dict)
     if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and _in_range(value)
     if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+        return isinstance(value, int) and not isinstance(value, bool) and _in_range(value)
     if isinstance(hint, type):
         return isinstance(value, hint)
     return True

@@ -243,7 +243,7 @@ def _number(value, spec: str) -> str:
     """A number as `spec` formats it; anything else a hand-edited trace put there, as text."""
     try:
         return format(value, spec) if isinstance(value, (int, float)) else text(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # 10**400 fits no float
         return text(value)
 
 

@@ -12,6 +12,7 @@ import sys
 from typing import Any, Callable
 
 from .models.progress import Progress
+from .views.safe import terminal_text
 
 _TEXT_STEPS = 10  # plain lines: one per tenth
 
@@ -65,12 +66,16 @@ class RichProgress(_Stages):
         if self._bars is None:
             from rich.progress import BarColumn, Progress as Bars, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-            self._bars = Bars(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
+            # The stage is text, not markup: it names a model file (`--model local:PATH`), which
+            # anyone may have named, `[link=…]` and escape sequences included.
+            self._bars = Bars(TextColumn("{task.description}", style="bold", markup=False), BarColumn(),
+                              TaskProgressColumn(),
                               TextColumn("{task.fields[amount]}"), TimeRemainingColumn(), console=self.console)
             self._bars.start()
         task = self._tasks.get(progress.stage)
         if task is None:
-            task = self._tasks[progress.stage] = self._bars.add_task(progress.stage, total=progress.total, amount="")
+            task = self._tasks[progress.stage] = self._bars.add_task(terminal_text(progress.stage),
+                                                                      total=progress.total, amount="")
         self._bars.update(task, completed=progress.done, total=progress.total, amount=amount(progress))
         self._settle(progress)
 
@@ -93,10 +98,11 @@ class TextProgress:
         if self._shown.get(progress.stage) == step:
             return
         self._shown[progress.stage] = step
+        stage = terminal_text(progress.stage)  # these lines go to a terminal or a log, escapes shown
         if progress.unit == "bytes":
-            self.write(f"{progress.stage}: {progress.fraction:.0%} ({amount(progress)})")
+            self.write(f"{stage}: {progress.fraction:.0%} ({amount(progress)})")
         else:
-            self.write(f"{progress.stage}: {'done' if progress.finished else '…'}")
+            self.write(f"{stage}: {'done' if progress.finished else '…'}")
 
     def close(self) -> None:
         pass  # lines stay where they were written

@@ -23,7 +23,7 @@ from ..events import (
 from ..execution import ErrorRecord, ExecutionRecord, ResultRecord
 from ..result import RunFold, Step, fold
 from .safe import clean_html, safe_bundle, shown_code, terminal_text
-from .templates import number_text, render
+from .templates import count_text, number_text, render
 
 # e2b `Result` fields -> MIME types, richest first (front ends pick the first they know).
 RESULT_MIME = {
@@ -77,10 +77,10 @@ def format_amount(key: str, value) -> str:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return str(value)  # a hand-crafted trace: shown as it is (and escaped where it is shown)
     if key == "cost":
-        return f"${value:.4f}"
+        return "$" + number_text(value, 4)
     if key == "seconds":
-        return f"{value:.1f} s"
-    return f"{int(value):,}"
+        return number_text(value, 1) + " s"
+    return count_text(value)  # 10**400 or Infinity from a trace's settings: as it is
 
 
 def traceback_text(error: ErrorRecord) -> str:

@@ -14,23 +14,32 @@ from markupsafe import Markup
 from .safe import clean_html
 
 
+def _formatted(value, spec: str, convert=None) -> str:
+    """A number as `spec` formats it (after `convert`); anything else as text. A hand-crafted trace
+    can put text where a number belongs, or numbers no float holds in its free-form settings
+    (10**400, Infinity): those are shown as they are rather than stop the page."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return format(convert(value) if convert else value, spec)
+        except (OverflowError, ValueError):
+            pass
+    try:
+        return str(value)
+    except ValueError:  # an integer of more digits than Python prints
+        return "(a number too long to show)"
+
+
 def number_text(value, digits: int = 2) -> str:
     """A float with `digits` decimals; anything else (a hand-crafted trace) as text."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return f"{value:.{digits}f}"
-    return str(value)
+    return _formatted(value, f".{digits}f")
 
 
 def count_text(value) -> str:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return f"{int(value):,}"
-    return str(value)
+    return _formatted(value, ",", int)
 
 
 def _general(value) -> str:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return f"{value:g}"
-    return str(value)
+    return _formatted(value, "g")
 
 
 TEMPLATES = {

@@ -16,6 +16,7 @@ sanitises them.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 import ipywidgets as w
@@ -76,7 +77,13 @@ class StepCard:
 
 
 def _numeric(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A number a progress bar can show: a trace's settings may hold 10**400, NaN or Infinity."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 class Gauge:
