@@ -77,6 +77,20 @@ CGROUP_V2 = "/sys/fs/cgroup"
 TMP_MB, SHM_MB = 256, 64  # confined /tmp and /dev/shm: tmpfs pages are not counted by RLIMIT_AS
 HIDE_BYTES = 1 << 20  # the read-only tmpfs that hide homes and /run
 IPYTHON_PREFIX = "nbreason-ipython-"
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+SET_ID_BITS = 0o6000  # S_ISUID | S_ISGID
+CREATE_FLAGS = 0o100 | 0o20000000  # O_CREAT | __O_TMPFILE: only then does open() use its mode
+# Per architecture: its audit id and the system calls that set a file's mode, with where the mode
+# is ("mode", arg), where the flags and the mode are ("open", flags arg, mode arg), or calls
+# refused as missing ("enosys": openat2 takes its mode in a struct the filter cannot read, and
+# io_uring opens files without passing through the filter); callers fall back to the others.
+SETID_SYSCALLS = {
+    "x86_64": (0xC000003E, {90: ("mode", 1), 91: ("mode", 1), 268: ("mode", 2), 452: ("mode", 2),
+                            133: ("mode", 1), 259: ("mode", 2), 85: ("mode", 1),
+                            2: ("open", 1, 2), 257: ("open", 2, 3), 437: ("enosys",), 425: ("enosys",)}),
+    "aarch64": (0xC00000B7, {52: ("mode", 1), 53: ("mode", 2), 452: ("mode", 2), 33: ("mode", 2),
+                             56: ("open", 2, 3), 437: ("enosys",), 425: ("enosys",)}),
+}
 
 
 def sandbox_env(environ: dict, extra: tuple[str, ...] = ()) -> dict:
@@ -156,6 +170,65 @@ def harden() -> dict:
         libc.capset(ctypes.byref(header), data)
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     return privileges()
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
+                ("k", ctypes.c_uint32)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def setid_filter_program(machine: str) -> list[tuple[int, int, int, int]]:
+    """A seccomp program (classic BPF) that refuses, with EPERM, every system call that would
+    give a file the setuid or setgid bit; [] for an architecture it does not know."""
+    if machine not in SETID_SYSCALLS:
+        return []
+    arch, calls = SETID_SYSCALLS[machine]
+    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    allow, eperm = 0x7FFF0000, 0x00050000 | errno.EPERM
+    enosys = 0x00050000 | errno.ENOSYS
+    # Instructions with symbolic jump targets ("allow", "eperm", "enosys", "call<nr>", "+1").
+    code: list[tuple] = [(ld, "", "", 4), (jeq, "+1", "eperm", arch), (ld, "", "", 0),
+                         (jge, "eperm", "+1", 0x40000000)]  # x32 system calls on x86_64
+    code += [(jeq, f"call{nr}", "+1", nr) for nr in calls]
+    code.append((ret, "", "", allow))
+    labels: dict[str, int] = {}
+    for nr, how in calls.items():
+        labels[f"call{nr}"] = len(code)
+        if how[0] == "enosys":
+            code.append((ret, "", "", enosys))
+            continue
+        if how[0] == "open":
+            code += [(ld, "", "", 16 + 8 * how[1]), (jset, "+1", "allow", CREATE_FLAGS)]
+        code += [(ld, "", "", 16 + 8 * how[-1]), (jset, "eperm", "allow", SET_ID_BITS)]
+    for name, value in (("allow", allow), ("eperm", eperm), ("enosys", enosys)):
+        labels[name] = len(code)
+        code.append((ret, "", "", value))
+    program = []
+    for i, (op, yes, no, k) in enumerate(code):
+        jump = lambda to: 0 if not to else 0 if to == "+1" else labels[to] - i - 1  # noqa: E731
+        program.append((op, jump(yes), jump(no), k))
+    return program
+
+
+def forbid_setid_files() -> str:
+    """Refuse setuid and setgid bits on every file this process and its children make or change
+    (inherited across fork and exec, bubblewrap included). Run as root, confined too, the kernel's
+    files belong to the host's root: a copy of a program with the setuid bit, left in a kept
+    working folder, would run as root for any local user. Returns "" or why it failed."""
+    program = setid_filter_program(os.uname().machine)
+    if not program:
+        return f"no setuid filter for {os.uname().machine}"
+    filters = (_SockFilter * len(program))(*(_SockFilter(*ins) for ins in program))
+    prog = _SockFprog(len(program), filters)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)  # needed without CAP_SYS_ADMIN
+    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) != 0:
+        return f"seccomp failed ({errno.errorcode.get(ctypes.get_errno(), 'error')})"
+    return ""
 
 
 def _pid_alive(pid: int) -> bool:
@@ -398,6 +471,11 @@ def apply(environ: dict) -> tuple[dict, dict]:
             if problem:
                 status["network_problem"] = problem
         status["privileges"] = harden()  # after unshare, which needs CAP_SYS_ADMIN as root
+    # Last: limit_pids and unshare above still run unfiltered. Confined, bubblewrap inherits it.
+    problem = forbid_setid_files()
+    status["setid_filter"] = not problem
+    if problem:
+        status["setid_problem"] = problem
     env[PREFIX + "STATUS"] = json.dumps(status)
     return env, status
 

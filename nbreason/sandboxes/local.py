@@ -220,6 +220,9 @@ class LocalSandbox:
         if self.confined and not self.status.get("disable_userns", True):
             self.warnings.append("bubblewrap is older than 0.8: code in the sandbox can create nested "
                                  "user namespaces (more of the kernel's attack surface)")
+        if not self.status.get("setid_filter", True):
+            self.warnings.append(f"no setuid filter ({self.status.get('setid_problem', 'unknown reason')}): code can "
+                                 "leave setuid programs in a kept working folder")
         if not self.confined and capabilities:
             self.warnings.append(f"the kernel kept capabilities (CapEff {privileges.get('CapEff')})")
         for warning in self.warnings:
