@@ -139,14 +139,14 @@ k = get_ipython().kernel
 big = b"x" * (32 << 20)
 
 def flood():
-    k.iopub_socket.send_multipart([b"x", b"<IDS|MSG>", b"sig", b"{}", b"{}", b"{}"] + [big] * 48, copy=False)
+    k.iopub_socket.send_multipart([b"x", b"<IDS|MSG>", b"sig", b"{}", b"{}", b"{}"] + [big] * 16, copy=False)
 
 threading.Thread(target=flood, daemon=True).start()
 "flooding"
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="not fixed: the owner's zmq sockets buffer whatever the kernel "
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="not fixed: the owner's zmq sockets buffer whatever the kernel "
                    "sends; bounding it needs a memory-limited relay process between owner and kernel")
 @BOTH
 def test_messages_the_owner_does_not_read_do_not_fill_its_memory(confine):
@@ -161,5 +161,6 @@ def test_messages_the_owner_does_not_read_do_not_fill_its_memory(confine):
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["flood"] == "'flooding'" and seen["after"] == "'after'", seen
-    # 1.5 GiB were sent; the kernel itself may use 2 GiB. The owner must not hold them.
+    # 0.5 GiB were sent (enough to show it, small enough for a CI machine); the kernel itself may
+    # use 2 GiB. The owner must not hold them.
     assert seen["peak"] - seen["before"] < 256, seen
