@@ -141,7 +141,9 @@ async def test_attempts_sample_with_distinct_seeds():
 
 
 async def test_adaptive_stops_once_four_agree():
-    loop = ScriptedLoop(["5"])
+    # No timers: the two attempts in flight finish together. Had the fourth answered a few ms after
+    # the third, a fifth would already have started, rightly, before the four agreed.
+    loop = ScriptedLoop(["5"], delay=0)
     result = await run("adaptive@8", "?", solver_with(loop, parallel=2))
     assert loop.calls == 4 and result.answer == "5"
     assert "stopped after 4" in result.why and "settled" in result.why

@@ -149,6 +149,11 @@ def test_controls_fit_and_the_keyboard_drives_a_replay_and_a_comparison(page):
     page.keyboard.press(" ")
     wait_position(page, 0, "2/")  # playing on its own, at 2 events a second
     page.keyboard.press(" ")
+    # The label is drawn by the kernel: a step played just before the pause may still be on its way.
+    page.wait_for_function(
+        "() => { const r = document.querySelectorAll('.nbreason-replay')[0];"
+        " return r.querySelector('.nbreason-replay-position').innerText"
+        ".startsWith(r.querySelector('input.nbreason-position').value + '/'); }", timeout=15_000)
     paused = position(single)
     page.wait_for_timeout(1500)
     assert position(single) == paused and single.locator("button.nbreason-play").inner_text().strip() == "Play"

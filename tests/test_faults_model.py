@@ -82,9 +82,9 @@ async def test_wrong_model_name_is_named(tmp_path):
 
 async def test_connection_refused_is_clear(tmp_path):
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind(("127.0.0.1", 0))  # held, never listening: no other process can take the port meanwhile
         port = s.getsockname()[1]
-    result = await reason("q", config=config(f"http://127.0.0.1:{port}/v1", tmp_path, max_retries=1))
+        result = await reason("q", config=config(f"http://127.0.0.1:{port}/v1", tmp_path, max_retries=1))
     assert result.stop_reason == "error"
     assert any("could not connect" in m for m in errors(result))
 

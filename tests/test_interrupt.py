@@ -36,9 +36,17 @@ async def test_code_ignoring_sigint_is_stopped_by_a_restart(sandbox):
     assert after.error is None and after.results[0].text == "(False, 9)"
 
 
+async def sleeping(sandbox) -> asyncio.Task:
+    """Code sleeping 30 s, once it is running: an interrupt sent before the kernel starts the code is lost."""
+    started = asyncio.Event()
+    running = asyncio.create_task(sandbox.run_code("import time\nprint('sleeping', flush=True)\ntime.sleep(30)",
+                                                   on_stdout=lambda text: started.set()))
+    await asyncio.wait_for(started.wait(), 30)
+    return running
+
+
 async def test_interrupt_from_outside_stops_running_code(sandbox):
-    running = asyncio.create_task(sandbox.run_code("import time\ntime.sleep(30)"))
-    await asyncio.sleep(1.0)
+    running = await sleeping(sandbox)
     await sandbox.interrupt()
     execution = await asyncio.wait_for(running, 5)
     assert execution.error.name == "KeyboardInterrupt"
@@ -46,8 +54,7 @@ async def test_interrupt_from_outside_stops_running_code(sandbox):
 
 async def test_cancelling_a_call_interrupts_the_code(sandbox):
     await sandbox.run_code("kept = 1")
-    running = asyncio.create_task(sandbox.run_code("import time\ntime.sleep(30)"))
-    await asyncio.sleep(1.0)
+    running = await sleeping(sandbox)
     running.cancel()
     started = time.monotonic()
     after = await sandbox.run_code("kept + 1")

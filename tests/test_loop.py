@@ -65,7 +65,7 @@ async def test_streamed_text_arrives_as_deltas_before_the_call_ends():
 @pytest.mark.parametrize("limit,options,replies", [
     ("budget:steps", {"max_steps": 2}, None),
     ("budget:tokens", {"max_total_tokens": 150}, None),
-    ("budget:seconds", {"max_seconds": 1.0}, 0.7),
+    ("budget:seconds", {"max_seconds": 2.0}, 1.2),  # the first reply lands well inside, the second cannot
 ])
 async def test_each_budget_limit_ends_the_run_with_the_best_answer(limit, options, replies):
     code = Reply("```python\nprint(7)\n```", delay=replies or 0.0, usage={"prompt_tokens": 60, "completion_tokens": 20})

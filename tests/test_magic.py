@@ -31,6 +31,7 @@ def shell(monkeypatch, tmp_path):
     yield ip
     magic.unload_ipython_extension(ip)
     ip.user_ns.pop("r", None)
+    ip.config.pop("Reason", None)  # `%config Reason.x = ...` would outlive the test in the one shared shell
 
 
 def test_reason_cell_becomes_an_awaited_call(shell):

@@ -174,8 +174,10 @@ async def test_code_that_ignores_interrupts_is_stopped_by_a_restart(sandbox):
 
 async def test_interrupt_stops_the_running_code(sandbox):
     await sandbox.run_code("kept = 'yes'")
-    task = asyncio.create_task(sandbox.run_code("import time\ntime.sleep(60)"))
-    await asyncio.sleep(1.0)
+    started = asyncio.Event()  # an interrupt sent before the kernel starts the code is lost
+    task = asyncio.create_task(sandbox.run_code("import time\nprint('sleeping', flush=True)\ntime.sleep(60)",
+                                                on_stdout=lambda text: started.set()))
+    await asyncio.wait_for(started.wait(), 30)
     await sandbox.interrupt()
     execution = await asyncio.wait_for(task, 10)
     assert execution.error.name == "KeyboardInterrupt"

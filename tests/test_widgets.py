@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 
 from nbreason.events import (
     BudgetUpdate, Check, Code, Decision, Error, FinalAnswer, Limits, ModelCall, ModelDelta, Observation,
@@ -173,11 +174,13 @@ async def test_streaming_updates_are_throttled_to_ten_a_second():
     card = view.cards[1]
     changes = []
     card.stream.observe(lambda change: changes.append(change["new"]), "value")
+    started = time.monotonic()
     for _ in range(50):  # 50 pieces over about half a second
         view.on_event(ModelDelta(step=1, text="x"))
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.15)
-    assert 2 <= len(changes) <= 8
+    seconds = time.monotonic() - started  # a loaded machine stretches the half second: more updates are due
+    assert 2 <= len(changes) <= seconds * 10 + 1
     assert "x" * 51 in changes[-1]  # nothing lost: the last update has every piece
 
 

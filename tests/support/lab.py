@@ -65,29 +65,36 @@ class Lab:
         env = {**os.environ, **self.extra_env,
                "JUPYTER_CONFIG_DIR": str(dirs["config"]), "JUPYTER_DATA_DIR": str(dirs["data"]),
                "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]), "JUPYTER_PLATFORM_DIRS": "1"}
-        command = [
-            sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={self.port}",
-            f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root_dir}",
-            "--LabApp.expose_app_in_browser=True",
-            f"--LabApp.workspaces_dir={dirs['workspaces']}", f"--LabApp.user_settings_dir={dirs['settings']}",
-            "--ServerApp.port_retries=0", "--allow-root", "--LabApp.news_url=", "--LabApp.check_for_updates_class="
-            "jupyterlab.NeverCheckForUpdate",
-        ]
-        log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                        start_new_session=True, cwd=self.root_dir)
-        self._wait_until_up()
+        for tries_left in (2, 1, 0):
+            command = [
+                sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={self.port}",
+                f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root_dir}",
+                "--LabApp.expose_app_in_browser=True",
+                f"--LabApp.workspaces_dir={dirs['workspaces']}", f"--LabApp.user_settings_dir={dirs['settings']}",
+                "--ServerApp.port_retries=0", "--allow-root", "--LabApp.news_url=",
+                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            ]
+            with open(self.log_path, "wb") as log:
+                self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                                start_new_session=True, cwd=self.root_dir)
+            if self._wait_until_up(port_may_be_taken=tries_left > 0):
+                return self
+            # The port was free when chosen, yet another process bound it before JupyterLab did.
+            self.port = free_port()
         return self
 
-    def _wait_until_up(self) -> None:
+    def _wait_until_up(self, port_may_be_taken: bool = False) -> bool:
+        """True once JupyterLab answers; False if it exited because its port was taken meanwhile."""
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if port_may_be_taken and f"port {self.port} is" in self.log():
+                    return False
                 raise RuntimeError(f"JupyterLab exited ({self.process.returncode}):\n{self.log()}")
             try:
                 with urllib.request.urlopen(self.url("api/status"), timeout=2) as response:
                     if response.status == 200:
-                        return
+                        return True
             except OSError:
                 time.sleep(0.3)
         self.stop()
