@@ -7,9 +7,9 @@ from __future__ import annotations
 import os
 
 
-def hold_to(memory: int, seconds: int, preload=()) -> None:
+def hold_to(memory: int, seconds: int | None, preload=()) -> None:
     """Import `preload` (their own memory is not the work's), then limit this process to its size
-    now plus `memory` bytes of address space and to `seconds` of CPU."""
+    now plus `memory` bytes of address space and to `seconds` of CPU (None: no CPU limit)."""
     for module in preload:
         try:
             if module:
@@ -22,7 +22,8 @@ def hold_to(memory: int, seconds: int, preload=()) -> None:
         pages = int(open("/proc/self/statm").read().split()[0])
         limit = pages * resource.getpagesize() + memory
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
+        if seconds is not None:
+            resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
     except (ImportError, OSError, ValueError):
         pass
 

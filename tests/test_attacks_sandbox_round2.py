@@ -121,17 +121,17 @@ async def main():
     options, code = json.loads(sys.argv[1]), sys.argv[2]
     async with LocalSandbox(**options) as sb:
         before = peak_mb()
-        flood = await sb.run_code(code)
+        await sb.run_code(code)
         await asyncio.sleep(8)  # the model is thinking; nobody reads the kernel's sockets
         after = await sb.run_code("'after'")
-    print(json.dumps({"before": before, "peak": peak_mb(), "flood": flood.results[0].text,
-                      "after": after.results[0].text}))
+    print(json.dumps({"before": before, "peak": peak_mb(), "after": [r.text for r in after.results],
+                      "said": "".join(after.logs.stderr)}))
 
 asyncio.run(main())
 """
 
 # One 32 MiB buffer, sent again and again without copying: the kernel holds 32 MiB, every copy
-# that arrives is the owner's. One multipart message of many frames passes per-frame size limits
+# that arrives is the receiver's. One message of many parts passes per-part size limits
 # (ZMQ_MAXMSGSIZE) and counts as one message for the high-water mark.
 FLOOD = r'''
 import threading
@@ -139,17 +139,17 @@ k = get_ipython().kernel
 big = b"x" * (32 << 20)
 
 def flood():
-    k.iopub_socket.send_multipart([b"x", b"<IDS|MSG>", b"sig", b"{}", b"{}", b"{}"] + [big] * 16, copy=False)
+    k.iopub_socket.send_multipart([b"x", b"<IDS|MSG>", b"sig", b"{}", b"{}", b"{}"] + [big] * 24, copy=False)
 
 threading.Thread(target=flood, daemon=True).start()
 "flooding"
 '''
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="not fixed: the owner's zmq sockets buffer whatever the kernel "
-                   "sends; bounding it needs a memory-limited relay process between owner and kernel")
 @BOTH
-def test_messages_the_owner_does_not_read_do_not_fill_its_memory(confine):
+def test_a_message_flood_the_owner_does_not_read_lands_in_the_relay_and_the_kernel_is_restarted(confine):
+    """Before the relay (nbreason/sandboxes/relay.py) the owner's zmq took in all of it: 0.5 GiB
+    sent put 540 MB in the owner, 1.5 GiB 1.6 GB; under %%reason that is the notebook's memory."""
     import subprocess
     import sys
     from pathlib import Path
@@ -160,7 +160,7 @@ def test_messages_the_owner_does_not_read_do_not_fill_its_memory(confine):
                           capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.strip().splitlines()[-1])
-    assert seen["flood"] == "'flooding'" and seen["after"] == "'after'", seen
-    # 0.5 GiB were sent (enough to show it, small enough for a CI machine); the kernel itself may
-    # use 2 GiB. The owner must not hold them.
-    assert seen["peak"] - seen["before"] < 256, seen
+    # 0.75 GiB were sent, more than the relay may hold; the kernel itself may use 2 GiB
+    assert seen["peak"] - seen["before"] < 128, seen
+    assert seen["after"] == ["'after'"], seen
+    assert "the relay of its messages stopped" in seen["said"] and "restarted" in seen["said"], seen

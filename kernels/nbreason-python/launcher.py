@@ -22,6 +22,8 @@ kernel starts:
   NBREASON_SANDBOX_DISABLE_USERNS  with CONFINE: "0" for bubblewrap < 0.8 (no --disable-userns)
   NBREASON_SANDBOX_TMP_MB     with CONFINE: size of the private /tmp in MiB (default 256; /dev/shm
                               gets at most 64); "0" for a bubblewrap without --size (no bound)
+  NBREASON_SANDBOX_KERNEL_IPC the ipc path prefix the kernel binds, in place of the connection
+                              file's (where the owner's relay, nbreason/sandboxes/relay.py, listens)
 
 Limits are hard limits (soft = hard): the kernel cannot raise them again. The kernel starts with
 -s (no user site-packages), without the working folder on sys.path while ipykernel loads, and a
@@ -41,6 +43,7 @@ Stdlib only, and no nbreason import: it must start fast and work from a bare ker
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import json
@@ -480,10 +483,31 @@ def apply(environ: dict) -> tuple[dict, dict]:
     return env, status
 
 
+def kernel_connection(connection_file: str, ipc: str) -> str:
+    """A copy of the connection file beside it whose ipc sockets are at `ipc`: the owner listens
+    at the original ones, through its relay. Returns the copy's path."""
+    with open(connection_file) as fh:
+        info = json.load(fh)
+    if info.get("transport") != "ipc":
+        return connection_file
+    info["ip"] = ipc
+    path = os.path.join(os.path.dirname(connection_file), "kernel-connection.json")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(info, fh)
+    return path
+
+
 def main(argv: list[str]) -> None:
+    kernel_ipc = os.environ.get(PREFIX + "KERNEL_IPC", "")
     env, status = apply(dict(os.environ))
-    connection_file = os.path.abspath(argv[argv.index("-f") + 1])
+    at = argv.index("-f") + 1
+    connection_file = os.path.abspath(argv[at])
     runtime = os.path.dirname(connection_file)
+    if kernel_ipc:
+        connection_file = argv[at] = kernel_connection(connection_file, kernel_ipc)
     env["IPYTHONDIR"] = fresh_ipython_dir(runtime)
     env["PYTHONNOUSERSITE"] = "1"  # for the Pythons it starts too
     args = kernel_argv(argv)

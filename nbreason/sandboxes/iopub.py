@@ -99,7 +99,7 @@ async def collect(sandbox, code, timeout, on_stdout, on_stderr, on_result, notes
             try:
                 msg = await sandbox._kc.get_iopub_msg(timeout=0.05 if idle else POLL_SECONDS)
             except queue.Empty:
-                if not await sandbox._km.is_alive():
+                if not await sandbox.alive():
                     if reply.done():  # it finished first: the next execution meets the dead kernel
                         break
                     why = sandbox._exit_reason()

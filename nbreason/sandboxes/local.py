@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import atexit
+import contextlib
 import json
 import logging
 import os
@@ -18,8 +19,12 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+import zmq
+import zmq.asyncio
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
+
+from . import relay
 
 from .base import Execution, OutputHandler, ResultHandler, SandboxError
 from .iopub import POLL_SECONDS, UNDECODABLE, collect, parent_id as _parent_id
@@ -103,6 +108,9 @@ class LocalSandbox:
         self.warnings: list[str] = []  # limits that could not be enforced, for headers and traces
         self._km: AsyncKernelManager | None = None
         self._kc = None
+        self._relay: subprocess.Popen | None = None  # every message from the kernel passes through it
+        self._relay_died = ""  # why the kernel was stopped: its relay was gone
+        self._context: zmq.asyncio.Context | None = None
         self._runtime: str | None = None
         self._log: KernelLog | None = None
         self._own_workdir = False
@@ -135,8 +143,10 @@ class LocalSandbox:
                     f"confinement was asked for but is not available: {problem}. Install the Debian "
                     "package bubblewrap (and let it create namespaces), or drop --confine (confine=False)")
         self._runtime = tempfile.mkdtemp(prefix="nbreason-")  # connection file, ipc sockets, log
-        # The sockets get a folder of their own: the only part a confined kernel may write.
+        # The kernel's sockets get a folder of their own: the only part a confined kernel may
+        # write. The relay listens in another, for us.
         os.mkdir(os.path.join(self._runtime, "ipc"), 0o700)
+        os.mkdir(os.path.join(self._runtime, "owner"), 0o700)
         self._log = KernelLog(self._runtime)
         if self.requested_workdir:
             self.workdir = self.requested_workdir.resolve()
@@ -161,15 +171,20 @@ class LocalSandbox:
                             NBREASON_SANDBOX_BWRAP=bubblewrap.path,
                             NBREASON_SANDBOX_DISABLE_USERNS="1" if bubblewrap.disable_userns else "0",
                             NBREASON_SANDBOX_TMP_MB="" if bubblewrap.tmpfs_size else "0")
+        settings["NBREASON_SANDBOX_KERNEL_IPC"] = os.path.join(self._runtime, "ipc", "k")
         # start_kernel(env=) replaces the environment; the launcher filters it once more.
         env = launcher.sandbox_env({**os.environ, **self.env, **settings}, tuple(self.env))
 
+        # Our sockets queue few messages: with the relay's size limit, a bounded amount.
+        self._context = zmq.asyncio.Context()
+        self._context.setsockopt(zmq.RCVHWM, relay.QUEUE)
         km = AsyncKernelManager(
             kernel_name=kernel_name,
             kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]),
             transport="ipc",  # unix sockets: faster, and they work across a network namespace
-            ip=os.path.join(self._runtime, "ipc", "k"),
+            ip=os.path.join(self._runtime, "owner", "k"),  # the relay's; the kernel's are in ipc/
             connection_file=os.path.join(self._runtime, "connection.json"),
+            context=self._context,
         )
         km.shutdown_wait_time = 1.0
         self._km = km
@@ -179,12 +194,57 @@ class LocalSandbox:
             # private log. jupyter-client already starts the kernel in its own session.
             await km.start_kernel(env=env, stdin=subprocess.DEVNULL, stdout=self._log.writer,
                                   stderr=self._log.writer)
-            self._kc = km.client()
+            await self._start_relay()
+            self._kc = km.client(context=self._context)
             self._kc.start_channels()
             await self._ready()
         except Exception as exc:
             await self.close()
             raise SandboxError(f"the local kernel did not start: {exc}") from exc
+
+    async def _start_relay(self) -> None:
+        """The relay between our sockets and the kernel's (nbreason/sandboxes/relay.py), listening
+        when this returns."""
+        self._stop_relay()
+        km = self._km
+        ports = {channel: getattr(km, f"{channel}_port") for channel in ("shell", "iopub", "stdin", "control", "hb")}
+        self._relay = process = relay.start(km.ip, os.path.join(self._runtime, "ipc", "k"), ports,
+                                            km.session.key.decode(), km.session.signature_scheme, self._log.writer)
+        try:
+            line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), self.start_timeout)
+        except asyncio.TimeoutError:
+            line = b""
+        if line.strip() != b"ready":
+            said = self._log.last_line() if self._log else ""
+            raise SandboxError(f"the kernel's message relay did not start ({said or f'exit code {process.poll()}'})")
+        self._relay_died = ""
+
+    def _stop_relay(self) -> None:
+        process, self._relay = self._relay, None
+        if process is not None:
+            process.kill()
+            process.wait()
+            process.stdout.close()
+
+    async def alive(self) -> bool:
+        """Whether the kernel runs and its messages reach us. A relay that is gone (it dies at its
+        memory limit: the kernel sent more than it may) stops the kernel: it is restarted as a
+        kernel that died."""
+        if self._km is None or not await self._km.is_alive():
+            return False  # a kernel that died ends its relay too: the kernel's exit is the reason
+        if self._relay is not None and self._relay.poll() is not None and not self._relay_died:
+            code = self._relay.returncode
+            self._relay_died = "the relay of its messages stopped: " + (
+                "its connection broke: the kernel sent more than it takes in at once" if code == relay.BROKEN
+                else _signal_text(code))
+            log.warning("local sandbox: %s", self._relay_died)
+            process = getattr(self._km.provisioner, "process", None)
+            if process is not None and process.poll() is None:
+                with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait(timeout=5)
+            return False
+        return not self._relay_died
 
     async def _ready(self) -> None:
         """Wait for the kernel, then configure it and read what the launcher applied. A kernel
@@ -237,7 +297,7 @@ class LocalSandbox:
             try:
                 await self._shell_reply(msg_id, min(1.0, max(0.0, deadline - time.monotonic())))
             except SandboxError:
-                if not await self._km.is_alive():
+                if not await self.alive():
                     why, said = self._exit_reason(), self._log.last_line() if self._log else ""
                     raise SandboxError(f"the kernel exited while starting ({why}{': ' + said if said else ''})") from None
                 if time.monotonic() > deadline:
@@ -272,7 +332,7 @@ class LocalSandbox:
             try:
                 msg = await self._kc.get_shell_msg(timeout=min(left, POLL_SECONDS))
             except queue.Empty:
-                if not await self._km.is_alive():
+                if not await self.alive():
                     raise SandboxError("the kernel died while starting") from None
                 continue
             except UNDECODABLE:
@@ -298,7 +358,9 @@ class LocalSandbox:
         # jupyter-client reuses an existing connection file, which a plain kernel can rewrite:
         # written again from our own values instead.
         self._km.cleanup_connection_file()
+        self._stop_relay()  # it would end when the kernel's connections drop
         await self._km.restart_kernel(now=True)
+        await self._start_relay()
         _remove_cgroup(cgroup)
         if self._log is not None:
             self._log.trim(force=True)
@@ -317,6 +379,10 @@ class LocalSandbox:
             if km is not None and km.has_kernel:
                 await km.shutdown_kernel(now=True)
         finally:
+            self._stop_relay()
+            if self._context is not None:
+                self._context.destroy(linger=0)
+                self._context = None
             if self._log is not None:
                 self._log.close()
                 self._log = None
@@ -336,6 +402,8 @@ class LocalSandbox:
                 os.killpg(process.pid, signal.SIGKILL)
             except OSError:
                 process.kill()
+        if self._relay is not None and self._relay.poll() is None:
+            self._relay.kill()
         if self._runtime:
             _remove_tree(self._runtime)
         if self._own_workdir and self.workdir:
@@ -385,7 +453,7 @@ class LocalSandbox:
             if self._km is None:
                 await self.start()
             notes: list[str] = []
-            if not await self._km.is_alive():
+            if not await self.alive():
                 why = self._exit_reason()
                 await self.restart()
                 notes.append(f"[the kernel had died ({why}); it was restarted and earlier variables are lost]\n")
@@ -399,13 +467,18 @@ class LocalSandbox:
                 raise
 
     def _exit_reason(self) -> str:
+        if self._relay_died:
+            return self._relay_died
         process = getattr(getattr(self._km, "provisioner", None), "process", None)
         code = process.poll() if process is not None else None
-        if code is None:
-            return "no exit status"
-        if code < 0:
-            try:
-                return f"killed by {signal.Signals(-code).name}"
-            except ValueError:
-                return f"killed by signal {-code}"
-        return f"exit code {code}"
+        return "no exit status" if code is None else _signal_text(code)
+
+
+def _signal_text(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
