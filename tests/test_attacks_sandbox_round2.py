@@ -164,3 +164,28 @@ def test_a_message_flood_the_owner_does_not_read_lands_in_the_relay_and_the_kern
     assert seen["peak"] - seen["before"] < 128, seen
     assert seen["after"] == ["'after'"], seen
     assert "the relay of its messages stopped" in seen["said"] and "restarted" in seen["said"], seen
+
+
+# One message within the relay's 16 MB whose JSON decodes to twenty times that: 4 M empty objects,
+# a stream's content besides its text, which jupyter-client decodes before anyone looks at it.
+SWELLING = r'''
+k = get_ipython().kernel
+k.session.send(k.iopub_socket, "stream", {"name": "stdout", "text": "hi", "pad": [{}] * 4_000_000},
+               parent=k.get_parent("shell"), ident=[b"stream"])
+"sent"
+'''
+
+
+def test_a_message_that_decodes_to_many_times_its_size_is_not_decoded_by_the_owner():
+    """It passed the relay's limit on bytes and took 320 MB of the owner's memory as it was read."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", FLOOD_OWNER, json.dumps({}), SWELLING], cwd=root,
+                          env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["peak"] - seen["before"] < 128, seen
+    assert seen["after"] == ["'after'"], seen

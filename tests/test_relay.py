@@ -5,6 +5,9 @@ tests/test_attacks_sandbox_round2.py."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+
 import pytest_asyncio
 import pytest
 
@@ -23,6 +26,19 @@ async def sandbox():
 async def test_a_burst_of_thousands_of_messages_arrives_whole_though_every_queue_holds_four(sandbox):
     execution = await sandbox.run_code("for i in range(3000):\n    print(i, flush=True)")
     assert "".join(execution.logs.stdout).split() == [str(i) for i in range(3000)]
+
+
+async def test_a_long_burst_on_stdout_and_stderr_keeps_up_with_the_kernel_and_stays_in_order():
+    """An XPUB always says it can send: the relay slept 5 ms whenever the owner's 4 were queued, passing
+    800 messages a second, and the kernel's own queue dropped half of these. What the kernel drops
+    when the owner itself falls behind (on 2 busy cores, a few percent) it dropped before the relay too."""
+    async with LocalSandbox(timeout=120, max_output_chars=10_000_000) as sb:
+        execution = await sb.run_code(
+            "import sys\nfor i in range(20000):\n    print(i, flush=True)\n    print(-i, file=sys.stderr, flush=True)")
+    out = [int(line) for line in "".join(execution.logs.stdout).split()]
+    err = [-int(line) for line in "".join(execution.logs.stderr).split()]
+    assert out == sorted(set(out)) and err == sorted(set(err))
+    assert len(out) > 16000 and len(err) > 16000, (len(out), len(err))
 
 
 async def test_one_output_longer_than_a_message_may_be_keeps_its_head_and_tail(sandbox):
@@ -50,3 +66,43 @@ async def test_a_relay_that_is_gone_counts_as_the_kernel_dying_and_the_next_step
     assert "".join(execution.logs.stdout) == "False\n"
     assert "the kernel had died (the relay of its messages stopped: killed by SIGKILL" in "".join(execution.logs.stderr)
     assert (await sandbox.run_code("1 + 1")).results[0].text == "2"
+
+
+async def test_an_exception_with_a_message_longer_than_a_message_may_be_is_reported_at_once_and_keeps_the_variables():
+    """Its reply (status, ename, evalue, traceback) was past the limit too and was dropped: the owner
+    waited for it until the timeout, restarted the kernel and reported a timeout."""
+    async with LocalSandbox(timeout=30, grace=1) as sb:
+        await sb.run_code("x = 41")
+        execution = await sb.run_code(f"raise ValueError('v' * {relay.MESSAGE_BYTES} + 'END')")
+        assert execution.error is not None and execution.error.name == "ValueError", execution.error
+        assert execution.error.value.startswith("vvvv") and execution.error.value.endswith("END")
+        assert len(execution.error.value) < 1_100_000
+        assert "".join((await sb.run_code("print(x + 1)")).logs.stdout) == "42\n"
+
+
+async def test_a_reply_longer_than_a_message_may_be_still_ends_the_execution():
+    async with LocalSandbox(timeout=30, grace=1) as sb:
+        await sb.run_code("x = 41")
+        execution = await sb.run_code(f"get_ipython().set_next_input('p' * {relay.MESSAGE_BYTES})\nprint('done')")
+        assert execution.error is None, execution.error
+        assert "".join(execution.logs.stdout) == "done\n"
+        assert "".join((await sb.run_code("print(x + 1)")).logs.stdout) == "42\n"
+
+
+def _on_a_thread_of_its_own(coro):
+    # as nbreason/magic.py runs a cell when the kernel's loop is busy: a thread that ends with it
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+async def test_a_sandbox_used_from_threads_that_end_keeps_its_kernel():
+    """PR_SET_PDEATHSIG fires when the thread that started the relay ends, not the process."""
+    sb = LocalSandbox(timeout=30)
+    try:
+        await asyncio.to_thread(_on_a_thread_of_its_own, sb.start())
+        await asyncio.to_thread(_on_a_thread_of_its_own, sb.run_code("x = 41"))
+        execution = await asyncio.to_thread(_on_a_thread_of_its_own, sb.run_code("print(x + 1)"))
+    finally:
+        await asyncio.to_thread(_on_a_thread_of_its_own, sb.close())
+    assert execution.error is None, execution.error
+    assert "".join(execution.logs.stdout) == "42\n" and execution.logs.stderr == []
