@@ -95,9 +95,11 @@ def _on_a_thread_of_its_own(coro):
         return pool.submit(asyncio.run, coro).result()
 
 
-async def test_a_sandbox_used_from_threads_that_end_keeps_its_kernel():
-    """PR_SET_PDEATHSIG fires when the thread that started the relay ends, not the process."""
-    sb = LocalSandbox(timeout=30)
+@pytest.mark.parametrize("confine", [False, True], ids=["plain", "confined"])
+async def test_a_sandbox_used_from_threads_that_end_keeps_its_kernel(confine):
+    """PR_SET_PDEATHSIG fires when the thread that started the relay (or, confined, bubblewrap
+    with --die-with-parent) ends, not the process."""
+    sb = LocalSandbox(timeout=30, confine=confine)
     try:
         await asyncio.to_thread(_on_a_thread_of_its_own, sb.start())
         await asyncio.to_thread(_on_a_thread_of_its_own, sb.run_code("x = 41"))

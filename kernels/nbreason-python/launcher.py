@@ -51,9 +51,11 @@ import os
 import pwd
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 #: Variables a kernel may inherit. Everything else (API keys, tokens, cloud credentials)
 #: is dropped.
@@ -463,7 +465,8 @@ def apply(environ: dict) -> tuple[dict, dict]:
                 status["pids_problem"] = problem
         # In its own PID namespace the kernel's parent is pid 1, which ipykernel's parent
         # poller takes for "owner gone"; "1" turns the poller off (and its console banner):
-        # bubblewrap's --die-with-parent does that job instead.
+        # bubblewrap's --die-with-parent (its parent is this launcher, which watches the owner)
+        # does that job instead.
         env["JPY_PARENT_PID"] = "1"
     else:
         if network_off:
@@ -522,8 +525,42 @@ def main(argv: list[str]) -> None:
         args = confine_argv(bwrap, status["workdir"], runtime, status["network"], home,
                             status["disable_userns"], writable=writable,
                             tmp_mb=status["tmp_mb"]) + args
-        os.execve(bwrap, args, env)
+        sys.exit(stay_as_parent(bwrap, args, env))
     os.execve(sys.executable, args, env)
+
+
+def stay_as_parent(program: str, args: list[str], env: dict) -> int:
+    """Run bubblewrap as our child and wait for it, passing on the signals we get; end as it
+    ended. Its --die-with-parent follows the *thread* that started it (PR_SET_PDEATHSIG): exec'd
+    in our place, its parent was the owner's thread that launched the kernel, and a notebook runs
+    a cell on a thread of its own when its loop is busy: the kernel died when that cell ended."""
+    child = os.fork()
+    if child == 0:
+        try:
+            os.execve(program, args, env)
+        finally:
+            os._exit(127)
+    def forward(number, _frame):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, number)
+    for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(number, forward)
+    owner = os.getppid()
+    while True:  # and end with the owner process, whichever of its threads started us
+        try:
+            done, status = os.waitpid(child, os.WNOHANG)
+        except ChildProcessError:
+            return 1
+        if done:
+            break
+        if os.getppid() != owner:
+            forward(signal.SIGKILL, None)
+        time.sleep(0.2)
+    if os.WIFSIGNALED(status):  # ended by a signal: so do we, so the owner reads the same reason
+        number = os.WTERMSIG(status)
+        signal.signal(number, signal.SIG_DFL)
+        os.kill(os.getpid(), number)
+    return os.waitstatus_to_exitcode(status)
 
 
 if __name__ == "__main__":
