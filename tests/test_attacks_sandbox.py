@@ -31,10 +31,10 @@ import pytest
 import pytest_asyncio
 
 from nbreason.sandboxes.base import SandboxError
-from nbreason.sandboxes.kernelspec import confine_problem
 from nbreason.sandboxes.local import LocalSandbox
 from nbreason.sandboxes.results import execution_from_json, execution_to_json, summarize
 from nbreason.trace import read_trace
+from tests.support.kernels import bubblewrap_is_installed  # noqa: F401 (autouse: fails without bubblewrap)
 from tests.support.scripted_server import Reply, ScriptedServer
 from tests.test_cli import cli_env, nbreason
 
@@ -44,12 +44,6 @@ NOBODY = 65534
 AS_ROOT = os.geteuid() == 0
 
 
-@pytest.fixture(autouse=True, scope="module")
-def bubblewrap_is_installed():
-    problem = confine_problem()
-    if problem:
-        pytest.fail(f"these tests need bubblewrap: {problem}; install the Debian package bubblewrap",
-                    pytrace=False)
 
 
 # An owner process: starts a sandbox, runs code, prints one JSON line per execution (or the

@@ -10,19 +10,13 @@ import stat
 
 import pytest
 
-from nbreason.sandboxes.kernelspec import confine_problem
+from tests.support.kernels import bubblewrap_is_installed  # noqa: F401 (autouse: fails without bubblewrap)
 from nbreason.sandboxes.local import LocalSandbox
 
 BOTH = pytest.mark.parametrize("confine", [False, True], ids=["plain", "confined"])
 AS_ROOT = os.geteuid() == 0
 
 
-@pytest.fixture(autouse=True, scope="module")
-def bubblewrap_is_installed():
-    problem = confine_problem()
-    if problem:
-        pytest.fail(f"these tests need bubblewrap: {problem}; install the Debian package bubblewrap",
-                    pytrace=False)
 
 
 def report(execution) -> dict:

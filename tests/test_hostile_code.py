@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from nbreason.sandboxes.kernelspec import PIDS_MAX, confine_problem
+from nbreason.sandboxes.kernelspec import PIDS_MAX
 from nbreason.sandboxes.local import LocalSandbox
-from tests.support.kernels import pid_alive
+from tests.support.kernels import bubblewrap_is_installed, pid_alive  # noqa: F401 (autouse)
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "sk-fake-owner-key"
@@ -26,13 +26,6 @@ BOTH = pytest.mark.parametrize("confine", [False, True], ids=["plain", "confined
 
 
 
-@pytest.fixture(autouse=True, scope="module")
-def bubblewrap_is_installed():
-    """Half of these cases are about confinement: without bubblewrap they fail, never skip."""
-    problem = confine_problem()
-    if problem:
-        pytest.fail(f"these tests need bubblewrap: {problem}; install the Debian package bubblewrap",
-                    pytrace=False)
 
 # Runs in a throwaway process that owns the sandbox, so its environment holds a key from the
 # start (visible in /proc/<pid>/environ) and hostile code can kill it, never pytest.

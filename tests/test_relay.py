@@ -60,8 +60,8 @@ async def test_a_picture_longer_than_a_message_may_be_is_replaced_by_a_note(sand
 
 async def test_a_relay_that_is_gone_counts_as_the_kernel_dying_and_the_next_step_runs_on_a_new_one(sandbox):
     await sandbox.run_code("x = 1")
-    sandbox._relay.kill()
-    sandbox._relay.wait()
+    sandbox._relay.process.kill()  # from outside, as if it had died
+    sandbox._relay.process.wait()
     execution = await sandbox.run_code("print('x' in dir())")
     assert "".join(execution.logs.stdout) == "False\n"
     assert "the kernel had died (the relay of its messages stopped: killed by SIGKILL" in "".join(execution.logs.stderr)

@@ -108,7 +108,7 @@ class LocalSandbox:
         self.warnings: list[str] = []  # limits that could not be enforced, for headers and traces
         self._km: AsyncKernelManager | None = None
         self._kc = None
-        self._relay: subprocess.Popen | None = None  # every message from the kernel passes through it
+        self._relay: relay.Relay | None = None  # every message from the kernel passes through it
         self._relay_died = ""  # why the kernel was stopped: its relay was gone
         self._context: zmq.asyncio.Context | None = None
         self._runtime: str | None = None
@@ -147,6 +147,7 @@ class LocalSandbox:
         # write. The relay listens in another, for us.
         os.mkdir(os.path.join(self._runtime, "ipc"), 0o700)
         os.mkdir(os.path.join(self._runtime, "owner"), 0o700)
+        self._kernel_ipc = os.path.join(self._runtime, "ipc", "k")  # where the kernel binds; relay.py connects
         self._log = KernelLog(self._runtime)
         if self.requested_workdir:
             self.workdir = self.requested_workdir.resolve()
@@ -171,7 +172,7 @@ class LocalSandbox:
                             NBREASON_SANDBOX_BWRAP=bubblewrap.path,
                             NBREASON_SANDBOX_DISABLE_USERNS="1" if bubblewrap.disable_userns else "0",
                             NBREASON_SANDBOX_TMP_MB="" if bubblewrap.tmpfs_size else "0")
-        settings["NBREASON_SANDBOX_KERNEL_IPC"] = os.path.join(self._runtime, "ipc", "k")
+        settings["NBREASON_SANDBOX_KERNEL_IPC"] = self._kernel_ipc
         # start_kernel(env=) replaces the environment; the launcher filters it once more.
         env = launcher.sandbox_env({**os.environ, **self.env, **settings}, tuple(self.env))
 
@@ -208,23 +209,18 @@ class LocalSandbox:
         self._stop_relay()
         km = self._km
         ports = {channel: getattr(km, f"{channel}_port") for channel in ("shell", "iopub", "stdin", "control", "hb")}
-        self._relay = process = relay.start(km.ip, os.path.join(self._runtime, "ipc", "k"), ports,
-                                            km.session.key.decode(), km.session.signature_scheme, self._log.writer)
         try:
-            line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), self.start_timeout)
-        except asyncio.TimeoutError:
-            line = b""
-        if line.strip() != b"ready":
+            self._relay = await relay.Relay.start(km.ip, self._kernel_ipc, ports, km.session.key.decode(),
+                                                  km.session.signature_scheme, self._log.writer, self.start_timeout)
+        except RuntimeError as exc:
             said = self._log.last_line() if self._log else ""
-            raise SandboxError(f"the kernel's message relay did not start ({said or f'exit code {process.poll()}'})")
+            raise SandboxError(f"the kernel's message relay did not start ({said or exc})") from None
         self._relay_died = ""
 
     def _stop_relay(self) -> None:
-        process, self._relay = self._relay, None
-        if process is not None:
-            process.kill()
-            process.wait()
-            process.stdout.close()
+        running, self._relay = self._relay, None
+        if running is not None:
+            running.stop()
 
     async def alive(self) -> bool:
         """Whether the kernel runs and its messages reach us. A relay that is gone (it dies at its
@@ -232,8 +228,8 @@ class LocalSandbox:
         kernel that died."""
         if self._km is None or not await self._km.is_alive():
             return False  # a kernel that died ends its relay too: the kernel's exit is the reason
-        if self._relay is not None and self._relay.poll() is not None and not self._relay_died:
-            code = self._relay.returncode
+        code = self._relay.ended() if self._relay is not None else None
+        if code is not None and not self._relay_died:
             self._relay_died = "the relay of its messages stopped: " + (
                 "its connection broke: the kernel sent more than it takes in at once" if code == relay.BROKEN
                 else _signal_text(code))
@@ -402,8 +398,8 @@ class LocalSandbox:
                 os.killpg(process.pid, signal.SIGKILL)
             except OSError:
                 process.kill()
-        if self._relay is not None and self._relay.poll() is None:
-            self._relay.kill()
+        if self._relay is not None:
+            self._relay.stop()
         if self._runtime:
             _remove_tree(self._runtime)
         if self._own_workdir and self.workdir:

@@ -295,18 +295,46 @@ def _bounded():
 RUN = "import sys; del sys.path[0]; import runpy; runpy.run_path(sys.argv[1], run_name='__main__')"
 
 
-def start(owner: str, kernel: str, ports: dict, key: str, scheme: str, log) -> subprocess.Popen:
-    """The relay process for one kernel, its sockets bound when this returns ("ready" read by
-    the caller from its stdout). `log`: where its stderr goes."""
-    from .. import bounded
+class Relay:
+    """The owner's side: the relay process of one kernel."""
 
-    process = subprocess.Popen([sys.executable, "-s", "-c", RUN, os.path.abspath(__file__)], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=log, env=bounded.child_env() | {"MALLOC_ARENA_MAX": "2"})
-    settings = {"owner": owner, "kernel": kernel, "ports": ports, "key": key, "signature_scheme": scheme,
-                "parent": os.getpid()}
-    process.stdin.write(json.dumps(settings).encode() + b"\n")
-    process.stdin.close()
-    return process
+    def __init__(self, process: subprocess.Popen):
+        self.process = process
+
+    @classmethod
+    async def start(cls, owner: str, kernel: str, ports: dict, key: str, scheme: str, log,
+                    timeout: float) -> "Relay":
+        """A relay listening when this returns (RuntimeError if it did not start within
+        `timeout` seconds). `log`: where its stderr goes."""
+        import asyncio
+
+        from .. import bounded
+
+        process = subprocess.Popen([sys.executable, "-s", "-c", RUN, os.path.abspath(__file__)],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                                   env=bounded.child_env() | {"MALLOC_ARENA_MAX": "2"})
+        settings = {"owner": owner, "kernel": kernel, "ports": ports, "key": key, "signature_scheme": scheme,
+                    "parent": os.getpid()}
+        process.stdin.write(json.dumps(settings).encode() + b"\n")
+        process.stdin.close()
+        relay = cls(process)
+        try:
+            line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), timeout)
+        except asyncio.TimeoutError:
+            line = b""
+        if line.strip() != b"ready":
+            relay.stop()
+            raise RuntimeError(f"exit code {process.returncode}")
+        return relay
+
+    def ended(self) -> int | None:
+        """Its exit code once it has ended (negative: the signal), None while it runs."""
+        return self.process.poll()
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        self.process.stdout.close()
 
 
 if __name__ == "__main__":

@@ -8,9 +8,21 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 import pytest_asyncio
 
+from nbreason.sandboxes.kernelspec import confine_problem
 from nbreason.sandboxes.local import LocalSandbox
+
+
+@pytest.fixture(autouse=True, scope="module")
+def bubblewrap_is_installed():
+    """Active in each module that imports it (modules about confinement): without bubblewrap
+    their tests fail, never skip."""
+    problem = confine_problem()
+    if problem:
+        pytest.fail(f"these tests need bubblewrap: {problem}; install the Debian package bubblewrap",
+                    pytrace=False)
 
 
 @pytest_asyncio.fixture
