@@ -30,15 +30,32 @@ async def test_a_burst_of_thousands_of_messages_arrives_whole_though_every_queue
 
 async def test_a_long_burst_on_stdout_and_stderr_keeps_up_with_the_kernel_and_stays_in_order():
     """An XPUB always says it can send: the relay slept 5 ms whenever the owner's 4 were queued, passing
-    800 messages a second, and the kernel's own queue dropped half of these. What the kernel drops
-    when the owner itself falls behind (on 2 busy cores, a few percent) it dropped before the relay too."""
+    800 messages a second, and the kernel's own queue dropped half of these. Held to 2,000 messages,
+    the relay still lost 1 to 7% of them. What the kernel may still drop when the relay is not given
+    the CPU in time (on 2 busy cores) it dropped before the relay too."""
     async with LocalSandbox(timeout=120, max_output_chars=10_000_000) as sb:
         execution = await sb.run_code(
             "import sys\nfor i in range(20000):\n    print(i, flush=True)\n    print(-i, file=sys.stderr, flush=True)")
     out = [int(line) for line in "".join(execution.logs.stdout).split()]
     err = [-int(line) for line in "".join(execution.logs.stderr).split()]
     assert out == sorted(set(out)) and err == sorted(set(err))
-    assert len(out) > 16000 and len(err) > 16000, (len(out), len(err))
+    assert len(out) > 19000 and len(err) > 19000, (len(out), len(err))
+
+
+def test_the_relay_holds_a_burst_of_short_messages_whole_within_its_byte_bound():
+    """40,000 short prints wait in the relay while the owner reads: they fit, at about a kilobyte
+    each, so nothing reaches the limit that makes the kernel's queue drop; megabytes do not."""
+    zmq = pytest.importorskip("zmq")
+    held = relay.Held()
+    print_message = [b"stream", b"<IDS|MSG>", b"0" * 64, b"h" * 170, b"p" * 170, b"{}", b'{"name": "stdout", "text": "19999\\n"}']
+    for _ in range(40_000):
+        assert held.room()
+        held.append([zmq.Frame(part) for part in print_message])
+    assert all(type(part) is bytes for part in held[-1])  # not a zmq frame a part: a third of the memory
+    big = zmq.Frame(b"x" * (1 << 20))
+    while held.room():
+        held.append([big])
+    assert held.size < relay.HELD_BYTES + (2 << 20) and held[-1][0] is big  # held as it came, not copied
 
 
 async def test_one_output_longer_than_a_message_may_be_keeps_its_head_and_tail(sandbox):

@@ -33,7 +33,10 @@ QUEUE = 4  # messages queued by zmq per socket, the owner's included
 # stdout and stderr lost half. The owner's own queue stays at QUEUE.
 OUTPUT_QUEUE = 64
 WAIT = (0.0005, 0.005)  # seconds between tries to send on a full socket: the first, the longest
-HELD_MESSAGES, HELD_BYTES = 2000, 64 << 20  # what the relay itself holds per socket it sends on
+# What the relay itself holds per socket it sends on, counting each part's Python object: a burst
+# of short prints is held whole (a count of 2,000 messages lost a twentieth of 40,000).
+HELD_BYTES, PART_BYTES = 64 << 20, 100
+SMALL = 4096  # a part shorter is held as bytes (about 100 bytes more), not as a zmq frame (about 300)
 # What the owner makes of a message counts too: a part is a Python object, and a JSON value one
 # more (`{},` is 3 bytes and a 64-byte dict: one 16 MB message of them decoded to 420 MB).
 DECODED_BYTES = 4 * MESSAGE_BYTES
@@ -55,6 +58,10 @@ def _sockets(zmq):
 
 def _size(frames) -> int:
     return sum(len(frame) for frame in frames)
+
+
+def _held(frames) -> int:
+    return _size(frames) + PART_BYTES * len(frames)
 
 
 def _values(data: bytes) -> int:
@@ -159,11 +166,12 @@ class Held(collections.deque):
     retry, wait = 0.0, 0.0
 
     def room(self) -> bool:
-        return len(self) < HELD_MESSAGES and self.size < HELD_BYTES
+        return self.size < HELD_BYTES
 
     def append(self, frames) -> None:
+        frames = [getattr(frame, "bytes", frame) if len(frame) < SMALL else frame for frame in frames]
         super().append(frames)
-        self.size += _size(frames)
+        self.size += _held(frames)
 
     def send(self, zmq, socket) -> None:
         """Send what the socket takes now."""
@@ -172,7 +180,7 @@ class Held(collections.deque):
                 self.wait = min(max(self.wait * 2, WAIT[0]), WAIT[1])
                 self.retry = time.monotonic() + self.wait
                 return
-            self.size -= _size(self.popleft())
+            self.size -= _held(self.popleft())
             self.wait = 0.0
 
 
