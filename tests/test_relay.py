@@ -42,7 +42,7 @@ async def test_a_long_burst_on_stdout_and_stderr_keeps_up_with_the_kernel_and_st
     assert len(out) > 19000 and len(err) > 19000, (len(out), len(err))
 
 
-def test_the_relay_holds_a_burst_of_short_messages_whole_within_its_byte_bound():
+async def test_the_relay_holds_a_burst_of_short_messages_whole_within_its_byte_bound():
     """40,000 short prints wait in the relay while the owner reads: they fit, at about a kilobyte
     each, so nothing reaches the limit that makes the kernel's queue drop; megabytes do not."""
     zmq = pytest.importorskip("zmq")

@@ -71,6 +71,10 @@ ALLOWED = (
     "JPY_PARENT_PID", "JPY_SESSION_NAME",
 )
 PREFIX = "NBREASON_SANDBOX_"
+try:
+    STARTED_IN = os.path.realpath(os.getcwd())  # before apply() moves to the working folder
+except OSError:  # started in a folder since removed
+    STARTED_IN = ""
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
 PR_CAPBSET_DROP = 24
@@ -92,10 +96,17 @@ CREATE_FLAGS = 0o100 | 0o20000000  # O_CREAT | __O_TMPFILE: only then does open(
 SETID_SYSCALLS = {
     "x86_64": (0xC000003E, {90: ("mode", 1), 91: ("mode", 1), 268: ("mode", 2), 452: ("mode", 2),
                             133: ("mode", 1), 259: ("mode", 2), 85: ("mode", 1),
-                            2: ("open", 1, 2), 257: ("open", 2, 3), 437: ("enosys",), 425: ("enosys",)}),
+                            2: ("open", 1, 2), 257: ("open", 2, 3), 437: ("enosys",), 425: ("enosys",),
+                            248: ("eperm",), 249: ("eperm",), 250: ("eperm",)}),
     "aarch64": (0xC00000B7, {52: ("mode", 1), 53: ("mode", 2), 452: ("mode", 2), 33: ("mode", 2),
-                             56: ("open", 2, 3), 437: ("enosys",), 425: ("enosys",)}),
+                             56: ("open", 2, 3), 437: ("enosys",), 425: ("enosys",),
+                             217: ("eperm",), 218: ("eperm",), 219: ("eperm",)}),
 }
+# ...and ("eperm") the kernel keyring's calls, add_key, request_key and keyctl: keys are not in any
+# namespace (the owner's session keyring was readable and writable, confined too, and request_key
+# runs /sbin/request-key on the host). The launcher joins a new session keyring before the filter.
+KEYCTL = {"x86_64": 250, "aarch64": 219}
+KEYCTL_JOIN_SESSION_KEYRING = 1
 
 
 def sandbox_env(environ: dict, extra: tuple[str, ...] = ()) -> dict:
@@ -203,8 +214,8 @@ def setid_filter_program(machine: str) -> list[tuple[int, int, int, int]]:
     labels: dict[str, int] = {}
     for nr, how in calls.items():
         labels[f"call{nr}"] = len(code)
-        if how[0] == "enosys":
-            code.append((ret, "", "", enosys))
+        if how[0] in ("enosys", "eperm"):
+            code.append((ret, "", "", enosys if how[0] == "enosys" else eperm))
             continue
         if how[0] == "open":
             code += [(ld, "", "", 16 + 8 * how[1]), (jset, "+1", "allow", CREATE_FLAGS)]
@@ -234,6 +245,17 @@ def forbid_setid_files() -> str:
     if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) != 0:
         return f"seccomp failed ({errno.errorcode.get(ctypes.get_errno(), 'error')})"
     return ""
+
+
+def own_keyring() -> bool:
+    """Leave the owner's session keyring for a new, empty one (keys it holds, a Kerberos ticket
+    cache among them, were the kernel's to read and replace). Whether that was done."""
+    number = KEYCTL.get(os.uname().machine)
+    if number is None:
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return libc.syscall(ctypes.c_long(number), ctypes.c_long(KEYCTL_JOIN_SESSION_KEYRING), None) >= 0
 
 
 def _pid_alive(pid: int) -> bool:
@@ -297,9 +319,20 @@ def _inside(path: str, folders: list[str]) -> bool:
     return any(path == f or path.startswith(f.rstrip("/") + "/") for f in folders)
 
 
-def hidden_folders(home: str) -> list[str]:
+def hidden_folders(home: str, runtime: str = "") -> list[str]:
     """Folders a confined kernel sees as empty: /run (and /var/run), /root, /home, the owner's
-    home and `home`, outermost only. /tmp is private too, but writable."""
+    home and `home`, outermost only, and the folder holding the `runtime` folder. /tmp is private
+    too, but writable."""
+    hidden = _hidden_folders(home)
+    # The runtime's parent holds every other sandbox's runtime (its key, its kernel's sockets) and
+    # working folder: private only while it is /tmp. With TMPDIR elsewhere it is hidden too.
+    parent = os.path.dirname(os.path.realpath(runtime)) if runtime else "/"
+    if parent != "/" and not _inside(parent, ["/tmp", *hidden]):
+        hidden.insert(0, parent)
+    return hidden
+
+
+def _hidden_folders(home: str) -> list[str]:
     hidden = ["/run"]
     if os.path.isdir("/var/run") and not os.path.islink("/var/run"):
         hidden.append("/var/run")
@@ -356,7 +389,7 @@ def confine_argv(bwrap: str, workdir: str, runtime: str, network: bool, home: st
              *size(tmp_mb), "--tmpfs", "/tmp", *size(min(SHM_MB, tmp_mb)), "--tmpfs", "/dev/shm"]
     if not network:
         args.append("--unshare-net")
-    hidden = hidden_folders(home)
+    hidden = hidden_folders(home, runtime)
     for folder in hidden:
         args += [*hide, "--tmpfs", folder]
     covered = ["/tmp", *hidden]
@@ -364,16 +397,8 @@ def confine_argv(bwrap: str, workdir: str, runtime: str, network: bool, home: st
     resolv = os.path.realpath("/etc/resolv.conf")
     if network and _inside(resolv, covered) and os.path.isfile(resolv):
         args += ["--ro-bind", resolv, resolv]
-    # What the kernel needs from hidden places (a pyenv or venv in a home folder), read-only.
-    needed = [sys.prefix, sys.base_prefix, sys.exec_prefix,
-              os.path.dirname(os.path.realpath(sys.executable)), *sys.path]
-    shown: list[str] = []
-    for path in sorted({os.path.realpath(p) for p in needed if p}, key=len):
-        # Never a hidden folder itself: that would show all of it again.
-        if (os.path.exists(path) and _inside(path, covered) and path not in covered
-                and not _inside(path, shown)):
-            args += ["--ro-bind", path, path]
-            shown.append(path)
+    for path in shown_again(covered):
+        args += ["--ro-bind", path, path]
     args += ["--ro-bind", runtime, runtime]
     for path in dict.fromkeys([*writable, workdir]):
         args += ["--bind", path, path]
@@ -381,6 +406,20 @@ def confine_argv(bwrap: str, workdir: str, runtime: str, network: bool, home: st
     for folder in hidden:
         args += ["--remount-ro", folder]
     return args + ["--chdir", workdir, "--"]
+
+
+def shown_again(covered: list[str]) -> list[str]:
+    """What the kernel needs from hidden places (a pyenv or venv in a home folder), to be shown again
+    read-only: the interpreter's folders and sys.path, but never the folder the owner started in
+    (an empty PYTHONPATH entry, as `PYTHONPATH=$PYTHONPATH:/x` leaves, is that folder: its .env
+    was readable) nor a hidden folder itself (all of it would show again)."""
+    needed = [sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable)),
+              *(p for p in sys.path if p and os.path.realpath(p) != STARTED_IN)]
+    shown: list[str] = []
+    for path in sorted({os.path.realpath(p) for p in needed}, key=len):
+        if os.path.exists(path) and _inside(path, covered) and path not in covered and not _inside(path, shown):
+            shown.append(path)
+    return shown
 
 
 def fresh_ipython_dir(runtime: str) -> str:
@@ -477,6 +516,7 @@ def apply(environ: dict) -> tuple[dict, dict]:
             if problem:
                 status["network_problem"] = problem
         status["privileges"] = harden()  # after unshare, which needs CAP_SYS_ADMIN as root
+    status["keyring"] = own_keyring()
     # Last: limit_pids and unshare above still run unfiltered. Confined, bubblewrap inherits it.
     problem = forbid_setid_files()
     status["setid_filter"] = not problem
@@ -517,7 +557,12 @@ def main(argv: list[str]) -> None:
     if status.get("confined"):
         bwrap = status["bwrap"]
         home = os.environ.get(PREFIX + "HOME", "")
-        hidden = hidden_folders(home)
+        hidden = hidden_folders(home, runtime)
+        # Shown again from hidden folders, besides the interpreter's own: a PYTHONPATH entry or an
+        # editable install in a home folder is readable to the kernel, files beside its code too
+        prefixes = [os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)]
+        status["shown_again"] = [p for p in shown_again(["/tmp", *hidden]) if not _inside(p, prefixes)]
+        env[PREFIX + "STATUS"] = json.dumps(status)
         # A cache under a hidden home would be an empty read-only folder: use the private /tmp.
         if _inside(os.path.realpath(env.get("XDG_CACHE_HOME", "/")), hidden):
             env["XDG_CACHE_HOME"] = "/tmp/.cache"

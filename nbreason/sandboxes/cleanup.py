@@ -3,6 +3,7 @@ through a mount that code in the kernel may have made."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -39,6 +40,25 @@ def remove_tree(path: str | os.PathLike) -> None:
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
     except (OSError, subprocess.SubprocessError) as exc:
         log.warning("local sandbox: could not remove %s: %s", path, exc)
+
+
+def remove_setid_files(path: str | os.PathLike) -> list[str]:
+    """Unlink the setuid and setgid files in a kept working folder; return their paths. The launcher's
+    seccomp filter stops a kernel from making one, but not from hard-linking one the system has
+    (/usr/bin/passwd, same file system, plain kernels): that link would keep the program usable
+    after an update patched it. Unlinked, never chmod-ed: the mode is the linked program's own."""
+    try:  # find walks any depth (os.walk recurses) and -xdev stays off anything mounted below
+        done = subprocess.run(["find", os.fspath(path), "-xdev", "-type", "f", "-perm", "/6000", "-print0"],
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("local sandbox: could not look for setuid files in %s: %s", path, exc)
+        return []
+    removed = []
+    for found in filter(None, done.stdout.split(b"\0")):
+        with contextlib.suppress(OSError):
+            os.unlink(found)
+            removed.append(os.fsdecode(found))
+    return removed
 
 
 def remove_cgroup(path: str | None) -> None:

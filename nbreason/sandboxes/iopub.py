@@ -16,10 +16,11 @@ from typing import Any
 
 from .base import Execution, ExecutionError, Logs
 from .capped import Capped
-from .ingest import BINARY_FACTOR, binary_size, error_from_content, result_from_message, stream_text
+from .ingest import BINARY_FACTOR, binary_size, error_from_content, held_size, result_from_message, stream_text
 from .results import has_image, strip_ansi
 
 POLL_SECONDS = 0.5  # one iopub read; also how often deadlines and liveness are checked
+HELD_FACTOR = 40  # bytes of text and JSON kept from all of an execution's results, per character of the limit
 BARRIER_SECONDS = 5.0  # how long an idle kernel may take to answer the request that ends a reading
 
 # What a message the kernel sent could not be decoded with: bad JSON, nesting too deep for the
@@ -52,7 +53,7 @@ async def collect(sandbox, code, timeout, on_stdout, on_stderr, on_result, notes
     streams = {"stdout": Capped(limit), "stderr": Capped(limit)}
     handlers = {"stdout": on_stdout, "stderr": on_stderr}
     results, error, count = [], None, None
-    images = skipped = undecodable = binary = 0
+    images = skipped = undecodable = binary = held = 0
 
     async def note(text: str) -> None:
         streams["stderr"].add(text)
@@ -150,13 +151,18 @@ async def collect(sandbox, code, timeout, on_stdout, on_stderr, on_result, notes
                 if len(results) >= sandbox.max_results or (image and images >= sandbox.max_images):
                     skipped += 1
                     continue
-                size = binary_size(result)
+                size, text_size = binary_size(result), held_size(result)
                 if binary + size > BINARY_FACTOR * limit:
                     await note(f"[an image output was dropped: {size:,} characters of base64, past the execution's "
                                f"limit of {BINARY_FACTOR * limit:,}]\n")
                     continue
+                if held + text_size > HELD_FACTOR * limit:  # all results together, in bytes
+                    await note(f"[a display output was dropped: its text takes {text_size:,} bytes, past the "
+                               f"execution's limit of {HELD_FACTOR * limit:,} for all of them]\n")
+                    continue
                 images += image
                 binary += size
+                held += text_size
                 results.append(result)
                 await _call(on_result, result)
             elif kind == "error":

@@ -84,8 +84,11 @@ def _probe(bwrap: str, flags: tuple[str, ...], mounts: tuple[str, ...] = ()) -> 
                "--ro-bind", "/", "/", "--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys",
                "--dev", "/dev", *mounts, "--", "true"]
     try:
+        # Only PATH and the locale: the probe runs in a user namespace of the owner's uid, where a
+        # kernel of the same uid (plain, as root) could read its environment, API keys included
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL")}
         done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=10)
+                              timeout=10, env=env)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"bubblewrap ({bwrap}) failed to run: {exc}"
     if done.returncode != 0:

@@ -29,7 +29,8 @@ from . import relay
 from .base import Execution, OutputHandler, ResultHandler, SandboxError
 from .iopub import POLL_SECONDS, UNDECODABLE, collect, parent_id as _parent_id
 from .ingest import KERNEL_SETUP
-from .cleanup import remove_cgroup as _remove_cgroup, remove_tree as _remove_tree
+from .cleanup import remove_cgroup as _remove_cgroup, remove_setid_files as _remove_setid_files, \
+    remove_tree as _remove_tree
 from .files import read_inside as _read_inside, write_inside
 from .kernel_log import KernelLog
 from .kernelspec import (CONFINED_KERNEL_NAME, KERNEL_NAME, PIDS_MAX, find_bwrap, find_kernel_dir,
@@ -279,6 +280,10 @@ class LocalSandbox:
         if not self.status.get("setid_filter", True):
             self.warnings.append(f"no setuid filter ({self.status.get('setid_problem', 'unknown reason')}): code can "
                                  "leave setuid programs in a kept working folder")
+        shown = self.status.get("shown_again") or []
+        if self.confined and shown:
+            self.warnings.append("shown again read-only from hidden folders, for the kernel's imports (with the "
+                                 f"files beside them): {', '.join(map(str, shown[:5]))}")
         if not self.confined and capabilities:
             self.warnings.append(f"the kernel kept capabilities (CapEff {privileges.get('CapEff')})")
         for warning in self.warnings:
@@ -382,11 +387,16 @@ class LocalSandbox:
             if self._log is not None:
                 self._log.close()
                 self._log = None
+            # In a thread: a working folder of 200,000 files held the notebook's loop for 1.5 s
             if self._runtime:
-                _remove_tree(self._runtime)
+                await asyncio.to_thread(_remove_tree, self._runtime)
                 self._runtime = None
             if self._own_workdir and self.workdir:
-                _remove_tree(self.workdir)
+                await asyncio.to_thread(_remove_tree, self.workdir)
+            elif self.workdir and os.path.isdir(self.workdir):
+                for path in await asyncio.to_thread(_remove_setid_files, self.workdir):
+                    log.warning("local sandbox: removed %s from the kept working folder: a setuid or setgid "
+                                "program (a hard link to one of the system's)", path)
             _remove_cgroup(self.status.get("pids_cgroup"))
 
     def _kill_now(self) -> None:
