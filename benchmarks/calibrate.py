@@ -53,7 +53,7 @@ sys.path.insert(0, str(ROOT))
 
 from nbreason.bench.grading import grade  # noqa: E402
 from nbreason.bench.trust import ece, ece_by_chance, ece_interval  # noqa: E402
-from nbreason.policy.confidence import COEFFICIENTS, CUTOFF, Features, confidence, features  # noqa: E402
+from nbreason.policy.confidence import COEFFICIENTS, CUTOFF, Features, confidence, features, verified  # noqa: E402
 from nbreason.policy.methods import METHODS, PROGRAM  # noqa: E402
 from nbreason.policy.verification import Verification  # noqa: E402
 
@@ -125,8 +125,9 @@ def score(data: list[tuple[list[float], bool, str]]) -> dict:
     """Per source: accuracy, verified precision, coverage and ECE under today's constants."""
     report = {}
     for source in sorted({src for _, _, src in data}):
-        scored = [(confidence(Features(*f)), ok) for f, ok, src in data if src == source]
-        chosen = [ok for c, ok in scored if c >= CUTOFF]
+        rows = [(Features(*f), ok) for f, ok, src in data if src == source]
+        scored = [(confidence(f), ok) for f, ok in rows]
+        chosen = [ok for f, ok in rows if verified(confidence(f), f)]
         report[source] = {"answers": len(scored), "accuracy": sum(ok for _, ok in scored) / len(scored),
                           "verified": len(chosen), "verified_right": sum(chosen),
                           "verified_precision": sum(chosen) / len(chosen) if chosen else None,

@@ -102,7 +102,7 @@ class Checks(Calls):
                   veto=lambda value: plausibility.vetoed(
                       plausibility.plausibility(value, self.question)
                       + data_use(value, self.question, [program] if program else [], printed, self.facts)
-                      + clamping(value, [program] if program else [])),
+                      + clamping(value, [program] if program else [], self.question)),
                   error=error, repair=repair, code=program)
         latest = check.solutions[-1]
         if latest.told and program is not None and check.repairable() is latest:

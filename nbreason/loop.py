@@ -306,7 +306,7 @@ class Loop(Checks):
             features = confidence.features(answer, reward, plausibility.suspicion(judged.signals), checks,
                                            user_check=_user_verdict(judged.signals))
             sure = 0.0 if plausibility.vetoed(judged.signals) else confidence.confidence(features)
-            verified = confidence.verified(sure)
+            verified = confidence.verified(sure, features)
         if final is not None:
             stop_reason = final.outcome
         solutions = self.verification.rows() if self.verification else []

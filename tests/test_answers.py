@@ -40,6 +40,9 @@ def test_unwrap_drops_what_surrounds_an_answer(text, unwrapped):
     ("3/4", F(3, 4)), ("-3/4", F(-3, 4)), ("3 / 4", F(3, 4)), ("\\frac{3}{4}", F(3, 4)), ("\\dfrac{3}{4}", F(3, 4)),
     ("\\dfrac34", F(3, 4)), ("-\\frac{3}{4}", F(-3, 4)), ("\\frac{-3}{4}", F(-3, 4)),
     ("\\boxed{\\tfrac{1}{2}}", F(1, 2)),
+    # a mixed number is a whole and a fraction, not their digits glued ("21/2")
+    ("2\\frac{1}{2}", F(5, 2)), ("\\boxed{2\\dfrac{1}{2}}", F(5, 2)), ("-1\\frac{3}{4}", F(-7, 4)),
+    ("2\\tfrac12", F(5, 2)), ("2 1/2", F(5, 2)), ("$2\\frac{1}{2}$", F(5, 2)), ("2 7/3", None),
     ("1.5 \\times 10^{3}", 1500), ("2.5*10**-1", F(1, 4)), ("−4", -4),
     # Not exactly one number:
     ("12 apples and 3 pears", None), ("between 3 and 5", None), ("Ratio: 3 to 5", None), ("1,5", None),
@@ -81,7 +84,10 @@ def test_free_text_numbers_keep_precision_and_percent():
 @pytest.mark.parametrize("text", [None, "", "   ", "None", "none", "nan", "NaN", "-nan", "inf", "-inf", "+inf",
                                   "<NA>", "NaT", "null", "zoo", "\\boxed{nan}", "FINAL ANSWER: None", "$inf$",
                                   "<object object at 0x7fe0c9eee380>", "<function f at 0x7f00aa>",
-                                  "<__main__.Row object at 0x7f00aa>"])
+                                  "<__main__.Row object at 0x7f00aa>",
+                                  # dressed as values: f"{x:.1%}", f"${x}", f"{x} days" of a nan
+                                  "nan%", "$nan", "nan days", "[nan]", "(nan)", "nan, nan", "None, None", "inf km",
+                                  "array([nan])", "NaN kg"])
 def test_non_answers_are_not_values(text):
     assert not is_value(text)
     assert key(text) is None
@@ -89,7 +95,7 @@ def test_non_answers_are_not_values(text):
 
 
 @pytest.mark.parametrize("text", ["0", "no", "infinity", "\\infty", "oo", "-1", "Nancy", "information",
-                                  "<b> at 0x10", "at 0x7f"])
+                                  "<b> at 0x10", "at 0x7f", "None of the above", "nan 5", "Infinity km"])
 def test_answers_that_resemble_non_answers_are_values(text):
     assert is_value(text) and key(text) is not None
 

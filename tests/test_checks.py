@@ -92,6 +92,23 @@ async def test_a_simulation_supports_an_exact_probability_within_its_tolerance()
                                                                  ("simulation", "0.16702")]
 
 
+async def test_a_simulation_does_not_confirm_a_probability_many_standard_errors_away():
+    """Two cards drawn without replacement are of one colour with probability 25/51 = 0.4902; a
+    program that forgot the draw is without replacement says 1/2. 2 % apart, but 9 standard errors
+    of the 200,000 trials the simulation is asked for: it verified 1/2 at 0.91."""
+    question = "Two cards are drawn from a standard deck without replacement. What is the probability that " \
+               "they are the same colour?"
+    replies = {SIMULATION: "```python\nprint(0.49018)\n```",
+               METHODS["exact arithmetic"]: "```python\nfrom fractions import Fraction\nprint(Fraction(25, 51))\n```",
+               PROSE: "Same colour: 25 of the 51 cards left.\nANSWER: 25/51"}
+    with ScriptedServer([answering(replies, "```python\nprint(1/2)\n```")] * 6) as server:
+        result = await reason(question, config=config(server))
+    # the estimate supports the exact value found after it, and the two settle on it against the run's
+    assert [(s.method, s.answer) for s in result.solutions] == [
+        ("program", "0.5"), ("simulation", "0.49018"), ("exact arithmetic", "25/51")]
+    assert result.answer == "25/51" and result.stop_reason == "answered"
+
+
 async def test_nan_is_never_accepted_even_when_the_other_methods_agree():
     with ScriptedServer([by_method({"program": "float('nan')", "prose": "nan", "quantities table": "nan"})] * 16) \
             as server:
@@ -385,8 +402,9 @@ async def test_a_run_that_changes_its_passed_data_returns_its_own_version_though
 
     frame = pd.DataFrame({"kind": ["a", "a", "b"], "price": [2, 3, 10]})
     program = "```python\ndf = df.assign(total=df.price * 2)\nprint(df[df.kind == 'a'].price.sum())\n```"
-    checked = "```python\nprint(df[df.kind == 'a'].price.sum())\n```"
-    with ScriptedServer([answering({CHECKED: checked, ROWS: checked}, program)] * 4) as server:
+    checked = "```python\nprint(df.loc[df['kind'] == 'a', 'price'].sum())\n```"
+    rows = "```python\nprint(sum(r['price'] for r in df.to_dict('records') if r['kind'] == 'a'))\n```"
+    with ScriptedServer([answering({CHECKED: checked, ROWS: rows}, program)] * 4) as server:
         result = await reason("What is the total price of kind a?", config=config(server),
                               variables={"df": frame}, returns=["df"])
     assert result.verified
@@ -439,6 +457,23 @@ async def test_on_data_a_check_that_repeats_the_runs_code_does_not_verify_it(tmp
     assert "checked program (same code as the run): 5" in result.competing
     final = json.loads(trace.read_text().splitlines()[-1])
     assert [s["repeats"] for s in final["solutions"]] == [False, True, False]
+
+
+async def test_a_check_that_only_copies_a_wrong_runs_code_is_never_verified_however_confident():
+    """The calibrated confidence weighs families little: a copy (one family, the whole support) came
+    to 0.92 and was reported verified under an outcome saying "unverified"."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"kind": ["a", "a", "b"], "price": [2, 3, 10]})
+    program = "total = df[df.kind == 'b'].price.sum()\nprint(total)"  # the wrong kind
+    script = answering({CHECKED: f"```python\nprint(df.shape)\n{program}\n```"}, f"```python\n{program}\n```")
+    with ScriptedServer([script] * 8) as server:
+        result = await reason("What is the total price of kind a?", config=config(server, recompute_max=1),
+                              variables={"df": frame})
+    assert [(s.method, s.answer, s.repeats) for s in result.solutions] == [
+        ("program", "10", False), ("checked program", "10", True)]
+    assert result.confidence >= confidence.CUTOFF  # the fit alone would verify it
+    assert result.answer == "10" and result.verified is False and result.stop_reason == "answered (unverified)"
 
 
 async def test_a_program_that_never_selects_the_category_the_question_names_is_sent_back_told_which():

@@ -47,6 +47,18 @@ def test_a_clamp_in_an_earlier_block_counts():
     assert clamping("0", ["fall = max(0, peak - low)", "print(fall)"])
 
 
+@pytest.mark.parametrize("question, flagged", [
+    ("She is paid overtime for hours beyond 40 a week. She worked 38 hours. How many overtime hours is she paid?",
+     False),
+    ("Tax is 10% of income in excess of $10,000. He earned $9,000. How much tax does he pay?", False),
+    ("A fee is charged on every kilogram over 20 kg. The bag weighs 18 kg. How many kilograms are charged?", False),
+    ("What was the largest fall of `nonfarm` from its highest value so far?", True),
+    ("He had 20 apples and gave away 5 over the week. How many are left?", True),
+])
+def test_a_question_that_counts_only_what_lies_beyond_a_threshold_makes_its_clamp_the_formula(question, flagged):
+    assert bool(clamping("0", ["hours = 38\nprint(max(0, hours - 40))"], question)) == flagged
+
+
 def test_code_nested_too_deep_to_parse_says_nothing():
     assert clamping("0", ["x = " + "(" * 5000 + "1" + ")" * 5000 + "\nprint(max(0, x))"]) == []
 

@@ -9,7 +9,7 @@ import pytest
 from nbreason.events import Signal
 from nbreason.policy import Judgement, Reply, RunState, Settings, Verification, decide, proposed_answer
 from nbreason.policy.decide import MAX_BACKTRACKS, STALL_REPEATS
-from nbreason.policy.methods import CHECKED, PROSE, ROWS
+from nbreason.policy.methods import CHECKED, EXACT, PROSE, ROWS, SIMULATION
 
 GOOD = Judgement("42", 1.0, (Signal("answer", 1.0, "an answer was given"),))
 WEAK = Judgement("42", 0.5, (Signal("grounded", 0.0, "42 does not appear in any code output"),
@@ -24,6 +24,14 @@ def verification(first: str, *others: str | None, extra: int = 3) -> Verificatio
     check = Verification(first, extra=extra)
     for answer in others:
         check.add(answer)
+    return check
+
+
+def methods(first: str, *others: tuple, plan=(), extra: int = 3) -> Verification:
+    """A methods check of the run's `first` answer, with (answer, method) solutions."""
+    check = Verification(first, extra=extra, mode="methods", plan=plan)
+    for answer, method in others:
+        check.add(answer, method)
     return check
 
 
@@ -168,6 +176,13 @@ CHECK_RULES = [
     ("a ruled-out answer given again by every route, repairs too: no answer",
      ruled_out(("52", CHECKED), ("52", CHECKED, REPAIR), ("52", ROWS), (None, ROWS, REPAIR), extra=2), None, "final",
      None, False, "no method found an answer that can be right"),
+    ("a check supports the earlier answer it equals, not the first it rounds to",
+     methods("12.5", ("13.0", CHECKED), ("13", ROWS)), None, "final", "13.0", True, "checked and rows agree on 13.0"),
+    ("an estimate supports the exact value found after it", methods("1/2", ("0.49018", SIMULATION),
+                                                                   ("25/51", EXACT)),
+     None, "final", "25/51", True, "agree on 25/51"),
+    ("an estimate nine standard errors away supports nothing", methods("1/2", ("0.49018", SIMULATION)), None,
+     "verify", "1/2", None, "not settled yet"),
     ("a ruled-out answer against one other: the other, unverified",
      ruled_out(("52", CHECKED), ("2008", CHECKED, REPAIR), ("52", ROWS), ("52", ROWS, REPAIR), extra=2), None,
      "final", "2008", False, "methods disagree"),

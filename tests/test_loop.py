@@ -309,7 +309,8 @@ async def test_recompute_check_accepts_an_answer_an_independent_solution_agrees_
     with ScriptedServer(script) as server:
         result = await reason("6*7?", config=config(server, self_check="recompute", seed=5))
     assert [e.action for e in result.events if isinstance(e, Decision)] == ["continue", "verify", "final"]
-    assert result.answer == "42" and result.verified and result.stop_reason == "answered"
+    assert result.answer == "42" and result.stop_reason == "answered"
+    assert result.verified is False  # a sample of the same route is no second method: accepted, not verified
     fresh = server.requests[2]
     # independent: the question alone, sampled, with its own seed; no sight of the first answer
     assert [m["role"] for m in fresh["messages"]] == ["system", "user"]

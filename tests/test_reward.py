@@ -72,6 +72,23 @@ def test_user_check_scores_bool_numbers_and_exceptions():
     assert user_check("4", None) is None
 
 
+@pytest.mark.parametrize("score", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("kind", ["python", "numpy"])
+def test_a_user_check_scoring_nan_or_infinity_fails_instead_of_passing(score, kind):
+    import numpy as np
+
+    verdict = np.float32(score) if kind == "numpy" else score
+    signal = user_check("4", lambda a: verdict)
+    assert signal.value == 0.0 and "not a score" in signal.reason
+
+
+def test_a_numpy_score_counts_as_a_score_not_as_truthiness():
+    import numpy as np
+
+    assert user_check("4", lambda a: np.float32(0.25)).value == 0.25
+    assert user_check("4", lambda a: np.bool_(False)).value == 0.0
+
+
 def test_combine_is_the_weighted_mean():
     assert combine([Signal("a", 1.0), Signal("b", 0.0, weight=3.0)]) == 0.25
     assert combine([]) == 0.0

@@ -64,8 +64,9 @@ async def test_each_independent_solution_starts_from_the_variables_as_passed():
     again = Reply("```python\nprint(df['a'].sum())\n```")
     result, requests = await sum_a([mutate, Reply("FINAL ANSWER: 6"), again, again, again], "recompute")
     decisions = [e for e in result.events if isinstance(e, Decision)]
-    assert "an independent solution agrees: 6" in decisions[-1].reason
-    assert result.answer == "6" and result.verified
+    assert "an independent solution agrees: 6" in decisions[-1].reason  # it saw the passed df, not the x10 one
+    assert result.answer == "6" and result.stop_reason == "answered"
+    assert result.verified is False  # a recompute samples the same route: no second method verifies it
 
 
 async def test_code_that_reads_an_invented_file_gets_told_to_use_the_passed_variable():

@@ -41,6 +41,8 @@ _TEXT = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mbox|operatorn
 _LATEX_SPACE = re.compile(r"\\[!,;: ]|~|\\(?:left|right|displaystyle|quad|qquad)(?![A-Za-z])")
 _CURRENCY = re.compile(r"^([-+]?)\s*(?:\\?\$|[€£¥₹])\s*")
 _LATEX_FRAC = re.compile(rf"\\[dt]?frac\s*\{{\s*([-+]?{_NUM})\s*\}}\s*\{{\s*([-+]?{_NUM})\s*\}}|\\[dt]?frac(\d)(\d)")
+# A mixed number: "2\\frac{1}{2}" and "2 1/2" are 2½ (glued, the first read 21/2)
+_MIXED = re.compile(r"([-+]?)(\d+)\s*(?:\\[dt]?frac\s*\{\s*(\d+)\s*\}\s*\{\s*(\d+)\s*\}|\\[dt]?frac(\d)(\d)|\s(\d+)\s*/\s*(\d+))")
 _SCIENTIFIC = re.compile(r"(?<=\d)\s*(?:\\times|\\cdot|×|\*|x)\s*10\s*(?:\^|\*\*)\s*\{?\s*([-+]?\d+)\s*\}?")
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\degree\b")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
@@ -69,6 +71,14 @@ def number(answer: str | None) -> Number | None:
     s = _LABEL.sub("", s)
     s = _ASSIGNMENT.sub("", s)
     s = _CURRENCY.sub(r"\1", s.replace("\\$", "$")).strip()
+    mixed = _MIXED.fullmatch(s)
+    if mixed:
+        whole, top, bottom = int(mixed[2]), *(int(n) for n in (mixed[3] or mixed[5] or mixed[7],
+                                                               mixed[4] or mixed[6] or mixed[8]))
+        if bottom == 0 or top >= bottom:  # "2 7/3" is no mixed number
+            return None
+        value = whole + Fraction(top, bottom)
+        return Number(-value if mixed[1] == "-" else value)
     s = _LATEX_FRAC.sub(lambda m: f"{m.group(1) or m.group(3)}/{m.group(2) or m.group(4)}", s)
     s = _SCIENTIFIC.sub(r"e\1", s)
     s = _DEGREES.sub("°", s).replace("\\%", "%")

@@ -6,6 +6,10 @@ import re
 
 # What programs print when they have no value; compared after unwrapping, lower-cased.
 _NON_VALUES = frozenset({"", "none", "null", "nan", "+nan", "-nan", "inf", "+inf", "-inf", "<na>", "nat", "zoo"})
+# How a program prints a non-value as if it were one: "nan%", "$nan", "nan days", "[nan]", "nan, nan",
+# "array([nan])" (f"{x:.1%}" of a nan is "nan%"): its words without currency, brackets and one unit
+_DRESS = re.compile(r"[$€£%(){}\[\],;]|\b(?:np\.)?array\b")
+_WORD = re.compile(r"[+-]?<?[A-Za-z]+>?")
 # Python's default repr of an object ("<object object at 0x7f…>", "<function f at 0x7f…>"): an
 # address, never a value a question asks for
 _ADDRESS_REPR = re.compile(r"^<[^<>]{1,200} at 0x[0-9a-fA-F]+>$")
@@ -79,6 +83,17 @@ def is_value(answer: object) -> bool:
     text = unwrap(str(answer))
     if _PANDAS_FOOTER.match((text.splitlines() or [""])[-1]):
         return False
-    return re.sub(r"\s+", "", text).lower() not in _NON_VALUES and not _ADDRESS_REPR.match(text)
+    return re.sub(r"\s+", "", text).lower() not in _NON_VALUES and not _ADDRESS_REPR.match(text) \
+        and not _dressed_non_value(text)
+
+
+def _dressed_non_value(text: str) -> bool:
+    """A non-value with currency, a percent sign, brackets or a unit around it ("nan%", "inf km")."""
+    if len(text) > 200 or any(ch.isdigit() for ch in text):
+        return False
+    bare = _DRESS.sub(" ", text).split()
+    if len(bare) > 1 and _WORD.fullmatch(bare[-1]) and bare[-1].lower() not in _NON_VALUES:
+        bare = bare[:-1]  # one unit: "nan days"
+    return bool(bare) and all(word.lower() in _NON_VALUES for word in bare)
 
 

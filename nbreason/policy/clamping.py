@@ -9,12 +9,14 @@
 
 A signal at 0 (a veto, as in policy/plausibility.py): the answer is sent back told why, and a
 check's route is repaired told why. A program that clamps where the clamp did not bind (its
-answer is not 0) gets no signal.
+answer is not 0) gets no signal, nor one whose question counts only what lies beyond a threshold
+("overtime beyond 40 hours": there the clamp is the formula).
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from typing import Sequence
 
 from ..answers import number
@@ -24,11 +26,17 @@ RULES = ("clamped",)
 _LOWER = {"lower", "a_min", "min"}  # pandas' clip(lower=), numpy's clip(a_min=), torch's clamp(min=)
 
 
-def clamping(answer: str | None, code: Sequence[str]) -> list[Signal]:
+# A question that itself counts only what lies beyond a threshold ("overtime beyond 40 hours") makes
+# max(0, hours - 40) its right formula, and 0 a right answer
+_THRESHOLD = re.compile(r"\b(?:beyond|in excess of|exceed\w*|excess|overtime|threshold|(?:above|over) (?:\$\s?)?\d)",
+                        re.I)
+
+
+def clamping(answer: str | None, code: Sequence[str], question: str = "") -> list[Signal]:
     """The `clamped` signal if it applies (see the module docstring); [] otherwise.
     `code`: the blocks of the program that gave the answer."""
     stated = number(answer)
-    if stated is None or stated.value != 0:
+    if stated is None or stated.value != 0 or _THRESHOLD.search(question):
         return []
     for block in code:
         call = _clamp_at_zero(block)

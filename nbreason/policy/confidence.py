@@ -8,7 +8,8 @@ on development data only — GSM8K problems 0–59 with the embedded 1.5B model 
 settings (benchmarks/results/calibration.json names the runs) — by `benchmarks/calibrate.py`,
 which also picks `CUTOFF`:
 the lowest confidence at which the verified answers of the development data were at least 90 %
-right. An answer is *verified* when its confidence reaches `CUTOFF`. docs/policies.md gives the
+right. An answer is *verified* when its confidence reaches `CUTOFF` and two method families gave it
+(samples of one method, or a check repeating the run's code, are one family). docs/policies.md gives the
 precision this measured on held-out problems. Word problems only: no data question was in the fit,
 where the checked program and row by row count as families of their own although they are
 programs too, unless their code only repeats the run's (policy/independence.py); their measured
@@ -75,5 +76,9 @@ def confidence(f: Features, coefficients: dict | None = None) -> float:
     return round(1 / (1 + math.exp(-z)), 4)
 
 
-def verified(value: float, cutoff: float | None = None) -> bool:
-    return value >= (CUTOFF if cutoff is None else cutoff)
+def verified(value: float, f: Features | None = None, cutoff: float | None = None) -> bool:
+    """Confidence at the cut-off, and (given the features) an answer two method families gave that
+    the check settled on. The fit weighs families little: without this, a sampled repeat of the
+    run's program, or a check that only copied its code, verified a lone family's answer at 0.92."""
+    sure = value >= (CUTOFF if cutoff is None else cutoff)
+    return sure and (f is None or (f.families >= 2 and f.settled == 1.0))

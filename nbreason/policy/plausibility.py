@@ -4,17 +4,19 @@ Each rule that applies to the question gives one signal with its reason, shown u
 
   value        None, nan, inf and empty answers are no answer at all (never accepted)
   single       "how many / how much …" asks for one quantity, not a line of several numbers
-  probability  a probability lies in [0, 1] (or 0 % to 100 %); exactly 0 or 1 is suspicious
-  count        "how many …" is a non-negative whole number
+  probability  a probability asked lies in [0, 1] (or 0 % to 100 %); exactly 0 or 1 is suspicious
+  count        "how many …" is a non-negative whole number ("how many dollars / miles / cups", or
+               a decimal asked: a non-negative number)
   decimals     "to N decimal places" / "rounded to N decimals" gives N decimals
-  money        an amount of money is not negative
+  money        an amount of money is not negative (a correlation, a slope, a growth, a return or a
+               change may be; a profit may not, unless a loss is spoken of)
   magnitude    "how far / long / old / tall / fast / wide / heavy …", "how much more / longer / farther …",
                "the largest fall / drop / decline" and "answer with a positive …" ask for a distance, a
                duration, an age or a size, or by how much one exceeds another: not negative
   truth        True or False (a comparison's printed result) where the question asks no yes-or-no question
   copied       the answer is a number the question already states (often a misread question)
   overflow     an exact answer (a count, a remainder) printed as a float in scientific notation
-  rows         the code's output shows a selection of zero rows ("Empty DataFrame")
+  rows         the code's output shows a selection of zero rows ("Empty DataFrame"), or the answer is one ("[]")
   form         the form the question asks for: a year ("in which year", "answer with the year") is a
                whole number 1000–2999; "as YYYY-MM" is that pattern; "answer with … (I, II, III or IV)"
                is one of the listed; "answer with … (1–12)" lies in that range; "answer with … two-letter code"
@@ -49,8 +51,27 @@ _HOW_MANY = re.compile(r"\bhow many\b", re.I)
 _ONE_QUANTITY = re.compile(r"\bhow (?:many|much|far|long|old|tall|fast)\b", re.I)
 _DECIMALS = re.compile(r"\b(?:to|rounded to|round(?:ed)? it to|with)\s+(\w+)\s+decimal(?:\s+places?|s)?\b", re.I)
 _WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
-_MONEY = re.compile(r"(\$|€|£|\bdollars?\b|\bcents?\b|\beuros?\b|\bcost\w*\b|\bprice\w*\b|\bpa(?:y|id)\b|\bearn\w*\b|"
+_MONEY = re.compile(r"(€|£|\bdollars?\b|\bcents?\b|\beuros?\b|\bcost\w*\b|\bprice\w*\b|\bpa(?:y|id)\b|\bearn\w*\b|"
                     r"\bspen[dt]\b|\bprofit\b|\bsav(?:e|ed|ings)\b)", re.I)
+# "$2 each", but not LaTeX's "$1-2+3-\dots-100$" (MATH-500: its right -50 was vetoed as money)
+_DOLLAR = re.compile(r"\$\s?\d")
+_LATEX = re.compile(r"\\[A-Za-z]+|\$[^$]*[=+\-*/^_{}][^$]*\$")
+# A signed quantity about money is no amount: a correlation, a slope, a growth or a return asked for may be
+# negative.
+# A profit stays an amount: every negative profit on GSM8K (0-59 and 60-159: 4) was a sign slip.
+_SIGNED = re.compile(r"\b(?:correlat\w*|slope|elasticit\w*|covarian\w*|coefficient|regression|grow\w*|returns?|"
+                     r"percent\w*|rate|changed|change (?:in|from|over|between)|income|balance|trend)\b|%", re.I)
+# "the probability", "the chance", "the likelihood" is asked: not "expected value", "odds" or
+# "chosen at random", which are no probabilities (question_kind still checks them by simulation)
+_ASKS_PROBABILITY = re.compile(r"\b(?:probabilit\w*|chances?|likelihood)\b", re.I)
+_IN_PERCENT = re.compile(r"\bper ?cent(?:age)?\b|%", re.I)
+# "how many dollars / cups / miles" asks for a measure, which may be a fraction; so does a question that
+# asks for a decimal ("How many miles … Express your answer as a decimal": MATH-500's right 1.25 was vetoed)
+_MEASURE = re.compile(r"\bhow many (?:more |fewer |less |total |additional |extra )?(?:\w+ )?"
+                      r"(?:dollars?|cents?|euros?|pounds?|yen|hours?|minutes?|seconds?|days?|weeks?|months?|years?|"
+                      r"miles?|kilomet\w+|km|met(?:er|re)s?|feet|foot|inch(?:es)?|yards?|cups?|lit(?:er|re)s?|"
+                      r"gallons?|ounces?|grams?|kilograms?|kg|lbs?|tons?|servings?|percent|degrees?)\b|"
+                      r"\bdecimal\b|\bnearest (?:tenth|hundredth|thousandth)\b|\bfraction\b", re.I)
 # a size, or by how much one thing exceeds another: "how far outside the reach" is 200 feet, not -200
 # "the largest fall" is a size too (on the data tune half a drawdown in jobs came back -2501), and so is
 # whatever the question says to answer with as positive
@@ -62,10 +83,14 @@ _LOSS = re.compile(r"\b(loss|lose|lost|owe\w*|debt|change in|difference|net)\b",
 # A yes-or-no question: a sentence opened by an auxiliary verb and closed by "?", or one that names
 # the answers; "whether" asks one too. Anything else asks for a value that True or False is not.
 _YES_NO = re.compile(r"(?:^|[.?!:]\s+|\n)(?:is|are|was|were|does|do|did|has|have|had|can|could|will|would|should)\b"
-                     r"[^.?!]*\?|\byes\b|\btrue\b|\bfalse\b|\bwhether\b|\bboolean\b", re.I)
+                     r"[^.?!]*\?|\byes\b|\btrue\b|\bfalse\b|\bwhether\b|\bboolean\b|"
+                     r"\b(?:determine|check|decide|tell|verify|test|find out|say) if\b", re.I)
 _TRUTH = re.compile(r"(?:np\.)?(?:True|False)", re.I)  # unwrap() has taken np.bool_(…) and np.True_ apart
 _SCIENTIFIC = re.compile(r"\d[eE][+-]?\d+")
 _EMPTY = re.compile(r"Empty DataFrame|Empty Series|\b0 rows\b|Series\(\[\], ", re.I)
+# an answer that is itself an empty selection: "[]", "Series([], Name: price, dtype: float64)", "Index([], …)"
+_EMPTY_ANSWER = re.compile(r"\s*(?:\[\s*\]|\{\s*\}|\(\s*\)|set\(\)|(?:np\.)?array\(\[\s*\].*|(?:Series|Index)\(\[\s*\].*|"
+                           r"Empty (?:DataFrame|Series)\b.*)\s*", re.S)
 # "which year", not "which year of the trial", "what year-over-year growth", "the year's total"
 _YEAR = re.compile(r"\b(?:(?:in )?(?:which|what) year|answer with the year)\b(?![-'’]| of\b)", re.I)
 _PATTERNS = {"YYYY-MM-DD": re.compile(r"^\d{4}-\d{2}-\d{2}$"), "YYYY-MM": re.compile(r"^\d{4}-\d{2}$")}
@@ -81,6 +106,12 @@ _NOT_A_NAME = re.compile(r"\b(?:numbers?|numeric|count|columns?|index|id|code)\b
 _ROW_LABEL = ("; a whole number here is often a row's index label (what idxmax()/idxmin() return), "
               "not that row's value: read the column asked for at that row")
 _EXAMPLES = re.compile(r"^\s*(?:e\.g\.|for example\b|such as\b|like\b)", re.I)
+
+
+def _asked(question: str) -> str:
+    """The question's last sentence, what it asks for ("prices rose 50 %" earlier is no growth asked)."""
+    sentences = re.split(r"(?<=[.!?])\s+", question.strip())
+    return next((s for s in reversed(sentences) if s.rstrip().endswith("?")), sentences[-1])
 
 
 def _note(name: str, value: float, reason: str) -> Signal:
@@ -115,8 +146,9 @@ def plausibility(answer: str | None, question: str, outputs: list[str] | None = 
     stated = number(text)
     value = stated.value if stated else None
     kind = question_kind(question)
-    if kind == "probability" and value is not None:
-        share = value / 100 if stated.percent else value
+    if kind == "probability" and _ASKS_PROBABILITY.search(question) and value is not None:
+        in_percent = stated.percent or (value > 1 and _IN_PERCENT.search(question))  # "in percent": 40
+        share = value / 100 if in_percent else value
         if not 0 <= share <= 1:
             signals.append(_note("probability", 0.0, f"a probability, but {text} is outside [0, 1]"))
         elif share in (0, 1):
@@ -127,7 +159,7 @@ def plausibility(answer: str | None, question: str, outputs: list[str] | None = 
     if _ONE_QUANTITY.search(question) and value is None and len(numbers_in(text)) > 1:
         signals.append(_note("single", 0.3, f"the question asks for one quantity; {text[:40]!r} states "
                                             f"{len(numbers_in(text))} numbers"))
-    if _HOW_MANY.search(question) and value is not None:
+    if _HOW_MANY.search(question) and value is not None and not (value >= 0 and _MEASURE.search(question)):
         if value < 0 or value.denominator != 1:
             signals.append(_note("count", 0.0, f"\"how many\" asks for a whole number ≥ 0, not {text}"))
         else:
@@ -139,7 +171,8 @@ def plausibility(answer: str | None, question: str, outputs: list[str] | None = 
         ok = digits == places
         signals.append(_note("decimals", 1.0 if ok else 0.3,
                               f"{places} decimal places asked, {digits} given" + ("" if ok else f" ({text})")))
-    if _MONEY.search(question) and value is not None and value < 0 and not _LOSS.search(question):
+    money = _MONEY.search(question) or (_DOLLAR.search(question) and not _LATEX.search(question))
+    if money and value is not None and value < 0 and not _LOSS.search(question) and not _SIGNED.search(_asked(question)):
         signals.append(_note("money", 0.0, f"an amount of money, but {text} is negative"))
     if value is not None and value < 0 and (magnitude := _MAGNITUDE.search(question)):
         asked = magnitude.group(0).lower()
@@ -156,6 +189,8 @@ def plausibility(answer: str | None, question: str, outputs: list[str] | None = 
         signals.append(_note("copied", 0.5, f"{text} is a number the question already states"))
     if outputs and any(_EMPTY.search(out or "") for out in outputs[-1:]):
         signals.append(_note("rows", 0.3, "the code's output shows a selection of zero rows"))
+    elif _EMPTY_ANSWER.fullmatch(text):
+        signals.append(_note("rows", 0.3, f"{text[:40]!r} is an empty selection"))
     form = _form(text, value, question)
     if form is not None:
         signals.append(form)

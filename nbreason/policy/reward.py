@@ -7,6 +7,8 @@ the user's check); they never call the model.
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any, Callable, Sequence
 
 from ..answers import key, number, number_key, numbers_in, same_number, tally, unwrap
@@ -72,9 +74,11 @@ def user_check(answer: str | None, check: Callable[[Any], Any] | None) -> Signal
         verdict = check(answer)
     except Exception as exc:  # the user's function: report, never crash the run
         return Signal("user_check", 0.0, f"{name}() raised {type(exc).__name__}: {exc}", weight=2.0)
-    if isinstance(verdict, (int, float)) and not isinstance(verdict, bool):
-        value = max(0.0, min(1.0, float(verdict)))
-        return Signal("user_check", value, f"{name}() returned {verdict}", weight=2.0)
+    if isinstance(verdict, numbers.Real) and not isinstance(verdict, bool):  # numpy's numbers too
+        value = float(verdict)
+        if not math.isfinite(value):  # max(0, min(1, nan)) is 1: a nan score passed
+            return Signal("user_check", 0.0, f"{name}() returned {verdict}: not a score", weight=2.0)
+        return Signal("user_check", max(0.0, min(1.0, value)), f"{name}() returned {verdict}", weight=2.0)
     return Signal("user_check", 1.0 if verdict else 0.0, f"{name}() returned {verdict!r}", weight=2.0)
 
 
@@ -132,7 +136,7 @@ def judge_signals(answer: str | None, *, question: str, answer_type: str, output
     signals = [answer_parses(answer, answer_type), grounded(answer, outputs), code_ran(last_execution)]
     signals += plausibility(answer, question, outputs)
     signals += data_use(answer, question, program, outputs, facts)
-    signals += clamping(answer, program)
+    signals += clamping(answer, program, question)
     if self_check is not None:
         signals.append(self_check)
     if verification is not None and verification.extra_done:
