@@ -37,6 +37,20 @@ ROWS_TABLE = [
     ("a block too deep to unparse does not hide the run's other blocks", "print(1)",
      ["y = " + "+".join(["1"] * 200_000), "print(1)"], True),
     ("no run code to repeat", "print(1 + 1)", [], False),
+    # what cannot change the computation, found in copies a review wrote
+    ("the result formatted instead of rounded", "max_drawdown = (df['high'] - df['close'].cummax()) / "
+     "df['high'].cummax() * 100\nprint(f'{max_drawdown.max():.2f}')", [RUN], True),
+    ("the result carried to the print by a variable of its own", "max_drawdown = (df['high'] - df['close'].cummax())"
+     " / df['high'].cummax() * 100\nresult = round(max_drawdown.max(), 2)\nprint(result)", [RUN], True),
+    ("columns read as attributes", "max_drawdown = (df.high - df.close.cummax()) / df.high.cummax() * 100\n"
+     "print(round(max_drawdown.max(), 2))", [RUN], True),
+    ("a docstring and an assert", '"""drawdown"""\nassert not df.empty\nmax_drawdown = (df[\'high\'] - '
+     "df['close'].cummax()) / df['high'].cummax() * 100\nprint(round(max_drawdown.max(), 2))", [RUN], True),
+    ("a carried variable read again is a computation", "t = df['x'].sum()\nu = t * 2\nprint(t)",
+     ["print(df['x'].sum())"], False),
+    ("a method is not a column", "print(df.x.sum())", ["print(df['x']['sum']())"], False),
+    ("a formatted copy of an earlier statement of a longer run still repeats it",
+     "dd = df['x'].sum()\nprint(dd)", ["dd = df['x'].sum()\nprint(dd)\nother = dd * 2\nprint(other)"], True),
     # the pens problem's copy: the run's program with every variable renamed
     ("the run's program with its variables renamed",
      "cost_per_pen = 2 / 3\npens = 45\ntotal = cost_per_pen * pens\nprint(total)",

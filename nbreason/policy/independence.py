@@ -8,7 +8,9 @@ answer. Such a check repeats the run: it supports the answer as the run's own ro
 family of its own (policy/verification.py).
 
 Statements are compared as Python parses them (`ast.unparse`: comments, spacing and quoting do not
-count). A check repeats the run when every statement it has, imports and printed sizes aside
+count), after what cannot change the computation is taken out of both (`_normal`): docstrings,
+asserts, the last print's rounding or formatting, a variable that only carries the result to it,
+and `df.x` read as `df['x']`. A check repeats the run when every statement it has, imports and printed sizes aside
 (`print(df.shape)`, `print(len(rows))`, a printed string), is one the run's code already ran, and
 so is its last statement (the one printing the answer), whatever it prints.
 
@@ -29,6 +31,7 @@ node comparisons.
 from __future__ import annotations
 
 import ast
+import copy
 import re
 from typing import Iterable
 
@@ -70,12 +73,17 @@ def _shows_size(node: ast.stmt) -> bool:
 
 def repeats(code: str, run_code: Iterable[str]) -> bool:
     """Whether `code` (a check's program) only runs statements the run's code already ran, or is
-    one of its blocks with the variables renamed. Each program is parsed once."""
+    one of its blocks with the variables renamed: as written, or once both are `_normal`. Each
+    program is parsed once."""
     check = _parse(code)
+    trees = [_parse(block) for block in run_code if isinstance(block, str)]
+    return _repeats(check, trees) or _repeats(_normal(check), [_normal(tree) for tree in trees])
+
+
+def _repeats(check: ast.Module | None, trees: list[ast.Module | None]) -> bool:
     mine = _body(check) if check is not None else []
     if not mine:
         return False
-    trees = [_parse(block) for block in run_code if isinstance(block, str)]
     # The last statement prints the answer: it always counts, even when it prints a len()
     computing = [node for node in mine[:-1] if not _shows_size(node)] + mine[-1:]
     try:
@@ -269,3 +277,87 @@ def _in_order(nodes: list[ast.stmt], run: list[ast.stmt], renaming: _Renaming) -
                 return False
             j += 1
     return True
+
+
+# --- the same computation written differently, made one form before comparing -------------------
+
+_PASSED_ON = {"round", "str", "float", "repr"}  # print(round(x, 2)) prints x, as far as a copy goes
+# what a table has besides its columns (print(df.shape) is a size, which a check may print first)
+_PROPERTIES = {"shape", "size", "columns", "index", "values", "dtypes", "empty", "T", "loc", "iloc", "at", "iat",
+               "str", "dt", "cat", "ndim"}
+
+
+def _normal(tree: ast.Module | None) -> ast.Module | None:
+    """`tree` with what does not change the computation taken out: docstrings and other bare
+    constants, asserts, a last print's rounding or formatting (`f'{x:.2f}'`, `round(x, 2)`,
+    `str(x)`), a single-use variable that only carries the result to that print, and `df.x` for
+    `df['x']` (a column read either way). Applied to both programs, so it can only make copies
+    meet: a review found each of these in checks that repeated a wrong run's code."""
+    if tree is None:
+        return None
+    try:
+        tree = _Columns().visit(copy.deepcopy(tree))
+    except (RecursionError, MemoryError):
+        return tree
+    body = [node for node in tree.body if not (isinstance(node, (ast.Assert, ast.Pass))
+                                               or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)))]
+    while body:
+        last = body[-1]
+        call = _print(last)
+        if call is not None and len(call.args) == 1 and not call.keywords:
+            inner = _bare(call.args[0])
+            if inner is not call.args[0]:
+                call.args[0] = inner
+                continue
+            carried = _carried(body, inner)
+            if carried is not None:
+                call.args[0] = carried
+                del body[-2]
+                continue
+        break
+    tree.body = body
+    return tree
+
+
+def _bare(arg: ast.expr) -> ast.expr:
+    """What a printed value formats: x for round(x, 2), str(x), f'{x:.2f}'."""
+    if isinstance(arg, ast.Call) and isinstance(arg.func, ast.Name) and arg.func.id in _PASSED_ON \
+            and arg.args and not arg.keywords and len(arg.args) <= 2:
+        return arg.args[0]
+    if isinstance(arg, ast.JoinedStr) and len(arg.values) == 1 and isinstance(arg.values[0], ast.FormattedValue):
+        return arg.values[0].value
+    return arg
+
+
+def _carried(body: list[ast.stmt], printed: ast.expr) -> ast.expr | None:
+    """The value of `name = value` just before `print(name)`, if `name` is read nowhere else."""
+    if len(body) < 2 or not isinstance(printed, ast.Name):
+        return None
+    before = body[-2]
+    if not (isinstance(before, ast.Assign) and len(before.targets) == 1 and isinstance(before.targets[0], ast.Name)
+            and before.targets[0].id == printed.id):
+        return None
+    reads = sum(1 for node in body for n in ast.walk(node)
+                if isinstance(n, ast.Name) and n.id == printed.id and isinstance(n.ctx, ast.Load))
+    return before.value if reads == 1 else None
+
+
+class _Columns(ast.NodeTransformer):
+    """`df.close` read as `df['close']`: an attribute of a plain name that is not called."""
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        func = node.func
+        if isinstance(func, ast.Attribute):  # a method: df.sum(), its object may still hold columns
+            func.value = self.visit(func.value)
+        else:
+            node.func = self.visit(func)
+        node.args = [self.visit(a) for a in node.args]
+        node.keywords = [self.visit(k) for k in node.keywords]
+        return node
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        node.value = self.visit(node.value)
+        if isinstance(node.value, ast.Name) and isinstance(node.ctx, ast.Load) and not node.attr.startswith("_") \
+                and node.attr not in _PROPERTIES:
+            return ast.copy_location(ast.Subscript(node.value, ast.Constant(node.attr), ast.Load()), node)
+        return node
