@@ -120,6 +120,15 @@ ROWS = [
     ("an empty list is an empty selection", "[]", "Which rows have a negative price?", [], "rows", 0.3),
     ("an empty Series is an empty selection", "Series([], Name: price, dtype: float64)", "Which prices are negative?",
      [], "rows", 0.3),
+    ("an exact value asked, a float given", "7.178979876918526e+23", "What is the exact value of 3^50?", [],
+     "overflow", 0.0),
+    ("a count in scientific notation is only suspicious", "1.2e+17", "How many ways can 40 people be seated in a "
+     "row of 40 chairs?", [], "overflow", 0.3),
+    ("a fraction where a percentage is asked", "0.05", "Sales were 100 and are now 105. By what percentage did "
+     "sales grow?", [], "percent", 0.5),
+    ("a percentage where a percentage is asked", "5", "Sales were 100 and are now 105. By what percentage did "
+     "sales grow?", [], "percent", None),
+    ("a fraction written with its sign", "0.5%", "What percentage of the rows are empty?", [], "percent", None),
     ("a formatted nan is no value", "nan%", "By what percentage did sales grow in 2020?", [], "value", 0.0),
     ("a nan with a unit is no value", "nan days", "How long is the average stay?", [], "value", 0.0),
     ("a list of nans is no value", "[nan, nan]", "What are the means?", [], "value", 0.0),

@@ -15,7 +15,10 @@ Each rule that applies to the question gives one signal with its reason, shown u
                duration, an age or a size, or by how much one exceeds another: not negative
   truth        True or False (a comparison's printed result) where the question asks no yes-or-no question
   copied       the answer is a number the question already states (often a misread question)
-  overflow     an exact answer (a count, a remainder) printed as a float in scientific notation
+  percent      a percentage asked ("by what percentage", "as a percent") answered with a fraction below 1
+               (0.05 for 5 %); suspicious
+  overflow     an exact answer (a count, a remainder) printed as a float in scientific notation (a veto
+               where the question asks for exactness: "exact", "remainder", "digits", a big power)
   rows         the code's output shows a selection of zero rows ("Empty DataFrame"), or the answer is one ("[]")
   form         the form the question asks for: a year ("in which year", "answer with the year") is a
                whole number 1000–2999; "as YYYY-MM" is that pattern; "answer with … (I, II, III or IV)"
@@ -44,7 +47,7 @@ from .methods import question_kind
 # with the rules on what a program does with the passed tables (policy/data_use.py) and with its
 # own result (policy/clamping.py)
 RULES = ("value", "single", "probability", "count", "decimals", "money", "magnitude", "truth", "overflow", "copied",
-         "rows", "form",
+         "rows", "form", "percent",
          *DATA_RULES, *CLAMP_RULES)
 
 _HOW_MANY = re.compile(r"\bhow many\b", re.I)
@@ -65,6 +68,9 @@ _SIGNED = re.compile(r"\b(?:correlat\w*|slope|elasticit\w*|covarian\w*|coefficie
 # "chosen at random", which are no probabilities (question_kind still checks them by simulation)
 _ASKS_PROBABILITY = re.compile(r"\b(?:probabilit\w*|chances?|likelihood)\b", re.I)
 _IN_PERCENT = re.compile(r"\bper ?cent(?:age)?\b|%", re.I)
+# "by what percentage", "what percent", "as a percentage": 0.05 there is most likely 5 % left as a fraction
+_PERCENT_ASKED = re.compile(r"\b(?:what|which|how many) (?:per ?cent(?:age)?|%)|\bas an? per ?cent(?:age)?\b|"
+                            r"\bin per ?cent\b|\bper ?cent(?:age)? (?:of|did|does|is|was|were|are)\b", re.I)
 # "how many dollars / cups / miles" asks for a measure, which may be a fraction; so does a question that
 # asks for a decimal ("How many miles … Express your answer as a decimal": MATH-500's right 1.25 was vetoed)
 _MEASURE = re.compile(r"\bhow many (?:more |fewer |less |total |additional |extra )?(?:\w+ )?"
@@ -164,6 +170,10 @@ def plausibility(answer: str | None, question: str, outputs: list[str] | None = 
             signals.append(_note("count", 0.0, f"\"how many\" asks for a whole number ≥ 0, not {text}"))
         else:
             signals.append(_note("count", 1.0, f"a whole number ≥ 0: {text}"))
+    if value is not None and not stated.percent and 0 < abs(value) < 1 and kind != "probability" \
+            and _PERCENT_ASKED.search(_asked(question)):
+        signals.append(_note("percent", 0.5, f"a percentage is asked; {text} looks like a fraction "
+                                             f"({float(value) * 100:g} %)"))
     places = _decimals(question)
     if places is not None and value is not None:
         shown = text.split(".", 1)[1] if "." in text else ""
@@ -182,8 +192,11 @@ def plausibility(answer: str | None, question: str, outputs: list[str] | None = 
         signals.append(_note("truth", 0.0, f"{text} is a comparison's result, but the question asks for a value, "
                                             "not yes or no: print the value itself"))
     if value is not None and kind != "word" and _SCIENTIFIC.search(text) and abs(value) >= 10**15:
-        signals.append(_note("overflow", 0.3, f"{text} is a float in scientific notation where an exact value "
-                                               "is asked: digits are lost"))
+        # a veto where the question asks for exactness ("exact value of 3^50": the float agreed with the
+        # exact route's digits within the tolerance rule, and was verified)
+        signals.append(_note("overflow", 0.0 if kind == "exact" else 0.3,
+                             f"{text} is a float in scientific notation where an exact value is asked: digits "
+                             "are lost" + ("; compute with integers or fractions" if kind == "exact" else "")))
     given = {n.value for n in numbers_in(question)}
     if value is not None and value in given and len(given) > 1 and value not in (Fraction(0), Fraction(1)):
         signals.append(_note("copied", 0.5, f"{text} is a number the question already states"))
