@@ -162,6 +162,14 @@ TOLERANCE = [
     ("1e3", "1000", True, True),
     ("2.5e-7", "0.00000025", True, True),
     ("2.5e-7", "2.6e-7", False, False),
+    # whole numbers written out in full are exact, float or not: a dropped row changes a sum's last digits
+    ("15234567.0", "15234564.0", False, False),
+    ("15234567.0", "15234567", True, True),
+    ("1.5e7", "15234567", False, False),  # a rounded float still rounds
+    # a scale word is part of the number
+    ("1.2 million", "1200000", True, True),
+    ("1.2 million", "1.2", False, False),
+    ("2.5 billion dollars", "2500000000", True, True),
 ]
 
 

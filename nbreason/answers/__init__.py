@@ -19,7 +19,8 @@ grader, so they cannot disagree.
 
 The tolerance rule, for every comparison of two numbers:
 
-    Two integers (written without a decimal point or exponent) are compared exactly. Any other
+    Two whole numbers written with every digit (18, 18.0, 15234567.0; not 1.5e7) are compared
+    exactly, and "1.2 million" is 1,200,000. Any other
     two numbers are the same when they agree once rounded, half up, to the significant digits of
     the less precisely written one, counting at least 4 and at most 6 (integers and fractions
     are precise: 6 when both are). `strict` (the bench grader) always rounds to 6.

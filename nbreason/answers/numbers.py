@@ -34,6 +34,8 @@ _NUMERIC = re.compile(
     rf"(?:\s*(?P<pct>%))?(?P<space>\s*)(?P<unit>{_UNIT})?$")
 # A letter glued to a number is algebra, not a unit: 5x, 3i, 2pi.
 _NOT_UNITS = frozenset({"pi", "i", "e", "x", "y", "z", "n", "k", "sqrt", "times"})
+# A scale word is part of the number: "1.2 million" is 1,200,000, not 1.2
+_SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
 # A printed label before a number: "Total eggs: 18", "Profit ($): 70000".
 _LABEL = re.compile(r"^[A-Za-z][\w\s'()$-]*:\s*(?=[-+$€£¥₹\\.\d])")
 _ASSIGNMENT = re.compile(r"^[A-Za-z]\w*\s*=\s*(?=[^=<>]*$)")
@@ -89,6 +91,7 @@ def number(answer: str | None) -> Number | None:
     unit = (match["unit"] or "").strip()
     if unit and (unit.split()[0].lower() in _NOT_UNITS or (not match["space"] and len(unit) == 1 and unit.isalpha())):
         return None
+    scale = _SCALES.get(unit.split()[0].lower(), 1) if unit and match["space"] else 1  # "1.2 million"
     try:
         value, digits = _literal(match["sign"], match["a"])
         if match["b"] is not None:
@@ -97,7 +100,7 @@ def number(answer: str | None) -> Number | None:
             digits = min((d for d in (digits, divisor_digits) if d is not None), default=None)
     except (ValueError, ZeroDivisionError):
         return None
-    return Number(value, digits, bool(match["pct"]))
+    return Number(value * scale, digits, bool(match["pct"]))
 
 
 def parse_number(answer: str | None) -> Fraction | None:
@@ -146,7 +149,7 @@ def rounded_alike(a: Number, b: Number) -> bool:
     the same once rounded to the significant digits of the less precisely written one, however
     few (0.58 and 0.5803, 38.8 and 38.81, 5 and 5.004). Two integers still only when equal (2008
     is not 2012), and a percentage never matches a plain number here."""
-    if a.integer and b.integer:
+    if _whole(a) and _whole(b):
         return a.value == b.value
     if a.percent != b.percent:
         return False
@@ -159,9 +162,16 @@ def rounded_alike(a: Number, b: Number) -> bool:
     return _agree(a.value, b.value, max(1, min(written(a), written(b), MAX_DIGITS)))
 
 
+def _whole(n: Number) -> bool:
+    """A whole number written with every digit of it: 18, 18.0, 15234567.0 (not 1.5e7, which rounds)."""
+    return n.value.denominator == 1 and (n.digits is None or n.digits >= len(str(abs(n.value.numerator))))
+
+
 def same_number(a: Number, b: Number, *, strict: bool = False) -> bool:
-    """The tolerance rule (module docstring)."""
-    if a.integer and b.integer:
+    """The tolerance rule (module docstring). Whole numbers written out in full compare exactly: a
+    sum over a table that dropped a row printed 15234564.0 where the run printed 15234567.0, and the
+    six significant digits of the rule made them one."""
+    if _whole(a) and _whole(b):
         digits = None
     elif strict:
         digits = MAX_DIGITS
