@@ -177,13 +177,20 @@ print(json.dumps({"done": done}))
 async def test_a_hard_link_to_a_setuid_program_does_not_outlive_the_sandbox_in_a_kept_working_folder(
         tmp_path, confine, caplog):
     """The seccomp filter refuses to make a setuid file, but a hard link to one the system has is
-    no new file: it kept a program that an update patches usable, as root."""
+    no new file: it kept a program that an update patches usable, as root. The owner's own setuid
+    files in the folder, made before the sandbox, stay (a review found them deleted too)."""
+    own = tmp_path / "tools" / "helper"
+    own.parent.mkdir()
+    own.write_text("#!/bin/sh\n")
+    own.chmod(0o2755)
+    os.link(own, tmp_path / "tools" / "helper-link")  # the owner's own link: more than one, but older
     async with LocalSandbox(workdir=tmp_path, confine=confine) as sb:
         done = report(await sb.run_code(LINK))["done"]
     if done != "0o4000":  # linking across file systems (confined: a bind mount) or to others' files
         assert done in ("OSError", "PermissionError")  # fails anyway, then nothing is left to remove
     assert not (tmp_path / "deep" / "er" / "kept").exists()
     assert (tmp_path / "deep" / "er").is_dir()  # the rest of the kept folder stays
+    assert own.stat().st_mode & 0o7777 == 0o2755 and (tmp_path / "tools" / "helper-link").exists()
     assert ("removed" in caplog.text) == (done == "0o4000")
 
 
@@ -210,3 +217,20 @@ async def test_the_results_of_one_execution_are_held_to_a_total_in_bytes_not_onl
     assert 0 < len(execution.results) < 30 and held <= iopub.HELD_FACTOR * limit
     assert "past the execution's limit of 4,000,000 for all of them" in "".join(execution.logs.stderr)
     assert execution.logs.stdout == ["done\n"]
+
+
+def test_json_results_count_at_what_python_holds_them_in():
+    """A list of empty lists is 3 characters of JSON an item and 56 bytes decoded: counted at 4 bytes
+    a character, three JSON fields at the limit were about 160 MB, not the 40 MB documented."""
+    import sys
+    import tracemalloc
+
+    from e2b_code_interpreter.models import Result
+
+    tracemalloc.start()
+    value = [[] for _ in range(25_000)]
+    held, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert held > 16 * ingest.json_size(value) * 0.9  # what it costs, roughly
+    assert ingest.held_size(Result(json=value)) >= held
+    assert ingest.held_size(Result(text="é" * 1000)) >= sys.getsizeof("é" * 1000)

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import shutil
+import stat
 import subprocess
 import time
 
@@ -42,13 +43,17 @@ def remove_tree(path: str | os.PathLike) -> None:
         log.warning("local sandbox: could not remove %s: %s", path, exc)
 
 
-def remove_setid_files(path: str | os.PathLike) -> list[str]:
-    """Unlink the setuid and setgid files in a kept working folder; return their paths. The launcher's
-    seccomp filter stops a kernel from making one, but not from hard-linking one the system has
-    (/usr/bin/passwd, same file system, plain kernels): that link would keep the program usable
-    after an update patched it. Unlinked, never chmod-ed: the mode is the linked program's own."""
-    try:  # find walks any depth (os.walk recurses) and -xdev stays off anything mounted below
-        done = subprocess.run(["find", os.fspath(path), "-xdev", "-type", "f", "-perm", "/6000", "-print0"],
+def remove_setid_files(path: str | os.PathLike, since: float | None) -> list[str]:
+    """Unlink the setuid and setgid files linked into a kept working folder since `since` (a time);
+    return their paths. The launcher's seccomp filter stops a kernel from making one, but not from
+    hard-linking one the system has (/usr/bin/passwd, same file system, plain kernels): that link
+    would keep the program usable after an update patched it. Only a file with more than one link
+    whose inode changed since then (link() changes it) is the sandbox's: the owner's own setuid
+    files there stay. Unlinked, never chmod-ed: the mode is the linked program's own."""
+    if since is None:
+        return []
+    try:  # find walks any depth (os.walk recurses), never follows links, and -xdev stays off mounts
+        done = subprocess.run(["find", os.path.abspath(path), "-xdev", "-type", "f", "-perm", "/6000", "-print0"],
                               stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
     except (OSError, subprocess.SubprocessError) as exc:
         log.warning("local sandbox: could not look for setuid files in %s: %s", path, exc)
@@ -56,8 +61,10 @@ def remove_setid_files(path: str | os.PathLike) -> list[str]:
     removed = []
     for found in filter(None, done.stdout.split(b"\0")):
         with contextlib.suppress(OSError):
-            os.unlink(found)
-            removed.append(os.fsdecode(found))
+            info = os.lstat(found)
+            if stat.S_ISREG(info.st_mode) and info.st_nlink > 1 and info.st_ctime >= since:
+                os.unlink(found)
+                removed.append(os.fsdecode(found))
     return removed
 
 

@@ -113,6 +113,7 @@ class LocalSandbox:
         self._relay_died = ""  # why the kernel was stopped: its relay was gone
         self._context: zmq.asyncio.Context | None = None
         self._runtime: str | None = None
+        self._started_at: float | None = None
         self._log: KernelLog | None = None
         self._own_workdir = False
         self._lock = asyncio.Lock()
@@ -143,6 +144,8 @@ class LocalSandbox:
                 raise SandboxError(
                     f"confinement was asked for but is not available: {problem}. Install the Debian "
                     "package bubblewrap (and let it create namespaces), or drop --confine (confine=False)")
+        if self._started_at is None:  # a setuid link made since then is the sandbox's (see _clean_up)
+            self._started_at = time.time()
         self._runtime = tempfile.mkdtemp(prefix="nbreason-")  # connection file, ipc sockets, log
         # The kernel's sockets get a folder of their own: the only part a confined kernel may
         # write. The relay listens in another, for us.
@@ -387,17 +390,23 @@ class LocalSandbox:
             if self._log is not None:
                 self._log.close()
                 self._log = None
-            # In a thread: a working folder of 200,000 files held the notebook's loop for 1.5 s
-            if self._runtime:
-                await asyncio.to_thread(_remove_tree, self._runtime)
-                self._runtime = None
-            if self._own_workdir and self.workdir:
-                await asyncio.to_thread(_remove_tree, self.workdir)
-            elif self.workdir and os.path.isdir(self.workdir):
-                for path in await asyncio.to_thread(_remove_setid_files, self.workdir):
-                    log.warning("local sandbox: removed %s from the kept working folder: a setuid or setgid "
-                                "program (a hard link to one of the system's)", path)
-            _remove_cgroup(self.status.get("pids_cgroup"))
+            # In a thread (a working folder of 200,000 files held the notebook's loop for 1.5 s), and
+            # shielded: close() runs under a timeout, and a cut-short clean-up left folders behind
+            runtime, self._runtime = self._runtime, None
+            await asyncio.shield(asyncio.to_thread(self._clean_up, runtime))
+
+    def _clean_up(self, runtime: str | None) -> None:
+        """The runtime folder, an own working folder (a kept one: the setuid links code made in it)
+        and the pids cgroup."""
+        _remove_cgroup(self.status.get("pids_cgroup"))
+        if runtime:
+            _remove_tree(runtime)
+        if self._own_workdir and self.workdir:
+            _remove_tree(self.workdir)
+        elif self.workdir and os.path.isdir(self.workdir):
+            for path in _remove_setid_files(self.workdir, since=self._started_at):
+                log.warning("local sandbox: removed %s from the kept working folder: a setuid or setgid "
+                            "program linked there while the sandbox ran", path)
 
     def _kill_now(self) -> None:
         """Synchronous last resort at interpreter exit."""
