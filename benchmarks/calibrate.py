@@ -234,8 +234,11 @@ def main() -> int:
     confidences = [1 / (1 + math.exp(-(coefficients["bias"] + sum(coefficients[n] * v for n, v in zip(NAMES, f)))))
                    for f, _, _ in data]
     right = [ok for _, ok, _ in data]
-    cut = round(cutoff(confidences, right, args.precision, args.min_answers), 3)
-    chosen = [ok for c, ok in zip(confidences, right) if c >= cut]
+    # only answers two families settled on can be verified (policy/confidence.verified): the cut-off among them
+    eligible = [verified(1.0, Features(*f)) for f, _, _ in data]
+    cut = round(cutoff([c for c, e in zip(confidences, eligible) if e], [ok for ok, e in zip(right, eligible) if e],
+                       args.precision, args.min_answers), 3)
+    chosen = [ok for c, ok, e in zip(confidences, right, eligible) if e and c >= cut]
     report = {"coefficients": coefficients, "cutoff": cut, "fitted_on": sorted({src for _, _, src in data}),
               "answers": len(data), "accuracy": sum(right) / len(right),
               "verified_precision": sum(chosen) / len(chosen) if chosen else None,

@@ -29,7 +29,7 @@ from .rebuild import run_again
 from .models.base import Completion, Model, ModelError, ModelProfile, OutOfTime
 from .policy import Choice, Judgement, Reply, RunState, Settings, StallDetector, Verification
 from .policy import confidence, plausibility
-from .policy.methods import plan_for
+from .policy.methods import asks_probability, plan_for
 from .sandboxes.base import Sandbox, SandboxError
 
 
@@ -226,7 +226,8 @@ class Loop(Checks):
             plan = plan_for(self.question, data=self.has_data) if choice.check == "methods" else ()
             self.verification = Verification(choice.answer, extra=self.config.recompute_max, mode=choice.check,
                                              plan=plan, first_ruled_out=choice.ruled_out,
-                                             run_code=tuple(self.evidence.code))
+                                             run_code=tuple(self.evidence.code),
+                                             probability=asks_probability(self.question))
         if choice.message:
             if call_id and call_id not in replies:
                 replies[call_id] = choice.message

@@ -95,7 +95,8 @@ def test_non_answers_are_not_values(text):
 
 
 @pytest.mark.parametrize("text", ["0", "no", "infinity", "\\infty", "oo", "-1", "Nancy", "information",
-                                  "<b> at 0x10", "at 0x7f", "None of the above", "nan 5", "Infinity km"])
+                                  "<b> at 0x10", "at 0x7f", "None of the above", "nan 5", "Infinity km",
+                                  "null hypothesis", "None needed", "Nan Goldin", "Zoo Atlanta"])
 def test_answers_that_resemble_non_answers_are_values(text):
     assert is_value(text) and key(text) is not None
 

@@ -54,6 +54,7 @@ def test_a_clamp_in_an_earlier_block_counts():
     ("A fee is charged on every kilogram over 20 kg. The bag weighs 18 kg. How many kilograms are charged?", False),
     ("What was the largest fall of `nonfarm` from its highest value so far?", True),
     ("He had 20 apples and gave away 5 over the week. How many are left?", True),
+    ("Tom picks 10 apples over 3 days and gives away 14. How many are left?", True),
 ])
 def test_a_question_that_counts_only_what_lies_beyond_a_threshold_makes_its_clamp_the_formula(question, flagged):
     assert bool(clamping("0", ["hours = 38\nprint(max(0, hours - 40))"], question)) == flagged

@@ -27,9 +27,9 @@ def verification(first: str, *others: str | None, extra: int = 3) -> Verificatio
     return check
 
 
-def methods(first: str, *others: tuple, plan=(), extra: int = 3) -> Verification:
+def methods(first: str, *others: tuple, plan=(), extra: int = 3, probability: bool = False) -> Verification:
     """A methods check of the run's `first` answer, with (answer, method) solutions."""
-    check = Verification(first, extra=extra, mode="methods", plan=plan)
+    check = Verification(first, extra=extra, mode="methods", plan=plan, probability=probability)
     for answer, method in others:
         check.add(answer, method)
     return check
@@ -179,10 +179,15 @@ CHECK_RULES = [
     ("a check supports the earlier answer it equals, not the first it rounds to",
      methods("12.5", ("13.0", CHECKED), ("13", ROWS)), None, "final", "13.0", True, "checked and rows agree on 13.0"),
     ("an estimate supports the exact value found after it", methods("1/2", ("0.49018", SIMULATION),
-                                                                   ("25/51", EXACT)),
+                                                                   ("25/51", EXACT), probability=True),
      None, "final", "25/51", True, "agree on 25/51"),
-    ("an estimate nine standard errors away supports nothing", methods("1/2", ("0.49018", SIMULATION)), None,
-     "verify", "1/2", None, "not settled yet"),
+    ("an estimate of a probability nine standard errors away supports nothing",
+     methods("1/2", ("0.49018", SIMULATION), probability=True), None, "verify", "1/2", None, "not settled yet"),
+    ("an estimate of an expected value within 2 % supports it", methods("1", ("0.99779", SIMULATION)), None,
+     "final", "1", True, "agree on 1"),
+    ("an estimate equal to the run's answer keeps to it when a rougher answer comes (it went to 0.49, settled)",
+     methods("0.4902", ("0.4902", SIMULATION), ("0.49", PROSE), probability=True), None, "verify", "0.4902", None,
+     "not settled yet"),
     ("a ruled-out answer against one other: the other, unverified",
      ruled_out(("52", CHECKED), ("2008", CHECKED, REPAIR), ("52", ROWS), ("52", ROWS, REPAIR), extra=2), None,
      "final", "2008", False, "methods disagree"),

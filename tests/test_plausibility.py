@@ -129,6 +129,17 @@ ROWS = [
     ("a percentage where a percentage is asked", "5", "Sales were 100 and are now 105. By what percentage did "
      "sales grow?", [], "percent", None),
     ("a fraction written with its sign", "0.5%", "What percentage of the rows are empty?", [], "percent", None),
+    # what those exceptions must not excuse (a second review)
+    ("a discount is no signed quantity", "-54", "A coat costs $60. If she gets a 10% discount, how much does she "
+     "pay?", [], "money", 0.0),
+    ("prose between two prices is no LaTeX", "-7", "He buys 3 T-shirts at $12 each and pays with two $20 bills. "
+     "How much change does he get?", [], "money", 0.0),
+    ("a fraction spoken of is no decimal asked", "7.5", "A fraction of the 30 students left early. Half of those "
+     "who stayed went home too. How many students went home?", [], "count", 0.0),
+    ("a percentage told is no probability in percent", "4", "On 20% of days it rains. What is the probability "
+     "that it rains on two given days?", [], "probability", 0.0),
+    ("scientific notation asked", "9.461e+15", "Light travels exactly 299792458 m/s. How many metres does it travel "
+     "in a year? Give the answer in scientific notation.", [], "overflow", None),
     ("a formatted nan is no value", "nan%", "By what percentage did sales grow in 2020?", [], "value", 0.0),
     ("a nan with a unit is no value", "nan days", "How long is the average stay?", [], "value", 0.0),
     ("a list of nans is no value", "[nan, nan]", "What are the means?", [], "value", 0.0),

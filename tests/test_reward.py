@@ -103,3 +103,9 @@ def test_agreement_counts_independent_solutions_that_give_the_same_value():
     assert alone.value == 0.0 and "20" in alone.reason and "no answer" in alone.reason
     assert agreement(None, [None, None]).value == 0.0  # no answer agrees with nothing
     assert agreement("nan", ["nan", "nan"]).value == 0.0  # nor does a printed non-value
+
+
+def test_an_answer_with_a_scale_word_is_grounded_in_output_that_says_it_the_same_way():
+    assert grounded("1.2 million", ["Revenue: 1.2 million\n"]).value == 1.0
+    assert grounded("1200000", ["Revenue: 1.2 million\n"]).value == 1.0
+    assert grounded("1.2", ["Revenue: 1.2 million\n"]).value == 0.0

@@ -91,7 +91,7 @@ def number(answer: str | None) -> Number | None:
     unit = (match["unit"] or "").strip()
     if unit and (unit.split()[0].lower() in _NOT_UNITS or (not match["space"] and len(unit) == 1 and unit.isalpha())):
         return None
-    scale = _SCALES.get(unit.split()[0].lower(), 1) if unit and match["space"] else 1  # "1.2 million"
+    scale = _SCALES.get(re.split(r"\s", unit)[0].lower(), 1) if unit else 1  # "1.2 million", "1.2million"
     try:
         value, digits = _literal(match["sign"], match["a"])
         if match["b"] is not None:
@@ -113,7 +113,7 @@ def parse_number(answer: str | None) -> Fraction | None:
 _FREE_NUMBER = re.compile(
     r"(?<![\w.])(?:(?<![\w)\]])(?P<sign>[-+−]))?"
     r"(?P<a>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
-    r"(?:/(?P<b>\d+)(?![\d.]))?(?P<pct>\s*%)?")
+    r"(?:/(?P<b>\d+)(?![\d.]))?(?P<pct>\s*%)?(?:\s*(?P<scale>thousand|million|billion|trillion)\b)?", re.I)
 
 
 def numbers_in(text: str | None) -> list[Number]:
@@ -126,6 +126,8 @@ def numbers_in(text: str | None) -> list[Number]:
             if int(m["b"]) == 0:
                 continue
             value /= int(m["b"])
+        if m["scale"]:
+            value *= _SCALES[m["scale"].lower()]
         found.append(Number(value, digits, bool(m["pct"])))
     return found
 

@@ -9,7 +9,8 @@ _NON_VALUES = frozenset({"", "none", "null", "nan", "+nan", "-nan", "inf", "+inf
 # How a program prints a non-value as if it were one: "nan%", "$nan", "nan days", "[nan]", "nan, nan",
 # "array([nan])" (f"{x:.1%}" of a nan is "nan%"): its words without currency, brackets and one unit
 _DRESS = re.compile(r"[$€£%(){}\[\],;]|\b(?:np\.)?array\b")
-_WORD = re.compile(r"[+-]?<?[A-Za-z]+>?")
+_PRINTED_NAN = frozenset({"nan", "NaN", "NAN", "-nan", "+nan", "inf", "-inf", "+inf", "Inf", "-Inf"})  # as printed
+_UNIT = re.compile(r"[a-z]{1,12}|[a-zA-Z]{1,3}/[a-z]{1,3}")  # "days", "kg", "km/h": a unit, not a name
 # Python's default repr of an object ("<object object at 0x7f…>", "<function f at 0x7f…>"): an
 # address, never a value a question asks for
 _ADDRESS_REPR = re.compile(r"^<[^<>]{1,200} at 0x[0-9a-fA-F]+>$")
@@ -88,12 +89,14 @@ def is_value(answer: object) -> bool:
 
 
 def _dressed_non_value(text: str) -> bool:
-    """A non-value with currency, a percent sign, brackets or a unit around it ("nan%", "inf km")."""
+    """A non-value with currency, a percent sign or brackets around it ("nan%", "[None]", "nan, nan"),
+    or a nan or an infinity with a unit ("nan days", "inf km"; not "None needed", "null hypothesis",
+    "Nan Goldin": words, and names)."""
     if len(text) > 200 or any(ch.isdigit() for ch in text):
         return False
     bare = _DRESS.sub(" ", text).split()
-    if len(bare) > 1 and _WORD.fullmatch(bare[-1]) and bare[-1].lower() not in _NON_VALUES:
-        bare = bare[:-1]  # one unit: "nan days"
+    if len(bare) == 2 and bare[0] in _PRINTED_NAN and _UNIT.fullmatch(bare[1]):
+        return True
     return bool(bare) and all(word.lower() in _NON_VALUES for word in bare)
 
 

@@ -28,8 +28,9 @@ _LOWER = {"lower", "a_min", "min"}  # pandas' clip(lower=), numpy's clip(a_min=)
 
 # A question that itself counts only what lies beyond a threshold ("overtime beyond 40 hours") makes
 # max(0, hours - 40) its right formula, and 0 a right answer
-_THRESHOLD = re.compile(r"\b(?:beyond|in excess of|exceed\w*|excess|overtime|threshold|(?:above|over) (?:\$\s?)?\d)",
-                        re.I)
+_THRESHOLD = re.compile(r"\b(?:beyond|in excess of|exceed\w*|excess|overtime|threshold|"
+                        r"(?:above|over) (?:\$\s?)?\d+(?:\.\d+)?(?![\d.])(?!\s*(?:days?|weeks?|months?|years?|hours?|minutes?|"
+                        r"nights?|times|rounds|games)\b))", re.I)  # "over 3 days" is a span, not a threshold
 
 
 def clamping(answer: str | None, code: Sequence[str], question: str = "") -> list[Signal]:

@@ -27,7 +27,7 @@ from .verification import Verification
 # benchmarks/results/calibration.json.
 COEFFICIENTS = {"bias": -4.561, "families": 0.325, "share": 4.847, "suspicion": 1.534, "reward": 0.424,
                 "unchecked": -2.087, "settled": -0.552}
-CUTOFF = 0.777
+CUTOFF = 0.701
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,17 @@ _EXACT = re.compile(r"\b(remainder|mod(?:ulo)?|last (?:two |three )?digits?|exac
                     r"\*\*\s*\d{2,}", re.I)
 
 
+# "the probability", "the chance", "the likelihood" is asked: not "expected value", "odds" or "chosen at
+# random", which are no probabilities (question_kind still checks them by simulation)
+_ASKS_PROBABILITY = re.compile(r"\b(?:probabilit\w*|chances?|likelihood)\b", re.I)
+
+
+def asks_probability(question: str) -> bool:
+    """Whether the answer asked for is a probability (policy/plausibility.py; an estimate of one is
+    judged by its standard error, policy/verification.py)."""
+    return bool(_ASKS_PROBABILITY.search(question))
+
+
 def question_kind(question: str) -> str:
     """probability | counting | exact | word: which routes can check an answer to this question."""
     if _PROBABILITY.search(question):

@@ -42,7 +42,7 @@ from ..answers import is_value, number, numbers_in, unwrap
 from ..events import Signal
 from .clamping import RULES as CLAMP_RULES
 from .data_use import RULES as DATA_RULES
-from .methods import question_kind
+from .methods import asks_probability, question_kind
 
 # with the rules on what a program does with the passed tables (policy/data_use.py) and with its
 # own result (policy/clamping.py)
@@ -58,15 +58,16 @@ _MONEY = re.compile(r"(€|£|\bdollars?\b|\bcents?\b|\beuros?\b|\bcost\w*\b|\bp
                     r"\bspen[dt]\b|\bprofit\b|\bsav(?:e|ed|ings)\b)", re.I)
 # "$2 each", but not LaTeX's "$1-2+3-\dots-100$" (MATH-500: its right -50 was vetoed as money)
 _DOLLAR = re.compile(r"\$\s?\d")
-_LATEX = re.compile(r"\\[A-Za-z]+|\$[^$]*[=+\-*/^_{}][^$]*\$")
+_LATEX_COMMAND = re.compile(r"\\[A-Za-z]+")
+_MATH_SPAN = re.compile(r"\$([^$]*)\$")
+_OPERATOR = re.compile(r"[=+\-*/^_{}]")
+_WORDS_IN_A_ROW = re.compile(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}")  # prose between two prices, not mathematics
 # A signed quantity about money is no amount: a correlation, a slope, a growth or a return asked for may be
 # negative.
 # A profit stays an amount: every negative profit on GSM8K (0-59 and 60-159: 4) was a sign slip.
-_SIGNED = re.compile(r"\b(?:correlat\w*|slope|elasticit\w*|covarian\w*|coefficient|regression|grow\w*|returns?|"
-                     r"percent\w*|rate|changed|change (?:in|from|over|between)|income|balance|trend)\b|%", re.I)
-# "the probability", "the chance", "the likelihood" is asked: not "expected value", "odds" or
-# "chosen at random", which are no probabilities (question_kind still checks them by simulation)
-_ASKS_PROBABILITY = re.compile(r"\b(?:probabilit\w*|chances?|likelihood)\b", re.I)
+_SIGNED = re.compile(r"\b(?:correlat\w*|slope|elasticit\w*|covarian\w*|coefficient|regression|grow\w*|"
+                     r"return on|rate of (?:change|return|growth)|growth rate|per ?cent(?:age)? (?:change|increase|"
+                     r"decrease|difference)|changed|change (?:in|from|over|between)|trend)\b", re.I)
 _IN_PERCENT = re.compile(r"\bper ?cent(?:age)?\b|%", re.I)
 # "by what percentage", "what percent", "as a percentage": 0.05 there is most likely 5 % left as a fraction
 _PERCENT_ASKED = re.compile(r"\b(?:what|which|how many) (?:per ?cent(?:age)?|%)|\bas an? per ?cent(?:age)?\b|"
@@ -77,7 +78,8 @@ _MEASURE = re.compile(r"\bhow many (?:more |fewer |less |total |additional |extr
                       r"(?:dollars?|cents?|euros?|pounds?|yen|hours?|minutes?|seconds?|days?|weeks?|months?|years?|"
                       r"miles?|kilomet\w+|km|met(?:er|re)s?|feet|foot|inch(?:es)?|yards?|cups?|lit(?:er|re)s?|"
                       r"gallons?|ounces?|grams?|kilograms?|kg|lbs?|tons?|servings?|percent|degrees?)\b|"
-                      r"\bdecimal\b|\bnearest (?:tenth|hundredth|thousandth)\b|\bfraction\b", re.I)
+                      r"\bas an? (?:decimal|fraction|mixed number)\b|\bdecimal places?\b|\bnearest (?:tenth|hundredth|thousandth)\b",
+                      re.I)
 # a size, or by how much one thing exceeds another: "how far outside the reach" is 200 feet, not -200
 # "the largest fall" is a size too (on the data tune half a drawdown in jobs came back -2501), and so is
 # whatever the question says to answer with as positive
@@ -93,6 +95,9 @@ _YES_NO = re.compile(r"(?:^|[.?!:]\s+|\n)(?:is|are|was|were|does|do|did|has|have
                      r"\b(?:determine|check|decide|tell|verify|test|find out|say) if\b", re.I)
 _TRUTH = re.compile(r"(?:np\.)?(?:True|False)", re.I)  # unwrap() has taken np.bool_(…) and np.True_ apart
 _SCIENTIFIC = re.compile(r"\d[eE][+-]?\d+")
+_APPROXIMATE = re.compile(r"\bscientific notation\b|\bapproximat\w*|\bestimate\b|\bround(?:ed)? to\b", re.I)
+_EXACTLY_ASKED = re.compile(r"\bexact (?:value|answer|integer|number)\b|\bremainder\b|\blast (?:two |three )?digits?\b|"
+                            r"\bmod(?:ulo)?\b|\bcommon fraction\b", re.I)
 _EMPTY = re.compile(r"Empty DataFrame|Empty Series|\b0 rows\b|Series\(\[\], ", re.I)
 # an answer that is itself an empty selection: "[]", "Series([], Name: price, dtype: float64)", "Index([], …)"
 _EMPTY_ANSWER = re.compile(r"\s*(?:\[\s*\]|\{\s*\}|\(\s*\)|set\(\)|(?:np\.)?array\(\[\s*\].*|(?:Series|Index)\(\[\s*\].*|"
@@ -112,6 +117,13 @@ _NOT_A_NAME = re.compile(r"\b(?:numbers?|numeric|count|columns?|index|id|code)\b
 _ROW_LABEL = ("; a whole number here is often a row's index label (what idxmax()/idxmin() return), "
               "not that row's value: read the column asked for at that row")
 _EXAMPLES = re.compile(r"^\s*(?:e\.g\.|for example\b|such as\b|like\b)", re.I)
+
+
+def _latex(question: str) -> bool:
+    """Whether the question is written in LaTeX: a command, or a $…$ span of mathematics (operators,
+    no prose; "$12 T-shirts and $5" is two prices)."""
+    return bool(_LATEX_COMMAND.search(question)) or any(
+        _OPERATOR.search(span) and not _WORDS_IN_A_ROW.search(span) for span in _MATH_SPAN.findall(question))
 
 
 def _asked(question: str) -> str:
@@ -152,8 +164,8 @@ def plausibility(answer: str | None, question: str, outputs: list[str] | None = 
     stated = number(text)
     value = stated.value if stated else None
     kind = question_kind(question)
-    if kind == "probability" and _ASKS_PROBABILITY.search(question) and value is not None:
-        in_percent = stated.percent or (value > 1 and _IN_PERCENT.search(question))  # "in percent": 40
+    if kind == "probability" and asks_probability(question) and value is not None:
+        in_percent = stated.percent or (value > 1 and _IN_PERCENT.search(_asked(question)))  # "in percent": 40
         share = value / 100 if in_percent else value
         if not 0 <= share <= 1:
             signals.append(_note("probability", 0.0, f"a probability, but {text} is outside [0, 1]"))
@@ -181,7 +193,7 @@ def plausibility(answer: str | None, question: str, outputs: list[str] | None = 
         ok = digits == places
         signals.append(_note("decimals", 1.0 if ok else 0.3,
                               f"{places} decimal places asked, {digits} given" + ("" if ok else f" ({text})")))
-    money = _MONEY.search(question) or (_DOLLAR.search(question) and not _LATEX.search(question))
+    money = _MONEY.search(question) or (_DOLLAR.search(question) and not _latex(question))
     if money and value is not None and value < 0 and not _LOSS.search(question) and not _SIGNED.search(_asked(question)):
         signals.append(_note("money", 0.0, f"an amount of money, but {text} is negative"))
     if value is not None and value < 0 and (magnitude := _MAGNITUDE.search(question)):
@@ -191,12 +203,14 @@ def plausibility(answer: str | None, question: str, outputs: list[str] | None = 
     if _TRUTH.fullmatch(unwrap(text).strip("'\"`")) and not _YES_NO.search(question):
         signals.append(_note("truth", 0.0, f"{text} is a comparison's result, but the question asks for a value, "
                                             "not yes or no: print the value itself"))
-    if value is not None and kind != "word" and _SCIENTIFIC.search(text) and abs(value) >= 10**15:
+    if value is not None and kind != "word" and _SCIENTIFIC.search(text) and abs(value) >= 10**15 \
+            and not _APPROXIMATE.search(question):
         # a veto where the question asks for exactness ("exact value of 3^50": the float agreed with the
         # exact route's digits within the tolerance rule, and was verified)
-        signals.append(_note("overflow", 0.0 if kind == "exact" else 0.3,
+        exact = bool(_EXACTLY_ASKED.search(question))
+        signals.append(_note("overflow", 0.0 if exact else 0.3,
                              f"{text} is a float in scientific notation where an exact value is asked: digits "
-                             "are lost" + ("; compute with integers or fractions" if kind == "exact" else "")))
+                             "are lost" + ("; compute with integers or fractions" if exact else "")))
     given = {n.value for n in numbers_in(question)}
     if value is not None and value in given and len(given) > 1 and value not in (Fraction(0), Fraction(1)):
         signals.append(_note("copied", 0.5, f"{text} is a number the question already states"))

@@ -101,6 +101,7 @@ class Verification:
     first_family: str = PROGRAM.family
     first_ruled_out: str | None = None  # the run's own answer cannot be right: the other routes must find one
     run_code: tuple[str, ...] = ()  # the run's clean code: a route that only repeats it is no route of its own
+    probability: bool = False  # a probability is asked: an estimate of it is judged by its standard error
     solutions: list[Solution] = field(init=False)  # the first answer's own included
 
     def __post_init__(self):
@@ -140,7 +141,8 @@ class Verification:
                 and not any(s.answer is not None and _same(s.answer, answer) for s in self.solutions):
             # the closest of the earlier answers it is close to: a check's 13 supported a median's
             # 13.0 and the run's mean 12.5 alike, and went to the first, 12.5
-            near = [s.answer for s in self.solutions if s.answer is not None and _supports(method, answer, s.answer)]
+            near = [s.answer for s in self.solutions
+                    if s.answer is not None and _supports(method, answer, s.answer, self.probability)]
             supports = min(near, key=lambda earlier: _distance(answer, earlier), default=None)
         ruled_out = veto(supports or answer) if veto is not None and answer is not None else None
         told = None
@@ -156,12 +158,18 @@ class Verification:
                                        error, repairs, bool(repeats), method.code, told, code))
 
     def _support_later(self, answer: str) -> None:
-        """An earlier estimate close to no answer before it supports this one, if close to it: the
-        simulation runs before the exact route, and its 0.4902 stood alone beside the exact 25/51."""
+        """An earlier estimate that matched no answer before it supports this one, if close to it:
+        the simulation runs before the exact route, and its 0.4902 stood alone beside the exact
+        25/51. One that equals an earlier answer keeps to it (a later rough 0.49 took a simulation's
+        0.4902 from the run's equal 0.4902, and overturned it)."""
         for i, s in enumerate(self.solutions):
             method = METHODS.get(s.method)
-            if method is not None and (method.tolerance or method.rounding) and s.supports is None \
-                    and s.answer is not None and not s.ruled_out and _supports(method, s.answer, answer):
+            if method is None or not (method.tolerance or method.rounding) or s.supports is not None \
+                    or s.answer is None or s.ruled_out:
+                continue
+            if any(o.answer is not None and _same(o.answer, s.answer) for o in self.solutions[:i]):
+                continue
+            if _supports(method, s.answer, answer, self.probability):
                 self.solutions[i] = replace(s, supports=answer)
 
     def repairable(self) -> Solution | None:
@@ -280,15 +288,16 @@ def solutions_text(rows: list[SolutionRow]) -> str:
 TRIALS = 200_000  # what the simulation route is asked for at least
 
 
-def close(estimate: str, value: str, tolerance: float) -> bool:
+def close(estimate: str, value: str, tolerance: float, probability: bool = False) -> bool:
     """An estimate (a simulation's) agrees with a value within `tolerance`, relative (absolute near 0).
-    A probability, within four standard errors of TRIALS trials instead (at most 0.0045): 2 % let a
-    right simulation's 0.4902 (25/51, two cards of one colour) confirm a wrong 1/2."""
+    A `probability` asked, within four standard errors of TRIALS trials instead (at most 0.0045):
+    2 % let a right simulation's 0.4902 (25/51, two cards of one colour) confirm a wrong 1/2. An
+    expected value is no proportion: its spread is not known, and it keeps the 2 %."""
     a, b = number(estimate), number(value)
     if a is None or b is None:
         return False
     x, y = float(a.value), float(b.value)
-    if 0 <= x <= 1 and 0 <= y <= 1:
+    if probability and 0 <= x <= 1 and 0 <= y <= 1:
         return abs(x - y) <= 4 * math.sqrt(max(y * (1 - y), 1e-4) / TRIALS) + 1e-4
     return abs(x - y) <= tolerance * max(abs(y), 1e-9) or abs(x - y) <= tolerance * 0.05
 
@@ -298,10 +307,10 @@ def _distance(a: str, b: str) -> float:
     return abs(float(x.value) - float(y.value)) if x is not None and y is not None else math.inf
 
 
-def _supports(method: Method, answer: str, earlier: str) -> bool:
+def _supports(method: Method, answer: str, earlier: str, probability: bool = False) -> bool:
     """An estimate supports an earlier answer it is close to; a rounded value the one it rounds."""
     if method.tolerance:
-        return close(answer, earlier, method.tolerance)
+        return close(answer, earlier, method.tolerance, probability)
     x, y = number(answer), number(earlier)
     return x is not None and y is not None and rounded_alike(x, y)
 
