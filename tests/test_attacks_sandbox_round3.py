@@ -15,7 +15,7 @@ import tempfile
 import pytest
 
 from tests.support.kernels import bubblewrap_is_installed  # noqa: F401 (autouse: fails without bubblewrap)
-from nbreason.sandboxes import ingest, iopub, kernelspec
+from nbreason.sandboxes import ingest, kernelspec
 from nbreason.sandboxes.local import LocalSandbox
 
 BOTH = pytest.mark.parametrize("confine", [False, True], ids=["plain", "confined"])
@@ -214,7 +214,7 @@ async def test_the_results_of_one_execution_are_held_to_a_total_in_bytes_not_onl
     async with LocalSandbox(max_output_chars=limit) as sb:
         execution = await sb.run_code(WIDE)
     held = sum(ingest.held_size(result) for result in execution.results)
-    assert 0 < len(execution.results) < 30 and held <= iopub.HELD_FACTOR * limit
+    assert 0 < len(execution.results) < 30 and held <= ingest.HELD_FACTOR * limit
     assert "past the execution's limit of 4,000,000 for all of them" in "".join(execution.logs.stderr)
     assert execution.logs.stdout == ["done\n"]
 
@@ -234,3 +234,16 @@ def test_json_results_count_at_what_python_holds_them_in():
     assert held > 16 * ingest.json_size(value) * 0.9  # what it costs, roughly
     assert ingest.held_size(Result(json=value)) >= held
     assert ingest.held_size(Result(text="é" * 1000)) >= sys.getsizeof("é" * 1000)
+
+
+def test_an_e2b_execution_is_held_to_the_same_total():
+    """E2B's SDK builds the whole execution; what nbreason keeps of it (events, traces) is held to
+    the local sandbox's total too."""
+    from e2b_code_interpreter.models import Execution, Logs, Result
+
+    wide = "a" * 999_980 + "\N{GRINNING FACE}"
+    results = [Result(text=wide, html=wide, markdown=wide, latex=wide) for _ in range(20)]
+    kept = ingest.clean_execution(Execution(results=results, logs=Logs(stdout=[], stderr=[])))
+    held = sum(ingest.held_size(result) for result in kept.results)
+    assert 0 < len(kept.results) < 20 and held <= ingest.HELD_FACTOR * ingest.MAX_TEXT_CHARS
+    assert "for all of them" in "".join(kept.logs.stderr)

@@ -32,6 +32,7 @@ MAX_DEPTH = 64  # nesting kept in JSON values (application/json, unknown MIME ty
 # characters by default (7.5 MB of pictures; a plot is about 50 kB). Past it they are dropped with a
 # note, so fifty images as large as the kernel's memory are not all kept by the owner.
 BINARY_FACTOR = 10
+HELD_FACTOR = 40  # bytes of text and JSON kept from all of an execution's results, per character of the limit
 
 
 JSON_BYTES = 20  # what one character of JSON takes decoded, at most about (measured: 16 to 18)
@@ -239,7 +240,7 @@ def clean_execution(execution: Execution) -> Execution:
     stdout, notes = clean_lines(list(execution.logs.stdout), "stdout")
     stderr, more = clean_lines(list(execution.logs.stderr), "stderr")
     notes += more
-    results, binary = [], 0
+    results, binary, held = [], 0, 0
     for result in execution.results:
         if not isinstance(result, Result):
             notes.append(f"[a result was dropped: {_kind(result)}]\n")
@@ -249,8 +250,12 @@ def clean_execution(execution: Execution) -> Execution:
         if kept is not None and binary + binary_size(kept) > BINARY_FACTOR * MAX_TEXT_CHARS:
             notes.append(f"[an image output was dropped: {binary_size(kept):,} characters of base64, past the "
                          f"execution's limit of {BINARY_FACTOR * MAX_TEXT_CHARS:,}]\n")
+        elif kept is not None and held + held_size(kept) > HELD_FACTOR * MAX_TEXT_CHARS:  # as the local sandbox
+            notes.append(f"[a display output was dropped: its text takes {held_size(kept):,} bytes, past the "
+                         f"execution's limit of {HELD_FACTOR * MAX_TEXT_CHARS:,} for all of them]\n")
         elif kept is not None:
             binary += binary_size(kept)
+            held += held_size(kept)
             results.append(kept)
     count = execution.execution_count
     return Execution(results=results, logs=Logs(stdout=stdout, stderr=stderr + notes),

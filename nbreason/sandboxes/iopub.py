@@ -16,11 +16,11 @@ from typing import Any
 
 from .base import Execution, ExecutionError, Logs
 from .capped import Capped
-from .ingest import BINARY_FACTOR, binary_size, error_from_content, held_size, result_from_message, stream_text
+from .ingest import BINARY_FACTOR, HELD_FACTOR, binary_size, error_from_content, held_size, result_from_message, \
+    stream_text
 from .results import has_image, strip_ansi
 
 POLL_SECONDS = 0.5  # one iopub read; also how often deadlines and liveness are checked
-HELD_FACTOR = 40  # bytes of text and JSON kept from all of an execution's results, per character of the limit
 BARRIER_SECONDS = 5.0  # how long an idle kernel may take to answer the request that ends a reading
 
 # What a message the kernel sent could not be decoded with: bad JSON, nesting too deep for the
