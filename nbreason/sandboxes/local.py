@@ -24,7 +24,7 @@ import zmq.asyncio
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 
-from . import relay
+from . import applied, relay
 
 from .base import Execution, OutputHandler, ResultHandler, SandboxError
 from .iopub import POLL_SECONDS, UNDECODABLE, collect, parent_id as _parent_id
@@ -259,36 +259,11 @@ class LocalSandbox:
         self.status["kernel_privileges"] = privileges = _expression(reply, "privileges")
         self.warnings = []
         self.confined = bool(self.status.get("confined"))
-        capabilities = int(privileges.get("CapEff", "0") or "0", 16)
-        problem = ""
-        if self.confine and not self.confined:
-            problem = "the kernel started without confinement"
-        elif self.confined and (capabilities or privileges.get("NoNewPrivs") != "1"):
-            problem = f"the confined kernel kept privileges ({privileges})"
-        elif not self.network and self.status.get("network", True):
-            problem = f"the network could not be cut: {self.status.get('network_problem', 'unknown reason')}"
+        problem = applied.refusal(self.status, privileges, confine=self.confine, network=self.network)
         if problem:
             await self.close()
             raise SandboxError(problem)
-        if self.confined and not self.status.get("pids_max"):
-            problem = self.status.get("pids_problem", "unknown reason")
-            self.warnings.append(f"no process limit ({problem}): a fork bomb is stopped only by "
-                                 "the timeout and restart")
-        if self.confined and not self.status.get("tmp_mb", 1):
-            self.warnings.append("bubblewrap has no --size: the private /tmp and /dev/shm are not "
-                                 "size-limited and their files take memory beyond memory_mb")
-        if self.confined and not self.status.get("disable_userns", True):
-            self.warnings.append("bubblewrap is older than 0.8: code in the sandbox can create nested "
-                                 "user namespaces (more of the kernel's attack surface)")
-        if not self.status.get("setid_filter", True):
-            self.warnings.append(f"no setuid filter ({self.status.get('setid_problem', 'unknown reason')}): code can "
-                                 "leave setuid programs in a kept working folder")
-        shown = self.status.get("shown_again") or []
-        if self.confined and shown:
-            self.warnings.append("shown again read-only from hidden folders, for the kernel's imports (with the "
-                                 f"files beside them): {', '.join(map(str, shown[:5]))}")
-        if not self.confined and capabilities:
-            self.warnings.append(f"the kernel kept capabilities (CapEff {privileges.get('CapEff')})")
+        self.warnings = applied.warnings(self.status, privileges)
         for warning in self.warnings:
             log.warning("local sandbox: %s", warning)
 
