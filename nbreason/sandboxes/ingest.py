@@ -52,6 +52,27 @@ def held_size(result: Result) -> int:
     return size
 
 
+class Kept:
+    """What one execution keeps of its results together, per character of `limit`: base64 pictures
+    up to BINARY_FACTOR, text and JSON up to HELD_FACTOR bytes. One bound for the local sandbox,
+    which keeps results as they arrive, and for E2B's, whose SDK hands them over at once."""
+
+    def __init__(self, limit: int):
+        self.limit, self.binary, self.held = limit, 0, 0
+
+    def admit(self, result: Result) -> str | None:
+        """Count `result` in and return None, or return the note saying why it is dropped."""
+        binary, held = binary_size(result), held_size(result)
+        if self.binary + binary > BINARY_FACTOR * self.limit:
+            return (f"[an image output was dropped: {binary:,} characters of base64, past the execution's "
+                    f"limit of {BINARY_FACTOR * self.limit:,}]\n")
+        if self.held + held > HELD_FACTOR * self.limit:
+            return (f"[a display output was dropped: its text takes {held:,} bytes, past the execution's "
+                    f"limit of {HELD_FACTOR * self.limit:,} for all of them]\n")
+        self.binary, self.held = self.binary + binary, self.held + held
+        return None
+
+
 def binary_size(result: Result) -> int:
     """Characters of the result's base64 fields (png, jpeg, pdf)."""
     return sum(len(v) for v in (getattr(result, name, None) for name in BASE64_FIELDS) if isinstance(v, str))
@@ -240,22 +261,19 @@ def clean_execution(execution: Execution) -> Execution:
     stdout, notes = clean_lines(list(execution.logs.stdout), "stdout")
     stderr, more = clean_lines(list(execution.logs.stderr), "stderr")
     notes += more
-    results, binary, held = [], 0, 0
+    results, budget = [], Kept(MAX_TEXT_CHARS)
     for result in execution.results:
         if not isinstance(result, Result):
             notes.append(f"[a result was dropped: {_kind(result)}]\n")
             continue
         kept, more = clean_result(result)
         notes += more
-        if kept is not None and binary + binary_size(kept) > BINARY_FACTOR * MAX_TEXT_CHARS:
-            notes.append(f"[an image output was dropped: {binary_size(kept):,} characters of base64, past the "
-                         f"execution's limit of {BINARY_FACTOR * MAX_TEXT_CHARS:,}]\n")
-        elif kept is not None and held + held_size(kept) > HELD_FACTOR * MAX_TEXT_CHARS:  # as the local sandbox
-            notes.append(f"[a display output was dropped: its text takes {held_size(kept):,} bytes, past the "
-                         f"execution's limit of {HELD_FACTOR * MAX_TEXT_CHARS:,} for all of them]\n")
-        elif kept is not None:
-            binary += binary_size(kept)
-            held += held_size(kept)
+        if kept is None:
+            continue
+        dropped = budget.admit(kept)
+        if dropped:
+            notes.append(dropped)
+        else:
             results.append(kept)
     count = execution.execution_count
     return Execution(results=results, logs=Logs(stdout=stdout, stderr=stderr + notes),

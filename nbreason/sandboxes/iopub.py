@@ -16,8 +16,7 @@ from typing import Any
 
 from .base import Execution, ExecutionError, Logs
 from .capped import Capped
-from .ingest import BINARY_FACTOR, HELD_FACTOR, binary_size, error_from_content, held_size, result_from_message, \
-    stream_text
+from .ingest import Kept, error_from_content, result_from_message, stream_text
 from .results import has_image, strip_ansi
 
 POLL_SECONDS = 0.5  # one iopub read; also how often deadlines and liveness are checked
@@ -53,7 +52,8 @@ async def collect(sandbox, code, timeout, on_stdout, on_stderr, on_result, notes
     streams = {"stdout": Capped(limit), "stderr": Capped(limit)}
     handlers = {"stdout": on_stdout, "stderr": on_stderr}
     results, error, count = [], None, None
-    images = skipped = undecodable = binary = held = 0
+    images = skipped = undecodable = 0
+    kept = Kept(limit)  # all the results' pictures, text and JSON together
 
     async def note(text: str) -> None:
         streams["stderr"].add(text)
@@ -151,18 +151,11 @@ async def collect(sandbox, code, timeout, on_stdout, on_stderr, on_result, notes
                 if len(results) >= sandbox.max_results or (image and images >= sandbox.max_images):
                     skipped += 1
                     continue
-                size, text_size = binary_size(result), held_size(result)
-                if binary + size > BINARY_FACTOR * limit:
-                    await note(f"[an image output was dropped: {size:,} characters of base64, past the execution's "
-                               f"limit of {BINARY_FACTOR * limit:,}]\n")
-                    continue
-                if held + text_size > HELD_FACTOR * limit:  # all results together, in bytes
-                    await note(f"[a display output was dropped: its text takes {text_size:,} bytes, past the "
-                               f"execution's limit of {HELD_FACTOR * limit:,} for all of them]\n")
+                dropped = kept.admit(result)
+                if dropped:
+                    await note(dropped)
                     continue
                 images += image
-                binary += size
-                held += text_size
                 results.append(result)
                 await _call(on_result, result)
             elif kind == "error":
