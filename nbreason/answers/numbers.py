@@ -25,6 +25,12 @@ class Number:
     def integer(self) -> bool:
         return self.digits is None and self.value.denominator == 1
 
+    @property
+    def whole(self) -> bool:
+        """A whole number written with every digit of it: 18, 18.0, 15234567.0 (not 1.5e7, which rounds)."""
+        return self.value.denominator == 1 and (self.digits is None
+                                                or self.digits >= len(str(abs(self.value.numerator))))
+
 
 _NUM = r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 # Units or words after the number: "dollars", "km/h", "m^2", "°C", "eggs per day".
@@ -151,7 +157,7 @@ def rounded_alike(a: Number, b: Number) -> bool:
     the same once rounded to the significant digits of the less precisely written one, however
     few (0.58 and 0.5803, 38.8 and 38.81, 5 and 5.004). Two integers still only when equal (2008
     is not 2012), and a percentage never matches a plain number here."""
-    if _whole(a) and _whole(b):
+    if a.whole and b.whole:
         return a.value == b.value
     if a.percent != b.percent:
         return False
@@ -164,16 +170,11 @@ def rounded_alike(a: Number, b: Number) -> bool:
     return _agree(a.value, b.value, max(1, min(written(a), written(b), MAX_DIGITS)))
 
 
-def _whole(n: Number) -> bool:
-    """A whole number written with every digit of it: 18, 18.0, 15234567.0 (not 1.5e7, which rounds)."""
-    return n.value.denominator == 1 and (n.digits is None or n.digits >= len(str(abs(n.value.numerator))))
-
-
 def same_number(a: Number, b: Number, *, strict: bool = False) -> bool:
     """The tolerance rule (module docstring). Whole numbers written out in full compare exactly: a
     sum over a table that dropped a row printed 15234564.0 where the run printed 15234567.0, and the
     six significant digits of the rule made them one."""
-    if _whole(a) and _whole(b):
+    if a.whole and b.whole:
         digits = None
     elif strict:
         digits = MAX_DIGITS
